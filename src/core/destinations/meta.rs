@@ -1,0 +1,576 @@
+//! Meta Conversions API: POST {graph}/{version}/{pixel_id}/events.
+//!
+//! Rules followed (Meta Conversions API reference, "Server Event Parameters" and "Handling
+//! errors"):
+//! - `data` holds at most 1000 events per request.
+//! - `event_time` may be at most 7 days old and not in the future; Meta refuses the whole request
+//!   otherwise, so such events are rejected here, with the reason, and never sent.
+//! - website events need `event_source_url` and `client_user_agent`.
+//! - customer information is SHA-256 of normalized values, sent as arrays; `client_ip_address`,
+//!   `client_user_agent`, `fbc` and `fbp` are sent unhashed.
+//! - the access token travels in the body, never in the URL (URLs end up in logs).
+//! - errors come as `{"error":{code, error_subcode, is_transient, message, fbtrace_id}}`: codes
+//!   4, 17, 32, 613 and 80000–80014 are throttling; `is_transient` or codes 1/2 mean try again.
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+};
+use crate::core::consent::DeliveryMode;
+use crate::core::mapping::Platform;
+use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
+use crate::core::retry::{classify_status, parse_retry_after, Outcome};
+
+pub struct Meta;
+
+pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
+pub const MAX_EVENT_AGE_SECS: i64 = 7 * 24 * 3600;
+/// Meta allows no future event times; a minute of slack absorbs clock differences.
+const FUTURE_SLACK_SECS: i64 = 60;
+
+impl Meta {
+    fn event_json(&self, ev: &DeliveryEvent) -> Value {
+        let e = &ev.event;
+        let mut user = Map::new();
+        if let Some((u, c)) = ev.identifiers() {
+            let fields = [
+                ("em", &u.em),
+                ("ph", &u.ph),
+                ("fn", &u.first_name),
+                ("ln", &u.last_name),
+                ("ct", &u.city),
+                ("st", &u.state),
+                ("zp", &u.zip),
+                ("country", &u.country),
+                ("db", &u.dob),
+                ("ge", &u.gender),
+                ("external_id", &u.external_id),
+            ];
+            for (key, value) in fields {
+                if let Some(v) = value {
+                    user.insert(key.into(), json!([v]));
+                }
+            }
+            if let Some(v) = &c.fbc {
+                user.insert("fbc".into(), json!(v));
+            }
+            if let Some(v) = &c.fbp {
+                user.insert("fbp".into(), json!(v));
+            }
+        }
+        if let Some(ip) = ev.client_ip() {
+            user.insert("client_ip_address".into(), json!(ip));
+        }
+        if let Some(ua) = &e.client.user_agent {
+            user.insert("client_user_agent".into(), json!(ua));
+        }
+
+        let name = e
+            .event_name
+            .for_platform(Platform::Meta)
+            .map(str::to_string)
+            .or_else(|| e.custom_name.clone())
+            .unwrap_or_else(|| "Custom".into());
+        let mut out = Map::new();
+        out.insert("event_name".into(), json!(name));
+        out.insert("event_time".into(), json!(e.event_time));
+        out.insert("event_id".into(), json!(e.event_id));
+        out.insert("action_source".into(), json!("website"));
+        if let Some(url) = &e.url {
+            out.insert("event_source_url".into(), json!(url));
+        }
+        if let Some(r) = &e.referrer {
+            out.insert("referrer_url".into(), json!(r));
+        }
+        out.insert("user_data".into(), Value::Object(user));
+        let custom = custom_data(&e.custom_data);
+        if !custom.is_empty() {
+            out.insert("custom_data".into(), Value::Object(custom));
+        }
+        if ev.mode == DeliveryMode::Limited {
+            // Limited Data Use with geolocation left to Meta (country/state 0).
+            out.insert("data_processing_options".into(), json!(["LDU"]));
+            out.insert("data_processing_options_country".into(), json!(0));
+            out.insert("data_processing_options_state".into(), json!(0));
+        }
+        Value::Object(out)
+    }
+
+    fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        let e = &ev.event;
+        if e.event_time < now - MAX_EVENT_AGE_SECS {
+            return Some(
+                "event_time is older than 7 days; Meta only accepts events from the last 7 days"
+                    .into(),
+            );
+        }
+        if e.event_time > now + FUTURE_SLACK_SECS {
+            return Some("event_time is in the future; Meta refuses future events".into());
+        }
+        if e.client.user_agent.is_none() {
+            return Some("client_user_agent is required by Meta for website events".into());
+        }
+        if e.url.is_none() {
+            return Some("url (event_source_url) is required by Meta for website events".into());
+        }
+        None
+    }
+
+    fn body(&self, data: Vec<Value>, creds: &Credentials, token: &str) -> String {
+        let mut body = Map::new();
+        body.insert("data".into(), Value::Array(data));
+        if let Some(code) = &creds.test_event_code {
+            body.insert("test_event_code".into(), json!(code));
+        }
+        body.insert("access_token".into(), json!(token));
+        Value::Object(body).to_string()
+    }
+
+    fn events_url(&self, cfg: &PlatformConfig, creds: &Credentials) -> String {
+        format!(
+            "{}/{}/{}/events",
+            cfg.meta_graph_base.trim_end_matches('/'),
+            cfg.meta_api_version,
+            creds.pixel_id
+        )
+    }
+}
+
+/// Known keys go through with Meta's names; other scalars are custom properties Meta accepts.
+fn custom_data(c: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in c {
+        let key = match k.as_str() {
+            "transaction_id" => "order_id",
+            other => other,
+        };
+        out.insert(key.to_string(), v.clone());
+    }
+    if out.contains_key("contents") && !out.contains_key("content_type") {
+        out.insert("content_type".into(), json!("product"));
+    }
+    out
+}
+
+impl Destination for Meta {
+    fn platform(&self) -> Platform {
+        Platform::Meta
+    }
+
+    fn max_batch(&self) -> usize {
+        MAX_EVENTS_PER_REQUEST
+    }
+
+    fn plan(
+        &self,
+        cfg: &PlatformConfig,
+        creds: &Credentials,
+        events: &[DeliveryEvent],
+        now: i64,
+    ) -> Plan {
+        let mut plan = Plan::default();
+        let Some(token) = creds.access_token.as_deref() else {
+            plan.rejected = (0..events.len())
+                .map(|i| (i, "the Meta pixel has no access_token".to_string()))
+                .collect();
+            return plan;
+        };
+        let mut sendable = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            match self.reject_reason(ev, now) {
+                Some(reason) => plan.rejected.push((i, reason)),
+                None => sendable.push(i),
+            }
+        }
+        for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
+            let data = chunk.iter().map(|&i| self.event_json(&events[i])).collect();
+            plan.requests.push(PlannedRequest {
+                request: OutboundRequest::post_json(
+                    self.events_url(cfg, creds),
+                    self.body(data, creds, token),
+                ),
+                events: chunk.to_vec(),
+            });
+        }
+        plan
+    }
+
+    fn classify(&self, r: &InboundResponse) -> Outcome {
+        let parsed: Option<Value> = serde_json::from_str(&r.body).ok();
+        let error = parsed.as_ref().and_then(|v| v.get("error"));
+        let trace = parsed
+            .as_ref()
+            .and_then(|v| {
+                v.get("fbtrace_id")
+                    .or_else(|| v.get("error").and_then(|e| e.get("fbtrace_id")))
+            })
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if (200..300).contains(&r.status) && error.is_none() {
+            let received = parsed
+                .as_ref()
+                .and_then(|v| v.get("events_received"))
+                .and_then(Value::as_u64);
+            return Outcome::Delivered {
+                trace_id: trace,
+                detail: received.map(|n| format!("events_received={n}")),
+            };
+        }
+        let Some(err) = error else {
+            let mut o = classify_status(
+                r.status,
+                r.retry_after.as_deref(),
+                format!("HTTP {}: {}", r.status, snippet(&r.body)),
+            );
+            set_trace(&mut o, trace);
+            return o;
+        };
+        let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
+        let subcode = err.get("error_subcode").and_then(Value::as_i64);
+        let transient = err
+            .get("is_transient")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let message = err
+            .get("error_user_msg")
+            .or_else(|| err.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error");
+        let reason = match subcode {
+            Some(s) => format!("Meta error {code}/{s}: {}", snippet(message)),
+            None => format!("Meta error {code}: {}", snippet(message)),
+        };
+        if matches!(code, 4 | 17 | 32 | 613 | 80000..=80014) || r.status == 429 {
+            Outcome::RateLimited {
+                reason,
+                retry_after_secs: parse_retry_after(r.retry_after.as_deref()),
+                trace_id: trace,
+            }
+        } else if transient || matches!(code, 1 | 2) || r.status >= 500 {
+            Outcome::Retryable {
+                reason,
+                trace_id: trace,
+            }
+        } else {
+            Outcome::Permanent {
+                reason,
+                trace_id: trace,
+            }
+        }
+    }
+
+    fn plan_verify(
+        &self,
+        cfg: &PlatformConfig,
+        creds: &Credentials,
+        now: i64,
+    ) -> Result<OutboundRequest, String> {
+        let token = creds
+            .access_token
+            .as_deref()
+            .ok_or("the Meta pixel has no access_token")?;
+        match &creds.test_event_code {
+            // With a test code, a real test event shows up in Events Manager's Test Events tab.
+            Some(_) => {
+                let data = vec![json!({
+                    "event_name": "PageView",
+                    "event_time": now,
+                    "event_id": format!("pixelgate-verify-{now}"),
+                    "action_source": "website",
+                    "event_source_url": "https://pixelgate.invalid/verify",
+                    "user_data": {"client_user_agent": "pixelgate-verify/1.0", "external_id": [crate::core::hash::sha256_hex("pixelgate-verify")]},
+                })];
+                Ok(OutboundRequest::post_json(
+                    self.events_url(cfg, creds),
+                    self.body(data, creds, token),
+                ))
+            }
+            // Without one, a read of the pixel proves id and token without creating an event.
+            None => Ok(OutboundRequest {
+                method: Method::Get,
+                url: format!(
+                    "{}/{}/{}?fields=id,name",
+                    cfg.meta_graph_base.trim_end_matches('/'),
+                    cfg.meta_api_version,
+                    creds.pixel_id
+                ),
+                headers: vec![("authorization".into(), format!("Bearer {token}"))],
+                body: None,
+            }),
+        }
+    }
+}
+
+fn set_trace(o: &mut Outcome, trace: Option<String>) {
+    if trace.is_none() {
+        return;
+    }
+    match o {
+        Outcome::Delivered { trace_id, .. }
+        | Outcome::Retryable { trace_id, .. }
+        | Outcome::RateLimited { trace_id, .. }
+        | Outcome::Permanent { trace_id, .. } => *trace_id = trace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::consent::DeliveryMode;
+    use crate::core::event::{parse_event, AssertedConsent, IntakeContext};
+    use crate::core::hash::sha256_hex;
+    use serde_json::json;
+
+    const NOW: i64 = 1_760_000_000;
+
+    fn delivery(v: Value, mode: DeliveryMode) -> DeliveryEvent {
+        let ctx = IntakeContext {
+            now: NOW,
+            ip: Some("198.51.100.4"),
+            user_agent: Some("Mozilla/5.0 (X11)"),
+            geo_country: None,
+            trusted: false,
+        };
+        let p = parse_event(&v, "", &ctx, &mut || "gen".into()).unwrap();
+        DeliveryEvent {
+            event: p.event,
+            mode,
+            consent: AssertedConsent {
+                analytics: true,
+                marketing: true,
+            },
+        }
+    }
+
+    fn creds() -> Credentials {
+        Credentials {
+            pixel_id: "1234567890".into(),
+            access_token: Some("EAAtoken".into()),
+            api_secret: None,
+            test_event_code: Some("TEST123".into()),
+        }
+    }
+
+    fn purchase() -> Value {
+        json!({
+            "event_id": "ord-1", "event_name": "purchase", "event_time": NOW - 30,
+            "url": "https://shop.example/checkout/done", "referrer": "https://shop.example/cart",
+            "user_data": {"email": "Ana@Example.com", "phone": "+34 612 34 56 78", "first_name": "Ana",
+                          "external_id": "c-77"},
+            "custom_data": {"value": 99.9, "currency": "EUR", "content_ids": ["sku-1"], "transaction_id": "o-1"},
+            "fbc": "fb.1.1759999000000.IwAR", "fbp": "fb.1.1759999000000.42"
+        })
+    }
+
+    #[test]
+    fn golden_purchase_request() {
+        let plan = Meta.plan(
+            &PlatformConfig::default(),
+            &creds(),
+            &[delivery(purchase(), DeliveryMode::Full)],
+            NOW,
+        );
+        assert!(plan.rejected.is_empty());
+        assert_eq!(plan.requests.len(), 1);
+        let req = &plan.requests[0].request;
+        assert_eq!(
+            req.url,
+            "https://graph.facebook.com/v21.0/1234567890/events"
+        );
+        assert_eq!(req.method, Method::Post);
+        let body: Value = serde_json::from_str(req.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "data": [{
+                    "event_name": "Purchase",
+                    "event_time": NOW - 30,
+                    "event_id": "ord-1",
+                    "action_source": "website",
+                    "event_source_url": "https://shop.example/checkout/done",
+                    "referrer_url": "https://shop.example/cart",
+                    "user_data": {
+                        "em": [sha256_hex("ana@example.com")],
+                        "ph": [sha256_hex("34612345678")],
+                        "fn": [sha256_hex("ana")],
+                        "external_id": [sha256_hex("c-77")],
+                        "fbc": "fb.1.1759999000000.IwAR",
+                        "fbp": "fb.1.1759999000000.42",
+                        "client_ip_address": "198.51.100.4",
+                        "client_user_agent": "Mozilla/5.0 (X11)"
+                    },
+                    "custom_data": {"value": 99.9, "currency": "EUR", "content_ids": ["sku-1"], "order_id": "o-1"}
+                }],
+                "test_event_code": "TEST123",
+                "access_token": "EAAtoken"
+            })
+        );
+        assert!(
+            !req.url.contains("EAAtoken"),
+            "token must not be in the URL"
+        );
+    }
+
+    #[test]
+    fn limited_mode_strips_identifiers_and_flags_ldu() {
+        let plan = Meta.plan(
+            &PlatformConfig::default(),
+            &creds(),
+            &[delivery(purchase(), DeliveryMode::Limited)],
+            NOW,
+        );
+        let body: Value =
+            serde_json::from_str(plan.requests[0].request.body.as_ref().unwrap()).unwrap();
+        let ev = &body["data"][0];
+        assert_eq!(
+            ev["user_data"],
+            json!({"client_user_agent": "Mozilla/5.0 (X11)"})
+        );
+        assert_eq!(ev["data_processing_options"], json!(["LDU"]));
+    }
+
+    #[test]
+    fn window_and_required_fields_rejected_with_reason() {
+        let mut old = purchase();
+        old["event_time"] = json!(NOW - 8 * 24 * 3600);
+        let mut no_url = purchase();
+        no_url.as_object_mut().unwrap().remove("url");
+        let ok = delivery(purchase(), DeliveryMode::Full);
+        let plan = Meta.plan(
+            &PlatformConfig::default(),
+            &creds(),
+            &[
+                delivery(old, DeliveryMode::Full),
+                ok,
+                delivery(no_url, DeliveryMode::Full),
+            ],
+            NOW,
+        );
+        assert_eq!(plan.requests.len(), 1);
+        assert_eq!(plan.requests[0].events, vec![1]);
+        assert_eq!(plan.rejected.len(), 2);
+        assert!(plan.rejected[0].1.contains("7 days"));
+        assert!(plan.rejected[1].1.contains("event_source_url"));
+    }
+
+    #[test]
+    fn batches_at_most_1000_events() {
+        let evs: Vec<DeliveryEvent> = (0..2500)
+            .map(|i| {
+                let mut v = purchase();
+                v["event_id"] = json!(format!("e{i}"));
+                delivery(v, DeliveryMode::Full)
+            })
+            .collect();
+        let plan = Meta.plan(&PlatformConfig::default(), &creds(), &evs, NOW);
+        let sizes: Vec<usize> = plan.requests.iter().map(|r| r.events.len()).collect();
+        assert_eq!(sizes, vec![1000, 1000, 500]);
+    }
+
+    #[test]
+    fn custom_events_use_their_own_name_and_missing_token_rejects() {
+        let plan = Meta.plan(
+            &PlatformConfig::default(),
+            &creds(),
+            &[delivery(
+                json!({"event_name": "quiz_done", "url": "https://a.example/"}),
+                DeliveryMode::Full,
+            )],
+            NOW,
+        );
+        let body: Value =
+            serde_json::from_str(plan.requests[0].request.body.as_ref().unwrap()).unwrap();
+        assert_eq!(body["data"][0]["event_name"], "quiz_done");
+        let mut c = creds();
+        c.access_token = None;
+        let plan = Meta.plan(
+            &PlatformConfig::default(),
+            &c,
+            &[delivery(purchase(), DeliveryMode::Full)],
+            NOW,
+        );
+        assert!(plan.requests.is_empty());
+        assert_eq!(plan.rejected.len(), 1);
+    }
+
+    fn resp(status: u16, body: &str) -> InboundResponse {
+        InboundResponse {
+            status,
+            retry_after: None,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn classifies_meta_answers() {
+        assert_eq!(
+            Meta.classify(&resp(
+                200,
+                r#"{"events_received":1,"messages":[],"fbtrace_id":"AbC"}"#
+            )),
+            Outcome::Delivered {
+                trace_id: Some("AbC".into()),
+                detail: Some("events_received=1".into())
+            }
+        );
+        let invalid = r#"{"error":{"message":"Invalid parameter","type":"OAuthException","code":100,"error_subcode":2804003,"is_transient":false,"fbtrace_id":"T1"}}"#;
+        match Meta.classify(&resp(400, invalid)) {
+            Outcome::Permanent { reason, trace_id } => {
+                assert!(reason.contains("100/2804003"));
+                assert_eq!(trace_id.as_deref(), Some("T1"));
+            }
+            o => panic!("{o:?}"),
+        }
+        let token =
+            r#"{"error":{"message":"Error validating access token","code":190,"fbtrace_id":"T2"}}"#;
+        assert!(matches!(
+            Meta.classify(&resp(400, token)),
+            Outcome::Permanent { .. }
+        ));
+        let throttled =
+            r#"{"error":{"message":"User request limit reached","code":17,"fbtrace_id":"T3"}}"#;
+        assert!(matches!(
+            Meta.classify(&resp(400, throttled)),
+            Outcome::RateLimited { .. }
+        ));
+        let ads = r#"{"error":{"message":"too many calls","code":80004}}"#;
+        assert!(matches!(
+            Meta.classify(&resp(400, ads)),
+            Outcome::RateLimited { .. }
+        ));
+        let transient = r#"{"error":{"message":"An unexpected error has occurred","code":2,"is_transient":true}}"#;
+        assert!(matches!(
+            Meta.classify(&resp(500, transient)),
+            Outcome::Retryable { .. }
+        ));
+        assert!(matches!(
+            Meta.classify(&resp(502, "<html>Bad gateway</html>")),
+            Outcome::Retryable { .. }
+        ));
+        assert!(matches!(
+            Meta.classify(&InboundResponse::no_answer("timed out")),
+            Outcome::Retryable { .. }
+        ));
+        // HTTP 200 carrying an error body is still an error.
+        assert!(matches!(
+            Meta.classify(&resp(200, r#"{"error":{"message":"bad","code":100}}"#)),
+            Outcome::Permanent { .. }
+        ));
+    }
+
+    #[test]
+    fn verify_uses_test_event_or_pixel_read() {
+        let req = Meta
+            .plan_verify(&PlatformConfig::default(), &creds(), NOW)
+            .unwrap();
+        assert!(req.body.as_ref().unwrap().contains("TEST123"));
+        let mut c = creds();
+        c.test_event_code = None;
+        let req = Meta
+            .plan_verify(&PlatformConfig::default(), &c, NOW)
+            .unwrap();
+        assert_eq!(req.method, Method::Get);
+        assert!(!req.url.contains("EAAtoken"));
+    }
+}

@@ -1,0 +1,141 @@
+//! One file per platform, one trait. A destination turns canonical events into the platform's
+//! exact request(s) and reads the platform's answer back into an `Outcome`. No I/O here.
+
+use serde::{Deserialize, Serialize};
+
+use super::consent::DeliveryMode;
+use super::event::{AssertedConsent, ClickIds, Event, HashedUser};
+use super::mapping::Platform;
+use super::outbound::{InboundResponse, OutboundRequest};
+use super::retry::Outcome;
+
+pub mod ga4;
+pub mod linkedin;
+pub mod meta;
+pub mod tiktok;
+
+/// API bases and versions (wrangler vars). Paths after a base are the platform's real paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformConfig {
+    pub meta_graph_base: String,
+    pub meta_api_version: String,
+    pub ga4_mp_base: String,
+    pub linkedin_api_base: String,
+    pub linkedin_version: String,
+    pub tiktok_api_base: String,
+    pub google_ads_api_base: String,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        PlatformConfig {
+            meta_graph_base: "https://graph.facebook.com".into(),
+            meta_api_version: "v21.0".into(),
+            ga4_mp_base: "https://www.google-analytics.com".into(),
+            linkedin_api_base: "https://api.linkedin.com".into(),
+            linkedin_version: "202410".into(),
+            tiktok_api_base: "https://business-api.tiktok.com".into(),
+            google_ads_api_base: "https://googleads.googleapis.com".into(),
+        }
+    }
+}
+
+/// A pixel's platform id and decrypted secrets, alive only while a request is planned.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub pixel_id: String,
+    pub access_token: Option<String>,
+    pub api_secret: Option<String>,
+    pub test_event_code: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Secrets never reach a log, even through {:?}.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("pixel_id", &self.pixel_id)
+            .field("access_token", &self.access_token.as_ref().map(|_| "<set>"))
+            .field("api_secret", &self.api_secret.as_ref().map(|_| "<set>"))
+            .field("test_event_code", &self.test_event_code)
+            .finish()
+    }
+}
+
+/// An event on its way to one destination, with the consent it was routed under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryEvent {
+    pub event: Event,
+    pub mode: DeliveryMode,
+    pub consent: AssertedConsent,
+}
+
+impl DeliveryEvent {
+    /// User identifiers, or None in limited-data mode (nothing that identifies a person).
+    pub fn identifiers(&self) -> Option<(&HashedUser, &ClickIds)> {
+        match self.mode {
+            DeliveryMode::Full => Some((&self.event.user, &self.event.click_ids)),
+            DeliveryMode::Limited => None,
+        }
+    }
+
+    pub fn client_ip(&self) -> Option<&str> {
+        match self.mode {
+            DeliveryMode::Full => self.event.client.ip.as_deref(),
+            DeliveryMode::Limited => None,
+        }
+    }
+}
+
+/// One HTTP request and the indices (into the planned slice) of the events it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRequest {
+    pub request: OutboundRequest,
+    pub events: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub requests: Vec<PlannedRequest>,
+    /// Events the platform would refuse, with the rule they break; never sent.
+    pub rejected: Vec<(usize, String)>,
+}
+
+pub trait Destination: Sync {
+    fn platform(&self) -> Platform;
+    /// Most events one request may carry.
+    fn max_batch(&self) -> usize;
+    fn plan(
+        &self,
+        cfg: &PlatformConfig,
+        creds: &Credentials,
+        events: &[DeliveryEvent],
+        now: i64,
+    ) -> Plan;
+    fn classify(&self, response: &InboundResponse) -> Outcome;
+    /// The request the pixel `verify` endpoint sends: a test event, or the platform's validation
+    /// call, whose answer tells whether id and token work.
+    fn plan_verify(
+        &self,
+        cfg: &PlatformConfig,
+        creds: &Credentials,
+        now: i64,
+    ) -> Result<OutboundRequest, String>;
+}
+
+pub fn destination(platform: Platform) -> Option<&'static dyn Destination> {
+    match platform {
+        Platform::Meta => Some(&meta::Meta),
+        Platform::Google => Some(&ga4::Ga4),
+        Platform::Linkedin => Some(&linkedin::Linkedin),
+        Platform::Tiktok => Some(&tiktok::Tiktok),
+    }
+}
+
+/// Shared helper: the first N chars of an error body, for stored `last_error`s.
+pub fn snippet(body: &str) -> String {
+    let mut end = body.len().min(300);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    body[..end].to_string()
+}

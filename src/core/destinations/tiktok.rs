@@ -1,0 +1,692 @@
+//! TikTok Events API 2.0: POST {tiktok_api_base}/open_api/v1.3/event/track/.
+//!
+//! Rules followed (TikTok Business API "Events API 2.0", "Supported standard events", Business API
+//! return codes):
+//! - the token travels in the `Access-Token` header; the body is
+//!   `{event_source:"web", event_source_id:<pixel code>, test_event_code?, data:[…]}` with at most
+//!   1000 events in `data`.
+//! - each event is `{event, event_time (unix seconds), event_id, user, page, properties}`;
+//!   `event_id` is what TikTok de-duplicates against the browser pixel.
+//! - event names are TikTok's event codes. Seed 002's TikTok column is followed except where it is
+//!   not a TikTok code: sign-ups are `CompleteRegistration` (the seed says "Registration") and page
+//!   views are `Pageview`, the name the TikTok pixel itself reports for a page (the seed says
+//!   "PageView"). Lead → `SubmitForm`, purchase → `PlaceAnOrder`, add_to_cart → `AddToCart`,
+//!   contact → `Contact`, schedule → `Schedule`, view_content → `ViewContent`. Custom events keep
+//!   their own name (reporting and audiences only; TikTok does not optimize on them).
+//! - `user.email`, `user.phone` and `user.external_id` are SHA-256 hex of normalized values; the
+//!   phone is hashed in E.164 form with the '+' (the `ph_e164` hash, not Meta's digits-only one).
+//!   `ttclid`, `ttp` (the `_ttp` cookie), `ip` and `user_agent` are sent unhashed. Names and address
+//!   fields are not sent.
+//! - `properties` carries `value`, `currency`, `contents` ([{content_id, quantity, price,
+//!   content_name, content_category, brand}], from custom_data contents or content_ids),
+//!   `content_type:"product"` when there are contents, `order_id`, `query` and `description`.
+//! - limited-data mode: no identifier at all (no email, phone, external id, click ids or IP) and
+//!   the event's `limited_data_use` flag set.
+//! - events older than 7 days are rejected here, with the reason. (The 7-day window is the one the
+//!   gateway applies to web events for TikTok as for Meta; TikTok's own documentation of the window
+//!   could not be confirmed.)
+//! - TikTok answers HTTP 200 for errors too: `{"code":0,"message":"OK","request_id":…}` is success,
+//!   any other code is an error. 40100 is the rate limit (QPS/QPM/QPD exceeded); other 40xxx codes
+//!   are request, permission or token problems (40001 no permission, 40002 invalid parameters,
+//!   40105 access token missing or invalid, …) and permanent; 5xxxx codes are TikTok-side errors
+//!   worth a retry; an unknown code is permanent, with TikTok's message. `request_id` is the trace
+//!   id.
+//! - test events: with `test_event_code` set, events appear under Test Events in Events Manager
+//!   and are not used for ads. Without one there is no safe test call, so verify asks for one.
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+};
+use crate::core::consent::DeliveryMode;
+use crate::core::mapping::{EventName, Platform};
+use crate::core::outbound::{InboundResponse, OutboundRequest};
+use crate::core::retry::{classify_status, parse_retry_after, Outcome};
+
+pub struct Tiktok;
+
+pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
+pub const MAX_EVENT_AGE_SECS: i64 = 7 * 24 * 3600;
+pub const RATE_LIMIT_CODE: i64 = 40100;
+const NO_TOKEN: &str = "the TikTok pixel has no access_token";
+
+/// TikTok's event code for a canonical event.
+pub fn event_code(ev: &DeliveryEvent) -> String {
+    let e = &ev.event;
+    match e.event_name {
+        EventName::Signup => "CompleteRegistration".into(),
+        EventName::PageView => "Pageview".into(),
+        other => other
+            .for_platform(Platform::Tiktok)
+            .map(str::to_string)
+            .or_else(|| e.custom_name.clone())
+            .unwrap_or_else(|| "CustomEvent".into()),
+    }
+}
+
+impl Tiktok {
+    fn event_json(&self, ev: &DeliveryEvent) -> Value {
+        let e = &ev.event;
+        let mut user = Map::new();
+        if let Some((u, c)) = ev.identifiers() {
+            let fields = [
+                ("email", &u.em),
+                ("phone", &u.ph_e164),
+                ("external_id", &u.external_id),
+            ];
+            for (key, value) in fields {
+                if let Some(v) = value {
+                    user.insert(key.into(), json!(v));
+                }
+            }
+            if let Some(v) = &c.ttclid {
+                user.insert("ttclid".into(), json!(v));
+            }
+            if let Some(v) = &c.ttp {
+                user.insert("ttp".into(), json!(v));
+            }
+        }
+        if let Some(ip) = ev.client_ip() {
+            user.insert("ip".into(), json!(ip));
+        }
+        if let Some(ua) = &e.client.user_agent {
+            user.insert("user_agent".into(), json!(ua));
+        }
+
+        let mut out = Map::new();
+        out.insert("event".into(), json!(event_code(ev)));
+        out.insert("event_time".into(), json!(e.event_time));
+        out.insert("event_id".into(), json!(e.event_id));
+        out.insert("user".into(), Value::Object(user));
+        let mut page = Map::new();
+        if let Some(u) = &e.url {
+            page.insert("url".into(), json!(u));
+        }
+        if let Some(r) = &e.referrer {
+            page.insert("referrer".into(), json!(r));
+        }
+        if !page.is_empty() {
+            out.insert("page".into(), Value::Object(page));
+        }
+        let props = properties(&e.custom_data);
+        if !props.is_empty() {
+            out.insert("properties".into(), Value::Object(props));
+        }
+        if ev.mode == DeliveryMode::Limited {
+            out.insert("limited_data_use".into(), json!(true));
+        }
+        Value::Object(out)
+    }
+
+    fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        if ev.event.event_time < now - MAX_EVENT_AGE_SECS {
+            return Some(
+                "event_time is older than 7 days; TikTok web events are sent within 7 days".into(),
+            );
+        }
+        None
+    }
+
+    fn body(&self, data: Vec<Value>, creds: &Credentials) -> String {
+        let mut body = Map::new();
+        body.insert("event_source".into(), json!("web"));
+        body.insert("event_source_id".into(), json!(creds.pixel_id));
+        if let Some(code) = &creds.test_event_code {
+            body.insert("test_event_code".into(), json!(code));
+        }
+        body.insert("data".into(), Value::Array(data));
+        Value::Object(body).to_string()
+    }
+
+    fn request(&self, cfg: &PlatformConfig, body: String, token: &str) -> OutboundRequest {
+        let url = format!(
+            "{}/open_api/v1.3/event/track/",
+            cfg.tiktok_api_base.trim_end_matches('/')
+        );
+        OutboundRequest::post_json(url, body).with_header("access-token", token)
+    }
+}
+
+fn properties(c: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(v) = c.get("value") {
+        out.insert("value".into(), v.clone());
+    }
+    if let Some(v) = c.get("currency") {
+        out.insert("currency".into(), v.clone());
+    }
+    let mut contents = Vec::new();
+    if let Some(Value::Array(items)) = c.get("contents") {
+        for item in items.iter().filter_map(Value::as_object) {
+            let mut o = Map::new();
+            let renames = [
+                ("id", "content_id"),
+                ("quantity", "quantity"),
+                ("item_price", "price"),
+                ("title", "content_name"),
+                ("category", "content_category"),
+                ("brand", "brand"),
+            ];
+            for (from, to) in renames {
+                if let Some(v) = item.get(from) {
+                    o.insert(to.into(), v.clone());
+                }
+            }
+            contents.push(Value::Object(o));
+        }
+    } else if let Some(Value::Array(ids)) = c.get("content_ids") {
+        contents = ids.iter().map(|id| json!({ "content_id": id })).collect();
+    }
+    if !contents.is_empty() {
+        out.insert("contents".into(), Value::Array(contents));
+        let kind = c
+            .get("content_type")
+            .cloned()
+            .unwrap_or_else(|| json!("product"));
+        out.insert("content_type".into(), kind);
+    }
+    if let Some(v) = c.get("order_id").or_else(|| c.get("transaction_id")) {
+        out.insert("order_id".into(), v.clone());
+    }
+    for key in ["query", "description"] {
+        if let Some(v) = c.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    out
+}
+
+impl Destination for Tiktok {
+    fn platform(&self) -> Platform {
+        Platform::Tiktok
+    }
+
+    fn max_batch(&self) -> usize {
+        MAX_EVENTS_PER_REQUEST
+    }
+
+    fn plan(
+        &self,
+        cfg: &PlatformConfig,
+        creds: &Credentials,
+        events: &[DeliveryEvent],
+        now: i64,
+    ) -> Plan {
+        let mut plan = Plan::default();
+        let Some(token) = creds.access_token.as_deref() else {
+            plan.rejected = (0..events.len())
+                .map(|i| (i, NO_TOKEN.to_string()))
+                .collect();
+            return plan;
+        };
+        let mut sendable = Vec::new();
+        for (i, ev) in events.iter().enumerate() {
+            match self.reject_reason(ev, now) {
+                Some(reason) => plan.rejected.push((i, reason)),
+                None => sendable.push(i),
+            }
+        }
+        for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
+            let data = chunk.iter().map(|&i| self.event_json(&events[i])).collect();
+            plan.requests.push(PlannedRequest {
+                request: self.request(cfg, self.body(data, creds), token),
+                events: chunk.to_vec(),
+            });
+        }
+        plan
+    }
+
+    fn classify(&self, r: &InboundResponse) -> Outcome {
+        let parsed: Option<Value> = serde_json::from_str(&r.body).ok();
+        let code = parsed
+            .as_ref()
+            .and_then(|v| v.get("code"))
+            .and_then(Value::as_i64);
+        let trace = parsed
+            .as_ref()
+            .and_then(|v| v.get("request_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let Some(code) = code else {
+            // No TikTok envelope (a proxy's page, a timeout): the HTTP status is all there is.
+            let reason = if r.status == 0 {
+                format!("TikTok not reached: {}", snippet(&r.body))
+            } else {
+                format!("TikTok HTTP {}: {}", r.status, snippet(&r.body))
+            };
+            let mut o = classify_status(r.status, r.retry_after.as_deref(), reason);
+            if let Outcome::Delivered { detail, .. } = &mut o {
+                *detail = Some(format!("HTTP {} without a TikTok code", r.status));
+            }
+            return o;
+        };
+        let message = parsed
+            .as_ref()
+            .and_then(|v| v.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        if code == 0 && (200..300).contains(&r.status) {
+            return Outcome::Delivered {
+                trace_id: trace,
+                detail: None,
+            };
+        }
+        let reason = format!("TikTok error {code}: {}", snippet(message));
+        if code == RATE_LIMIT_CODE || r.status == 429 {
+            Outcome::RateLimited {
+                reason,
+                retry_after_secs: parse_retry_after(r.retry_after.as_deref()),
+                trace_id: trace,
+            }
+        } else if (50000..60000).contains(&code) || r.status >= 500 {
+            Outcome::Retryable {
+                reason,
+                trace_id: trace,
+            }
+        } else {
+            Outcome::Permanent {
+                reason,
+                trace_id: trace,
+            }
+        }
+    }
+
+    fn plan_verify(
+        &self,
+        cfg: &PlatformConfig,
+        creds: &Credentials,
+        now: i64,
+    ) -> Result<OutboundRequest, String> {
+        let token = creds.access_token.as_deref().ok_or(NO_TOKEN)?;
+        if creds.test_event_code.is_none() {
+            return Err("TikTok has no dry-run call: set the pixel's test_event_code (Events Manager → Test Events) so verify can send a test event that is not used for ads".into());
+        }
+        let data = vec![json!({
+            "event": "Pageview",
+            "event_time": now,
+            "event_id": format!("pixelgate-verify-{now}"),
+            "user": {"user_agent": "pixelgate-verify/1.0"},
+            "page": {"url": "https://pixelgate.invalid/verify"},
+        })];
+        Ok(self.request(cfg, self.body(data, creds), token))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::{parse_event, AssertedConsent, IntakeContext};
+    use crate::core::hash::sha256_hex;
+    use crate::core::outbound::Method;
+
+    const NOW: i64 = 1_760_000_000;
+    const DAY: i64 = 24 * 3600;
+
+    fn delivery(v: Value, mode: DeliveryMode) -> DeliveryEvent {
+        let ctx = IntakeContext {
+            now: NOW,
+            ip: Some("198.51.100.4"),
+            user_agent: Some("Mozilla/5.0 (X11)"),
+            geo_country: None,
+            trusted: false,
+        };
+        let p = parse_event(&v, "", &ctx, &mut || "gen".into()).unwrap();
+        DeliveryEvent {
+            event: p.event,
+            mode,
+            consent: AssertedConsent {
+                analytics: true,
+                marketing: true,
+            },
+        }
+    }
+
+    fn full(v: Value) -> DeliveryEvent {
+        delivery(v, DeliveryMode::Full)
+    }
+
+    fn creds() -> Credentials {
+        Credentials {
+            pixel_id: "CABC123DEF".into(),
+            access_token: Some("tt-token".into()),
+            api_secret: None,
+            test_event_code: Some("TEST42".into()),
+        }
+    }
+
+    fn body(plan: &Plan, i: usize) -> Value {
+        serde_json::from_str(plan.requests[i].request.body.as_ref().unwrap()).unwrap()
+    }
+
+    fn purchase() -> Value {
+        json!({
+            "event_id": "ord-1", "event_name": "purchase", "event_time": NOW - 30,
+            "url": "https://shop.example/checkout/done", "referrer": "https://shop.example/cart",
+            "user_data": {"email": " Ana@Example.com ", "phone": "+34 612 34 56 78", "first_name": "Ana",
+                          "external_id": "c-77"},
+            "custom_data": {"value": 99.9, "currency": "EUR", "transaction_id": "o-1",
+                            "contents": [{"id": "sku-1", "quantity": 2, "item_price": 49.95, "title": "Mug"}]},
+            "click_ids": {"ttclid": "E.C.P.abc123", "ttp": "2F7h37YkS1j57AYSKTI7IHhJPYH"}
+        })
+    }
+
+    #[test]
+    fn golden_purchase_request() {
+        let plan = Tiktok.plan(
+            &PlatformConfig::default(),
+            &creds(),
+            &[full(purchase())],
+            NOW,
+        );
+        assert!(plan.rejected.is_empty());
+        assert_eq!(plan.requests.len(), 1);
+        let req = &plan.requests[0].request;
+        assert_eq!(req.method, Method::Post);
+        assert_eq!(
+            req.url,
+            "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+        );
+        assert_eq!(
+            req.headers,
+            vec![
+                ("content-type".to_string(), "application/json".to_string()),
+                ("access-token".to_string(), "tt-token".to_string())
+            ]
+        );
+        assert!(
+            !req.body.as_ref().unwrap().contains("tt-token"),
+            "token only in the header"
+        );
+        assert_eq!(
+            body(&plan, 0),
+            json!({
+                "event_source": "web",
+                "event_source_id": "CABC123DEF",
+                "test_event_code": "TEST42",
+                "data": [{
+                    "event": "PlaceAnOrder",
+                    "event_time": NOW - 30,
+                    "event_id": "ord-1",
+                    "user": {
+                        "email": sha256_hex("ana@example.com"),
+                        "phone": sha256_hex("+34612345678"),
+                        "external_id": sha256_hex("c-77"),
+                        "ttclid": "E.C.P.abc123",
+                        "ttp": "2F7h37YkS1j57AYSKTI7IHhJPYH",
+                        "ip": "198.51.100.4",
+                        "user_agent": "Mozilla/5.0 (X11)"
+                    },
+                    "page": {"url": "https://shop.example/checkout/done", "referrer": "https://shop.example/cart"},
+                    "properties": {
+                        "value": 99.9,
+                        "currency": "EUR",
+                        "contents": [{"content_id": "sku-1", "quantity": 2, "price": 49.95, "content_name": "Mug"}],
+                        "content_type": "product",
+                        "order_id": "o-1"
+                    }
+                }]
+            })
+        );
+    }
+
+    #[test]
+    fn golden_lead_request() {
+        let lead = json!({"event_id": "lead-7", "event_name": "lead", "event_time": NOW - 5,
+                          "url": "https://b2b.example/contact", "user_data": {"email": "ops@b2b.example"},
+                          "custom_data": {"description": "demo request"}});
+        let mut c = creds();
+        c.test_event_code = None;
+        let plan = Tiktok.plan(&PlatformConfig::default(), &c, &[full(lead)], NOW);
+        assert_eq!(
+            body(&plan, 0),
+            json!({
+                "event_source": "web",
+                "event_source_id": "CABC123DEF",
+                "data": [{
+                    "event": "SubmitForm",
+                    "event_time": NOW - 5,
+                    "event_id": "lead-7",
+                    "user": {
+                        "email": sha256_hex("ops@b2b.example"),
+                        "ip": "198.51.100.4",
+                        "user_agent": "Mozilla/5.0 (X11)"
+                    },
+                    "page": {"url": "https://b2b.example/contact"},
+                    "properties": {"description": "demo request"}
+                }]
+            })
+        );
+    }
+
+    #[test]
+    fn golden_page_view_request() {
+        let pv = json!({"event_id": "pv-1", "event_name": "page_view", "event_time": NOW,
+                        "url": "https://shop.example/p/sku-9", "custom_data": {"content_ids": ["sku-9"]}});
+        let plan = Tiktok.plan(&PlatformConfig::default(), &creds(), &[full(pv)], NOW);
+        assert_eq!(
+            body(&plan, 0)["data"],
+            json!([{
+                "event": "Pageview",
+                "event_time": NOW,
+                "event_id": "pv-1",
+                "user": {"ip": "198.51.100.4", "user_agent": "Mozilla/5.0 (X11)"},
+                "page": {"url": "https://shop.example/p/sku-9"},
+                "properties": {"contents": [{"content_id": "sku-9"}], "content_type": "product"}
+            }])
+        );
+    }
+
+    #[test]
+    fn event_codes_follow_tiktok_names() {
+        let cases = [
+            ("page_view", "Pageview"),
+            ("lead", "SubmitForm"),
+            ("signup", "CompleteRegistration"),
+            ("add_to_cart", "AddToCart"),
+            ("purchase", "PlaceAnOrder"),
+            ("contact", "Contact"),
+            ("schedule", "Schedule"),
+            ("view_content", "ViewContent"),
+            ("quiz_done", "quiz_done"),
+        ];
+        for (ours, theirs) in cases {
+            assert_eq!(
+                event_code(&full(json!({ "event_name": ours }))),
+                theirs,
+                "{ours}"
+            );
+        }
+    }
+
+    #[test]
+    fn limited_mode_sends_no_identifier_and_flags_ldu() {
+        let plan = Tiktok.plan(
+            &PlatformConfig::default(),
+            &creds(),
+            &[delivery(purchase(), DeliveryMode::Limited)],
+            NOW,
+        );
+        let ev = &body(&plan, 0)["data"][0];
+        assert_eq!(ev["user"], json!({"user_agent": "Mozilla/5.0 (X11)"}));
+        assert_eq!(ev["limited_data_use"], json!(true));
+        assert_eq!(ev["properties"]["order_id"], "o-1");
+        let full_plan = Tiktok.plan(
+            &PlatformConfig::default(),
+            &creds(),
+            &[full(purchase())],
+            NOW,
+        );
+        assert_eq!(body(&full_plan, 0)["data"][0].get("limited_data_use"), None);
+    }
+
+    #[test]
+    fn batches_at_most_1000_events_and_rejects_old_ones() {
+        let mut evs: Vec<DeliveryEvent> = (0..2500)
+            .map(|i| {
+                let mut v = purchase();
+                v["event_id"] = json!(format!("e{i}"));
+                full(v)
+            })
+            .collect();
+        let mut old = purchase();
+        old["event_time"] = json!(NOW - 8 * DAY);
+        evs.insert(3, full(old));
+        let mut six_days = purchase();
+        six_days["event_time"] = json!(NOW - 6 * DAY);
+        evs.push(full(six_days));
+        let plan = Tiktok.plan(&PlatformConfig::default(), &creds(), &evs, NOW);
+        let sizes: Vec<usize> = plan.requests.iter().map(|r| r.events.len()).collect();
+        assert_eq!(sizes, vec![1000, 1000, 501]);
+        assert_eq!(
+            plan.rejected,
+            vec![(
+                3,
+                "event_time is older than 7 days; TikTok web events are sent within 7 days"
+                    .to_string()
+            )]
+        );
+        assert!(!plan.requests[0].events.contains(&3));
+        assert_eq!(plan.requests[2].events.last(), Some(&2501));
+        assert_eq!(body(&plan, 0)["data"].as_array().unwrap().len(), 1000);
+        assert_eq!(Tiktok.max_batch(), 1000);
+    }
+
+    #[test]
+    fn missing_token_rejects_everything() {
+        let mut c = creds();
+        c.access_token = None;
+        let plan = Tiktok.plan(&PlatformConfig::default(), &c, &[full(purchase())], NOW);
+        assert!(plan.requests.is_empty());
+        assert_eq!(plan.rejected, vec![(0, NO_TOKEN.to_string())]);
+    }
+
+    fn resp(status: u16, body: &str) -> InboundResponse {
+        InboundResponse {
+            status,
+            retry_after: None,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn classifies_tiktok_answers_by_code_not_status() {
+        let ok = r#"{"code":0,"message":"OK","request_id":"2024101012000001","data":{}}"#;
+        assert_eq!(
+            Tiktok.classify(&resp(200, ok)),
+            Outcome::Delivered {
+                trace_id: Some("2024101012000001".into()),
+                detail: None
+            }
+        );
+        let throttled = r#"{"code":40100,"message":"Too many requests. Please retry in some time.","request_id":"r-2"}"#;
+        assert_eq!(
+            Tiktok.classify(&resp(200, throttled)),
+            Outcome::RateLimited {
+                reason: "TikTok error 40100: Too many requests. Please retry in some time.".into(),
+                retry_after_secs: None,
+                trace_id: Some("r-2".into())
+            }
+        );
+        let bad_param = r#"{"code":40002,"message":"data.0.event_time: Event time is required.","request_id":"r-3","data":{}}"#;
+        assert_eq!(
+            Tiktok.classify(&resp(200, bad_param)),
+            Outcome::Permanent {
+                reason: "TikTok error 40002: data.0.event_time: Event time is required.".into(),
+                trace_id: Some("r-3".into())
+            }
+        );
+        let no_permission = r#"{"code":40001,"message":"No permission to operate pixel CABC123DEF","request_id":"r-4"}"#;
+        assert!(matches!(
+            Tiktok.classify(&resp(200, no_permission)),
+            Outcome::Permanent { .. }
+        ));
+        let bad_token = r#"{"code":40105,"message":"The access token is invalid or has been revoked.","request_id":"r-5"}"#;
+        assert!(
+            matches!(Tiktok.classify(&resp(200, bad_token)), Outcome::Permanent { reason, .. } if reason.starts_with("TikTok error 40105"))
+        );
+        let system = r#"{"code":50000,"message":"System error","request_id":"r-6"}"#;
+        assert_eq!(
+            Tiktok.classify(&resp(200, system)),
+            Outcome::Retryable {
+                reason: "TikTok error 50000: System error".into(),
+                trace_id: Some("r-6".into())
+            }
+        );
+        let busy = r#"{"code":50002,"message":"Service is busy, please try again later","request_id":"r-7"}"#;
+        assert!(matches!(
+            Tiktok.classify(&resp(200, busy)),
+            Outcome::Retryable { .. }
+        ));
+        let unknown = r#"{"code":41234,"message":"Something new","request_id":"r-8"}"#;
+        assert!(
+            matches!(Tiktok.classify(&resp(200, unknown)), Outcome::Permanent { reason, .. } if reason.contains("Something new"))
+        );
+        // no TikTok envelope: the HTTP status decides
+        assert!(matches!(
+            Tiktok.classify(&resp(502, "<html>Bad Gateway</html>")),
+            Outcome::Retryable { .. }
+        ));
+        let limited = InboundResponse {
+            status: 429,
+            retry_after: Some("12".into()),
+            body: String::new(),
+        };
+        assert!(matches!(
+            Tiktok.classify(&limited),
+            Outcome::RateLimited {
+                retry_after_secs: Some(12),
+                ..
+            }
+        ));
+        assert!(matches!(
+            Tiktok.classify(&InboundResponse::no_answer("timed out")),
+            Outcome::Retryable { .. }
+        ));
+        assert!(matches!(
+            Tiktok.classify(&resp(404, "not found")),
+            Outcome::Permanent { .. }
+        ));
+    }
+
+    #[test]
+    fn verify_needs_a_test_event_code() {
+        let req = Tiktok
+            .plan_verify(&PlatformConfig::default(), &creds(), NOW)
+            .unwrap();
+        assert_eq!(
+            req.url,
+            "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+        );
+        assert!(req
+            .headers
+            .contains(&("access-token".to_string(), "tt-token".to_string())));
+        let b: Value = serde_json::from_str(req.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            b,
+            json!({
+                "event_source": "web",
+                "event_source_id": "CABC123DEF",
+                "test_event_code": "TEST42",
+                "data": [{
+                    "event": "Pageview",
+                    "event_time": NOW,
+                    "event_id": format!("pixelgate-verify-{NOW}"),
+                    "user": {"user_agent": "pixelgate-verify/1.0"},
+                    "page": {"url": "https://pixelgate.invalid/verify"}
+                }]
+            })
+        );
+        let mut c = creds();
+        c.test_event_code = None;
+        let err = Tiktok
+            .plan_verify(&PlatformConfig::default(), &c, NOW)
+            .unwrap_err();
+        assert!(err.contains("test_event_code"), "{err}");
+        c.access_token = None;
+        assert_eq!(
+            Tiktok.plan_verify(&PlatformConfig::default(), &c, NOW),
+            Err(NO_TOKEN.to_string())
+        );
+    }
+}

@@ -1,0 +1,938 @@
+//! Inbound beacon model and validation. Raw PII is normalized and hashed here, at the door: the
+//! `Event` that leaves this module (to the queue, D1, logs) only ever holds hashes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::hash::hash_normalized;
+use super::mapping::EventName;
+use super::normalize;
+
+/// Beacons are small; anything bigger is abuse or a bug on the site (answered 413).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_BATCH: usize = 100;
+/// Clock skew we tolerate from browsers before calling an event_time "in the future".
+pub const FUTURE_SKEW_SECS: i64 = 5 * 60;
+/// Oldest event the gateway takes at all; each destination applies its own, shorter window.
+pub const MAX_AGE_SECS: i64 = 90 * 24 * 3600;
+const MAX_ID_LEN: usize = 128;
+const MAX_URL_LEN: usize = 2048;
+const MAX_CUSTOM_KEYS: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Hashed user identifiers. Platforms disagree on normalization (Google strips dots from gmail
+/// local parts and wants E.164 with '+', Meta wants phone digits only), so we keep one hash per
+/// rule set rather than one per field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HashedUser {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub em: Option<String>,
+    /// Email normalized by Google's rules (gmail dots removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub em_google: Option<String>,
+    /// Phone as digits with country code (Meta).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ph: Option<String>,
+    /// Phone as E.164 with '+' (Google, TikTok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ph_e164: Option<String>,
+    #[serde(rename = "fn", skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(rename = "ln", skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(rename = "ct", skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(rename = "st", skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(rename = "zp", skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(rename = "db", skip_serializing_if = "Option::is_none")]
+    pub dob: Option<String>,
+    #[serde(rename = "ge", skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl HashedUser {
+    pub fn is_empty(&self) -> bool {
+        *self == HashedUser::default()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClickIds {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fbc: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fbp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gclid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gbraid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wbraid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttclid: Option<String>,
+    /// TikTok's first-party cookie `_ttp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub li_fat_id: Option<String>,
+    /// GA client id from the `_ga` cookie (`GA1.1.123.456` → `123.456`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ga_client_id: Option<String>,
+}
+
+/// Request context that is not PII we hash: the IP and user agent are sent to platforms as-is
+/// (they require them unhashed) and the IP is purged from storage after 30 days.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientContext {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// Consent the caller asserts. Only trusted (api_key) callers may assert it; browsers are
+/// judged by the stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssertedConsent {
+    pub analytics: bool,
+    pub marketing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: String,
+    pub event_name: EventName,
+    /// The caller's own name for custom events (validated: letters, digits, `_`, ≤ 40).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_name: Option<String>,
+    pub event_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(default, skip_serializing_if = "HashedUser::is_empty")]
+    pub user: HashedUser,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub custom_data: Map<String, Value>,
+    #[serde(default)]
+    pub click_ids: ClickIds,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub utm: BTreeMap<String, String>,
+    #[serde(default)]
+    pub client: ClientContext,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<AssertedConsent>,
+}
+
+impl Event {
+    /// The name shown in logs and the dashboard.
+    pub fn display_name(&self) -> &str {
+        self.custom_name
+            .as_deref()
+            .unwrap_or(self.event_name.as_str())
+    }
+}
+
+/// What the edge knows about the request, passed into the pure intake.
+pub struct IntakeContext<'a> {
+    pub now: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// Country of the request (Cloudflare's geo), used as the default for national phone numbers.
+    pub geo_country: Option<&'a str>,
+    /// Only server-to-server callers may assert consent in the payload.
+    pub trusted: bool,
+}
+
+/// One event's verdict: accepted (with PII warnings for dropped fields) or rejected.
+#[derive(Debug)]
+pub struct Parsed {
+    pub event: Event,
+    pub generated_id: bool,
+    pub warnings: Vec<FieldError>,
+}
+
+/// Parses and validates one event object. `prefix` is prepended to field paths
+/// (`events[3].` in a batch) so errors name the exact place.
+pub fn parse_event(
+    value: &Value,
+    prefix: &str,
+    ctx: &IntakeContext,
+    new_id: &mut dyn FnMut() -> String,
+) -> Result<Parsed, FieldError> {
+    let path = |f: &str| format!("{prefix}{f}");
+    let obj = value
+        .as_object()
+        .ok_or_else(|| FieldError::new(prefix.trim_end_matches('.'), "must be a JSON object"))?;
+    let obj_str =
+        |key: &str| -> Result<Option<String>, FieldError> { opt_string(obj.get(key), &path(key)) };
+
+    let (event_id, generated_id) = match obj_str("event_id")? {
+        Some(id) => {
+            if id.len() > MAX_ID_LEN || !id.chars().all(is_id_char) {
+                return Err(FieldError::new(
+                    path("event_id"),
+                    "must be 1-128 characters of letters, digits, '-', '_', '.' or ':'",
+                ));
+            }
+            (id, false)
+        }
+        None => (new_id(), true),
+    };
+
+    let raw_name =
+        obj_str("event_name")?.ok_or_else(|| FieldError::new(path("event_name"), "is required"))?;
+    let event_name = EventName::parse(&raw_name);
+    let custom_name = if event_name == EventName::Custom {
+        if raw_name.len() > 40
+            || !raw_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || raw_name.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(FieldError::new(
+                path("event_name"),
+                "unknown event name: use page_view, lead, signup, add_to_cart, purchase, contact, schedule, view_content, or a custom name of letters, digits and '_' (≤ 40, not starting with a digit)",
+            ));
+        }
+        Some(raw_name)
+    } else {
+        None
+    };
+
+    let event_time = parse_event_time(obj.get("event_time"), &path("event_time"), ctx.now)?;
+    let visitor_id = obj_str("visitor_id")?;
+    if let Some(v) = &visitor_id {
+        if v.len() > MAX_ID_LEN || !v.chars().all(is_id_char) {
+            return Err(FieldError::new(
+                path("visitor_id"),
+                "must be 1-128 characters of letters, digits, '-', '_', '.' or ':'",
+            ));
+        }
+    }
+    let url = parse_url(obj.get("url").or(obj.get("event_source_url")), &path("url"))?;
+    let referrer = parse_url(obj.get("referrer"), &path("referrer"))?;
+
+    let mut warnings = Vec::new();
+    let user = match obj.get("user_data") {
+        None | Some(Value::Null) => HashedUser::default(),
+        Some(Value::Object(u)) => hash_user_data(u, &path("user_data."), ctx, &mut warnings)?,
+        Some(_) => return Err(FieldError::new(path("user_data"), "must be an object")),
+    };
+    let custom_data = match obj.get("custom_data") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(c)) => parse_custom_data(c, &path("custom_data."))?,
+        Some(_) => return Err(FieldError::new(path("custom_data"), "must be an object")),
+    };
+    let click_ids = parse_click_ids(obj, prefix)?;
+    let utm = match obj.get("utm") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(u)) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in u {
+                if let Some(s) = opt_string(Some(v), &path(&format!("utm.{k}")))? {
+                    out.insert(k.clone(), truncate(&s, 256));
+                }
+            }
+            out
+        }
+        Some(_) => return Err(FieldError::new(path("utm"), "must be an object")),
+    };
+    let consent = match (ctx.trusted, obj.get("consent")) {
+        (_, None | Some(Value::Null)) => None,
+        (false, Some(_)) => {
+            return Err(FieldError::new(
+                path("consent"),
+                "only server-to-server (api_key) calls may assert consent; browsers use the stored consent",
+            ))
+        }
+        (true, Some(c)) => Some(AssertedConsent {
+            analytics: bool_field(c, "analytics", &path("consent.analytics"))?,
+            marketing: bool_field(c, "marketing", &path("consent.marketing"))?,
+        }),
+    };
+
+    Ok(Parsed {
+        event: Event {
+            event_id,
+            event_name,
+            custom_name,
+            event_time,
+            visitor_id,
+            url,
+            referrer,
+            user,
+            custom_data,
+            click_ids,
+            utm,
+            client: ClientContext {
+                ip: ctx.ip.map(str::to_string),
+                user_agent: ctx.user_agent.map(|s| truncate(s, 512)),
+            },
+            consent,
+        },
+        generated_id,
+        warnings,
+    })
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+fn opt_string(v: Option<&Value>, field: &str) -> Result<Option<String>, FieldError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let t = s.trim();
+            Ok((!t.is_empty()).then(|| t.to_string()))
+        }
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(_) => Err(FieldError::new(field, "must be a string")),
+    }
+}
+
+fn bool_field(obj: &Value, key: &str, field: &str) -> Result<bool, FieldError> {
+    match obj.get(key) {
+        Some(Value::Bool(b)) => Ok(*b),
+        None | Some(Value::Null) => Ok(false),
+        Some(_) => Err(FieldError::new(field, "must be true or false")),
+    }
+}
+
+fn parse_event_time(v: Option<&Value>, field: &str, now: i64) -> Result<i64, FieldError> {
+    let raw = match v {
+        None | Some(Value::Null) => return Ok(now),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| FieldError::new(field, "must be a number"))?,
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| FieldError::new(field, "must be a unix timestamp in seconds"))?,
+        Some(_) => {
+            return Err(FieldError::new(
+                field,
+                "must be a unix timestamp in seconds",
+            ))
+        }
+    };
+    // Browsers hand out Date.now() in milliseconds; accept it rather than reject the event.
+    let secs = if raw > 1.0e11 { raw / 1000.0 } else { raw } as i64;
+    if secs > now + FUTURE_SKEW_SECS {
+        return Err(FieldError::new(field, "is in the future"));
+    }
+    if secs < now - MAX_AGE_SECS {
+        return Err(FieldError::new(field, "is older than 90 days"));
+    }
+    Ok(secs)
+}
+
+fn parse_url(v: Option<&Value>, field: &str) -> Result<Option<String>, FieldError> {
+    let Some(s) = opt_string(v, field)? else {
+        return Ok(None);
+    };
+    if s.len() > MAX_URL_LEN {
+        return Err(FieldError::new(field, "is longer than 2048 characters"));
+    }
+    match url::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(s)),
+        _ => Err(FieldError::new(field, "must be an absolute http(s) URL")),
+    }
+}
+
+/// user_data accepts our long names and Meta's short ones (`em`, `ph`, ...) so existing CAPI
+/// payloads can be pointed at the gateway unchanged.
+const USER_FIELDS: [(&str, &str); 11] = [
+    ("email", "em"),
+    ("phone", "ph"),
+    ("first_name", "fn"),
+    ("last_name", "ln"),
+    ("city", "ct"),
+    ("state", "st"),
+    ("zip", "zp"),
+    ("country", "country"),
+    ("dob", "db"),
+    ("gender", "ge"),
+    ("external_id", "external_id"),
+];
+
+fn hash_user_data(
+    u: &Map<String, Value>,
+    prefix: &str,
+    ctx: &IntakeContext,
+    warnings: &mut Vec<FieldError>,
+) -> Result<HashedUser, FieldError> {
+    for key in u.keys() {
+        if !USER_FIELDS.iter().any(|(l, s)| key == l || key == s) {
+            return Err(FieldError::new(
+                format!("{prefix}{key}"),
+                "unknown user_data field (use email, phone, first_name, last_name, city, state, zip, country, dob, gender, external_id)",
+            ));
+        }
+    }
+    let mut raw = BTreeMap::new();
+    for (long, short) in USER_FIELDS {
+        let v = u.get(long).or_else(|| u.get(short));
+        // Meta-style payloads send arrays; the first value is the one we keep.
+        let v = match v {
+            Some(Value::Array(a)) => a.first(),
+            other => other,
+        };
+        if let Some(s) = opt_string(v, &format!("{prefix}{long}"))? {
+            raw.insert(long, s);
+        }
+    }
+
+    let mut out = HashedUser::default();
+    let mut keep =
+        |field: &str, result: Result<String, normalize::NormalizeError>| -> Option<String> {
+            match result {
+                Ok(n) => Some(hash_normalized(&n)),
+                Err(e) => {
+                    warnings.push(FieldError::new(format!("{prefix}{field}"), e.0));
+                    None
+                }
+            }
+        };
+    let country_code = raw
+        .get("country")
+        .and_then(|c| normalize::normalize_country(c).ok());
+    let phone_country = country_code
+        .as_deref()
+        .or(ctx.geo_country)
+        .map(|c| c.to_ascii_lowercase());
+
+    if let Some(e) = raw.get("email") {
+        out.em = keep("email", normalize::normalize_email(e));
+        if out.em.is_some() {
+            out.em_google = normalize::normalize_email_google(e)
+                .ok()
+                .map(|n| hash_normalized(&n));
+        }
+    }
+    if let Some(p) = raw.get("phone") {
+        let e164 = normalize::normalize_phone(p, phone_country.as_deref());
+        out.ph = keep(
+            "phone",
+            e164.clone().map(|n| n.trim_start_matches('+').to_string()),
+        );
+        out.ph_e164 = e164.ok().map(|n| hash_normalized(&n));
+    }
+    if let Some(v) = raw.get("first_name") {
+        out.first_name = keep("first_name", normalize::normalize_name(v));
+    }
+    if let Some(v) = raw.get("last_name") {
+        out.last_name = keep("last_name", normalize::normalize_name(v));
+    }
+    if let Some(v) = raw.get("city") {
+        out.city = keep("city", normalize::normalize_city(v));
+    }
+    if let Some(v) = raw.get("state") {
+        out.state = keep(
+            "state",
+            normalize::normalize_state(v, country_code.as_deref()),
+        );
+    }
+    if let Some(v) = raw.get("zip") {
+        out.zip = keep("zip", normalize::normalize_zip(v, country_code.as_deref()));
+    }
+    if let Some(v) = raw.get("country") {
+        out.country = keep("country", normalize::normalize_country(v));
+    }
+    if let Some(v) = raw.get("dob") {
+        out.dob = keep(
+            "dob",
+            normalize::normalize_dob_at(
+                v,
+                normalize::yyyymmdd_from_unix_secs(ctx.now.max(0) as u64),
+            ),
+        );
+    }
+    if let Some(v) = raw.get("gender") {
+        out.gender = keep("gender", normalize::normalize_gender(v));
+    }
+    if let Some(v) = raw.get("external_id") {
+        out.external_id = keep("external_id", normalize::normalize_external_id(v));
+    }
+    Ok(out)
+}
+
+/// Keys with a meaning every destination understands; other keys pass through as custom
+/// properties when they are scalars or arrays of scalars.
+fn parse_custom_data(
+    c: &Map<String, Value>,
+    prefix: &str,
+) -> Result<Map<String, Value>, FieldError> {
+    if c.len() > MAX_CUSTOM_KEYS {
+        return Err(FieldError::new(
+            prefix.trim_end_matches('.'),
+            "has more than 50 keys",
+        ));
+    }
+    let mut out = Map::new();
+    for (k, v) in c {
+        let field = format!("{prefix}{k}");
+        let v = match k.as_str() {
+            "value" => Value::from(parse_money(v, &field)?),
+            "currency" => {
+                let s = opt_string(Some(v), &field)?
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                if s.len() != 3 || !s.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                    return Err(FieldError::new(
+                        field,
+                        "must be a 3-letter ISO 4217 code such as EUR",
+                    ));
+                }
+                Value::from(s)
+            }
+            "content_ids" => {
+                let arr = v
+                    .as_array()
+                    .ok_or_else(|| FieldError::new(&field, "must be an array of strings"))?;
+                let mut ids = Vec::with_capacity(arr.len());
+                for (i, id) in arr.iter().enumerate() {
+                    let id = opt_string(Some(id), &format!("{field}[{i}]"))?.ok_or_else(|| {
+                        FieldError::new(format!("{field}[{i}]"), "must not be empty")
+                    })?;
+                    ids.push(Value::from(id));
+                }
+                Value::Array(ids)
+            }
+            "contents" => parse_contents(v, &field)?,
+            "num_items" => match v.as_u64() {
+                Some(n) => Value::from(n),
+                None => return Err(FieldError::new(field, "must be a whole number")),
+            },
+            _ => match v {
+                Value::Object(_) => {
+                    return Err(FieldError::new(
+                        field,
+                        "nested objects are not supported here",
+                    ))
+                }
+                Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+                    return Err(FieldError::new(
+                        field,
+                        "arrays may only hold strings, numbers or booleans",
+                    ))
+                }
+                Value::Null => continue,
+                other => other.clone(),
+            },
+        };
+        if k.len() > 64 {
+            return Err(FieldError::new(field, "key is longer than 64 characters"));
+        }
+        out.insert(k.clone(), v);
+    }
+    Ok(out)
+}
+
+fn parse_money(v: &Value, field: &str) -> Result<f64, FieldError> {
+    let n = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| FieldError::new(field, "must be a number"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(FieldError::new(field, "must be a non-negative number"));
+    }
+    Ok(n)
+}
+
+fn parse_contents(v: &Value, field: &str) -> Result<Value, FieldError> {
+    let arr = v
+        .as_array()
+        .ok_or_else(|| FieldError::new(field, "must be an array of {id, quantity, item_price}"))?;
+    let mut out = Vec::with_capacity(arr.len());
+    for (i, item) in arr.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let obj = item
+            .as_object()
+            .ok_or_else(|| FieldError::new(&f, "must be an object"))?;
+        let id = opt_string(obj.get("id"), &format!("{f}.id"))?
+            .ok_or_else(|| FieldError::new(format!("{f}.id"), "is required"))?;
+        let mut o = Map::new();
+        o.insert("id".into(), Value::from(id));
+        if let Some(q) = obj.get("quantity") {
+            let q = q.as_u64().ok_or_else(|| {
+                FieldError::new(format!("{f}.quantity"), "must be a whole number")
+            })?;
+            o.insert("quantity".into(), Value::from(q));
+        }
+        if let Some(p) = obj.get("item_price") {
+            o.insert(
+                "item_price".into(),
+                Value::from(parse_money(p, &format!("{f}.item_price"))?),
+            );
+        }
+        for key in ["title", "category", "brand"] {
+            if let Some(s) = opt_string(obj.get(key), &format!("{f}.{key}"))? {
+                o.insert(key.into(), Value::from(s));
+            }
+        }
+        out.push(Value::Object(o));
+    }
+    Ok(Value::Array(out))
+}
+
+fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, FieldError> {
+    // Click ids may sit at the top level (seed 002's example) or under `click_ids`.
+    let nested = match obj.get("click_ids") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m),
+        Some(_) => {
+            return Err(FieldError::new(
+                format!("{prefix}click_ids"),
+                "must be an object",
+            ))
+        }
+    };
+    let get = |key: &str| -> Result<Option<String>, FieldError> {
+        let v = nested.and_then(|m| m.get(key)).or_else(|| obj.get(key));
+        let s = opt_string(v, &format!("{prefix}click_ids.{key}"))?;
+        if let Some(s) = &s {
+            if s.len() > 512 {
+                return Err(FieldError::new(
+                    format!("{prefix}click_ids.{key}"),
+                    "is longer than 512 characters",
+                ));
+            }
+        }
+        Ok(s)
+    };
+    let fbc = get("fbc")?;
+    if let Some(f) = &fbc {
+        if !f.starts_with("fb.") || f.split('.').count() < 4 {
+            return Err(FieldError::new(
+                format!("{prefix}click_ids.fbc"),
+                "must look like fb.1.<ms>.<fbclid>",
+            ));
+        }
+    }
+    let fbp = get("fbp")?;
+    if let Some(f) = &fbp {
+        if !f.starts_with("fb.") || f.split('.').count() < 4 {
+            return Err(FieldError::new(
+                format!("{prefix}click_ids.fbp"),
+                "must look like fb.1.<ms>.<random>",
+            ));
+        }
+    }
+    Ok(ClickIds {
+        fbc,
+        fbp,
+        gclid: get("gclid")?,
+        gbraid: get("gbraid")?,
+        wbraid: get("wbraid")?,
+        ttclid: get("ttclid")?,
+        ttp: get("ttp")?,
+        li_fat_id: get("li_fat_id")?,
+        ga_client_id: get("ga_client_id")?.map(|g| ga_client_id_from_cookie(&g)),
+    })
+}
+
+/// `_ga` cookie `GA1.1.1234567890.1700000000` → client id `1234567890.1700000000`.
+pub fn ga_client_id_from_cookie(raw: &str) -> String {
+    let parts: Vec<&str> = raw.split('.').collect();
+    if parts.len() >= 4 && parts[0].starts_with("GA") {
+        format!("{}.{}", parts[parts.len() - 2], parts[parts.len() - 1])
+    } else {
+        raw.to_string()
+    }
+}
+
+/// A request body: one event, or `{events:[...], site_key?}` for the batch endpoint.
+pub struct Intake {
+    pub accepted: Vec<Parsed>,
+    pub rejected: Vec<Rejection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejection {
+    pub index: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// Validates a batch body. Body-level problems (not JSON, no `events`, too many) are one error.
+pub fn parse_batch(
+    body: &Value,
+    ctx: &IntakeContext,
+    new_id: &mut dyn FnMut() -> String,
+) -> Result<Intake, FieldError> {
+    let events = body
+        .get("events")
+        .ok_or_else(|| FieldError::new("events", "is required"))?
+        .as_array()
+        .ok_or_else(|| FieldError::new("events", "must be an array"))?;
+    if events.is_empty() {
+        return Err(FieldError::new("events", "must hold at least one event"));
+    }
+    if events.len() > MAX_BATCH {
+        return Err(FieldError::new(
+            "events",
+            format!(
+                "holds {} events; at most {MAX_BATCH} per batch",
+                events.len()
+            ),
+        ));
+    }
+    let mut intake = Intake {
+        accepted: Vec::with_capacity(events.len()),
+        rejected: Vec::new(),
+    };
+    for (i, e) in events.iter().enumerate() {
+        match parse_event(e, &format!("events[{i}]."), ctx, new_id) {
+            Ok(p) => intake.accepted.push(p),
+            Err(err) => intake.rejected.push(Rejection {
+                index: i,
+                field: err.field,
+                message: err.message,
+            }),
+        }
+    }
+    Ok(intake)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::hash::sha256_hex;
+    use serde_json::json;
+
+    const NOW: i64 = 1_760_000_000;
+
+    fn ctx() -> IntakeContext<'static> {
+        IntakeContext {
+            now: NOW,
+            ip: Some("203.0.113.7"),
+            user_agent: Some("Mozilla/5.0"),
+            geo_country: Some("us"),
+            trusted: false,
+        }
+    }
+
+    fn parse(v: Value) -> Result<Parsed, FieldError> {
+        parse_event(&v, "", &ctx(), &mut || "generated-id".to_string())
+    }
+
+    #[test]
+    fn hashes_user_data_and_never_keeps_raw_values() {
+        let p = parse(json!({
+            "event_id": "e1", "event_name": "purchase", "event_time": NOW - 10,
+            "user_data": {"email": "  John.Doe@Gmail.com ", "phone": "(415) 555-2671",
+                          "first_name": "José", "country": "United States", "external_id": "cust-1"},
+            "custom_data": {"value": "99.5", "currency": "eur"}
+        }))
+        .unwrap();
+        let u = &p.event.user;
+        assert_eq!(
+            u.em.as_deref(),
+            Some(sha256_hex("john.doe@gmail.com").as_str())
+        );
+        assert_eq!(
+            u.em_google.as_deref(),
+            Some(sha256_hex("johndoe@gmail.com").as_str())
+        );
+        assert_eq!(u.ph.as_deref(), Some(sha256_hex("14155552671").as_str()));
+        assert_eq!(
+            u.ph_e164.as_deref(),
+            Some(sha256_hex("+14155552671").as_str())
+        );
+        assert_eq!(u.first_name.as_deref(), Some(sha256_hex("josé").as_str()));
+        assert_eq!(u.country.as_deref(), Some(sha256_hex("us").as_str()));
+        let stored = serde_json::to_string(&p.event).unwrap();
+        for raw in ["john", "Doe", "555", "José", "cust-1"] {
+            assert!(
+                !stored.contains(raw),
+                "raw value {raw} leaked into {stored}"
+            );
+        }
+        assert_eq!(p.event.custom_data["value"], json!(99.5));
+        assert_eq!(p.event.custom_data["currency"], json!("EUR"));
+        assert_eq!(p.event.client.ip.as_deref(), Some("203.0.113.7"));
+    }
+
+    #[test]
+    fn already_hashed_values_pass_through_unchanged() {
+        let h = sha256_hex("someone@example.com");
+        let p =
+            parse(json!({"event_name": "lead", "user_data": {"em": [h.to_uppercase()]}})).unwrap();
+        assert_eq!(p.event.user.em.as_deref(), Some(h.as_str()));
+    }
+
+    #[test]
+    fn bad_pii_is_dropped_with_a_warning_naming_the_field() {
+        let p = parse(json!({"event_name": "lead", "user_data": {"email": "not-an-email", "first_name": "Ann"}}))
+            .unwrap();
+        assert!(p.event.user.em.is_none());
+        assert!(p.event.user.first_name.is_some());
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(p.warnings[0].field, "user_data.email");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (json!({}), "event_name"),
+            (
+                json!({"event_name": "purchase", "event_time": NOW + 3600}),
+                "event_time",
+            ),
+            (
+                json!({"event_name": "purchase", "event_time": "yesterday"}),
+                "event_time",
+            ),
+            (
+                json!({"event_name": "purchase", "user_data": {"emial": "a@b.co"}}),
+                "user_data.emial",
+            ),
+            (
+                json!({"event_name": "purchase", "custom_data": {"value": "lots"}}),
+                "custom_data.value",
+            ),
+            (
+                json!({"event_name": "purchase", "custom_data": {"currency": "euro"}}),
+                "custom_data.currency",
+            ),
+            (
+                json!({"event_name": "purchase", "custom_data": {"contents": [{"quantity": 1}]}}),
+                "custom_data.contents[0].id",
+            ),
+            (
+                json!({"event_name": "purchase", "url": "javascript:alert(1)"}),
+                "url",
+            ),
+            (
+                json!({"event_name": "purchase", "event_id": "has space"}),
+                "event_id",
+            ),
+            (
+                json!({"event_name": "purchase", "fbc": "abc"}),
+                "click_ids.fbc",
+            ),
+            (json!({"event_name": "9lives"}), "event_name"),
+            (
+                json!({"event_name": "purchase", "consent": {"marketing": true}}),
+                "consent",
+            ),
+        ];
+        for (body, field) in cases {
+            let err = parse(body.clone()).expect_err(&body.to_string());
+            assert_eq!(err.field, field, "for {body}: {}", err.message);
+            assert!(!err.message.is_empty());
+        }
+        // email given as a number is a type error, not a silently dropped value
+        let err = parse(json!({"event_name": "lead", "user_data": {"email": true}})).unwrap_err();
+        assert_eq!(err.field, "user_data.email");
+    }
+
+    #[test]
+    fn generates_missing_ids_and_defaults_time() {
+        let p = parse(json!({"event_name": "page_view"})).unwrap();
+        assert!(p.generated_id);
+        assert_eq!(p.event.event_id, "generated-id");
+        assert_eq!(p.event.event_time, NOW);
+        let ms = parse(json!({"event_name": "page_view", "event_time": (NOW - 5) * 1000})).unwrap();
+        assert_eq!(ms.event.event_time, NOW - 5);
+    }
+
+    #[test]
+    fn custom_events_keep_their_name() {
+        let p = parse(json!({"event_name": "quiz_completed"})).unwrap();
+        assert_eq!(p.event.event_name, EventName::Custom);
+        assert_eq!(p.event.display_name(), "quiz_completed");
+    }
+
+    #[test]
+    fn click_ids_top_level_or_nested_and_ga_cookie() {
+        let p = parse(
+            json!({"event_name": "purchase", "fbc": "fb.1.1700000000000.AbCd",
+            "click_ids": {"fbp": "fb.1.1700000000000.123456", "ga_client_id": "GA1.1.111.222"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            p.event.click_ids.fbc.as_deref(),
+            Some("fb.1.1700000000000.AbCd")
+        );
+        assert_eq!(
+            p.event.click_ids.fbp.as_deref(),
+            Some("fb.1.1700000000000.123456")
+        );
+        assert_eq!(p.event.click_ids.ga_client_id.as_deref(), Some("111.222"));
+    }
+
+    #[test]
+    fn batch_reports_per_index_and_limits_size() {
+        let body =
+            json!({"events": [{"event_name": "lead"}, {"event_name": "lead", "event_time": "x"}]});
+        let out = parse_batch(&body, &ctx(), &mut || "id".into()).unwrap();
+        assert_eq!(out.accepted.len(), 1);
+        assert_eq!(out.rejected[0].index, 1);
+        assert_eq!(out.rejected[0].field, "events[1].event_time");
+        let many: Vec<Value> = (0..101).map(|_| json!({"event_name": "lead"})).collect();
+        let err = parse_batch(&json!({ "events": many }), &ctx(), &mut || "id".into())
+            .err()
+            .unwrap();
+        assert_eq!(err.field, "events");
+    }
+
+    #[test]
+    fn trusted_callers_may_assert_consent() {
+        let mut c = ctx();
+        c.trusted = true;
+        let p = parse_event(
+            &json!({"event_name": "lead", "consent": {"marketing": true, "analytics": false}}),
+            "",
+            &c,
+            &mut || "x".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            p.event.consent,
+            Some(AssertedConsent {
+                analytics: false,
+                marketing: true
+            })
+        );
+    }
+}

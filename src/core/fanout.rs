@@ -1,0 +1,399 @@
+//! From an accepted event to per-destination jobs, and from a platform's answer to what happens
+//! to each job next. Queue message shapes live here so both sides agree on them.
+
+use serde::{Deserialize, Serialize};
+
+use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision};
+use super::destinations::{destination, DeliveryEvent};
+use super::event::{AssertedConsent, Event};
+use super::mapping::Platform;
+use super::retry::{next_step, NextStep, Outcome, RetryPolicy};
+
+/// What the intake needs to know about a pixel to route events (no secrets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PixelRoute {
+    /// Our id of the pixel (uuid), not the platform's.
+    pub id: String,
+    pub platform: Platform,
+    pub is_active: bool,
+    pub server_side_enabled: bool,
+    /// When non-empty, only events whose URL host is one of these (or a subdomain) go here.
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    pub tenant_id: String,
+    pub pixel: String,
+    pub platform: Platform,
+    pub delivery: DeliveryEvent,
+    /// 1-based attempt this message will make.
+    pub attempt: u32,
+    #[serde(default)]
+    pub deferrals: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Retrying,
+    Delivered,
+    Failed,
+    Skipped,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// Initial per-destination row written with the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteRecord {
+    pub pixel: String,
+    pub platform: Platform,
+    pub status: DeliveryStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Everything that goes through the delivery queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QueueMessage {
+    /// Store the accepted event (hashed PII only) and its routing decisions.
+    Record {
+        tenant_id: String,
+        event: Box<Event>,
+        consent: AssertedConsent,
+        received_at: i64,
+        routes: Vec<RouteRecord>,
+    },
+    Deliver(Box<DeliveryJob>),
+    /// Intake counters for the stats endpoint (duplicates never reach D1 otherwise).
+    Counters {
+        tenant_id: String,
+        hour: i64,
+        received: u32,
+        accepted: u32,
+        duplicates: u32,
+        rejected: u32,
+    },
+}
+
+pub struct Routed {
+    pub jobs: Vec<DeliveryJob>,
+    pub records: Vec<RouteRecord>,
+    pub consent: AssertedConsent,
+}
+
+/// Decides, for every pixel of the tenant, whether this event goes there and how.
+pub fn route(
+    tenant_id: &str,
+    event: &Event,
+    pixels: &[PixelRoute],
+    stored: Option<&ConsentState>,
+    policy: &ConsentPolicy,
+) -> Routed {
+    let consent = effective(event.consent, stored, policy);
+    let host = event
+        .url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let mut routed = Routed {
+        jobs: Vec::new(),
+        records: Vec::new(),
+        consent,
+    };
+    for p in pixels {
+        if !p.is_active || !p.server_side_enabled {
+            continue;
+        }
+        let skip = |reason: &str| RouteRecord {
+            pixel: p.id.clone(),
+            platform: p.platform,
+            status: DeliveryStatus::Skipped,
+            reason: Some(reason.to_string()),
+        };
+        if destination(p.platform).is_none() {
+            routed
+                .records
+                .push(skip("platform not supported by this gateway version"));
+            continue;
+        }
+        if !p.domains.is_empty()
+            && !host
+                .as_deref()
+                .is_some_and(|h| domain_allowed(h, &p.domains))
+        {
+            routed
+                .records
+                .push(skip("event url is not on one of the pixel's domains"));
+            continue;
+        }
+        match decide(p.platform, consent, policy) {
+            Decision::Skip(reason) => routed.records.push(skip(reason)),
+            Decision::Send(mode) => {
+                routed.records.push(RouteRecord {
+                    pixel: p.id.clone(),
+                    platform: p.platform,
+                    status: DeliveryStatus::Queued,
+                    reason: None,
+                });
+                routed.jobs.push(DeliveryJob {
+                    tenant_id: tenant_id.to_string(),
+                    pixel: p.id.clone(),
+                    platform: p.platform,
+                    delivery: DeliveryEvent {
+                        event: event.clone(),
+                        mode,
+                        consent,
+                    },
+                    attempt: 1,
+                    deferrals: 0,
+                });
+            }
+        }
+    }
+    routed
+}
+
+/// `shop.example.com` is allowed by `example.com` and by `shop.example.com`, not by `ample.com`.
+pub fn domain_allowed(host: &str, domains: &[String]) -> bool {
+    domains.iter().any(|d| {
+        let d = d.trim().trim_start_matches("*.").to_ascii_lowercase();
+        host == d || host.ends_with(&format!(".{d}"))
+    })
+}
+
+/// The fate of one job after its request was answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    Delivered,
+    /// Re-enqueue this job (its attempt/deferrals already advanced) after `delay_secs`.
+    Requeue {
+        job: Box<DeliveryJob>,
+        delay_secs: u32,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// Applies one outcome to the jobs that shared a request.
+pub fn settle(policy: RetryPolicy, jobs: &[&DeliveryJob], outcome: &Outcome) -> Vec<Settlement> {
+    // Jobs of one request share attempt counts except after a split; use the highest so the batch
+    // never gets more tries than its most-tried member.
+    let attempt = jobs.iter().map(|j| j.attempt).max().unwrap_or(1);
+    let deferrals = jobs.iter().map(|j| j.deferrals).max().unwrap_or(0);
+    match next_step(policy, outcome, attempt, deferrals, jobs.len()) {
+        NextStep::Done => jobs.iter().map(|_| Settlement::Delivered).collect(),
+        NextStep::Fail { reason } => jobs
+            .iter()
+            .map(|_| Settlement::Failed {
+                reason: reason.clone(),
+            })
+            .collect(),
+        NextStep::Split => jobs
+            .iter()
+            .map(|j| Settlement::Requeue {
+                job: Box::new((*j).clone()),
+                delay_secs: 0,
+            })
+            .collect(),
+        NextStep::Retry {
+            delay_secs,
+            attempt,
+            deferrals,
+        } => jobs
+            .iter()
+            .map(|j| {
+                let mut job = (*j).clone();
+                job.attempt = attempt;
+                job.deferrals = deferrals;
+                Settlement::Requeue {
+                    job: Box::new(job),
+                    delay_secs,
+                }
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::{parse_event, IntakeContext};
+    use serde_json::json;
+
+    fn event(url: &str) -> Event {
+        let ctx = IntakeContext {
+            now: 100,
+            ip: None,
+            user_agent: Some("UA"),
+            geo_country: None,
+            trusted: false,
+        };
+        parse_event(
+            &json!({"event_id": "e", "event_name": "lead", "url": url}),
+            "",
+            &ctx,
+            &mut || "x".into(),
+        )
+        .unwrap()
+        .event
+    }
+
+    fn pixel(id: &str, platform: Platform) -> PixelRoute {
+        PixelRoute {
+            id: id.into(),
+            platform,
+            is_active: true,
+            server_side_enabled: true,
+            domains: vec![],
+        }
+    }
+
+    fn granted() -> ConsentState {
+        ConsentState {
+            analytics: true,
+            marketing: true,
+            functional: true,
+            version: "1".into(),
+            updated_at: 1,
+            tc_string: None,
+        }
+    }
+
+    #[test]
+    fn routes_only_active_server_side_pixels_with_consent() {
+        let mut inactive = pixel("p2", Platform::Meta);
+        inactive.is_active = false;
+        let mut client_only = pixel("p3", Platform::Meta);
+        client_only.server_side_enabled = false;
+        let r = route(
+            "t",
+            &event("https://a.example/x"),
+            &[pixel("p1", Platform::Meta), inactive, client_only],
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        assert_eq!(r.jobs.len(), 1);
+        assert_eq!(r.jobs[0].pixel, "p1");
+        assert_eq!(r.jobs[0].attempt, 1);
+        assert_eq!(r.records.len(), 1);
+    }
+
+    #[test]
+    fn no_consent_records_a_skip_and_sends_nothing() {
+        let r = route(
+            "t",
+            &event("https://a.example/x"),
+            &[pixel("p1", Platform::Meta)],
+            None,
+            &ConsentPolicy::default(),
+        );
+        assert!(r.jobs.is_empty());
+        assert_eq!(r.records[0].status, DeliveryStatus::Skipped);
+        assert_eq!(r.records[0].reason.as_deref(), Some("no marketing consent"));
+    }
+
+    #[test]
+    fn pixel_domains_filter_by_url_host() {
+        let mut p = pixel("p1", Platform::Meta);
+        p.domains = vec!["example.com".into()];
+        let ok = route(
+            "t",
+            &event("https://shop.example.com/x"),
+            std::slice::from_ref(&p),
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        assert_eq!(ok.jobs.len(), 1);
+        let no = route(
+            "t",
+            &event("https://evil-example.com/x"),
+            &[p],
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        assert!(no.jobs.is_empty());
+        assert!(domain_allowed("example.com", &["*.example.com".into()]));
+        assert!(!domain_allowed("ample.com", &["example.com".into()]));
+    }
+
+    #[test]
+    fn settle_retries_then_fails_and_splits_permanent_batches() {
+        let r = route(
+            "t",
+            &event("https://a.example/x"),
+            &[pixel("p1", Platform::Meta)],
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        let job = &r.jobs[0];
+        let policy = RetryPolicy { base_delay_secs: 1 };
+        let err = Outcome::Retryable {
+            reason: "HTTP 500".into(),
+            trace_id: None,
+        };
+        let s = settle(policy, &[job], &err);
+        let Settlement::Requeue {
+            job: j2,
+            delay_secs,
+        } = &s[0]
+        else {
+            panic!("{s:?}")
+        };
+        assert_eq!((j2.attempt, *delay_secs), (2, 1));
+        let s = settle(policy, &[j2], &err);
+        let Settlement::Requeue {
+            job: j3,
+            delay_secs,
+        } = &s[0]
+        else {
+            panic!("{s:?}")
+        };
+        assert_eq!((j3.attempt, *delay_secs), (3, 4));
+        assert!(matches!(
+            settle(policy, &[j3], &err)[0],
+            Settlement::Failed { .. }
+        ));
+        let perm = Outcome::Permanent {
+            reason: "bad".into(),
+            trace_id: None,
+        };
+        let split = settle(policy, &[job, job], &perm);
+        assert!(split
+            .iter()
+            .all(|s| matches!(s, Settlement::Requeue { delay_secs: 0, .. })));
+        assert!(matches!(
+            settle(policy, &[job], &perm)[0],
+            Settlement::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn queue_messages_round_trip() {
+        let r = route(
+            "t",
+            &event("https://a.example/x"),
+            &[pixel("p1", Platform::Meta)],
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        let m = QueueMessage::Deliver(Box::new(r.jobs[0].clone()));
+        let s = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<QueueMessage>(&s).unwrap(), m);
+    }
+}

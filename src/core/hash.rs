@@ -1,0 +1,142 @@
+//! SHA-256 hashing of normalized PII.
+//!
+//! Every platform we talk to (Meta CAPI, Google Ads / GA4 Measurement Protocol, LinkedIn CAPI,
+//! TikTok Events API) wants the SHA-256 of the normalized value as 64 lowercase hex characters.
+//! Values that already look like a SHA-256 digest are passed through (lowercased) so a value
+//! hashed upstream is never hashed twice.
+
+use sha2::{Digest, Sha256};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// SHA-256 of the UTF-8 bytes of `input`, as 64 lowercase hex characters.
+pub fn sha256_hex(input: &str) -> String {
+    let digest = Sha256::digest(input.as_bytes());
+    let mut out = String::with_capacity(64);
+    for &b in digest.iter() {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0x0f) as usize] as char);
+    }
+    out
+}
+
+/// True when `value` is exactly 64 ASCII hex digits (either case), i.e. looks like a SHA-256
+/// digest in hex. No trimming is done here; callers trim first.
+pub fn is_sha256_hex(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Hash an already-normalized value. A value that is already a SHA-256 hex digest is returned
+/// lowercased instead of being hashed again.
+pub fn hash_normalized(normalized: &str) -> String {
+    if is_sha256_hex(normalized) {
+        normalized.to_ascii_lowercase()
+    } else {
+        sha256_hex(normalized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Golden values computed independently with `printf %s 'value' | sha256sum`.
+    // The Meta ones also appear as worked examples in Meta's "Customer Information
+    // Parameters" documentation.
+    #[test]
+    fn golden_values() {
+        let cases = [
+            (
+                "",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                "test@example.com",
+                "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b",
+            ),
+            (
+                "john_smith@gmail.com",
+                "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f",
+            ),
+            (
+                "16505551212",
+                "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176",
+            ),
+            (
+                "+14155552671",
+                "cb6880e416769253645cb9c6b8989154bf66a56a77fc14c81fb1019663cbb928",
+            ),
+            (
+                "14155552671",
+                "758fbf68945f21c416814c539ab578876c8d98fb69e6da692def92cd52417fe0",
+            ),
+            (
+                "mary",
+                "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec",
+            ),
+            (
+                "정",
+                "8fa8cd9c440be61d0151429310034083132b35975c4bea67fdd74158eb51db14",
+            ),
+            (
+                "valéry",
+                "08e1996b5dd49e62a4b4c010d44e4345592a863bb9f8e3976219bac29417149c",
+            ),
+            (
+                "josé",
+                "d994e1d001886fe5b45b1267bd1fa2b752ac50742579bd3dad7b2a2aa0ed6866",
+            ),
+            (
+                "19970216",
+                "01acdbf6ec7b4f478a225f1a246e5d6767eeab1a7ffa17f025265b5b94f40f0c",
+            ),
+            (
+                "us",
+                "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sha256_hex(input), expected, "sha256({input:?})");
+            assert_eq!(
+                hash_normalized(input),
+                expected,
+                "hash_normalized({input:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn hex_output_shape() {
+        let h = sha256_hex("anything at all");
+        assert_eq!(h.len(), 64);
+        assert!(h
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(is_sha256_hex(&h));
+    }
+
+    #[test]
+    fn detects_sha256_hex() {
+        let lower = "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b";
+        let upper = lower.to_ascii_uppercase();
+        assert!(is_sha256_hex(lower));
+        assert!(is_sha256_hex(&upper));
+        assert!(!is_sha256_hex(&lower[..63])); // 63 chars
+        assert!(!is_sha256_hex(&format!("{lower}0"))); // 65 chars
+        assert!(!is_sha256_hex(&format!("g{}", &lower[1..]))); // non-hex char
+        assert!(!is_sha256_hex(&format!(" {}", &lower[1..]))); // space counts
+        assert!(!is_sha256_hex("5d41402abc4b2a76b9719d911017c592")); // MD5 length
+        assert!(!is_sha256_hex(""));
+        // 64 bytes but multi-byte chars: not hex
+        assert!(!is_sha256_hex(&"é".repeat(32)));
+    }
+
+    #[test]
+    fn never_double_hashes() {
+        let h = sha256_hex("test@example.com");
+        assert_eq!(hash_normalized(&h), h);
+        assert_eq!(hash_normalized(&h.to_ascii_uppercase()), h);
+        let mixed = "A665a45920422F9D417e4867efDC4fb8a04a1f3FFF1fa07E998e86F7f7A27AE3";
+        assert_eq!(hash_normalized(mixed), mixed.to_ascii_lowercase());
+    }
+}

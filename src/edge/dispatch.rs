@@ -1,0 +1,474 @@
+//! Delivery: the queue consumer and the one place that talks HTTP to platforms.
+//!
+//! Retries are ours, not the queue's: a job that must be retried is re-sent as a new message with
+//! its attempt counter advanced and a delay (workers-rs exposes no attempt count), and the
+//! original is acked. The queue's own retries/DLQ only catch consumer crashes.
+
+use std::collections::BTreeMap;
+
+use futures_util::future::{join_all, select, Either};
+use serde_json::{json, Value};
+use worker::{
+    Delay, Env, Fetch, Headers, MessageBatch, Method as WMethod, Request, RequestInit, SendMessage,
+};
+
+use super::store::d1::{self, DeliveryUpdate};
+use super::{now_secs, ApiError};
+use crate::core::destinations::{destination, snippet, Credentials};
+use crate::core::fanout::{settle, DeliveryJob, DeliveryStatus, QueueMessage, Settlement};
+use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
+use crate::core::retry::Outcome;
+
+const QUEUE: &str = "DELIVERY_QUEUE";
+const DLQ: &str = "DEAD_LETTER_QUEUE";
+const DLQ_NAME: &str = "pixelgate-dlq";
+/// Cloudflare Queues: at most 100 messages and 256 KB per sendBatch; keep a margin.
+const MAX_BATCH_MESSAGES: usize = 100;
+const MAX_BATCH_BYTES: usize = 200 * 1024;
+const MAX_RESPONSE_BYTES: usize = 16 * 1024;
+
+/// Sends messages in as few sendBatch calls as the limits allow.
+pub async fn enqueue(
+    env: &Env,
+    messages: Vec<QueueMessage>,
+    delay_secs: u32,
+) -> Result<(), ApiError> {
+    enqueue_to(env, QUEUE, messages, delay_secs).await
+}
+
+async fn enqueue_to(
+    env: &Env,
+    binding: &str,
+    messages: Vec<QueueMessage>,
+    delay_secs: u32,
+) -> Result<(), ApiError> {
+    let queue = env
+        .queue(binding)
+        .map_err(|e| ApiError::internal("queue binding", e))?;
+    let mut batch: Vec<SendMessage<QueueMessage>> = Vec::new();
+    let mut bytes = 0;
+    for m in messages {
+        let size = serde_json::to_string(&m).map(|s| s.len()).unwrap_or(0);
+        if !batch.is_empty()
+            && (batch.len() == MAX_BATCH_MESSAGES || bytes + size > MAX_BATCH_BYTES)
+        {
+            queue
+                .send_batch(std::mem::take(&mut batch))
+                .await
+                .map_err(|e| ApiError::internal("queue send", e))?;
+            bytes = 0;
+        }
+        bytes += size;
+        let mut b = worker::MessageBuilder::new(m);
+        if delay_secs > 0 {
+            b = b.delay_seconds(delay_secs);
+        }
+        batch.push(b.build());
+    }
+    if !batch.is_empty() {
+        queue
+            .send_batch(batch)
+            .await
+            .map_err(|e| ApiError::internal("queue send", e))?;
+    }
+    Ok(())
+}
+
+/// Sends one planned request, giving up after `timeout_ms` (a hanging platform must not hold
+/// the batch, and with it every other destination, forever).
+pub async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
+    let headers = Headers::new();
+    for (k, v) in &req.headers {
+        let _ = headers.set(k, v);
+    }
+    let mut init = RequestInit::new();
+    init.with_method(match req.method {
+        Method::Get => WMethod::Get,
+        Method::Post => WMethod::Post,
+    })
+    .with_headers(headers);
+    if let Some(b) = &req.body {
+        init.with_body(Some(b.as_str().into()));
+    }
+    let request = match Request::new_with_init(&req.url, &init) {
+        Ok(r) => r,
+        Err(e) => return InboundResponse::no_answer(&format!("bad request: {e}")),
+    };
+    let controller = worker::AbortController::default();
+    let signal = controller.signal();
+    let fetch = Box::pin(async move { Fetch::Request(request).send_with_signal(&signal).await });
+    let timer = Box::pin(Delay::from(std::time::Duration::from_millis(timeout_ms)));
+    match select(fetch, timer).await {
+        Either::Left((Ok(mut resp), _)) => {
+            let status = resp.status_code();
+            let retry_after = resp.headers().get("retry-after").ok().flatten();
+            let body = resp.text().await.unwrap_or_default();
+            InboundResponse {
+                status,
+                retry_after,
+                body: snippet_bytes(&body),
+            }
+        }
+        Either::Left((Err(e), _)) => InboundResponse::no_answer(&format!("network error: {e}")),
+        Either::Right(_) => {
+            controller.abort();
+            InboundResponse::no_answer(&format!("timed out after {timeout_ms} ms"))
+        }
+    }
+}
+
+fn snippet_bytes(body: &str) -> String {
+    let mut end = body.len().min(MAX_RESPONSE_BYTES);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    body[..end].to_string()
+}
+
+pub async fn consume(batch: MessageBatch<Value>, env: Env) -> worker::Result<()> {
+    if batch.queue() == DLQ_NAME {
+        return consume_dead_letters(batch, env).await;
+    }
+    let mut records = Vec::new();
+    let mut jobs = Vec::new();
+    let mut counters = Vec::new();
+    for m in batch.messages()? {
+        match serde_json::from_value::<QueueMessage>(m.body().clone()) {
+            Ok(QueueMessage::Deliver(j)) => jobs.push(*j),
+            Ok(rec @ QueueMessage::Record { .. }) => records.push(rec),
+            Ok(c @ QueueMessage::Counters { .. }) => counters.push(c),
+            Err(e) => worker::console_error!("dropping undecodable queue message: {e}"),
+        }
+    }
+    // Records first: the event row must exist before its delivery rows change.
+    if let Err(e) = store_records(&env, &records, &counters).await {
+        // Let the queue retry the whole batch (and dead-letter it if D1 stays down).
+        worker::console_error!(
+            "storing events failed, batch will be retried: {}",
+            e.message
+        );
+        batch.retry_all();
+        return Ok(());
+    }
+    deliver(&env, jobs).await;
+    batch.ack_all();
+    Ok(())
+}
+
+async fn store_records(
+    env: &Env,
+    records: &[QueueMessage],
+    counters: &[QueueMessage],
+) -> Result<(), ApiError> {
+    let db = d1::db(env)?;
+    let now = now_secs();
+    let mut stmts = Vec::new();
+    for r in records {
+        if let QueueMessage::Record {
+            tenant_id,
+            event,
+            consent,
+            received_at,
+            routes,
+        } = r
+        {
+            stmts.push(d1::insert_event_stmt(
+                &db,
+                tenant_id,
+                event,
+                *consent,
+                *received_at,
+            )?);
+            for route in routes {
+                stmts.push(d1::insert_route_stmt(
+                    &db,
+                    tenant_id,
+                    &event.event_id,
+                    route,
+                    now,
+                )?);
+            }
+        }
+    }
+    for c in counters {
+        if let QueueMessage::Counters {
+            tenant_id,
+            hour,
+            received,
+            accepted,
+            duplicates,
+            rejected,
+        } = c
+        {
+            stmts.push(d1::counters_stmt(
+                &db,
+                tenant_id,
+                *hour,
+                *received,
+                *accepted,
+                *duplicates,
+                *rejected,
+            )?);
+        }
+    }
+    for chunk in stmts.chunks(50).map(|c| c.to_vec()) {
+        d1::batch(&db, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Groups jobs per pixel, plans each group with its destination, sends all groups concurrently.
+async fn deliver(env: &Env, jobs: Vec<DeliveryJob>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let mut groups: BTreeMap<(String, String), Vec<DeliveryJob>> = BTreeMap::new();
+    for j in jobs {
+        groups
+            .entry((j.tenant_id.clone(), j.pixel.clone()))
+            .or_default()
+            .push(j);
+    }
+    let work = groups
+        .into_iter()
+        .map(|((tenant, pixel), jobs)| async move {
+            if let Err(e) = deliver_group(env, &tenant, &pixel, jobs).await {
+                worker::console_error!("delivery to pixel {pixel} failed to run: {}", e.message);
+            }
+        });
+    join_all(work).await;
+}
+
+async fn deliver_group(
+    env: &Env,
+    tenant_id: &str,
+    pixel: &str,
+    jobs: Vec<DeliveryJob>,
+) -> Result<(), ApiError> {
+    let db = d1::db(env)?;
+    let now = now_secs();
+    let pairs: Vec<(String, String)> = jobs
+        .iter()
+        .map(|j| (j.delivery.event.event_id.clone(), pixel.to_string()))
+        .collect();
+    let done = d1::already_delivered(&db, tenant_id, &pairs).await?;
+    let jobs: Vec<DeliveryJob> = jobs
+        .into_iter()
+        .filter(|j| !done.contains(&(j.delivery.event.event_id.clone(), pixel.to_string())))
+        .collect();
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut updates: Vec<(
+        usize,
+        DeliveryStatus,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> = Vec::new();
+    let mut requeue: Vec<(u32, DeliveryJob)> = Vec::new();
+    let mut dead: Vec<DeliveryJob> = Vec::new();
+
+    let row = d1::get_pixel(&db, tenant_id, pixel).await?;
+    let usable = row
+        .as_ref()
+        .filter(|r| r.is_active != 0 && r.server_side_enabled != 0);
+    let (Some(row), Some(dest)) = (usable, destination(jobs[0].platform)) else {
+        for i in 0..jobs.len() {
+            updates.push((
+                i,
+                DeliveryStatus::Skipped,
+                Some("pixel deleted or deactivated before delivery".into()),
+                None,
+                None,
+            ));
+        }
+        return write_updates(env, &jobs, updates, requeue, dead).await;
+    };
+    let creds: Credentials = super::http::credentials(env, row)?;
+    let cfg = super::platform_config(env);
+    let policy = super::retry_policy(env);
+    let timeout = super::outbound_timeout_ms(env);
+
+    let deliveries: Vec<_> = jobs.iter().map(|j| j.delivery.clone()).collect();
+    let plan = dest.plan(&cfg, &creds, &deliveries, now);
+    drop(creds);
+    for (i, reason) in &plan.rejected {
+        updates.push((
+            *i,
+            DeliveryStatus::Failed,
+            Some(format!("not sent: {reason}")),
+            None,
+            None,
+        ));
+    }
+    let answers = join_all(plan.requests.iter().map(|p| send(&p.request, timeout))).await;
+    for (planned, answer) in plan.requests.iter().zip(answers) {
+        let outcome = dest.classify(&answer);
+        let members: Vec<&DeliveryJob> = planned.events.iter().map(|&i| &jobs[i]).collect();
+        let response = match &outcome {
+            Outcome::Delivered { detail, .. } => detail.clone(),
+            _ => Some(format!("HTTP {}: {}", answer.status, snippet(&answer.body))),
+        };
+        for (&i, s) in planned
+            .events
+            .iter()
+            .zip(settle(policy, &members, &outcome))
+        {
+            let trace = outcome.trace_id().map(str::to_string);
+            match s {
+                Settlement::Delivered => {
+                    updates.push((i, DeliveryStatus::Delivered, None, trace, response.clone()))
+                }
+                Settlement::Requeue { job, delay_secs } => {
+                    updates.push((
+                        i,
+                        DeliveryStatus::Retrying,
+                        outcome.reason().map(str::to_string),
+                        trace,
+                        response.clone(),
+                    ));
+                    requeue.push((delay_secs, *job));
+                }
+                Settlement::Failed { reason } => {
+                    updates.push((
+                        i,
+                        DeliveryStatus::Failed,
+                        Some(reason),
+                        trace,
+                        response.clone(),
+                    ));
+                    dead.push(jobs[i].clone());
+                }
+            }
+        }
+    }
+    write_updates(env, &jobs, updates, requeue, dead).await
+}
+
+type Update = (
+    usize,
+    DeliveryStatus,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+async fn write_updates(
+    env: &Env,
+    jobs: &[DeliveryJob],
+    updates: Vec<Update>,
+    requeue: Vec<(u32, DeliveryJob)>,
+    dead: Vec<DeliveryJob>,
+) -> Result<(), ApiError> {
+    let db = d1::db(env)?;
+    let now = now_secs();
+    let mut stmts = Vec::new();
+    for (i, status, err, trace, response) in &updates {
+        let j = &jobs[*i];
+        stmts.push(d1::upsert_delivery_stmt(
+            &db,
+            &DeliveryUpdate {
+                tenant_id: &j.tenant_id,
+                event_id: &j.delivery.event.event_id,
+                pixel: &j.pixel,
+                platform: j.platform,
+                status: status.clone(),
+                attempts: j.attempt,
+                last_error: err.as_deref(),
+                trace_id: trace.as_deref(),
+                response: response.as_deref(),
+            },
+            now,
+        )?);
+    }
+    d1::batch(&db, stmts).await?;
+    let mut by_delay: BTreeMap<u32, Vec<QueueMessage>> = BTreeMap::new();
+    for (delay, job) in requeue {
+        by_delay
+            .entry(delay)
+            .or_default()
+            .push(QueueMessage::Deliver(Box::new(job)));
+    }
+    for (delay, msgs) in by_delay {
+        enqueue(env, msgs, delay).await?;
+    }
+    if !dead.is_empty() {
+        // Kept for inspection and replay; the status is already `failed`.
+        let msgs = dead
+            .into_iter()
+            .map(|j| QueueMessage::Deliver(Box::new(j)))
+            .collect();
+        enqueue_to(env, DLQ, msgs, 0).await?;
+    }
+    Ok(())
+}
+
+/// Messages land here after we fail them explicitly, or when the consumer crashed 3 times on a
+/// batch. Make sure each shows as `failed` (idempotent: a delivered row is never downgraded).
+async fn consume_dead_letters(batch: MessageBatch<Value>, env: Env) -> worker::Result<()> {
+    let db = match d1::db(&env) {
+        Ok(db) => db,
+        Err(_) => {
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    let now = now_secs();
+    let mut stmts = Vec::new();
+    for m in batch.messages()? {
+        if let Ok(QueueMessage::Deliver(j)) =
+            serde_json::from_value::<QueueMessage>(m.body().clone())
+        {
+            let stmt = db
+                .prepare(
+                    "UPDATE deliveries SET status = 'failed', last_error = coalesce(last_error, 'dead-lettered'), updated_at = ?4
+                     WHERE tenant_id = ?1 AND event_id = ?2 AND pixel_id = ?3 AND status NOT IN ('delivered', 'failed')",
+                )
+                .bind(&[
+                    j.tenant_id.as_str().into(),
+                    j.delivery.event.event_id.as_str().into(),
+                    j.pixel.as_str().into(),
+                    (now as f64).into(),
+                ]);
+            if let Ok(s) = stmt {
+                stmts.push(s);
+            }
+        }
+    }
+    if d1::batch(&db, stmts).await.is_err() {
+        batch.retry_all();
+        return Ok(());
+    }
+    batch.ack_all();
+    Ok(())
+}
+
+/// The pixel `verify` endpoint: the platform's answer to a test call, as JSON.
+pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
+    let platform = row
+        .platform()
+        .ok_or_else(|| ApiError::new(500, "bad_pixel", "unknown platform"))?;
+    let dest = destination(platform).ok_or_else(|| {
+        ApiError::new(
+            501,
+            "unsupported",
+            "this platform is not supported by this gateway version",
+        )
+    })?;
+    let creds = super::http::credentials(env, row)?;
+    let req = match dest.plan_verify(&super::platform_config(env), &creds, now_secs()) {
+        Ok(r) => r,
+        Err(reason) => return Ok(json!({"ok": false, "platform": platform, "error": reason})),
+    };
+    drop(creds);
+    let answer = send(&req, super::outbound_timeout_ms(env)).await;
+    let outcome = dest.classify(&answer);
+    Ok(json!({
+        "ok": matches!(outcome, Outcome::Delivered { .. }),
+        "platform": platform,
+        "http_status": answer.status,
+        "outcome": outcome,
+        "response": snippet(&answer.body),
+    }))
+}

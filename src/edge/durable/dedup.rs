@@ -1,0 +1,215 @@
+//! DedupShard: one SQLite-backed Durable Object per shard of the event-id space. A DO runs one
+//! request at a time and its SQL calls are synchronous, so check-and-mark is atomic without locks:
+//! 20 concurrent posts of one event id are serialized here and exactly one wins.
+
+use serde::{Deserialize, Serialize};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+
+use crate::core::dedup::{
+    claim_all, dedup_key, is_expired, shard_of, SeenStore, DEDUP_WINDOW_SECS,
+};
+use crate::edge::{now_ms, ApiError};
+
+/// How often the shard sweeps expired keys.
+const SWEEP_EVERY_MS: i64 = 6 * 3600 * 1000;
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ShardRequest {
+    Claim { keys: Vec<String>, now: i64 },
+    Release { keys: Vec<String>, at: i64 },
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ClaimAnswer {
+    pub fresh: Vec<bool>,
+}
+
+#[durable_object]
+pub struct DedupShard {
+    state: State,
+    sql: SqlStorage,
+}
+
+struct SqlSeen<'a>(&'a SqlStorage);
+
+#[derive(Deserialize)]
+struct TsRow {
+    ts: i64,
+}
+
+impl SeenStore for SqlSeen<'_> {
+    fn claim(&mut self, key: &str, now: i64) -> bool {
+        let seen: Option<TsRow> = self
+            .0
+            .exec("SELECT ts FROM seen WHERE k = ?", vec![key.into()])
+            .ok()
+            .and_then(|c| c.to_array::<TsRow>().ok())
+            .and_then(|rows| rows.into_iter().next());
+        if let Some(row) = seen {
+            if !is_expired(row.ts, now) {
+                return false;
+            }
+        }
+        self.0
+            .exec(
+                "INSERT INTO seen (k, ts) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET ts = excluded.ts",
+                vec![key.into(), (now as f64).into()],
+            )
+            .is_ok()
+    }
+
+    fn release(&mut self, key: &str, at: i64) {
+        let _ = self.0.exec(
+            "DELETE FROM seen WHERE k = ? AND ts = ?",
+            vec![key.into(), (at as f64).into()],
+        );
+    }
+}
+
+impl DurableObject for DedupShard {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS seen (k TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID",
+            None,
+        )
+        .expect("create dedup table");
+        DedupShard { state, sql }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let body: ShardRequest = req.json().await?;
+        let answer = match body {
+            ShardRequest::Claim { keys, now } => {
+                let fresh = claim_all(&mut SqlSeen(&self.sql), &keys, now);
+                Response::from_json(&ClaimAnswer { fresh })
+            }
+            ShardRequest::Release { keys, at } => {
+                let mut store = SqlSeen(&self.sql);
+                for k in &keys {
+                    store.release(k, at);
+                }
+                Response::empty()
+            }
+        };
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(now_ms() + SWEEP_EVERY_MS).await?;
+        }
+        answer
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let cutoff = now_ms() / 1000 - DEDUP_WINDOW_SECS;
+        self.sql.exec(
+            "DELETE FROM seen WHERE ts <= ?",
+            vec![(cutoff as f64).into()],
+        )?;
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let left: Vec<Count> = self
+            .sql
+            .exec("SELECT count(*) AS n FROM seen", None)?
+            .to_array()?;
+        if left.first().map(|c| c.n).unwrap_or(0) > 0 {
+            self.state
+                .storage()
+                .set_alarm(now_ms() + SWEEP_EVERY_MS)
+                .await?;
+        }
+        Response::empty()
+    }
+}
+
+/// Claims (tenant, event_id) pairs across shards, one DO call per shard, all shards in parallel.
+/// Returns, per input, whether it is new.
+pub async fn claim(
+    env: &Env,
+    tenant_id: &str,
+    event_ids: &[&str],
+    now: i64,
+) -> std::result::Result<Vec<bool>, ApiError> {
+    let keys: Vec<String> = event_ids.iter().map(|e| dedup_key(tenant_id, e)).collect();
+    let mut by_shard: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for (i, k) in keys.iter().enumerate() {
+        by_shard.entry(shard_of(k)).or_default().push(i);
+    }
+    let calls = by_shard.iter().map(|(shard, idx)| {
+        let shard_keys: Vec<String> = idx.iter().map(|&i| keys[i].clone()).collect();
+        async move {
+            let answer: ClaimAnswer = call(
+                env,
+                *shard,
+                &ShardRequest::Claim {
+                    keys: shard_keys,
+                    now,
+                },
+            )
+            .await?;
+            Ok::<_, ApiError>((idx.clone(), answer.fresh))
+        }
+    });
+    let mut fresh = vec![false; keys.len()];
+    for result in futures_util::future::join_all(calls).await {
+        let (idx, answers) = result?;
+        for (i, f) in idx.into_iter().zip(answers) {
+            fresh[i] = f;
+        }
+    }
+    Ok(fresh)
+}
+
+/// Undoes claims when the events could not be enqueued, so the client's retry is not a "duplicate".
+pub async fn release(env: &Env, tenant_id: &str, event_ids: &[&str], at: i64) {
+    let mut by_shard: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    for e in event_ids {
+        let k = dedup_key(tenant_id, e);
+        by_shard.entry(shard_of(&k)).or_default().push(k);
+    }
+    for (shard, keys) in by_shard {
+        if let Err(e) = call_raw(env, shard, &ShardRequest::Release { keys, at }).await {
+            worker::console_error!("dedup release failed on shard {shard}: {}", e.message);
+        }
+    }
+}
+
+async fn call<T: for<'de> Deserialize<'de>>(
+    env: &Env,
+    shard: u32,
+    req: &ShardRequest,
+) -> std::result::Result<T, ApiError> {
+    let mut resp = call_raw(env, shard, req).await?;
+    resp.json()
+        .await
+        .map_err(|e| ApiError::internal("dedup answer", e))
+}
+
+async fn call_raw(
+    env: &Env,
+    shard: u32,
+    req: &ShardRequest,
+) -> std::result::Result<Response, ApiError> {
+    let ns = env
+        .durable_object("DEDUP")
+        .map_err(|e| ApiError::internal("DEDUP binding", e))?;
+    let stub = ns
+        .id_from_name(&format!("shard-{shard}"))
+        .and_then(|id| id.get_stub())
+        .map_err(|e| ApiError::internal("dedup stub", e))?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post)
+        .with_body(Some(serde_json::to_string(req).unwrap_or_default().into()));
+    let r = Request::new_with_init("https://dedup.internal/", &init)
+        .map_err(|e| ApiError::internal("dedup request", e))?;
+    let resp = stub
+        .fetch_with_request(r)
+        .await
+        .map_err(|e| ApiError::internal("dedup call", e))?;
+    if resp.status_code() >= 300 {
+        return Err(ApiError::internal("dedup status", resp.status_code()));
+    }
+    Ok(resp)
+}

@@ -1,0 +1,2 @@
+//! Durable Objects.
+pub mod dedup;

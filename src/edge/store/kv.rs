@@ -1,0 +1,138 @@
+//! KV: read-mostly caches for the beacon path. Never used for dedup (eventually consistent,
+//! 1 write/s per key).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use worker::kv::KvStore;
+use worker::Env;
+
+use super::d1;
+use crate::core::consent::ConsentState;
+use crate::core::tenant::TenantConfig;
+use crate::edge::{now_ms, ApiError};
+
+/// Per-isolate memo of tenant configs: most beacons then need no KV read at all. Short, because
+/// another isolate may have changed the config; writes in this isolate invalidate at once.
+const ISOLATE_TTL_MS: i64 = 5_000;
+
+thread_local! {
+    static CONFIGS: RefCell<HashMap<String, (i64, TenantConfig)>> = RefCell::new(HashMap::new());
+}
+
+fn kv(env: &Env) -> Result<KvStore, ApiError> {
+    env.kv("KV")
+        .map_err(|e| ApiError::internal("KV binding", e))
+}
+
+fn site_key_entry(site_key: &str) -> String {
+    format!("site:{site_key}")
+}
+
+fn consent_entry(tenant_id: &str, visitor_id: &str) -> String {
+    format!("consent:{tenant_id}:{visitor_id}")
+}
+
+/// Tenant routing config by public site key: isolate memo → KV → D1 (then written back to KV).
+pub async fn config_by_site_key(
+    env: &Env,
+    site_key: &str,
+) -> Result<Option<TenantConfig>, ApiError> {
+    let memo = CONFIGS.with(|c| c.borrow().get(site_key).cloned());
+    if let Some((at, cfg)) = memo {
+        if now_ms() - at < ISOLATE_TTL_MS {
+            return Ok(Some(cfg));
+        }
+    }
+    let key = site_key_entry(site_key);
+    let cached: Option<TenantConfig> = kv(env)?
+        .get(&key)
+        .json()
+        .await
+        .map_err(|e| ApiError::internal("KV get config", e))?;
+    let cfg = match cached {
+        Some(c) => Some(c),
+        None => {
+            let db = d1::db(env)?;
+            match d1::tenant_id_by_site_key(&db, site_key).await? {
+                Some(tid) => {
+                    let cfg = d1::load_tenant_config(&db, &tid).await?;
+                    put_config(env, site_key, &cfg).await;
+                    Some(cfg)
+                }
+                None => None,
+            }
+        }
+    };
+    if let Some(c) = &cfg {
+        CONFIGS.with(|m| {
+            m.borrow_mut()
+                .insert(site_key.to_string(), (now_ms(), c.clone()))
+        });
+    }
+    Ok(cfg)
+}
+
+async fn put_config(env: &Env, site_key: &str, cfg: &TenantConfig) {
+    let Ok(store) = kv(env) else { return };
+    let body = serde_json::to_string(cfg).unwrap_or_default();
+    // A failed cache write only costs a D1 read later; never fail the request for it.
+    if let Ok(put) = store.put(&site_key_entry(site_key), body) {
+        if let Err(e) = put.execute().await {
+            worker::console_warn!("KV put config failed: {e}");
+        }
+    }
+}
+
+/// Rebuilds the cached config after any change to the tenant or its pixels.
+pub async fn refresh_config(env: &Env, tenant_id: &str) -> Result<(), ApiError> {
+    let db = d1::db(env)?;
+    let site_key = d1::site_key_of(&db, tenant_id).await?;
+    let cfg = d1::load_tenant_config(&db, tenant_id).await?;
+    CONFIGS.with(|m| {
+        m.borrow_mut()
+            .insert(site_key.clone(), (now_ms(), cfg.clone()))
+    });
+    put_config(env, &site_key, &cfg).await;
+    Ok(())
+}
+
+/// Latest consent: KV, falling back to D1 (and re-warming KV) when KV has no entry.
+pub async fn consent(
+    env: &Env,
+    tenant_id: &str,
+    visitor_id: &str,
+) -> Result<Option<ConsentState>, ApiError> {
+    let key = consent_entry(tenant_id, visitor_id);
+    let cached: Option<ConsentState> = kv(env)?
+        .get(&key)
+        .json()
+        .await
+        .map_err(|e| ApiError::internal("KV get consent", e))?;
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    let stored = d1::latest_consent(&d1::db(env)?, tenant_id, visitor_id).await?;
+    if let Some(s) = &stored {
+        put_consent(env, tenant_id, visitor_id, s).await;
+    }
+    Ok(stored)
+}
+
+pub async fn put_consent(env: &Env, tenant_id: &str, visitor_id: &str, state: &ConsentState) {
+    let Ok(store) = kv(env) else { return };
+    let body = serde_json::to_string(state).unwrap_or_default();
+    if let Ok(put) = store.put(&consent_entry(tenant_id, visitor_id), body) {
+        if let Err(e) = put.execute().await {
+            // D1 holds the record; the event path falls back to it on a KV miss.
+            worker::console_warn!("KV put consent failed: {e}");
+        }
+    }
+}
+
+pub async fn delete_consent(env: &Env, tenant_id: &str, visitor_id: &str) -> Result<(), ApiError> {
+    kv(env)?
+        .delete(&consent_entry(tenant_id, visitor_id))
+        .await
+        .map_err(|e| ApiError::internal("KV delete consent", e))
+}
