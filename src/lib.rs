@@ -24,7 +24,7 @@ mod entry {
     }
 
     #[event(queue)]
-    async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> Result<()> {
+    async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
         crate::edge::dispatch::consume(batch, env).await
     }
 

@@ -32,7 +32,7 @@ pg_install_rust_tools() {
     pg_log "installing wasm-bindgen-cli $wbg (once; cached in $PG_CARGO_ROOT)"
     cargo install --quiet --root "$PG_CARGO_ROOT" wasm-bindgen-cli --version "$wbg" --force >&2
   fi
-  if [ "$("$PG_CARGO_ROOT/bin/worker-build" --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+  if [ "$("$PG_CARGO_ROOT/bin/worker-build" --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
     pg_log "installing worker-build $WORKER_BUILD_VERSION (once; cached in $PG_CARGO_ROOT)"
     cargo install --quiet --locked --root "$PG_CARGO_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --force >&2
   fi

@@ -1,4 +1,5 @@
 //! The functional core: pure Rust, no `worker` types, tested natively with `cargo test`.
+pub mod ads;
 pub mod consent;
 pub mod dedup;
 pub mod destinations;

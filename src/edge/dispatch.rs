@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::join_all;
 use serde_json::{json, Value};
 use worker::{
-    Delay, Env, Fetch, Headers, MessageBatch, Method as WMethod, Request, RequestInit, SendMessage,
+    Env, Fetch, Headers, MessageBatch, Method as WMethod, Request, RequestInit, SendMessage,
 };
 
 use super::store::d1::{self, DeliveryUpdate};
@@ -45,10 +45,13 @@ async fn enqueue_to(
     let queue = env
         .queue(binding)
         .map_err(|e| ApiError::internal("queue binding", e))?;
-    let mut batch: Vec<SendMessage<QueueMessage>> = Vec::new();
+    // Bodies travel as JSON text: serde-wasm-bindgen would turn maps into JS Maps, which do not
+    // survive the trip back into serde_json values.
+    let mut batch: Vec<SendMessage<String>> = Vec::new();
     let mut bytes = 0;
     for m in messages {
-        let size = serde_json::to_string(&m).map(|s| s.len()).unwrap_or(0);
+        let m = serde_json::to_string(&m).map_err(|e| ApiError::internal("queue encode", e))?;
+        let size = m.len();
         if !batch.is_empty()
             && (batch.len() == MAX_BATCH_MESSAGES || bytes + size > MAX_BATCH_BYTES)
         {
@@ -94,27 +97,39 @@ pub async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
         Ok(r) => r,
         Err(e) => return InboundResponse::no_answer(&format!("bad request: {e}")),
     };
-    let controller = worker::AbortController::default();
-    let signal = controller.signal();
-    let fetch = Box::pin(async move { Fetch::Request(request).send_with_signal(&signal).await });
-    let timer = Box::pin(Delay::from(std::time::Duration::from_millis(timeout_ms)));
-    match select(fetch, timer).await {
-        Either::Left((Ok(mut resp), _)) => {
+    // AbortSignal.timeout covers connect, headers and body; the platform's hang ends here.
+    let signal: worker::AbortSignal = abort_signal_timeout(timeout_ms as f64).into();
+    match Fetch::Request(request).send_with_signal(&signal).await {
+        Ok(mut resp) => {
             let status = resp.status_code();
             let retry_after = resp.headers().get("retry-after").ok().flatten();
-            let body = resp.text().await.unwrap_or_default();
-            InboundResponse {
-                status,
-                retry_after,
-                body: snippet_bytes(&body),
+            match resp.text().await {
+                Ok(body) => InboundResponse {
+                    status,
+                    retry_after,
+                    body: snippet_bytes(&body),
+                },
+                Err(e) if signal.aborted() => InboundResponse::no_answer(&format!(
+                    "timed out after {timeout_ms} ms reading the body: {e}"
+                )),
+                Err(_) => InboundResponse {
+                    status,
+                    retry_after,
+                    body: String::new(),
+                },
             }
         }
-        Either::Left((Err(e), _)) => InboundResponse::no_answer(&format!("network error: {e}")),
-        Either::Right(_) => {
-            controller.abort();
+        Err(_) if signal.aborted() => {
             InboundResponse::no_answer(&format!("timed out after {timeout_ms} ms"))
         }
+        Err(e) => InboundResponse::no_answer(&format!("network error: {e}")),
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
+    fn abort_signal_timeout(ms: f64) -> web_sys::AbortSignal;
 }
 
 fn snippet_bytes(body: &str) -> String {
@@ -125,7 +140,7 @@ fn snippet_bytes(body: &str) -> String {
     body[..end].to_string()
 }
 
-pub async fn consume(batch: MessageBatch<Value>, env: Env) -> worker::Result<()> {
+pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
     if batch.queue() == DLQ_NAME {
         return consume_dead_letters(batch, env).await;
     }
@@ -133,7 +148,7 @@ pub async fn consume(batch: MessageBatch<Value>, env: Env) -> worker::Result<()>
     let mut jobs = Vec::new();
     let mut counters = Vec::new();
     for m in batch.messages()? {
-        match serde_json::from_value::<QueueMessage>(m.body().clone()) {
+        match serde_json::from_str::<QueueMessage>(m.body()) {
             Ok(QueueMessage::Deliver(j)) => jobs.push(*j),
             Ok(rec @ QueueMessage::Record { .. }) => records.push(rec),
             Ok(c @ QueueMessage::Counters { .. }) => counters.push(c),
@@ -406,7 +421,7 @@ async fn write_updates(
 
 /// Messages land here after we fail them explicitly, or when the consumer crashed 3 times on a
 /// batch. Make sure each shows as `failed` (idempotent: a delivered row is never downgraded).
-async fn consume_dead_letters(batch: MessageBatch<Value>, env: Env) -> worker::Result<()> {
+async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
     let db = match d1::db(&env) {
         Ok(db) => db,
         Err(_) => {
@@ -417,9 +432,7 @@ async fn consume_dead_letters(batch: MessageBatch<Value>, env: Env) -> worker::R
     let now = now_secs();
     let mut stmts = Vec::new();
     for m in batch.messages()? {
-        if let Ok(QueueMessage::Deliver(j)) =
-            serde_json::from_value::<QueueMessage>(m.body().clone())
-        {
+        if let Ok(QueueMessage::Deliver(j)) = serde_json::from_str::<QueueMessage>(m.body()) {
             let stmt = db
                 .prepare(
                     "UPDATE deliveries SET status = 'failed', last_error = coalesce(last_error, 'dead-lettered'), updated_at = ?4

@@ -1,0 +1,126 @@
+// Starts the built worker in real workerd (wrangler dev --local: KV, D1, Queues, Durable Objects,
+// cron) with every platform base pointed at an in-process fake upstream.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import net from "node:net";
+import { startFakeUpstream } from "../../scripts/fake-upstream.mjs";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+const ENC_KEY = Buffer.alloc(32, 7).toString("base64");
+
+async function freePort() {
+  return new Promise((res) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); });
+  });
+}
+
+export async function startGateway(extraVars = {}) {
+  const fake = await startFakeUpstream(0);
+  const up = `http://127.0.0.1:${fake.port}`;
+  const dir = mkdtempSync(join(tmpdir(), "pixelgate-e2e-"));
+  const vars = {
+    ADMIN_TOKEN, TOKEN_ENCRYPTION_KEY: ENC_KEY,
+    META_GRAPH_BASE: up, GA4_MP_BASE: up, LINKEDIN_API_BASE: up, TIKTOK_API_BASE: up, GOOGLE_ADS_API_BASE: up,
+    RETRY_BASE_SECONDS: "1", OUTBOUND_TIMEOUT_MS: "2000", ...extraVars,
+  };
+  // Run a private copy of the build with a config of absolute paths and no [build] step, so a
+  // rebuild or a source edit elsewhere never reloads the worker under a running test.
+  cpSync(join(ROOT, "build"), join(dir, "build"), { recursive: true });
+  const config = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
+    .replace(/^main = .*$/m, `main = "${join(dir, "build/worker/shim.mjs")}"`)
+    .replace(/^\[build\][\s\S]*?(?=^\[)/m, "")
+    .replace(/^directory = "static"$/m, `directory = "${join(ROOT, "static")}"`)
+    .replace(/^migrations_dir = "migrations"$/m, `migrations_dir = "${join(ROOT, "migrations")}"`);
+  const configFile = join(dir, "wrangler.toml");
+  writeFileSync(configFile, config);
+  const envFile = join(dir, "test.vars");
+  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+  const wrangler = join(ROOT, "node_modules/.bin/wrangler");
+  const env = { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true" };
+  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "-c", configFile, "--persist-to", dir], { cwd: ROOT, env, stdio: "pipe" });
+  const port = await freePort();
+  const child = spawn(wrangler, ["dev", "-c", configFile, "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir,
+    "--env-file", envFile, "--test-scheduled", "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())],
+  { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let log = "";
+  child.stdout.on("data", (d) => { log += d; });
+  child.stderr.on("data", (d) => { log += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try { const r = await fetch(base + "/healthz"); if (r.ok) break; } catch {}
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error("gateway did not start:\n" + log);
+    await sleep(200);
+  }
+  const gw = {
+    base, fake, upstream: up, dir, log: () => log,
+    async stop() {
+      // Keep workerd's output for post-mortems: E2E_LOG_DIR=/tmp/x scripts/test
+      if (process.env.E2E_LOG_DIR) writeFileSync(join(process.env.E2E_LOG_DIR, `workerd-${port}.log`), log);
+      try { process.kill(-child.pid, "SIGTERM"); } catch {}
+      await new Promise((r) => fake.server.close(r));
+      await sleep(300);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async req(method, path, { body, headers = {}, token } = {}) {
+      const h = { ...headers };
+      if (token) h.authorization = `Bearer ${token}`;
+      if (body !== undefined && !h["content-type"]) h["content-type"] = "application/json";
+      const r = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)) });
+      const text = await r.text();
+      let json = null;
+      try { json = JSON.parse(text); } catch {}
+      return { status: r.status, json, text, headers: r.headers };
+    },
+    async tenant(domains = ["shop.example"]) {
+      const r = await gw.req("POST", "/api/v1/tenants", { token: ADMIN_TOKEN, body: { name: "test shop", domains } });
+      if (r.status !== 201) throw new Error("tenant: " + r.text);
+      return r.json;
+    },
+    async pixel(apiKey, body) {
+      const r = await gw.req("POST", "/api/v1/tracking/pixels", { token: apiKey, body });
+      if (r.status !== 201) throw new Error("pixel: " + r.text);
+      return r.json;
+    },
+    async consent(t, visitor_id, choice, origin = "https://shop.example") {
+      return gw.req("POST", `/api/v1/tracking/consent?site_key=${t.site_key}`, { headers: { origin, "content-type": "text/plain" },
+        body: { visitor_id, version: "v1", analytics: false, marketing: false, functional: true, ...choice } });
+    },
+    async event(t, ev, { origin = "https://shop.example", batch = false } = {}) {
+      const path = batch ? "/api/v1/tracking/events/batch" : "/api/v1/tracking/events";
+      return gw.req("POST", `${path}?site_key=${t.site_key}`, { headers: { origin, "content-type": "text/plain", "user-agent": "Mozilla/5.0 (e2e)" }, body: ev });
+    },
+    async upstream(prefix = "") {
+      return (await fetch(`${up}/__requests?prefix=${encodeURIComponent(prefix)}`)).json();
+    },
+    async script(prefix, responses, repeat_last = false) {
+      await fetch(`${up}/__script`, { method: "POST", body: JSON.stringify({ prefix, responses, repeat_last }) });
+    },
+    async recent(apiKey) {
+      return (await gw.req("GET", "/api/v1/tracking/events/recent", { token: apiKey })).json.events;
+    },
+  };
+  return gw;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or the timeout passes. */
+export async function waitFor(fn, { timeout = 15_000, every = 150, what = "condition" } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await sleep(every);
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+export function sha256(s) {
+  return execFileSync("sha256sum", { input: s }).toString().split(" ")[0];
+}
