@@ -21,6 +21,7 @@ use super::destinations::PlatformConfig;
 use super::outbound::OutboundRequest;
 use super::retry::parse_retry_after;
 
+pub mod accounts;
 pub mod alerts;
 pub mod audience;
 pub mod calendar;
