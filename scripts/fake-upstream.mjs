@@ -16,7 +16,14 @@ export function startFakeUpstream(port = 0) {
   const requests = [];
   let scripts = [];
 
-  function defaultAnswer(path, body) {
+  // Ads (issue 7): per-account shape of the fake Meta/Google data, set with POST /__ads
+  // {account, campaigns, page_size, currency}. Defaults: Meta 3 campaigns, Google 2, pages of 4.
+  const adsAccounts = {};
+  let adsCounter = 0;
+
+  function defaultAnswer(path, body, url, method) {
+    const ads = url ? adsAnswer(path, body, url, method) : null;
+    if (ads) return ads;
     if (/^\/v\d+\.\d+\/\d+\/events/.test(path)) {
       let n = 0;
       try { n = JSON.parse(body).data.length; } catch {}
@@ -30,6 +37,90 @@ export function startFakeUpstream(port = 0) {
     if (path.startsWith("/open_api/v1.3/event/track")) return { status: 200, body: JSON.stringify({ code: 0, message: "OK", request_id: "FAKE" + requests.length, data: {} }) };
     if (path.startsWith("/hooks/")) return { status: 200, body: "ok" };
     return { status: 200, body: "{}" };
+  }
+
+  function adsAnswer(path, body, url, method) {
+    const ok = (b) => ({ status: 200, body: JSON.stringify(b) });
+    const form = () => Object.fromEntries(new URLSearchParams(body));
+    const base = `http://127.0.0.1:${server.address().port}`;
+    let m;
+    // OAuth token endpoints.
+    if (/^\/v\d+\.\d+\/oauth\/access_token$/.test(path)) {
+      const f = form();
+      if (f.grant_type === "fb_exchange_token") return ok({ access_token: `EAAlong-${++adsCounter}`, token_type: "bearer", expires_in: 5184000 });
+      if (f.code === "bad") return { status: 400, body: JSON.stringify({ error: { message: "Invalid verification code format.", type: "OAuthException", code: 100 } }) };
+      return ok({ access_token: `EAAshort-${f.code}`, token_type: "bearer", expires_in: 3600 });
+    }
+    if (path === "/token") {
+      const f = form();
+      if (f.grant_type === "refresh_token") return ok({ access_token: `ya29.fake-r${++adsCounter}`, expires_in: 3599, token_type: "Bearer" });
+      if (f.code === "bad") return { status: 400, body: JSON.stringify({ error: "invalid_grant", error_description: "Bad Request" }) };
+      return ok({ access_token: `ya29.fake-${++adsCounter}`, expires_in: 3599, refresh_token: `1//fake-refresh-${f.code}`, token_type: "Bearer", scope: "https://www.googleapis.com/auth/adwords" });
+    }
+    // Meta ad accounts.
+    if ((m = path.match(/^\/v\d+\.\d+\/me\/adaccounts$/))) {
+      return ok({ data: [{ id: "act_1111111111", account_id: "1111111111", name: "Fake Meta account", currency: "EUR", account_status: 1 }], paging: { cursors: { before: "MA", after: "MA" } } });
+    }
+    if ((m = path.match(/^\/v\d+\.\d+\/act_(\d+)$/)) && method === "GET") {
+      const cfg = adsAccounts[m[1]] || {};
+      return ok({ id: `act_${m[1]}`, account_id: m[1], name: `Fake Meta ${m[1]}`, currency: cfg.currency || "EUR", account_status: 1 });
+    }
+    // Meta campaigns and insights, paginated with cursors (pages of `page_size`, at most `limit`).
+    if ((m = path.match(/^\/v\d+\.\d+\/act_(\d+)\/(campaigns|insights)$/)) && method === "GET") {
+      const [account, edge] = [m[1], m[2]];
+      const cfg = adsAccounts[account] || {};
+      const n = cfg.campaigns ?? 3;
+      const size = Math.min(Number(url.searchParams.get("limit") || 25), cfg.page_size ?? 4);
+      let rows;
+      if (edge === "campaigns") {
+        rows = Array.from({ length: n }, (_, c) => fakeMetaCampaign(account, c));
+      } else {
+        const tr = JSON.parse(url.searchParams.get("time_range"));
+        rows = [];
+        for (const date of daysBetween(tr.since, tr.until)) for (let c = 0; c < n; c++) rows.push(fakeMetaInsight(account, c, date));
+      }
+      const offset = url.searchParams.get("after") ? Number(Buffer.from(url.searchParams.get("after"), "base64url").toString()) : 0;
+      const page = rows.slice(offset, offset + size);
+      const paging = { cursors: { before: Buffer.from(String(offset)).toString("base64url"), after: Buffer.from(String(offset + page.length)).toString("base64url") } };
+      if (offset + size < rows.length) {
+        const next = new URL(base + path + url.search);
+        next.searchParams.set("after", paging.cursors.after);
+        paging.next = next.toString();
+      }
+      return ok({ data: page, paging });
+    }
+    // Meta custom audiences, lookalikes and usersreplace sessions.
+    if ((m = path.match(/^\/v\d+\.\d+\/act_(\d+)\/customaudiences$/)) && method === "POST") {
+      const b = JSON.parse(body || "{}");
+      return ok({ id: b.subtype === "LOOKALIKE" ? `23859${String(++adsCounter).padStart(8, "0")}` : `23858${String(++adsCounter).padStart(8, "0")}` });
+    }
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)\/usersreplace$/)) && method === "POST") {
+      const b = JSON.parse(body || "{}");
+      return ok({ audience_id: m[1], session_id: b.session?.session_id, num_received: b.payload?.data?.length ?? 0, num_invalid_entries: 0, invalid_entry_samples: {} });
+    }
+    // Google Ads.
+    if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) return ok({ resourceNames: ["customers/2222222222"] });
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/googleAds:searchStream$/))) {
+      const customer = m[1];
+      const q = JSON.parse(body || "{}").query || "";
+      if (/FROM customer\b/.test(q)) {
+        const cfg = adsAccounts[customer] || {};
+        return ok([{ results: [{ customer: { resourceName: `customers/${customer}`, id: customer, descriptiveName: `Fake Google ${customer}`, currencyCode: cfg.currency || "EUR" } }], fieldMask: "customer.id,customer.descriptiveName,customer.currencyCode", requestId: "FAKE" }]);
+      }
+      const between = q.match(/BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'/);
+      const cfg = adsAccounts[customer] || {};
+      const n = cfg.campaigns ?? 2;
+      const results = [];
+      for (const date of daysBetween(between[1], between[2])) for (let c = 0; c < n; c++) results.push(fakeGoogleRow(customer, c, date));
+      const batches = [];
+      for (let i = 0; i < results.length || i === 0; i += 10000) batches.push({ results: results.slice(i, i + 10000), fieldMask: "campaign.id,campaign.name,campaign.status,campaignBudget.amountMicros,metrics.impressions,metrics.clicks,metrics.costMicros,metrics.conversions,metrics.conversionsValue,segments.date", requestId: "FAKE" });
+      return ok(batches);
+    }
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/userLists:mutate$/))) return ok({ results: [{ resourceName: `customers/${m[1]}/userLists/555${++adsCounter}` }] });
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/offlineUserDataJobs:create$/))) return ok({ resourceName: `customers/${m[1]}/offlineUserDataJobs/777${++adsCounter}` });
+    if (/^\/v\d+\/customers\/\d+\/offlineUserDataJobs\/\d+:addOperations$/.test(path)) return ok({});
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/offlineUserDataJobs\/\d+:run$/))) return ok({ name: `customers/${m[1]}/operations/fake${++adsCounter}` });
+    return null;
   }
 
   const server = http.createServer((req, res) => {
@@ -48,6 +139,7 @@ export function startFakeUpstream(port = 0) {
         return send(200, requests.filter((r) => r.path.startsWith(prefix)));
       }
       if (url.pathname === "/__reset") { requests.length = 0; scripts = []; return send(200, { ok: true }); }
+      if (url.pathname === "/__ads") { const a = JSON.parse(body); adsAccounts[a.account] = a; return send(200, { ok: true }); }
       if (url.pathname === "/__script") {
         const s = JSON.parse(body);
         scripts.push({ prefix: s.prefix, responses: s.responses.slice(), repeatLast: !!s.repeat_last });
@@ -56,7 +148,7 @@ export function startFakeUpstream(port = 0) {
       const entry = { at: Date.now(), method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body };
       requests.push(entry);
       const script = scripts.find((s) => url.pathname.startsWith(s.prefix) && s.responses.length > 0);
-      let answer = defaultAnswer(url.pathname, body);
+      let answer = defaultAnswer(url.pathname, body, url, req.method);
       if (script) {
         answer = script.repeatLast && script.responses.length === 1 ? script.responses[0] : script.responses.shift();
       }
@@ -72,6 +164,34 @@ export function startFakeUpstream(port = 0) {
   return new Promise((resolve) => {
     server.listen(port, "127.0.0.1", () => resolve({ server, port: server.address().port, requests }));
   });
+}
+
+// Fake ads data, exported so tests compute expected totals from the same formulas.
+// Meta campaign c: daily budget 50.00 (5000 minor units); campaign 0 has only 5.00 left.
+export function fakeMetaCampaign(account, c) {
+  return { id: `2385${account.slice(-4)}${String(c + 1).padStart(4, "0")}`, name: `Meta campaign ${c + 1}`, status: "ACTIVE",
+    daily_budget: "5000", budget_remaining: c === 0 ? "500" : "4000" };
+}
+// Meta insights for campaign c on a day: impressions 1000+100c, clicks 20+c, spend (10+c).50,
+// 2 purchases worth 63.00 (reported under two action types, counted once).
+export function fakeMetaInsight(account, c, date) {
+  const camp = fakeMetaCampaign(account, c);
+  return { campaign_id: camp.id, campaign_name: camp.name, impressions: String(1000 + 100 * c), clicks: String(20 + c),
+    spend: `${10 + c}.50`, date_start: date, date_stop: date,
+    actions: [{ action_type: "link_click", value: String(20 + c) }, { action_type: "purchase", value: "2" }, { action_type: "offsite_conversion.fb_pixel_purchase", value: "2" }],
+    action_values: [{ action_type: "purchase", value: "63.00" }, { action_type: "offsite_conversion.fb_pixel_purchase", value: "63.00" }] };
+}
+// Google campaign c on a day: impressions 2000+500c, clicks 40+10c, cost (15.25+c), 1.5 conversions worth 45.25.
+export function fakeGoogleRow(customer, c, date) {
+  return { campaign: { resourceName: `customers/${customer}/campaigns/${9000 + c}`, id: String(9000 + c), name: `Google campaign ${c + 1}`, status: "ENABLED" },
+    campaignBudget: { resourceName: `customers/${customer}/campaignBudgets/${8000 + c}`, amountMicros: "40000000" },
+    metrics: { impressions: String(2000 + 500 * c), clicks: String(40 + 10 * c), costMicros: String(15250000 + 1000000 * c), conversions: 1.5, conversionsValue: 45.25 },
+    segments: { date } };
+}
+export function daysBetween(since, until) {
+  const out = [];
+  for (let d = new Date(since + "T00:00:00Z"); d <= new Date(until + "T00:00:00Z"); d = new Date(d.getTime() + 86400000)) out.push(d.toISOString().slice(0, 10));
+  return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
