@@ -55,7 +55,8 @@ export function startFakeUpstream(port = 0) {
       const f = form();
       if (f.grant_type === "refresh_token") return ok({ access_token: `ya29.fake-r${++adsCounter}`, expires_in: 3599, token_type: "Bearer" });
       if (f.code === "bad") return { status: 400, body: JSON.stringify({ error: "invalid_grant", error_description: "Bad Request" }) };
-      return ok({ access_token: `ya29.fake-${++adsCounter}`, expires_in: 3599, refresh_token: `1//fake-refresh-${f.code}`, token_type: "Bearer", scope: "https://www.googleapis.com/auth/adwords" });
+      // A code starting with "short" gets an access token about to expire (forces a refresh).
+      return ok({ access_token: `ya29.fake-${++adsCounter}`, expires_in: String(f.code).startsWith("short") ? 60 : 3599, refresh_token: `1//fake-refresh-${f.code}`, token_type: "Bearer", scope: "https://www.googleapis.com/auth/adwords" });
     }
     // Meta ad accounts.
     if ((m = path.match(/^\/v\d+\.\d+\/me\/adaccounts$/))) {
@@ -142,6 +143,8 @@ export function startFakeUpstream(port = 0) {
       if (url.pathname === "/__ads") { const a = JSON.parse(body); adsAccounts[a.account] = a; return send(200, { ok: true }); }
       if (url.pathname === "/__script") {
         const s = JSON.parse(body);
+        // A new script for a prefix replaces the previous one.
+        scripts = scripts.filter((x) => x.prefix !== s.prefix);
         scripts.push({ prefix: s.prefix, responses: s.responses.slice(), repeatLast: !!s.repeat_last });
         return send(200, { ok: true });
       }

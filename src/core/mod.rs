@@ -13,3 +13,6 @@ pub mod retry;
 pub mod secrets;
 pub mod stats;
 pub mod tenant;
+pub mod health;
+pub mod ratelimit;
+pub mod retention;

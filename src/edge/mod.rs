@@ -1,5 +1,6 @@
 //! The adapter: everything that touches Cloudflare bindings. Logic lives in `crate::core`.
 
+pub mod admin;
 pub mod cors;
 pub mod dispatch;
 pub mod durable;

@@ -1,17 +1,51 @@
-//! Cron entry: retention. Scheduled jobs are idempotent (a rerun finds nothing left to purge).
+//! Cron entry, dispatched by cron string. Scheduled jobs are idempotent (a rerun finds nothing
+//! left to purge, and a pixel tested today is not tested again). `now` is the event's scheduled
+//! time, so a run evaluates the data as of its schedule.
 
 use worker::{Env, ScheduledEvent};
 
-use super::now_secs;
 use super::store::d1;
+
+/// 08:00 UTC daily: pixel health check (seed 002, 5.3).
+pub const HEALTH_CHECK_CRON: &str = "0 8 * * *";
+/// 03:15 UTC daily: retention.
+pub const RETENTION_CRON: &str = "15 3 * * *";
 
 pub async fn run(event: ScheduledEvent, env: Env) {
     let cron = event.cron();
-    match d1::db(&env) {
-        Ok(db) => match d1::purge(&db, now_secs()).await {
-            Ok((ips, events)) => worker::console_log!(
-                "retention ({cron}): {ips} ips cleared, {events} events deleted"
+    let now = (event.schedule() / 1000.0) as i64;
+    match cron.as_str() {
+        HEALTH_CHECK_CRON => match super::admin::run_health_check(&env, now).await {
+            Ok((tested, notified)) => worker::console_log!(
+                "health check ({cron}): {tested} silent pixels tested, {notified} tenants notified"
             ),
+            Err(e) => worker::console_error!("health check ({cron}) failed: {}", e.message),
+        },
+        RETENTION_CRON => retention(&env, &cron, now).await,
+        // Any other schedule: retention is always safe to run.
+        _ => {
+            worker::console_warn!("unknown cron {cron}: running retention");
+            retention(&env, &cron, now).await
+        }
+    }
+}
+
+async fn retention(env: &Env, cron: &str, now: i64) {
+    match d1::db(env) {
+        Ok(db) => match d1::purge(&db, now).await {
+            Ok((ips, events)) => {
+                let limits = d1::purge_auth_failures(
+                    &db,
+                    crate::core::ratelimit::window(
+                        now - crate::core::retention::AUTH_FAILURE_RETENTION_SECS,
+                    ),
+                )
+                .await
+                .unwrap_or(0);
+                worker::console_log!(
+                    "retention ({cron}): {ips} ips cleared, {events} events deleted, {limits} rate-limit windows dropped"
+                )
+            }
             Err(e) => worker::console_error!("retention ({cron}) failed: {}", e.message),
         },
         Err(e) => worker::console_error!("retention ({cron}): {}", e.message),

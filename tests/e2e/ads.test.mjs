@@ -299,6 +299,39 @@ test("audience replace: 25,000 hashed members → 3 Meta usersreplace batches in
   assert.equal((await gw.upstream("/v17/customers/2222223333/offlineUserDataJobs/")).filter((r) => r.path.endsWith(":run")).length, 1);
 });
 
+test("Meta token refresh job exchanges the long-lived token; Google access tokens refresh before a call; 429 waits for the hint", async () => {
+  const before = (await gw.upstream("/v21.0/oauth/access_token")).length;
+  const r = await sync(shop.api_key, meta, "kind=token_refresh");
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.result.refreshed, true);
+  const calls = await gw.upstream("/v21.0/oauth/access_token");
+  assert.equal(calls.length, before + 1);
+  const form = new URLSearchParams(calls.at(-1).body);
+  assert.equal(form.get("grant_type"), "fb_exchange_token");
+  assert.match(form.get("fb_exchange_token"), /^EAAlong-/);
+  const job = r.json.job;
+  assert.ok(job.next_run > Date.now() / 1000 + 50 * 86400, "next refresh 7 days before the new expiry");
+
+  const t4 = await gw.tenant(["t4.example"]);
+  const g = (await connect(t4.api_key, "google", "3333333333", { code: "short-lived" })).cb.json.connected[0];
+  const refreshesBefore = (await gw.upstream("/token")).filter((q) => new URLSearchParams(q.body).get("grant_type") === "refresh_token").length;
+  const s = await sync(t4.api_key, g);
+  assert.equal(s.status, 200, s.text);
+  const refreshes = (await gw.upstream("/token")).filter((q) => new URLSearchParams(q.body).get("grant_type") === "refresh_token");
+  assert.equal(refreshes.length, refreshesBefore + 1);
+  assert.equal(new URLSearchParams(refreshes.at(-1).body).get("refresh_token"), "1//fake-refresh-short-lived");
+  const used = (await gw.upstream("/v17/customers/3333333333/googleAds:searchStream")).at(-1);
+  assert.match(used.headers.authorization, /^Bearer ya29\.fake-r/, "the refreshed token was used");
+
+  await gw.script("/v17/customers/3333333333/googleAds:searchStream", [{ status: 429, body: { error: { code: 429, message: "Resource has been exhausted", status: "RESOURCE_EXHAUSTED",
+    details: [{ "@type": "type.googleapis.com/google.ads.googleads.v17.errors.GoogleAdsFailure", errors: [{ errorCode: { quotaError: "RESOURCE_EXHAUSTED" }, message: "Too many requests", details: { quotaErrorDetails: { retryDelay: "120s" } } }] }] } } }]);
+  const limited = await sync(t4.api_key, g);
+  assert.equal(limited.status, 502, limited.text);
+  assert.equal(limited.json.error.code, "rate_limited");
+  const now = Date.now() / 1000;
+  assert.ok(Math.abs(limited.json.job.next_run - (now + 120)) < 10, "retry after Google's retryDelay");
+});
+
 test("timing: one tenant's sync of 50 campaigns × 30 days (Meta and Google)", async () => {
   const t3 = await gw.tenant(["t3.example"]);
   await adsShape("1000000050", { campaigns: 50, page_size: 500 });

@@ -108,20 +108,8 @@ pub async fn create_tenant(
     .map(|_| ())
 }
 
-/// The current key, or the previous one while a rotation is in progress.
-pub async fn tenant_id_by_api_key_hash(
-    db: &D1Database,
-    hash: &str,
-) -> Result<Option<String>, ApiError> {
-    Ok(first::<IdRow>(
-        db,
-        "SELECT id FROM tenants WHERE api_key_hash = ?1 OR api_key_hash_prev = ?1 LIMIT 1",
-        &[s(hash)],
-    )
-    .await?
-    .map(|r| r.id))
-}
-
+/// Api key lookups (current key, or the previous one during a rotation's grace period) are
+/// `auth_lookup` below.
 pub async fn tenant_id_by_site_key(
     db: &D1Database,
     site_key: &str,
@@ -752,7 +740,7 @@ pub async fn stats(db: &D1Database, tenant_id: &str, since: i64) -> Result<Stats
 
 /// Drops IPs older than 30 days and whole events past each tenant's retention.
 pub async fn purge(db: &D1Database, now: i64) -> Result<(u64, u64), ApiError> {
-    let ip_cutoff = now - 30 * 24 * 3600;
+    let ip_cutoff = crate::core::retention::ip_cutoff(now);
     let ips = run(
         db,
         "UPDATE events SET ip = NULL WHERE ip IS NOT NULL AND received_at < ?1",
@@ -786,4 +774,296 @@ pub async fn purge(db: &D1Database, now: i64) -> Result<(u64, u64), ApiError> {
     )
     .await?;
     Ok((ips, events))
+}
+
+// ---------------------------------------------------------------- dashboard, security, health (issue 6)
+
+#[derive(Deserialize)]
+pub struct AuthLookup {
+    pub tenant_id: Option<String>,
+    /// 1 when the key matched only the previous (rotated-out, still in grace) key.
+    pub via_prev: Option<i64>,
+    pub failures: Option<i64>,
+}
+
+/// One round trip: the tenant of an api key hash (current key, or the previous one while its grace
+/// period lasts) and the caller's failed attempts in the current rate-limit window.
+pub async fn auth_lookup(
+    db: &D1Database,
+    hash: &str,
+    bucket: &str,
+    minute: i64,
+    now: i64,
+) -> Result<AuthLookup, ApiError> {
+    Ok(first::<AuthLookup>(
+        db,
+        "SELECT
+           (SELECT id FROM tenants WHERE api_key_hash = ?1
+              OR (api_key_hash_prev = ?1 AND api_key_prev_expires_at > ?4) LIMIT 1) AS tenant_id,
+           (SELECT api_key_hash != ?1 FROM tenants WHERE api_key_hash = ?1
+              OR (api_key_hash_prev = ?1 AND api_key_prev_expires_at > ?4) LIMIT 1) AS via_prev,
+           (SELECT n FROM auth_failures WHERE bucket = ?2 AND minute = ?3) AS failures",
+        &[s(hash), s(bucket), n(minute), n(now)],
+    )
+    .await?
+    .unwrap_or(AuthLookup {
+        tenant_id: None,
+        via_prev: None,
+        failures: None,
+    }))
+}
+
+#[derive(Deserialize)]
+struct NRow {
+    n: i64,
+}
+
+pub async fn auth_failures(db: &D1Database, bucket: &str, minute: i64) -> Result<i64, ApiError> {
+    Ok(first::<NRow>(
+        db,
+        "SELECT n FROM auth_failures WHERE bucket = ?1 AND minute = ?2",
+        &[s(bucket), n(minute)],
+    )
+    .await?
+    .map(|r| r.n)
+    .unwrap_or(0))
+}
+
+/// Atomically counts one failed authentication; returns the window's count including it.
+pub async fn record_auth_failure(
+    db: &D1Database,
+    bucket: &str,
+    minute: i64,
+) -> Result<i64, ApiError> {
+    Ok(first::<NRow>(
+        db,
+        "INSERT INTO auth_failures (bucket, minute, n) VALUES (?1, ?2, 1)
+         ON CONFLICT(bucket, minute) DO UPDATE SET n = n + 1 RETURNING n",
+        &[s(bucket), n(minute)],
+    )
+    .await?
+    .map(|r| r.n)
+    .unwrap_or(1))
+}
+
+/// New current key. With `prev_until`, the old current key stays valid until then; without, it
+/// (and any earlier previous key) stops working at once.
+pub async fn rotate_api_key(
+    db: &D1Database,
+    tenant_id: &str,
+    old_hash: &str,
+    new_hash: &str,
+    prev_until: Option<i64>,
+    now: i64,
+) -> Result<bool, ApiError> {
+    // `api_key_hash = old_hash` makes concurrent rotations with the same key race-free: one wins.
+    let sql = if prev_until.is_some() {
+        "UPDATE tenants SET api_key_hash_prev = api_key_hash, api_key_hash = ?3, api_key_prev_expires_at = ?4, api_key_rotated_at = ?5
+         WHERE id = ?1 AND api_key_hash = ?2"
+    } else {
+        "UPDATE tenants SET api_key_hash_prev = NULL, api_key_hash = ?3, api_key_prev_expires_at = NULL, api_key_rotated_at = ?5
+         WHERE id = ?1 AND api_key_hash = ?2"
+    };
+    Ok(run(
+        db,
+        sql,
+        &[
+            s(tenant_id),
+            s(old_hash),
+            s(new_hash),
+            prev_until.map(n).unwrap_or(JsValue::NULL),
+            n(now),
+        ],
+    )
+    .await?
+        > 0)
+}
+
+pub async fn revoke_previous_key(db: &D1Database, tenant_id: &str) -> Result<bool, ApiError> {
+    Ok(run(
+        db,
+        "UPDATE tenants SET api_key_hash_prev = NULL, api_key_prev_expires_at = NULL WHERE id = ?1 AND api_key_hash_prev IS NOT NULL",
+        &[s(tenant_id)],
+    )
+    .await?
+        > 0)
+}
+
+#[derive(Deserialize, serde::Serialize)]
+pub struct TenantProfile {
+    pub id: String,
+    pub name: String,
+    pub domains: String,
+    pub site_key: String,
+    pub retention_days: i64,
+    pub created_at: i64,
+    pub api_key_rotated_at: Option<i64>,
+    pub api_key_prev_expires_at: Option<i64>,
+    pub has_prev_key: i64,
+    pub notify_webhook_url: Option<String>,
+}
+
+pub async fn tenant_profile(db: &D1Database, tenant_id: &str) -> Result<TenantProfile, ApiError> {
+    first(
+        db,
+        "SELECT id, name, domains, site_key, retention_days, created_at, api_key_rotated_at, api_key_prev_expires_at,
+           (api_key_hash_prev IS NOT NULL) AS has_prev_key, notify_webhook_url FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?
+    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))
+}
+
+pub async fn set_notify_webhook(
+    db: &D1Database,
+    tenant_id: &str,
+    url: Option<&str>,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE tenants SET notify_webhook_url = ?2 WHERE id = ?1",
+        &[s(tenant_id), opt(url)],
+    )
+    .await
+    .map(|_| ())
+}
+
+#[derive(Deserialize)]
+pub struct PixelActivityRow {
+    pub id: String,
+    pub delivered_24h: Option<i64>,
+    pub failed_24h: Option<i64>,
+    pub last_delivered_at: Option<i64>,
+    pub health_checked_at: Option<i64>,
+    pub health_result: Option<String>,
+}
+
+/// Per pixel of one tenant: final delivery states in the last 24 h, the last successful delivery
+/// and the daily health check's last result (indexed by deliveries_pixel).
+pub async fn pixel_activity(
+    db: &D1Database,
+    tenant_id: &str,
+    since_24h: i64,
+) -> Result<Vec<PixelActivityRow>, ApiError> {
+    all(
+        db,
+        "SELECT p.id,
+           (SELECT count(*) FROM deliveries d WHERE d.pixel_id = p.id AND d.tenant_id = p.tenant_id AND d.status = 'delivered' AND d.updated_at >= ?2) AS delivered_24h,
+           (SELECT count(*) FROM deliveries d WHERE d.pixel_id = p.id AND d.tenant_id = p.tenant_id AND d.status = 'failed' AND d.updated_at >= ?2) AS failed_24h,
+           (SELECT max(d.updated_at) FROM deliveries d WHERE d.pixel_id = p.id AND d.tenant_id = p.tenant_id AND d.status = 'delivered') AS last_delivered_at,
+           p.health_checked_at, p.health_result
+         FROM pixels p WHERE p.tenant_id = ?1",
+        &[s(tenant_id), n(since_24h)],
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct HourlyRow {
+    pub hour: i64,
+    pub platform: String,
+    pub status: String,
+    pub n: i64,
+}
+
+#[derive(Deserialize)]
+pub struct HourlyEventsRow {
+    pub hour: i64,
+    pub n: i64,
+}
+
+/// Final delivery states per hour and platform, and events received per hour, since `since`.
+pub async fn hourly(
+    db: &D1Database,
+    tenant_id: &str,
+    since: i64,
+) -> Result<(Vec<HourlyRow>, Vec<HourlyEventsRow>), ApiError> {
+    let deliveries = all(
+        db,
+        "SELECT (updated_at / 3600) * 3600 AS hour, platform, status, count(*) AS n FROM deliveries
+         WHERE tenant_id = ?1 AND updated_at >= ?2 AND status IN ('delivered', 'failed', 'skipped')
+         GROUP BY hour, platform, status",
+        &[s(tenant_id), n(since)],
+    )
+    .await?;
+    let events = all(
+        db,
+        "SELECT (received_at / 3600) * 3600 AS hour, count(*) AS n FROM events
+         WHERE tenant_id = ?1 AND received_at >= ?2 GROUP BY hour",
+        &[s(tenant_id), n(since)],
+    )
+    .await?;
+    Ok((deliveries, events))
+}
+
+#[derive(Deserialize)]
+pub struct HealthCandidateRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub platform: String,
+    pub pixel_id: String,
+    pub created_at: i64,
+    pub health_checked_at: Option<i64>,
+    pub health_result: Option<String>,
+    pub last_delivered_at: Option<i64>,
+}
+
+/// Every active server-side pixel whose last delivery (or creation) is older than `silent_before`.
+pub async fn health_candidates(
+    db: &D1Database,
+    silent_before: i64,
+) -> Result<Vec<HealthCandidateRow>, ApiError> {
+    all(
+        db,
+        "SELECT * FROM (SELECT tenant_id, id, platform, pixel_id, created_at, health_checked_at, health_result,
+               (SELECT max(d.updated_at) FROM deliveries d WHERE d.pixel_id = pixels.id AND d.tenant_id = pixels.tenant_id AND d.status = 'delivered') AS last_delivered_at
+             FROM pixels WHERE is_active = 1 AND server_side_enabled = 1)
+         WHERE coalesce(last_delivered_at, created_at) < ?1 ORDER BY tenant_id, created_at",
+        &[n(silent_before)],
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct NotifyTarget {
+    pub name: String,
+    pub notify_webhook_url: Option<String>,
+}
+
+pub async fn notify_target(
+    db: &D1Database,
+    tenant_id: &str,
+) -> Result<Option<NotifyTarget>, ApiError> {
+    first(
+        db,
+        "SELECT name, notify_webhook_url FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await
+}
+
+pub async fn record_health(
+    db: &D1Database,
+    tenant_id: &str,
+    id: &str,
+    result: &Value,
+    now: i64,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE pixels SET health_checked_at = ?3, health_result = ?4 WHERE tenant_id = ?1 AND id = ?2",
+        &[s(tenant_id), s(id), n(now), s(&result.to_string())],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Rate-limit windows older than `before_minute`.
+pub async fn purge_auth_failures(db: &D1Database, before_minute: i64) -> Result<u64, ApiError> {
+    run(
+        db,
+        "DELETE FROM auth_failures WHERE minute < ?1",
+        &[n(before_minute)],
+    )
+    .await
 }
