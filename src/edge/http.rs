@@ -9,7 +9,7 @@ use crate::core::consent::{parse_consent_body, ConsentPolicy};
 use crate::core::destinations::Credentials;
 use crate::core::event::{self, FieldError, IntakeContext, Parsed, Rejection};
 use crate::core::fanout::{self, QueueMessage};
-use crate::core::secrets::{constant_time_eq, format_key, hash_api_key};
+use crate::core::secrets::{format_key, hash_api_key};
 use crate::core::tenant::{parse_new_tenant, parse_pixel_input, TenantConfig};
 
 type ApiResult = std::result::Result<Response, ApiError>;
@@ -30,7 +30,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let tracking = path.starts_with("/api/v1/tracking/");
     let resp = match route(req, &env, &ctx, &path).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => super::admin::with_retry_after(e.into_response()),
     };
     // Tracking endpoints answer their callers' CORS; success there already required an allowed
     // origin (site key) or the secret api key, so reflecting the origin exposes nothing.
@@ -67,9 +67,11 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Delete, ["api", "v1", "tracking", "consent", visitor]) => {
             erase_visitor(req, env, visitor).await
         }
-        (Method::Get, ["api", "v1", "tracking", "pixels"]) => list_pixels(req, env).await,
+        (Method::Get, ["api", "v1", "tracking", "pixels"]) => super::admin::list_pixels(req, env).await,
         (Method::Post, ["api", "v1", "tracking", "pixels"]) => write_pixel(req, env, None).await,
-        (Method::Get, ["api", "v1", "tracking", "pixels", id]) => get_pixel(req, env, id).await,
+        (Method::Get, ["api", "v1", "tracking", "pixels", id]) => {
+            super::admin::get_pixel(req, env, id).await
+        }
         (Method::Put | Method::Patch, ["api", "v1", "tracking", "pixels", id]) => {
             write_pixel(req, env, Some(id)).await
         }
@@ -81,6 +83,26 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         }
         (Method::Get, ["api", "v1", "tracking", "settings"]) => get_settings(req, env).await,
         (Method::Put, ["api", "v1", "tracking", "settings"]) => put_settings(req, env).await,
+        // Dashboard, tenant security, health (src/edge/admin.rs).
+        (Method::Get, ["api", "v1", "tenants", "me"]) => super::admin::me(req, env).await,
+        (Method::Post, ["api", "v1", "tenants", "keys", "rotate"]) => {
+            super::admin::rotate_key(req, env).await
+        }
+        (Method::Delete, ["api", "v1", "tenants", "keys", "previous"]) => {
+            super::admin::revoke_previous(req, env).await
+        }
+        (Method::Get, ["api", "v1", "tracking", "events", "hourly"]) => {
+            super::admin::hourly(req, env).await
+        }
+        (Method::Get, ["api", "v1", "tracking", "settings", "notifications"]) => {
+            super::admin::get_notifications(req, env).await
+        }
+        (Method::Put, ["api", "v1", "tracking", "settings", "notifications"]) => {
+            super::admin::put_notifications(req, env).await
+        }
+        (Method::Post, ["api", "v1", "tracking", "settings", "notifications", "test"]) => {
+            super::admin::test_notification(req, env).await
+        }
         _ => Err(ApiError::new(404, "not_found", "no such endpoint")),
     }
 }
@@ -95,31 +117,18 @@ fn bearer(req: &Request) -> Option<String> {
     Some(t.trim().to_string())
 }
 
-fn require_admin(req: &Request, env: &Env) -> std::result::Result<(), ApiError> {
-    let expected = super::admin_token(env)
-        .ok_or_else(|| ApiError::new(500, "misconfigured", "ADMIN_TOKEN is not set"))?;
-    match bearer(req) {
-        Some(t) if constant_time_eq(&t, &expected) => Ok(()),
-        _ => Err(ApiError::new(
-            401,
-            "unauthorized",
-            "admin token required (Authorization: Bearer ADMIN_TOKEN)",
-        )),
-    }
+/// Constant-time compare, failed attempts rate limited (see `admin`).
+async fn require_admin(req: &Request, env: &Env) -> std::result::Result<(), ApiError> {
+    super::admin::require_admin(req, env).await
 }
 
 /// Tenant id of the api key in `Authorization: Bearer`.
+/// Lookup by SHA-256 of the key (current, or previous during a rotation's grace period);
+/// failed attempts rate limited per client IP (see `admin::authenticate`).
 async fn require_api_key(req: &Request, env: &Env) -> std::result::Result<String, ApiError> {
-    let key = bearer(req).ok_or_else(|| {
-        ApiError::new(
-            401,
-            "unauthorized",
-            "api key required (Authorization: Bearer <api_key>)",
-        )
-    })?;
-    d1::tenant_id_by_api_key_hash(&d1::db(env)?, &hash_api_key(&key))
-        .await?
-        .ok_or_else(|| ApiError::new(401, "unauthorized", "unknown api key"))
+    super::admin::authenticate(req, env)
+        .await
+        .map(|a| a.tenant_id)
 }
 
 /// Who is sending tracking data: a trusted server (api key) or a browser (site key + allowed origin).
@@ -233,7 +242,7 @@ fn geo_country(req: &Request) -> Option<String> {
 // ---------------------------------------------------------------- tenants
 
 async fn create_tenant(mut req: Request, env: &Env) -> ApiResult {
-    require_admin(&req, env)?;
+    require_admin(&req, env).await?;
     let body = read_body(&mut req).await?;
     let t = parse_new_tenant(&body)?;
     let tenant_id = super::uuid_v4();
@@ -286,24 +295,6 @@ async fn put_settings(mut req: Request, env: &Env) -> ApiResult {
 }
 
 // ---------------------------------------------------------------- pixels
-
-async fn list_pixels(req: Request, env: &Env) -> ApiResult {
-    let tenant_id = require_api_key(&req, env).await?;
-    let rows = d1::list_pixels(&d1::db(env)?, &tenant_id).await?;
-    Ok(json_response(
-        200,
-        &json!({"pixels": rows.iter().map(d1::PixelRow::to_json).collect::<Vec<_>>()}),
-    ))
-}
-
-async fn get_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
-    let tenant_id = require_api_key(&req, env).await?;
-    // Another tenant's pixel is indistinguishable from a missing one.
-    let row = d1::get_pixel(&d1::db(env)?, &tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::new(404, "not_found", "pixel not found"))?;
-    Ok(json_response(200, &row.to_json()))
-}
 
 async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiResult {
     let tenant_id = require_api_key(&req, env).await?;

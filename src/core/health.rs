@@ -1,0 +1,461 @@
+//! Pixel health: the dashboard's status color, the daily health check's decisions and the
+//! Slack-compatible notification it sends. Pure: every input (including `now`) is a value.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::outbound::OutboundRequest;
+use super::stats::ratio;
+
+pub const DAY: i64 = 24 * 3600;
+/// Silence after which the daily check sends a platform test event (seed 002, 5.3).
+pub const SILENT_AFTER: i64 = 48 * 3600;
+/// Delivery success rate at or above which a pixel with recent traffic is green.
+pub const HEALTHY_SUCCESS: f64 = 0.95;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    Green,
+    Yellow,
+    Red,
+    Grey,
+}
+
+/// What the store knows about one pixel's recent deliveries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Activity {
+    pub is_active: bool,
+    pub server_side_enabled: bool,
+    pub created_at: i64,
+    /// Deliveries that reached a final state in the last 24 h.
+    pub delivered_24h: u64,
+    pub failed_24h: u64,
+    /// Most recent successful delivery, ever (retention permitting).
+    pub last_delivered_at: Option<i64>,
+    /// The daily check's last test event for this pixel: when, and whether the platform took it.
+    pub health_checked_at: Option<i64>,
+    pub health_ok: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub color: Color,
+    /// Short machine code: inactive, healthy, degraded, failing, quiet, awaiting_first_event,
+    /// silent, test_failed.
+    pub status: &'static str,
+    /// One human sentence for the dashboard.
+    pub reason: String,
+    pub success_rate_24h: Option<f64>,
+    pub delivered_24h: u64,
+    pub failed_24h: u64,
+    pub last_delivered_at: Option<i64>,
+    pub silent_for_secs: Option<i64>,
+}
+
+fn hours(secs: i64) -> i64 {
+    secs / 3600
+}
+
+/// green: delivered in the last 24 h with success ≥ 95 %; yellow: degraded (errors) or no
+/// events for 24–48 h; red: failing (only failures) or silent > 48 h (or the daily test failed);
+/// grey: inactive (or server-side delivery switched off, so there is nothing to judge).
+pub fn status(a: &Activity, now: i64) -> Health {
+    let rate = ratio(a.delivered_24h, a.delivered_24h + a.failed_24h);
+    let silent_for = a.last_delivered_at.map(|t| (now - t).max(0));
+    let mk = |color, status, reason: String| Health {
+        color,
+        status,
+        reason,
+        success_rate_24h: rate,
+        delivered_24h: a.delivered_24h,
+        failed_24h: a.failed_24h,
+        last_delivered_at: a.last_delivered_at,
+        silent_for_secs: silent_for,
+    };
+    if !a.is_active {
+        return mk(Color::Grey, "inactive", "Pixel is inactive.".into());
+    }
+    if !a.server_side_enabled {
+        return mk(
+            Color::Grey,
+            "inactive",
+            "Server-side delivery is off for this pixel.".into(),
+        );
+    }
+    // A failed test event newer than the last delivery outranks everything else.
+    if a.health_ok == Some(false)
+        && a.health_checked_at.unwrap_or(0) >= a.last_delivered_at.unwrap_or(0)
+    {
+        return mk(
+            Color::Red,
+            "test_failed",
+            "The daily test event was rejected by the platform.".into(),
+        );
+    }
+    if a.delivered_24h == 0 && a.failed_24h > 0 {
+        return mk(
+            Color::Red,
+            "failing",
+            format!("All {} deliveries in the last 24 h failed.", a.failed_24h),
+        );
+    }
+    let last_seen = a.last_delivered_at.unwrap_or(a.created_at);
+    let silence = (now - last_seen).max(0);
+    match (a.last_delivered_at, rate) {
+        (Some(_), Some(r)) if silence <= DAY && r >= HEALTHY_SUCCESS => mk(
+            Color::Green,
+            "healthy",
+            format!(
+                "{} delivered in 24 h, {:.1} % success.",
+                a.delivered_24h,
+                r * 100.0
+            ),
+        ),
+        (Some(_), Some(r)) if silence <= DAY => mk(
+            Color::Yellow,
+            "degraded",
+            format!(
+                "Degraded: {:.1} % success in 24 h ({} failed).",
+                r * 100.0,
+                a.failed_24h
+            ),
+        ),
+        _ if silence > SILENT_AFTER => mk(
+            Color::Red,
+            "silent",
+            match a.last_delivered_at {
+                Some(_) => format!("Silent: no delivery for {} h.", hours(silence)),
+                None => format!(
+                    "Silent: nothing delivered since it was created {} h ago.",
+                    hours(silence)
+                ),
+            },
+        ),
+        (None, _) if silence <= DAY => mk(
+            Color::Yellow,
+            "awaiting_first_event",
+            "No events delivered yet.".into(),
+        ),
+        _ => mk(
+            Color::Yellow,
+            "quiet",
+            format!("No delivery for {} h.", hours(silence)),
+        ),
+    }
+}
+
+/// The daily check tests an active server-side pixel that has delivered nothing for 48 h (counting
+/// from its creation when it never delivered), at most once per day.
+pub fn needs_test(a: &Activity, now: i64) -> bool {
+    if !a.is_active || !a.server_side_enabled {
+        return false;
+    }
+    let last = a.last_delivered_at.unwrap_or(a.created_at);
+    let tested_recently = a
+        .health_checked_at
+        .is_some_and(|t| now - t < DAY - 3600 && t >= last);
+    now - last > SILENT_AFTER && !tested_recently
+}
+
+/// One tested pixel, for the notification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    pub pixel: String,
+    pub platform: String,
+    pub pixel_id: String,
+    pub ok: bool,
+    pub silent_hours: i64,
+    /// The platform's answer, short (status + snippet), never credentials.
+    pub answer: String,
+}
+
+/// Slack-compatible incoming-webhook payload (`text` for plain clients, `blocks` for Slack).
+pub fn notification(tenant_name: &str, results: &[CheckResult], dashboard_url: &str) -> Value {
+    let failed = results.iter().filter(|r| !r.ok).count();
+    let text = if failed > 0 {
+        format!(
+            "pixelgate health check for {tenant_name}: {failed} of {} silent pixel(s) failed the test event",
+            results.len()
+        )
+    } else {
+        format!(
+            "pixelgate health check for {tenant_name}: {} pixel(s) silent for more than 48 h; the platform accepted the test event",
+            results.len()
+        )
+    };
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": "Pixel health check", "emoji": true}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(&text)}}),
+    ];
+    for r in results {
+        let icon = if r.ok {
+            ":large_yellow_circle:"
+        } else {
+            ":red_circle:"
+        };
+        blocks.push(json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!(
+                "{icon} *{}* `{}` — silent {} h — test event {}\n{}",
+                escape_mrkdwn(&r.platform), escape_mrkdwn(&r.pixel_id), r.silent_hours,
+                if r.ok { "accepted" } else { "FAILED" }, escape_mrkdwn(&truncate(&r.answer, 300)))}
+        }));
+    }
+    if !dashboard_url.is_empty() {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{}|Open the pixel dashboard>", dashboard_url)}]}));
+    }
+    json!({"text": text, "blocks": blocks})
+}
+
+pub fn notification_request(webhook_url: &str, payload: &Value) -> OutboundRequest {
+    OutboundRequest::post_json(webhook_url.to_string(), payload.to_string())
+}
+
+fn escape_mrkdwn(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// A tenant's notification webhook: https, or http only to a loopback host (local dev and tests).
+pub fn validate_webhook_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.len() > 2048 {
+        return Err("is longer than 2048 characters".into());
+    }
+    let u = url::Url::parse(raw).map_err(|e| format!("is not a URL: {e}"))?;
+    let host = u.host_str().unwrap_or("");
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    match u.scheme() {
+        "https" if !host.is_empty() => {}
+        "http" if loopback => {}
+        _ => return Err("must be an https:// URL".into()),
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("must not contain credentials before the host".into());
+    }
+    Ok(u.to_string())
+}
+
+/// Per-hour buckets `[from, from+3600, …]` covering the last `hours` hours up to `now`'s hour.
+pub fn hour_buckets(now: i64, hours: u32) -> Vec<i64> {
+    let cur = now - now.rem_euclid(3600);
+    (0..hours as i64).rev().map(|i| cur - i * 3600).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn active() -> Activity {
+        Activity {
+            is_active: true,
+            server_side_enabled: true,
+            created_at: NOW - 10 * DAY,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn grey_when_inactive_or_client_side_only() {
+        let a = Activity {
+            is_active: false,
+            ..active()
+        };
+        assert_eq!(status(&a, NOW).color, Color::Grey);
+        let a = Activity {
+            server_side_enabled: false,
+            ..active()
+        };
+        assert_eq!(status(&a, NOW).color, Color::Grey);
+    }
+
+    #[test]
+    fn green_needs_recent_delivery_and_95_percent() {
+        let a = Activity {
+            delivered_24h: 95,
+            failed_24h: 5,
+            last_delivered_at: Some(NOW - 60),
+            ..active()
+        };
+        let h = status(&a, NOW);
+        assert_eq!((h.color, h.status), (Color::Green, "healthy"));
+        assert_eq!(h.success_rate_24h, Some(0.95));
+        let a = Activity {
+            delivered_24h: 94,
+            failed_24h: 6,
+            ..a
+        };
+        assert_eq!(status(&a, NOW).color, Color::Yellow);
+        assert_eq!(status(&a, NOW).status, "degraded");
+    }
+
+    #[test]
+    fn quiet_24_to_48h_is_yellow_and_silent_over_48h_is_red() {
+        let a = Activity {
+            last_delivered_at: Some(NOW - 30 * 3600),
+            ..active()
+        };
+        assert_eq!(status(&a, NOW).color, Color::Yellow);
+        assert_eq!(status(&a, NOW).status, "quiet");
+        let a = Activity {
+            last_delivered_at: Some(NOW - 49 * 3600),
+            ..active()
+        };
+        let h = status(&a, NOW);
+        assert_eq!((h.color, h.status), (Color::Red, "silent"));
+        assert!(h.reason.contains("49 h"), "{}", h.reason);
+    }
+
+    #[test]
+    fn only_failures_is_red() {
+        let a = Activity {
+            failed_24h: 3,
+            last_delivered_at: Some(NOW - 3 * DAY),
+            ..active()
+        };
+        assert_eq!(status(&a, NOW).status, "failing");
+        assert_eq!(status(&a, NOW).color, Color::Red);
+    }
+
+    #[test]
+    fn new_pixel_waits_then_goes_silent() {
+        let a = Activity {
+            created_at: NOW - 3600,
+            ..active()
+        };
+        assert_eq!(status(&a, NOW).status, "awaiting_first_event");
+        assert_eq!(status(&a, NOW).color, Color::Yellow);
+        assert_eq!(status(&a, NOW + 49 * 3600).color, Color::Red);
+    }
+
+    #[test]
+    fn failed_test_event_is_red_until_a_later_delivery() {
+        let a = Activity {
+            last_delivered_at: Some(NOW - 3 * DAY),
+            health_checked_at: Some(NOW - 3600),
+            health_ok: Some(false),
+            ..active()
+        };
+        assert_eq!(status(&a, NOW).status, "test_failed");
+        let a = Activity {
+            last_delivered_at: Some(NOW - 60),
+            delivered_24h: 1,
+            ..a
+        };
+        assert_eq!(status(&a, NOW).color, Color::Green);
+    }
+
+    #[test]
+    fn test_only_silent_active_pixels_once_a_day() {
+        let silent = Activity {
+            last_delivered_at: Some(NOW - 49 * 3600),
+            ..active()
+        };
+        assert!(needs_test(&silent, NOW));
+        assert!(!needs_test(
+            &Activity {
+                last_delivered_at: Some(NOW - 47 * 3600),
+                ..active()
+            },
+            NOW
+        ));
+        assert!(!needs_test(
+            &Activity {
+                is_active: false,
+                ..silent.clone()
+            },
+            NOW
+        ));
+        assert!(!needs_test(
+            &Activity {
+                server_side_enabled: false,
+                ..silent.clone()
+            },
+            NOW
+        ));
+        // Tested two hours ago (a rerun of the cron): not again.
+        let tested = Activity {
+            health_checked_at: Some(NOW - 7200),
+            health_ok: Some(true),
+            ..silent.clone()
+        };
+        assert!(!needs_test(&tested, NOW));
+        // Tested yesterday and still silent: test again.
+        assert!(needs_test(&tested, NOW + DAY));
+        // Never delivered, created 3 days ago.
+        assert!(needs_test(&active(), NOW));
+        assert!(!needs_test(
+            &Activity {
+                created_at: NOW - 3600,
+                ..active()
+            },
+            NOW
+        ));
+    }
+
+    #[test]
+    fn notification_is_slack_compatible_and_escaped() {
+        let r = vec![
+            CheckResult {
+                pixel: "p1".into(),
+                platform: "meta".into(),
+                pixel_id: "123".into(),
+                ok: false,
+                silent_hours: 50,
+                answer: "HTTP 400 <Invalid token>".into(),
+            },
+            CheckResult {
+                pixel: "p2".into(),
+                platform: "tiktok".into(),
+                pixel_id: "C123".into(),
+                ok: true,
+                silent_hours: 72,
+                answer: "HTTP 200".into(),
+            },
+        ];
+        let v = notification("Shop & Co", &r, "https://gw.example/admin/");
+        assert!(v["text"].as_str().unwrap().contains("1 of 2"));
+        let blocks = v["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "header");
+        let all = v.to_string();
+        assert!(all.contains("&lt;Invalid token&gt;"));
+        assert!(all.contains("Shop &amp; Co"));
+        assert!(all.contains("<https://gw.example/admin/|Open the pixel dashboard>"));
+        let req = notification_request("https://hooks.slack.com/services/x", &v);
+        assert_eq!(req.url, "https://hooks.slack.com/services/x");
+        assert!(req.body.unwrap().contains("\"blocks\""));
+    }
+
+    #[test]
+    fn webhook_urls() {
+        assert!(validate_webhook_url("https://hooks.slack.com/services/T/B/X").is_ok());
+        assert!(validate_webhook_url("http://127.0.0.1:8790/hooks/slack").is_ok());
+        assert!(validate_webhook_url("http://example.com/hook").is_err());
+        assert!(validate_webhook_url("ftp://example.com/hook").is_err());
+        assert!(validate_webhook_url("https://user:pw@example.com/").is_err());
+        assert!(validate_webhook_url("not a url").is_err());
+    }
+
+    #[test]
+    fn buckets_end_at_current_hour() {
+        let b = hour_buckets(NOW + 1234, 48);
+        assert_eq!(b.len(), 48);
+        assert_eq!(*b.last().unwrap(), NOW + 1234 - (NOW + 1234) % 3600);
+        assert_eq!(b[1] - b[0], 3600);
+    }
+}

@@ -1,0 +1,564 @@
+// pixelgate pixel manager: a small dependency-free dashboard over the JSON API.
+// The api key lives in sessionStorage (this tab only) and travels only in the Authorization header.
+// Every value from the API is rendered with textContent (never innerHTML).
+"use strict";
+
+const KEY = "pixelgate.api_key";
+const POLL_MS = 2500;
+const PLATFORM_NAMES = { meta: "Meta", google: "GA4", linkedin: "LinkedIn", tiktok: "TikTok" };
+const PLATFORM_COLORS = { meta: "#1877f2", google: "#e37400", linkedin: "#0a66c2", tiktok: "#111111" };
+const ID_LABELS = {
+  meta: ["Pixel / dataset ID", "123456789012345"],
+  google: ["Measurement ID", "G-XXXXXXXXXX"],
+  linkedin: ["Conversion rule ID", "12345678"],
+  tiktok: ["Pixel code", "C1A2B3C4D5E6F7G8H9I0"],
+};
+const TOKEN_LABELS = { meta: "Access token", linkedin: "Access token (OAuth)", tiktok: "Access token" };
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+/** h("td", {class: "x"}, "text", childNode) — builds DOM with textContent only. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const state = { key: null, me: null, pixels: [], tab: "overview", pollTimer: null, editing: null, banner: null, bannerLang: "en" };
+
+// ------------------------------------------------------------------ API
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+    this.field = body?.error?.field;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${state.key}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials: "omit" });
+  let json = null;
+  try { json = await r.json(); } catch { /* empty body */ }
+  if (r.status === 401) { signOut("Your session ended: the API key is no longer valid."); throw new ApiError(401, json); }
+  if (r.status === 429) {
+    flash(`Too many failed sign-ins from this address; retry in ${r.headers.get("retry-after") || 60} s.`, "error");
+  }
+  if (!r.ok) throw new ApiError(r.status, json);
+  return json;
+}
+
+// ------------------------------------------------------------------ helpers
+
+function flash(msg, kind = "ok") {
+  const f = $("#flash");
+  f.textContent = msg;
+  f.className = `flash ${kind}`;
+  f.hidden = false;
+  clearTimeout(flash.t);
+  flash.t = setTimeout(() => { f.hidden = true; }, 5000);
+}
+
+const pct = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(r === 1 ? 0 : 1)} %`);
+const fmtTime = (s) => (s ? new Date(s * 1000).toLocaleString() : "—");
+const fmtClock = (s) => new Date(s * 1000).toLocaleTimeString();
+function ago(s) {
+  if (!s) return "never";
+  const d = Math.max(0, Date.now() / 1000 - s);
+  if (d < 60) return `${Math.floor(d)} s ago`;
+  if (d < 3600) return `${Math.floor(d / 60)} min ago`;
+  if (d < 86400) return `${Math.floor(d / 3600)} h ago`;
+  return `${Math.floor(d / 86400)} d ago`;
+}
+const short = (s, n = 12) => (s && s.length > n ? `${s.slice(0, n)}…` : s || "—");
+
+// ------------------------------------------------------------------ session
+
+function signOut(message) {
+  state.key = null;
+  sessionStorage.removeItem(KEY);
+  stopPolling();
+  $("#app").hidden = true;
+  $("#login").hidden = false;
+  $("#login-error").textContent = message || "";
+  $("#login-key").value = "";
+  $("#login-key").focus();
+}
+
+async function signIn(key) {
+  state.key = key;
+  try {
+    state.me = await api("GET", "/api/v1/tenants/me");
+  } catch (e) {
+    state.key = null;
+    throw e;
+  }
+  sessionStorage.setItem(KEY, key);
+  $("#login").hidden = true;
+  $("#app").hidden = false;
+  $("#tenant-name").textContent = state.me.name;
+  renderInstall();
+  renderSecurity();
+  showTab(location.hash.slice(1) || "overview");
+}
+
+$("#login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const key = $("#login-key").value.trim();
+  $("#login-error").textContent = "";
+  try {
+    await signIn(key);
+  } catch (e) {
+    $("#login").hidden = false;
+    $("#login-error").textContent = e.status === 401 ? "Unknown API key." : e.status === 429 ? "Too many attempts; wait a minute." : e.message;
+  }
+});
+$("#logout").addEventListener("click", () => signOut());
+
+// ------------------------------------------------------------------ tabs
+
+function showTab(tab) {
+  if (!$(`#tab-${tab}`)) tab = "overview";
+  state.tab = tab;
+  history.replaceState(null, "", `#${tab}`);
+  for (const s of $$(".tab")) s.hidden = s.id !== `tab-${tab}`;
+  for (const b of $$("#tabs button")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  stopPolling();
+  if (tab === "overview") { loadOverview(); startPolling(loadOverview, 15000); }
+  if (tab === "pixels") { loadPixels(); startPolling(loadPixels, 10000); }
+  if (tab === "live") { loadEvents(); startPolling(loadEvents, POLL_MS); }
+  if (tab === "banner") loadBanner();
+}
+$("#tabs").addEventListener("click", (ev) => { const t = ev.target.closest("button")?.dataset.tab; if (t) showTab(t); });
+
+function startPolling(fn, every) {
+  stopPolling();
+  state.pollTimer = setInterval(() => { if (!document.hidden && state.key) fn().catch(() => {}); }, every);
+}
+function stopPolling() { clearInterval(state.pollTimer); state.pollTimer = null; }
+
+// ------------------------------------------------------------------ overview
+
+async function loadOverview() {
+  const [stats, hourly, pixels] = await Promise.all([
+    api("GET", "/api/v1/tracking/events/stats"),
+    api("GET", "/api/v1/tracking/events/hourly?hours=48"),
+    api("GET", "/api/v1/tracking/pixels"),
+  ]);
+  state.pixels = pixels.pixels;
+  const m = $("#metrics");
+  m.replaceChildren(
+    metric("Events (24 h)", stats.events_24h ?? 0, `${stats.received_24h ?? 0} received, ${stats.rejected_24h ?? 0} rejected`),
+    metric("Server-side success", pct(stats.server_side_success_rate), "delivered / (delivered + failed)"),
+    metric("Consent rate", pct(stats.consent_rate), "events with marketing consent"),
+    metric("Dedup rate", pct(stats.dedup_rate), `${stats.duplicates_24h ?? 0} duplicates dropped`),
+  );
+  const tbody = $("#platform-table tbody");
+  const names = new Set([...Object.keys(stats.platforms || {}), ...state.pixels.map((p) => p.platform)]);
+  tbody.replaceChildren(...[...names].sort().map((name) => {
+    const s = stats.platforms?.[name] || {};
+    const color = worstColor(state.pixels.filter((p) => p.platform === name));
+    return h("tr", {}, h("td", {}, PLATFORM_NAMES[name] || name),
+      h("td", {}, h("span", { class: `dot ${color}`, title: color }), " ", s.status || "idle"),
+      h("td", {}, s.delivered ?? 0), h("td", {}, s.failed ?? 0), h("td", {}, pct(s.success_rate)));
+  }));
+  if (!names.size) tbody.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No pixels configured.")));
+  renderChart(hourly);
+}
+
+function metric(label, value, sub) {
+  return h("div", { class: "card metric" }, h("div", { class: "metric-label" }, label), h("div", { class: "metric-value" }, value), h("div", { class: "fine" }, sub));
+}
+
+function worstColor(pixels) {
+  const order = ["red", "yellow", "green", "grey"];
+  const active = pixels.map((p) => p.health?.color || "grey");
+  for (const c of order) if (active.includes(c)) return c;
+  return "grey";
+}
+
+/** Inline SVG line chart: delivered deliveries per hour per platform (+ failed as red ticks). */
+function renderChart(data) {
+  const NS = "http://www.w3.org/2000/svg";
+  const s = (tag, attrs = {}) => { const el = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
+  const W = 720, H = 220, L = 36, R = 10, T = 10, B = 28;
+  const hours = data.hours || [];
+  const series = Object.entries(data.platforms || {}).map(([name, v]) => ({ name, delivered: v.delivered, failed: v.failed }));
+  const max = Math.max(1, ...series.flatMap((x) => [...x.delivered, ...x.failed]), ...(data.events || []));
+  const niceMax = niceCeil(max);
+  const x = (i) => L + (i * (W - L - R)) / Math.max(1, hours.length - 1);
+  const y = (v) => T + (H - T - B) * (1 - v / niceMax);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Deliveries per hour per platform, last 48 hours" });
+  for (let k = 0; k <= 4; k++) {
+    const v = (niceMax * k) / 4;
+    svg.append(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
+    const t = s("text", { x: L - 6, y: y(v) + 4, class: "axis", "text-anchor": "end" }); t.textContent = Number.isInteger(v) ? v : v.toFixed(1); svg.append(t);
+  }
+  hours.forEach((hr, i) => {
+    const d = new Date(hr * 1000);
+    if (d.getHours() % 6 === 0) {
+      const t = s("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": "middle" });
+      t.textContent = d.getHours() === 0 ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" }) : `${String(d.getHours()).padStart(2, "0")}:00`;
+      svg.append(t);
+      svg.append(s("line", { x1: x(i), x2: x(i), y1: H - B, y2: H - B + 4, class: "tick" }));
+    }
+  });
+  if (data.events?.some((v) => v > 0)) {
+    svg.append(s("polyline", { points: data.events.map((v, i) => `${x(i)},${y(v)}`).join(" "), class: "events-line" }));
+  }
+  for (const ser of series) {
+    const color = PLATFORM_COLORS[ser.name] || "#6b7280";
+    svg.append(s("polyline", { points: ser.delivered.map((v, i) => `${x(i)},${y(v)}`).join(" "), fill: "none", stroke: color, "stroke-width": 2, "stroke-linejoin": "round", "data-platform": ser.name }));
+    ser.delivered.forEach((v, i) => { if (v > 0) { const c = s("circle", { cx: x(i), cy: y(v), r: 3, fill: color }); const tt = s("title"); tt.textContent = `${PLATFORM_NAMES[ser.name] || ser.name}: ${v} delivered at ${new Date(hours[i] * 1000).toLocaleString()}`; c.append(tt); svg.append(c); } });
+    ser.failed.forEach((v, i) => { if (v > 0) { const c = s("rect", { x: x(i) - 3, y: y(v) - 3, width: 6, height: 6, class: "failed" }); const tt = s("title"); tt.textContent = `${PLATFORM_NAMES[ser.name] || ser.name}: ${v} failed`; c.append(tt); svg.append(c); } });
+  }
+  svg.append(s("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "baseline" }));
+  $("#chart").replaceChildren(svg);
+  if (!series.length) $("#chart").append(h("p", { class: "chart-empty muted" }, "No deliveries in the last 48 hours."));
+  $("#chart-legend").replaceChildren(
+    ...series.map((ser) => h("span", {}, h("i", { style: `background:${PLATFORM_COLORS[ser.name] || "#6b7280"}` }), PLATFORM_NAMES[ser.name] || ser.name)),
+    h("span", {}, h("i", { class: "ev" }), "events received"),
+    h("span", {}, h("i", { class: "fail" }), "failed"),
+  );
+}
+
+function niceCeil(v) {
+  if (v <= 4) return 4;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+// ------------------------------------------------------------------ pixels
+
+async function loadPixels() {
+  const { pixels } = await api("GET", "/api/v1/tracking/pixels");
+  state.pixels = pixels;
+  const tbody = $("#pixel-table tbody");
+  $("#pixels-empty").hidden = pixels.length > 0;
+  tbody.replaceChildren(...pixels.map(pixelRow));
+}
+
+function pixelRow(p) {
+  const hl = p.health || { color: "grey", reason: "" };
+  const check = p.health_check?.result;
+  return h("tr", { dataset: { pixel: p.id, color: hl.color } },
+    h("td", {}, h("span", { class: `dot ${hl.color}`, title: hl.reason, "aria-label": hl.color })),
+    h("td", {}, PLATFORM_NAMES[p.platform] || p.platform),
+    h("td", { class: "mono" }, p.pixel_id, p.test_event_code ? h("span", { class: "tag" }, `test ${p.test_event_code}`) : null),
+    h("td", { class: "status-cell" }, h("div", {}, hl.reason), h("div", { class: "fine" }, `last delivery ${ago(hl.last_delivered_at)}`)),
+    h("td", {}, p.server_side_enabled ? "on" : "off"),
+    h("td", { class: "fine" }, (p.domains || []).join(", ") || "all"),
+    h("td", { class: "fine" }, check ? `${check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
+    h("td", { class: "actions" },
+      h("button", { onclick: () => verifyPixel(p), "data-action": "verify" }, "Verify"),
+      h("button", { onclick: () => openPixelForm(p), "data-action": "edit" }, "Edit"),
+      h("button", { onclick: () => toggleActive(p), "data-action": "toggle" }, p.is_active ? "Deactivate" : "Activate"),
+      h("button", { class: "danger-text", onclick: () => deletePixel(p), "data-action": "delete" }, "Delete")));
+}
+
+async function verifyPixel(p) {
+  const out = $("#verify-out");
+  out.hidden = false;
+  $("#verify-body").textContent = `Calling ${PLATFORM_NAMES[p.platform]}…`;
+  try {
+    const r = await api("POST", `/api/v1/tracking/pixels/${encodeURIComponent(p.id)}/verify`);
+    $("#verify-body").textContent = `${r.ok ? "✔ accepted" : "✘ rejected"} by ${PLATFORM_NAMES[r.platform] || r.platform}` +
+      (r.http_status !== undefined ? ` (HTTP ${r.http_status})` : "") + "\n\n" + JSON.stringify(r, null, 2);
+    out.dataset.ok = String(!!r.ok);
+  } catch (e) {
+    $("#verify-body").textContent = `Error: ${e.message}`;
+  }
+  loadPixels();
+}
+
+async function toggleActive(p) {
+  await api("PUT", `/api/v1/tracking/pixels/${encodeURIComponent(p.id)}`, { is_active: !p.is_active });
+  flash(`${PLATFORM_NAMES[p.platform]} pixel ${p.is_active ? "deactivated" : "activated"}.`);
+  loadPixels();
+}
+
+async function deletePixel(p) {
+  if (!confirm(`Delete the ${PLATFORM_NAMES[p.platform]} pixel ${p.pixel_id}? Events stop going to it at once.`)) return;
+  await api("DELETE", `/api/v1/tracking/pixels/${encodeURIComponent(p.id)}`);
+  flash("Pixel deleted.");
+  loadPixels();
+}
+
+function openPixelForm(p) {
+  state.editing = p || null;
+  const f = $("#pixel-form");
+  f.reset();
+  $("#pixel-error").textContent = "";
+  $("#pixel-form-title").textContent = p ? `Edit ${PLATFORM_NAMES[p.platform]} pixel` : "Add pixel";
+  f.platform.value = p?.platform || "meta";
+  f.platform.disabled = !!p;
+  f.pixel_id.value = p?.pixel_id || "";
+  f.test_event_code.value = p?.test_event_code || "";
+  f.domains.value = (p?.domains || []).join(", ");
+  f.server_side_enabled.checked = p ? p.server_side_enabled : true;
+  f.is_active.checked = p ? p.is_active : true;
+  // Secrets are write-only: show that one is set, never its value.
+  f.access_token.placeholder = p?.has_access_token ? "set — leave empty to keep" : "not set";
+  f.api_secret.placeholder = p?.has_api_secret ? "set — leave empty to keep" : "not set";
+  syncPlatformFields();
+  $("#pixel-dialog").showModal();
+  f.pixel_id.focus();
+}
+
+function syncPlatformFields() {
+  const f = $("#pixel-form");
+  const platform = f.platform.value;
+  for (const el of $$("[data-for]", f)) el.hidden = !el.dataset.for.split(" ").includes(platform);
+  $("#pf-id-label").textContent = ID_LABELS[platform][0];
+  f.pixel_id.placeholder = ID_LABELS[platform][1];
+  $("#pf-token-label").textContent = TOKEN_LABELS[platform] || "Access token";
+}
+
+$("#pixel-form").platform.addEventListener("change", syncPlatformFields);
+$("#add-pixel").addEventListener("click", () => openPixelForm(null));
+$("#pixel-cancel").addEventListener("click", () => $("#pixel-dialog").close());
+$("#pixel-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const platform = f.platform.value;
+  const body = {
+    pixel_id: f.pixel_id.value.trim(),
+    is_active: f.is_active.checked,
+    server_side_enabled: f.server_side_enabled.checked,
+    domains: f.domains.value.split(/[\s,]+/).map((d) => d.trim()).filter(Boolean),
+  };
+  if (!state.editing) body.platform = platform;
+  if (platform === "google") { if (f.api_secret.value) body.api_secret = f.api_secret.value; }
+  else if (f.access_token.value) body.access_token = f.access_token.value;
+  if (platform === "meta" || platform === "tiktok") body.test_event_code = f.test_event_code.value.trim() || null;
+  try {
+    if (state.editing) await api("PUT", `/api/v1/tracking/pixels/${encodeURIComponent(state.editing.id)}`, body);
+    else await api("POST", "/api/v1/tracking/pixels", body);
+    $("#pixel-dialog").close();
+    flash(state.editing ? "Pixel saved." : "Pixel created.");
+    loadPixels();
+  } catch (e) {
+    $("#pixel-error").textContent = e.field ? `${e.field}: ${e.message}` : e.message;
+  }
+});
+$("#verify-close").addEventListener("click", () => { $("#verify-out").hidden = true; });
+
+// ------------------------------------------------------------------ live events
+
+async function loadEvents() {
+  if ($("#live-pause").checked) return;
+  const { events } = await api("GET", "/api/v1/tracking/events/recent");
+  $("#events-empty").hidden = events.length > 0;
+  const open = new Set($$("#event-table tr.details:not([hidden])").map((r) => r.dataset.event));
+  const rows = [];
+  for (const e of events) {
+    const c = e.consent || {};
+    const details = h("tr", { class: "details", dataset: { event: e.event_id }, hidden: !open.has(e.event_id) },
+      h("td", { colspan: 6 }, h("pre", {}, JSON.stringify({ event_id: e.event_id, url: e.url, user_data: e.user_data, custom_data: e.custom_data, click_ids: e.click_ids, deliveries: e.deliveries }, null, 2))));
+    rows.push(h("tr", { class: "event", dataset: { event: e.event_id } },
+      h("td", { class: "mono", title: fmtTime(e.received_at) }, fmtClock(e.received_at)),
+      h("td", {}, h("strong", {}, e.event_name)),
+      h("td", { class: "mono", title: e.visitor_id || "" }, short(e.visitor_id, 10)),
+      h("td", {}, h("span", { class: `chip ${c.analytics ? "on" : "off"}`, title: "analytics" }, "A"), h("span", { class: `chip ${c.marketing ? "on" : "off"}`, title: "marketing" }, "M")),
+      h("td", { class: "deliveries" }, (e.deliveries || []).length ? e.deliveries.map((d) =>
+        h("span", { class: `chip st-${d.status}`, title: `${d.status}${d.attempts ? ` after ${d.attempts} attempt(s)` : ""}\n${d.last_error || d.response || ""}`, dataset: { platform: d.platform, status: d.status } },
+          `${PLATFORM_NAMES[d.platform] || d.platform} · ${d.status}`)) : h("span", { class: "muted" }, "no destination")),
+      h("td", {}, h("button", { class: "link", onclick: () => { details.hidden = !details.hidden; } }, "details"))));
+    rows.push(details);
+  }
+  $("#event-table tbody").replaceChildren(...rows);
+  const dot = $("#live-dot");
+  dot.classList.remove("pulse"); void dot.offsetWidth; dot.classList.add("pulse");
+}
+
+// ------------------------------------------------------------------ banner
+
+const TEXT_DEFAULTS = {
+  en: { title: "We value your privacy", description: "We use cookies to measure our site and to show relevant ads. Choose what you allow.", accept_all: "Accept all", reject_all: "Reject all", customize: "Customize", privacy: "Privacy policy", save: "Save choices" },
+  es: { title: "Tu privacidad importa", description: "Usamos cookies para medir el sitio y mostrar anuncios relevantes. Elige qué permites.", accept_all: "Aceptar todo", reject_all: "Rechazar todo", customize: "Personalizar", privacy: "Política de privacidad", save: "Guardar" },
+  pt: { title: "A sua privacidade importa", description: "Usamos cookies para medir o site e mostrar anúncios relevantes. Escolha o que permite.", accept_all: "Aceitar tudo", reject_all: "Rejeitar tudo", customize: "Personalizar", privacy: "Política de privacidade", save: "Guardar" },
+};
+const TEXT_FIELDS = ["title", "description", "accept_all", "reject_all", "customize", "privacy", "save"];
+
+async function loadBanner() {
+  const s = await api("GET", "/api/v1/tracking/settings");
+  state.banner = structuredClone(s.banner || {});
+  state.bannerLang = state.banner.default_language || "en";
+  fillBannerForm();
+}
+
+function fillBannerForm() {
+  const f = $("#banner-form");
+  const b = state.banner;
+  f.enabled.checked = b.enabled !== false;
+  f.position.value = b.position || "bottom";
+  f.default_language.value = b.default_language || "en";
+  f.privacy_url.value = b.privacy_url || "";
+  const c = b.colors || {};
+  f.c_background.value = c.background || "#ffffff";
+  f.c_text.value = c.text || "#1f2933";
+  f.c_primary.value = c.primary || "#1a73e8";
+  f.c_primary_text.value = c.primary_text || "#ffffff";
+  $("#banner-langs").replaceChildren(...["en", "es", "pt"].map((l) =>
+    h("button", { type: "button", class: l === state.bannerLang ? "lang on" : "lang", onclick: () => { readBannerForm(); state.bannerLang = l; fillBannerForm(); } }, l.toUpperCase())));
+  const t = (b.texts || {})[state.bannerLang] || {};
+  for (const k of TEXT_FIELDS) { f[`t_${k}`].value = t[k] || ""; f[`t_${k}`].placeholder = TEXT_DEFAULTS[state.bannerLang][k]; }
+  renderPreview();
+}
+
+function readBannerForm() {
+  const f = $("#banner-form");
+  const b = state.banner;
+  b.enabled = f.enabled.checked;
+  b.position = f.position.value;
+  b.default_language = f.default_language.value;
+  if (f.privacy_url.value.trim()) b.privacy_url = f.privacy_url.value.trim(); else delete b.privacy_url;
+  b.colors = { background: f.c_background.value, text: f.c_text.value, primary: f.c_primary.value, primary_text: f.c_primary_text.value };
+  b.texts = b.texts || {};
+  const t = {};
+  for (const k of TEXT_FIELDS) { const v = f[`t_${k}`].value.trim(); if (v) t[k] = v; }
+  if (Object.keys(t).length) b.texts[state.bannerLang] = { ...(b.texts[state.bannerLang] || {}), ...t };
+  else delete b.texts[state.bannerLang];
+  for (const k of TEXT_FIELDS) if (!f[`t_${k}`].value.trim() && b.texts[state.bannerLang]) delete b.texts[state.bannerLang][k];
+  return b;
+}
+
+/** Preview in a shadow root: the page's CSS cannot leak in, and texts go in as textContent. */
+function renderPreview() {
+  const b = state.banner;
+  const host = $("#banner-preview");
+  const root = host.shadowRoot || host.attachShadow({ mode: "open" });
+  const c = b.colors || {};
+  const t = { ...TEXT_DEFAULTS[state.bannerLang], ...((b.texts || {})[state.bannerLang] || {}) };
+  const style = document.createElement("style");
+  style.textContent = `
+    :host{display:block}
+    .page{position:relative;height:300px;border-radius:8px;background:repeating-linear-gradient(0deg,#f4f6f8 0 18px,#eef1f4 18px 36px);overflow:hidden;font:14px/1.4 system-ui,sans-serif}
+    .fake{position:absolute;left:20px;top:18px;right:20px;color:#9aa5b1;font-size:12px}
+    .banner{position:absolute;box-sizing:border-box;padding:16px;border-radius:10px;box-shadow:0 6px 24px rgba(0,0,0,.18);background:${c.background || "#fff"};color:${c.text || "#1f2933"}}
+    .bottom{left:12px;right:12px;bottom:12px}.top{left:12px;right:12px;top:12px}
+    .bottom-left{left:12px;bottom:12px;width:62%}.bottom-right{right:12px;bottom:12px;width:62%}
+    .center{left:50%;top:50%;transform:translate(-50%,-50%);width:72%}
+    h3{margin:0 0 6px;font-size:15px}p{margin:0 0 12px;font-size:13px}
+    a{color:inherit}
+    .btns{display:flex;gap:8px;flex-wrap:wrap}
+    button{font:inherit;font-size:13px;border-radius:6px;padding:7px 12px;cursor:pointer;border:1px solid ${c.primary || "#1a73e8"}}
+    .pri{background:${c.primary || "#1a73e8"};color:${c.primary_text || "#fff"}}
+    .sec{background:transparent;color:${c.text || "#1f2933"}}
+    .off{opacity:.45}`;
+  const banner = h("div", { class: `banner ${b.position || "bottom"}${b.enabled === false ? " off" : ""}` },
+    h("h3", {}, t.title),
+    h("p", {}, t.description, " ", b.privacy_url ? h("a", { href: b.privacy_url, target: "_blank", rel: "noopener noreferrer" }, t.privacy) : null),
+    h("div", { class: "btns" }, h("button", { class: "sec" }, t.reject_all), h("button", { class: "sec" }, t.customize), h("button", { class: "pri" }, t.accept_all)));
+  root.replaceChildren(style, h("div", { class: "page" }, h("div", { class: "fake" }, b.enabled === false ? "banner disabled — preview only" : "your site"), banner));
+}
+
+$("#banner-form").addEventListener("input", () => { readBannerForm(); renderPreview(); });
+$("#banner-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("#banner-error").textContent = "";
+  const banner = readBannerForm();
+  try {
+    const r = await api("PUT", "/api/v1/tracking/settings", { banner });
+    state.banner = structuredClone(r.banner || banner);
+    fillBannerForm();
+    flash("Banner saved.");
+  } catch (e) {
+    $("#banner-error").textContent = e.field ? `${e.field}: ${e.message}` : e.message;
+  }
+});
+
+// ------------------------------------------------------------------ install
+
+function renderInstall() {
+  const snippet = `<script src="${location.origin}/t.js" data-site-key="${state.me.site_key}" async></script>`;
+  $("#snippet").textContent = snippet;
+  $("#site-key").textContent = state.me.site_key;
+  $("#allowed-domains").textContent = (state.me.domains || []).join(", ");
+}
+$("#copy-snippet").addEventListener("click", async () => {
+  try { await navigator.clipboard.writeText($("#snippet").textContent); flash("Snippet copied."); }
+  catch { const r = document.createRange(); r.selectNodeContents($("#snippet")); getSelection().removeAllRanges(); getSelection().addRange(r); flash("Press Ctrl+C to copy."); }
+});
+
+// ------------------------------------------------------------------ security
+
+function renderSecurity() {
+  const k = state.me.api_key || {};
+  const parts = [];
+  parts.push(k.rotated_at ? `Last rotated ${fmtTime(k.rotated_at)}.` : "Never rotated.");
+  if (k.previous_key_valid_until) parts.push(`The previous key still works until ${fmtTime(k.previous_key_valid_until)}.`);
+  if (k.authenticated_with === "previous") parts.push("You are signed in with the previous key: sign in with the new one.");
+  $("#key-status").textContent = parts.join(" ");
+  $("#revoke-prev").hidden = !k.previous_key_valid_until;
+  const n = state.me.notifications || {};
+  $("#webhook").value = "";
+  $("#webhook").placeholder = n.webhook_set ? `set (${n.webhook_host}) — enter a new URL to replace` : "https://hooks.slack.com/services/…";
+  $("#webhook-status").textContent = n.webhook_set ? `Notifications go to ${n.webhook_host}.` : "No webhook: health check results are only shown here.";
+}
+
+async function refreshMe() { state.me = await api("GET", "/api/v1/tenants/me"); renderSecurity(); }
+
+$("#rotate").addEventListener("click", async () => {
+  const grace = Number($("#rotate-grace").value);
+  if (!confirm(grace ? "Rotate the API key? The old key keeps working for the chosen grace period." : "Rotate the API key? The old key stops working at once (servers using it will get 401).")) return;
+  const r = await api("POST", "/api/v1/tenants/keys/rotate", { grace_seconds: grace });
+  state.key = r.api_key;
+  sessionStorage.setItem(KEY, r.api_key);
+  $("#new-key").hidden = false;
+  $("#new-key-value").textContent = r.api_key;
+  await refreshMe();
+  flash("API key rotated.");
+});
+$("#revoke-prev").addEventListener("click", async () => {
+  await api("DELETE", "/api/v1/tenants/keys/previous");
+  await refreshMe();
+  flash("The previous key no longer works.");
+});
+$("#notify-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("#notify-error").textContent = "";
+  const url = $("#webhook").value.trim();
+  if (!url) { $("#notify-error").textContent = "Enter a webhook URL."; return; }
+  try {
+    await api("PUT", "/api/v1/tracking/settings/notifications", { webhook_url: url });
+    await refreshMe();
+    flash("Webhook saved.");
+  } catch (e) { $("#notify-error").textContent = e.message; }
+});
+$("#webhook-clear").addEventListener("click", async () => {
+  await api("PUT", "/api/v1/tracking/settings/notifications", { webhook_url: null });
+  await refreshMe();
+  flash("Webhook removed.");
+});
+$("#webhook-test").addEventListener("click", async () => {
+  try {
+    const r = await api("POST", "/api/v1/tracking/settings/notifications/test");
+    flash(r.ok ? "Test message delivered." : `Webhook answered HTTP ${r.http_status}.`, r.ok ? "ok" : "error");
+  } catch (e) { $("#notify-error").textContent = e.message; }
+});
+
+// ------------------------------------------------------------------ boot
+
+(async () => {
+  const saved = sessionStorage.getItem(KEY);
+  if (saved) {
+    try { await signIn(saved); return; } catch { /* fall through to the login form */ }
+  }
+  signOut();
+})();
