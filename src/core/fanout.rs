@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision};
 use super::destinations::{destination, DeliveryEvent};
 use super::event::{AssertedConsent, Event};
-use super::mapping::Platform;
+use super::mapping::{EventName, Platform};
 use super::retry::{next_step, NextStep, Outcome, RetryPolicy};
 
 /// What the intake needs to know about a pixel to route events (no secrets).
@@ -20,6 +20,24 @@ pub struct PixelRoute {
     /// When non-empty, only events whose URL host is one of these (or a subdomain) go here.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// When non-empty, only these events (canonical or custom names) go to this pixel.
+    #[serde(default)]
+    pub event_names: Vec<String>,
+}
+
+impl PixelRoute {
+    /// Whether this pixel wants the event. A LinkedIn conversion rule counts every event sent to
+    /// it as one conversion, so without an explicit list it never gets page views or content views.
+    pub fn accepts(&self, event: &Event) -> bool {
+        if !self.event_names.is_empty() {
+            let name = event.display_name();
+            return self.event_names.iter().any(|n| n == name);
+        }
+        match self.platform {
+            Platform::Linkedin => !matches!(event.event_name, EventName::PageView | EventName::ViewContent),
+            _ => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,7 +134,7 @@ pub fn route(
         consent,
     };
     for p in pixels {
-        if !p.is_active || !p.server_side_enabled {
+        if !p.is_active || !p.server_side_enabled || !p.accepts(event) {
             continue;
         }
         let skip = |reason: &str| RouteRecord {
@@ -261,6 +279,7 @@ mod tests {
             is_active: true,
             server_side_enabled: true,
             domains: vec![],
+            event_names: vec![],
         }
     }
 
@@ -306,6 +325,22 @@ mod tests {
         assert!(r.jobs.is_empty());
         assert_eq!(r.records[0].status, DeliveryStatus::Skipped);
         assert_eq!(r.records[0].reason.as_deref(), Some("no marketing consent"));
+    }
+
+    #[test]
+    fn event_filters_and_linkedin_conversion_default() {
+        let ev = event("https://a.example/x"); // a lead
+        let mut only_purchase = pixel("p1", Platform::Meta);
+        only_purchase.event_names = vec!["purchase".into()];
+        assert!(!only_purchase.accepts(&ev));
+        only_purchase.event_names.push("lead".into());
+        assert!(only_purchase.accepts(&ev));
+        let li = pixel("p2", Platform::Linkedin);
+        assert!(li.accepts(&ev));
+        let mut pv = ev.clone();
+        pv.event_name = EventName::PageView;
+        assert!(!li.accepts(&pv), "page views are not LinkedIn conversions");
+        assert!(pixel("p3", Platform::Meta).accepts(&pv));
     }
 
     #[test]

@@ -52,12 +52,14 @@ pub enum EventName {
     Custom,
 }
 
-/// Seed 002 table: canonical → (Meta, Google, LinkedIn, TikTok).
+/// Seed 002 table: canonical → (Meta, Google, LinkedIn, TikTok). Where the seed names an event
+/// the platform does not know, the platform's own name wins: TikTok's sign-up event is
+/// `CompleteRegistration` (not "Registration") and its pixel reports page views as `Pageview`.
 const TABLE: [(EventName, &str, [&str; 4]); 8] = [
     (
         EventName::PageView,
         "page_view",
-        ["PageView", "page_view", "PageView", "PageView"],
+        ["PageView", "page_view", "PageView", "Pageview"],
     ),
     (
         EventName::Lead,
@@ -67,7 +69,7 @@ const TABLE: [(EventName, &str, [&str; 4]); 8] = [
     (
         EventName::Signup,
         "signup",
-        ["CompleteRegistration", "sign_up", "SignUp", "Registration"],
+        ["CompleteRegistration", "sign_up", "SignUp", "CompleteRegistration"],
     ),
     (
         EventName::AddToCart,
@@ -180,6 +182,8 @@ mod tests {
             Some("view_item")
         );
         assert_eq!(EventName::Custom.for_platform(Platform::Meta), None);
+        assert_eq!(EventName::Signup.for_platform(Platform::Tiktok), Some("CompleteRegistration"));
+        assert_eq!(EventName::PageView.for_platform(Platform::Tiktok), Some("Pageview"));
     }
 
     #[test]

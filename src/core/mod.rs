@@ -1,6 +1,8 @@
 //! The functional core: pure Rust, no `worker` types, tested natively with `cargo test`.
 pub mod ads;
+pub mod banner;
 pub mod consent;
+pub mod cookies;
 pub mod dedup;
 pub mod destinations;
 pub mod event;

@@ -9,7 +9,6 @@ pub const MAX_ATTEMPTS: u32 = 3;
 pub const MAX_DEFERRALS: u32 = 8;
 /// Cloudflare Queues accepts delays up to 12 hours.
 pub const MAX_DELAY_SECS: u32 = 12 * 3600;
-const DEFAULT_RATE_LIMIT_DELAY_SECS: u32 = 60;
 
 /// How a platform answered one request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,9 +130,10 @@ pub fn next_step(
                     reason: format!("{reason} (still rate limited after {deferrals} waits)"),
                 }
             } else {
-                let wait = retry_after_secs.unwrap_or(
-                    DEFAULT_RATE_LIMIT_DELAY_SECS.max(backoff_secs(policy, deferrals + 1)),
-                );
+                // Without a Retry-After hint, wait twice the retry backoff (60 s, 4 min, ... by
+                // default): throttling lasts longer than a transient error.
+                let wait = retry_after_secs
+                    .unwrap_or_else(|| backoff_secs(policy, deferrals + 1).saturating_mul(2).max(1));
                 NextStep::Retry {
                     delay_secs: wait.min(MAX_DELAY_SECS),
                     // The attempt that was throttled is not spent.

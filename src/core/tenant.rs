@@ -120,6 +120,7 @@ pub struct PixelInput {
     pub server_side_enabled: Option<bool>,
     pub test_event_code: Option<Option<String>>,
     pub domains: Option<Vec<String>>,
+    pub event_names: Option<Vec<String>>,
 }
 
 /// `existing` is the stored platform when updating (the platform of a pixel cannot change).
@@ -128,7 +129,8 @@ pub fn parse_pixel_input(
     existing: Option<Platform>,
 ) -> Result<PixelInput, FieldError> {
     let obj = object(body)?;
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 9] = [
+        "event_names",
         "platform",
         "pixel_id",
         "access_token",
@@ -203,6 +205,9 @@ pub fn parse_pixel_input(
             ))
         }
     };
+    if obj.contains_key("event_names") {
+        input.event_names = Some(parse_event_names(obj.get("event_names"))?);
+    }
     if obj.contains_key("domains") {
         input.domains = Some(parse_domains(obj.get("domains"), "domains")?);
     }
@@ -225,6 +230,33 @@ pub fn parse_pixel_input(
         ));
     }
     Ok(input)
+}
+
+/// Canonical names (`purchase`) or custom event names, as the intake accepts them.
+fn parse_event_names(v: Option<&Value>) -> Result<Vec<String>, FieldError> {
+    let arr = match v {
+        None | Some(Value::Null) => return Ok(vec![]),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(FieldError::new("event_names", "must be an array of event names")),
+    };
+    let mut out = Vec::new();
+    for (i, n) in arr.iter().enumerate() {
+        let f = format!("event_names[{i}]");
+        let s = n.as_str().ok_or_else(|| FieldError::new(&f, "must be a string"))?.trim();
+        let parsed = super::mapping::EventName::parse(s);
+        let name = if parsed == super::mapping::EventName::Custom {
+            if s.is_empty() || s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(FieldError::new(&f, "must be an event name (letters, digits, '_', ≤ 40)"));
+            }
+            s.to_string()
+        } else {
+            parsed.as_str().to_string()
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 fn secret(obj: &Map<String, Value>, key: &str) -> Result<Option<Option<String>>, FieldError> {
@@ -388,6 +420,18 @@ mod tests {
             .as_deref(),
             Some("G-ABC123")
         );
+    }
+
+    #[test]
+    fn event_names_are_canonicalized() {
+        let p = parse_pixel_input(
+            &json!({"platform": "linkedin", "pixel_id": "12345", "access_token": "t", "event_names": ["Purchase", "lead", "quiz_done", "purchase"]}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.event_names, Some(vec!["purchase".into(), "lead".into(), "quiz_done".into()]));
+        let bad = parse_pixel_input(&json!({"platform": "meta", "pixel_id": "12345", "access_token": "t", "event_names": ["no spaces allowed"]}), None);
+        assert_eq!(bad.unwrap_err().field, "event_names[0]");
     }
 
     #[test]

@@ -322,7 +322,7 @@ async fn deliver_group(
         let outcome = dest.classify(&answer);
         let members: Vec<&DeliveryJob> = planned.events.iter().map(|&i| &jobs[i]).collect();
         let response = match &outcome {
-            Outcome::Delivered { detail, .. } => detail.clone(),
+            Outcome::Delivered { detail, .. } => Some(detail.clone().unwrap_or_else(|| format!("HTTP {}", answer.status))),
             _ => Some(format!("HTTP {}: {}", answer.status, snippet(&answer.body))),
         };
         for (&i, s) in planned
@@ -477,8 +477,10 @@ pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
     drop(creds);
     let answer = send(&req, super::outbound_timeout_ms(env)).await;
     let outcome = dest.classify(&answer);
+    let findings = dest.verify_findings(&answer);
     Ok(json!({
-        "ok": matches!(outcome, Outcome::Delivered { .. }),
+        "ok": matches!(outcome, Outcome::Delivered { .. }) && findings.is_empty(),
+        "findings": findings,
         "platform": platform,
         "http_status": answer.status,
         "outcome": outcome,

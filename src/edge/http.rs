@@ -81,6 +81,8 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Post, ["api", "v1", "tracking", "pixels", id, "verify"]) => {
             verify_pixel(req, env, id).await
         }
+        (Method::Get, ["api", "v1", "tracking", "config"]) => super::tag::config(req, env).await,
+        (Method::Get, ["api", "v1", "tracking", "id"]) => super::tag::identify(req, env).await,
         (Method::Get, ["api", "v1", "tracking", "settings"]) => get_settings(req, env).await,
         (Method::Put, ["api", "v1", "tracking", "settings"]) => put_settings(req, env).await,
         // Dashboard, tenant security, health (src/edge/admin.rs).
@@ -103,6 +105,8 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Post, ["api", "v1", "tracking", "settings", "notifications", "test"]) => {
             super::admin::test_notification(req, env).await
         }
+        // Ads accounts, sync, reports, alerts, audiences (src/edge/ads.rs).
+        (_, ["api", "v1", "ads", rest @ ..]) => super::ads::route(req, env, rest).await,
         _ => Err(ApiError::new(404, "not_found", "no such endpoint")),
     }
 }
@@ -269,29 +273,40 @@ async fn create_tenant(mut req: Request, env: &Env) -> ApiResult {
 async fn get_settings(req: Request, env: &Env) -> ApiResult {
     let tenant_id = require_api_key(&req, env).await?;
     let cfg = d1::load_tenant_config(&d1::db(env)?, &tenant_id).await?;
+    let banner = super::tag::banner_settings(env, &tenant_id).await?;
     Ok(json_response(
         200,
-        &json!({"consent_policy": cfg.consent_policy, "domains": cfg.domains}),
+        &json!({"consent_policy": cfg.consent_policy, "domains": cfg.domains, "banner": banner}),
     ))
 }
 
 async fn put_settings(mut req: Request, env: &Env) -> ApiResult {
     let tenant_id = require_api_key(&req, env).await?;
     let body = read_body(&mut req).await?;
-    let policy: ConsentPolicy = match body.get("consent_policy") {
-        Some(p) => serde_json::from_value(p.clone()).map_err(|e| {
+    let policy: Option<ConsentPolicy> = match body.get("consent_policy") {
+        Some(p) => Some(serde_json::from_value(p.clone()).map_err(|e| {
             ApiError::invalid(FieldError::new("consent_policy", format!("invalid: {e}")))
-        })?,
+        })?),
+        None if body.get("banner").is_some() => None,
         None => {
             return Err(ApiError::invalid(FieldError::new(
                 "consent_policy",
-                "is required",
+                "is required (or banner)",
             )))
         }
     };
-    d1::set_consent_policy(&d1::db(env)?, &tenant_id, &policy).await?;
-    kv::refresh_config(env, &tenant_id).await?;
-    Ok(json_response(200, &json!({"consent_policy": policy})))
+    // Banner first: it validates everything before anything is written.
+    let banner = match super::tag::save_banner(env, &tenant_id, &body).await? {
+        Some(b) => b,
+        None => super::tag::banner_settings(env, &tenant_id).await?,
+    };
+    let db = d1::db(env)?;
+    if let Some(p) = &policy {
+        d1::set_consent_policy(&db, &tenant_id, p).await?;
+        kv::refresh_config(env, &tenant_id).await?;
+    }
+    let policy = d1::load_tenant_config(&db, &tenant_id).await?.consent_policy;
+    Ok(json_response(200, &json!({"consent_policy": policy, "banner": banner})))
 }
 
 // ---------------------------------------------------------------- pixels
@@ -335,6 +350,10 @@ async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiResult
         .domains
         .clone()
         .unwrap_or_else(|| existing.as_ref().map(|p| p.domains()).unwrap_or_default());
+    let event_names = input
+        .event_names
+        .clone()
+        .unwrap_or_else(|| existing.as_ref().map(|p| p.event_names()).unwrap_or_default());
     let write = d1::PixelWrite {
         id: pixel_uuid,
         platform: input.platform.expect("validated"),
@@ -356,6 +375,7 @@ async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiResult
         ),
         test_event_code: test_code.as_deref(),
         domains: &domains,
+        event_names: &event_names,
     };
     d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
     kv::refresh_config(env, &tenant_id).await?;
@@ -423,10 +443,8 @@ async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
     )
     .await?;
     kv::put_consent(env, tenant_id, &visitor_id, &state).await;
-    Ok(json_response(
-        201,
-        &json!({"visitor_id": visitor_id, "consent": state}),
-    ))
+    let resp = json_response(201, &json!({"visitor_id": visitor_id, "consent": state}));
+    Ok(super::tag::consent_cookies(resp, &req, &caller.config, &visitor_id, &state, &body))
 }
 
 async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {

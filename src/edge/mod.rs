@@ -1,12 +1,15 @@
 //! The adapter: everything that touches Cloudflare bindings. Logic lives in `crate::core`.
 
 pub mod admin;
+pub mod ads;
+pub mod cookies;
 pub mod cors;
 pub mod dispatch;
 pub mod durable;
 pub mod http;
 pub mod scheduled;
 pub mod store;
+pub mod tag;
 
 use worker::{Env, Headers, Response};
 

@@ -10,6 +10,8 @@ use super::store::d1;
 pub const HEALTH_CHECK_CRON: &str = "0 8 * * *";
 /// 03:15 UTC daily: retention.
 pub const RETENTION_CRON: &str = "15 3 * * *";
+/// Hourly: wake the ads scheduler Durable Objects (issue 7).
+pub const ADS_WAKE_CRON: &str = "0 * * * *";
 
 pub async fn run(event: ScheduledEvent, env: Env) {
     let cron = event.cron();
@@ -22,6 +24,8 @@ pub async fn run(event: ScheduledEvent, env: Env) {
             Err(e) => worker::console_error!("health check ({cron}) failed: {}", e.message),
         },
         RETENTION_CRON => retention(&env, &cron, now).await,
+        // Hourly: wake every tenant's ads Scheduler DO (the DOs do the work on their alarms).
+        ADS_WAKE_CRON => super::ads::wake_schedulers(&env).await,
         // Any other schedule: retention is always safe to run.
         _ => {
             worker::console_warn!("unknown cron {cron}: running retention");

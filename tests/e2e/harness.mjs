@@ -25,15 +25,21 @@ export async function startGateway(extraVars = {}) {
   const vars = {
     ADMIN_TOKEN, TOKEN_ENCRYPTION_KEY: ENC_KEY,
     META_GRAPH_BASE: up, GA4_MP_BASE: up, LINKEDIN_API_BASE: up, TIKTOK_API_BASE: up, GOOGLE_ADS_API_BASE: up,
-    RETRY_BASE_SECONDS: "1", OUTBOUND_TIMEOUT_MS: "2000", ...extraVars,
+    RETRY_BASE_SECONDS: "1", OUTBOUND_TIMEOUT_MS: "2000",
+    // Ads accounts (issue 7): OAuth endpoints and app credentials, all at the fake.
+    META_OAUTH_DIALOG_BASE: up, GOOGLE_OAUTH_BASE: up, GOOGLE_ACCOUNTS_BASE: up,
+    META_APP_ID: "fake-meta-app", META_APP_SECRET: "fake-meta-secret",
+    GOOGLE_OAUTH_CLIENT_ID: "fake-google-client", GOOGLE_OAUTH_CLIENT_SECRET: "fake-google-secret",
+    GOOGLE_ADS_DEVELOPER_TOKEN: "fake-dev-token", ...extraVars,
   };
   // Run a private copy of the build with a config of absolute paths and no [build] step, so a
   // rebuild or a source edit elsewhere never reloads the worker under a running test.
   cpSync(join(ROOT, "build"), join(dir, "build"), { recursive: true });
+  cpSync(join(ROOT, "static"), join(dir, "static"), { recursive: true });
   const config = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main = .*$/m, `main = "${join(dir, "build/worker/shim.mjs")}"`)
     .replace(/^\[build\][\s\S]*?(?=^\[)/m, "")
-    .replace(/^directory = "static"$/m, `directory = "${join(ROOT, "static")}"`)
+    .replace(/^directory = "static"$/m, `directory = "${join(dir, "static")}"`)
     .replace(/^migrations_dir = "migrations"$/m, `migrations_dir = "${join(ROOT, "migrations")}"`);
   const configFile = join(dir, "wrangler.toml");
   writeFileSync(configFile, config);

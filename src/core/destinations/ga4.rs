@@ -410,6 +410,14 @@ struct RequestKey {
 }
 
 impl Destination for Ga4 {
+    fn verify_findings(&self, response: &InboundResponse) -> Vec<String> {
+        if (200..300).contains(&response.status) {
+            validation_messages(&response.body)
+        } else {
+            Vec::new()
+        }
+    }
+
     fn platform(&self) -> Platform {
         Platform::Google
     }

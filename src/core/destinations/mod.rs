@@ -112,6 +112,11 @@ pub trait Destination: Sync {
         now: i64,
     ) -> Plan;
     fn classify(&self, response: &InboundResponse) -> Outcome;
+    /// Problems the platform reported in a successful verify answer (GA4's debug endpoint answers
+    /// 200 with `validationMessages`). Empty means nothing to report.
+    fn verify_findings(&self, _response: &InboundResponse) -> Vec<String> {
+        Vec::new()
+    }
     /// The request the pixel `verify` endpoint sends: a test event, or the platform's validation
     /// call, whose answer tells whether id and token work.
     fn plan_verify(

@@ -40,7 +40,7 @@ use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
-use crate::core::mapping::{EventName, Platform};
+use crate::core::mapping::Platform;
 use crate::core::outbound::{InboundResponse, OutboundRequest};
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
 
@@ -54,15 +54,11 @@ const NO_TOKEN: &str = "the TikTok pixel has no access_token";
 /// TikTok's event code for a canonical event.
 pub fn event_code(ev: &DeliveryEvent) -> String {
     let e = &ev.event;
-    match e.event_name {
-        EventName::Signup => "CompleteRegistration".into(),
-        EventName::PageView => "Pageview".into(),
-        other => other
-            .for_platform(Platform::Tiktok)
-            .map(str::to_string)
-            .or_else(|| e.custom_name.clone())
-            .unwrap_or_else(|| "CustomEvent".into()),
-    }
+    e.event_name
+        .for_platform(Platform::Tiktok)
+        .map(str::to_string)
+        .or_else(|| e.custom_name.clone())
+        .unwrap_or_else(|| "CustomEvent".into())
 }
 
 impl Tiktok {

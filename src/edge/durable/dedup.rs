@@ -13,6 +13,11 @@ use crate::edge::{now_ms, ApiError};
 /// How often the shard sweeps expired keys.
 const SWEEP_EVERY_MS: i64 = 6 * 3600 * 1000;
 
+/// `set_alarm` takes an integer as an offset from now, not a timestamp: pass a Duration.
+fn sweep_interval() -> std::time::Duration {
+    std::time::Duration::from_millis(SWEEP_EVERY_MS as u64)
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ShardRequest {
@@ -95,7 +100,7 @@ impl DurableObject for DedupShard {
         };
         let storage = self.state.storage();
         if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(now_ms() + SWEEP_EVERY_MS).await?;
+            storage.set_alarm(sweep_interval()).await?;
         }
         answer
     }
@@ -117,7 +122,7 @@ impl DurableObject for DedupShard {
         if left.first().map(|c| c.n).unwrap_or(0) > 0 {
             self.state
                 .storage()
-                .set_alarm(now_ms() + SWEEP_EVERY_MS)
+                .set_alarm(sweep_interval())
                 .await?;
         }
         Response::empty()

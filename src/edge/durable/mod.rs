@@ -1,2 +1,3 @@
 //! Durable Objects.
 pub mod dedup;
+pub mod scheduler;

@@ -151,6 +151,7 @@ pub struct PixelRow {
     pub server_side_enabled: i64,
     pub test_event_code: Option<String>,
     pub domains: String,
+    pub event_names: String,
     pub last_verified_at: Option<i64>,
     pub last_verify_result: Option<String>,
     pub created_at: i64,
@@ -166,6 +167,10 @@ impl PixelRow {
         serde_json::from_str(&self.domains).unwrap_or_default()
     }
 
+    pub fn event_names(&self) -> Vec<String> {
+        serde_json::from_str(&self.event_names).unwrap_or_default()
+    }
+
     /// The API view: secrets are reported as set or not, never returned.
     pub fn to_json(&self) -> Value {
         json!({
@@ -176,6 +181,7 @@ impl PixelRow {
             "server_side_enabled": self.server_side_enabled != 0,
             "test_event_code": self.test_event_code,
             "domains": self.domains(),
+            "event_names": self.event_names(),
             "has_access_token": self.access_token_enc.is_some(),
             "has_api_secret": self.api_secret_enc.is_some(),
             "last_verified_at": self.last_verified_at,
@@ -186,7 +192,7 @@ impl PixelRow {
     }
 }
 
-const PIXEL_COLUMNS: &str = "id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, last_verified_at, last_verify_result, created_at, updated_at";
+const PIXEL_COLUMNS: &str = "id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at";
 
 pub async fn load_tenant_config(
     db: &D1Database,
@@ -214,6 +220,7 @@ pub async fn load_tenant_config(
                     is_active: p.is_active != 0,
                     server_side_enabled: p.server_side_enabled != 0,
                     domains: p.domains(),
+                    event_names: p.event_names(),
                 })
             })
             .collect(),
@@ -271,6 +278,7 @@ pub struct PixelWrite<'a> {
     pub server_side_enabled: bool,
     pub test_event_code: Option<&'a str>,
     pub domains: &'a [String],
+    pub event_names: &'a [String],
 }
 
 pub async fn upsert_pixel(
@@ -281,12 +289,12 @@ pub async fn upsert_pixel(
 ) -> Result<(), ApiError> {
     run(
         db,
-        "INSERT INTO pixels (id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+        "INSERT INTO pixels (id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?11, ?11)
          ON CONFLICT(id) DO UPDATE SET pixel_id = excluded.pixel_id, access_token_enc = excluded.access_token_enc,
            api_secret_enc = excluded.api_secret_enc, is_active = excluded.is_active,
            server_side_enabled = excluded.server_side_enabled, test_event_code = excluded.test_event_code,
-           domains = excluded.domains, updated_at = excluded.updated_at
+           domains = excluded.domains, event_names = excluded.event_names, updated_at = excluded.updated_at
          WHERE pixels.tenant_id = excluded.tenant_id",
         &[
             s(p.id),
@@ -300,6 +308,7 @@ pub async fn upsert_pixel(
             opt(p.test_event_code),
             s(&json!(p.domains).to_string()),
             n(now),
+            s(&json!(p.event_names).to_string()),
         ],
     )
     .await
@@ -774,6 +783,43 @@ pub async fn purge(db: &D1Database, now: i64) -> Result<(u64, u64), ApiError> {
     )
     .await?;
     Ok((ips, events))
+}
+
+// ---------------------------------------------------------------- tenant settings (banner)
+
+#[derive(Deserialize)]
+struct SettingsRow {
+    settings: String,
+}
+
+/// The tenant's free-form settings JSON (`banner`, ...); `{}` when unset or unreadable.
+pub async fn tenant_settings(db: &D1Database, tenant_id: &str) -> Result<Value, ApiError> {
+    let row: Option<SettingsRow> = first(
+        db,
+        "SELECT settings FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?;
+    Ok(row
+        .and_then(|r| serde_json::from_str(&r.settings).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({})))
+}
+
+/// Sets one top-level key of the settings JSON, keeping the others.
+pub async fn set_tenant_setting(
+    db: &D1Database,
+    tenant_id: &str,
+    key: &str,
+    value: &Value,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE tenants SET settings = json_set(CASE WHEN json_valid(settings) THEN settings ELSE '{}' END, ?2, json(?3)) WHERE id = ?1",
+        &[s(tenant_id), s(&format!("$.{key}")), s(&value.to_string())],
+    )
+    .await
+    .map(|_| ())
 }
 
 // ---------------------------------------------------------------- dashboard, security, health (issue 6)

@@ -1,0 +1,128 @@
+//! Server-set first-party cookies: reads the request's cookies and scope, appends Set-Cookie
+//! headers. The rules (names, lifetimes, domain choice, validation) live in `core::cookies`.
+
+use std::collections::BTreeMap;
+
+use worker::{Request, Response};
+
+use crate::core::consent::ConsentState;
+use crate::core::cookies::{self as c, CookieScope};
+use crate::core::tenant::TenantConfig;
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+pub fn request_cookies(req: &Request) -> BTreeMap<String, String> {
+    header(req, "cookie")
+        .map(|h| c::parse_cookie_header(&h))
+        .unwrap_or_default()
+}
+
+/// `Secure` when the gateway is reached over https or the page is https (a https page cannot
+/// call an http gateway, so behind a TLS-terminating proxy the Origin tells the truth).
+pub fn scope(req: &Request, config: &TenantConfig) -> CookieScope {
+    let url = req.url().ok();
+    let origin = header(req, "origin").and_then(|o| url::Url::parse(&o).ok());
+    let secure = url.as_ref().map(|u| u.scheme() == "https").unwrap_or(false)
+        || origin
+            .as_ref()
+            .map(|o| o.scheme() == "https")
+            .unwrap_or(false);
+    let host = header(req, "host")
+        .or_else(|| url.as_ref().and_then(|u| u.host_str().map(str::to_string)))
+        .unwrap_or_default();
+    CookieScope {
+        domain: c::cookie_domain(
+            &host,
+            origin.as_ref().and_then(|o| o.host_str()),
+            &config.domains,
+        ),
+        secure,
+    }
+}
+
+/// What the gateway decided to set, to be reported to the tag as well.
+#[derive(Default)]
+pub struct Identity {
+    pub fbp: Option<String>,
+    pub fbc: Option<String>,
+}
+
+/// Sets the visitor cookie and, for a visitor with marketing consent, `_fbp`/`_fbc` (taking the
+/// tag's fresher values when valid, else the browser's, else a new `_fbp`). Without marketing
+/// consent the Meta cookies are expired if the browser has them.
+#[allow(clippy::too_many_arguments)]
+pub fn plan(
+    req: &Request,
+    config: &TenantConfig,
+    visitor_id: &str,
+    consent: Option<&ConsentState>,
+    tag_fbp: Option<&str>,
+    tag_fbc: Option<&str>,
+    now_ms: i64,
+) -> (Vec<String>, Identity) {
+    let sc = scope(req, config);
+    let jar = request_cookies(req);
+    let mut set = vec![c::set_cookie(
+        c::VISITOR_COOKIE,
+        visitor_id,
+        c::LONG_MAX_AGE,
+        true,
+        &sc,
+    )];
+    let mut id = Identity::default();
+    if let Some(state) = consent {
+        set.push(c::set_cookie(
+            c::CONSENT_COOKIE,
+            &c::consent_cookie_value(state),
+            c::LONG_MAX_AGE,
+            false,
+            &sc,
+        ));
+        let pick = |tag: Option<&str>, name: &str| -> Option<String> {
+            tag.filter(|v| c::valid_fb_cookie(v))
+                .map(str::to_string)
+                .or_else(|| jar.get(name).filter(|v| c::valid_fb_cookie(v)).cloned())
+        };
+        if state.marketing {
+            let fbp = pick(tag_fbp, c::FBP_COOKIE).unwrap_or_else(|| {
+                let r = u64::from_le_bytes(super::random_bytes::<8>());
+                c::new_fbp(now_ms, r)
+            });
+            set.push(c::set_cookie(
+                c::FBP_COOKIE,
+                &fbp,
+                c::META_MAX_AGE,
+                false,
+                &sc,
+            ));
+            id.fbp = Some(fbp);
+            if let Some(fbc) = pick(tag_fbc, c::FBC_COOKIE) {
+                set.push(c::set_cookie(
+                    c::FBC_COOKIE,
+                    &fbc,
+                    c::META_MAX_AGE,
+                    false,
+                    &sc,
+                ));
+                id.fbc = Some(fbc);
+            }
+        } else {
+            for name in [c::FBP_COOKIE, c::FBC_COOKIE] {
+                if jar.contains_key(name) {
+                    set.push(c::clear_cookie(name, &sc));
+                }
+            }
+        }
+    }
+    (set, id)
+}
+
+pub fn with_cookies(resp: Response, set: &[String]) -> Response {
+    let h = resp.headers().clone();
+    for v in set {
+        let _ = h.append("set-cookie", v);
+    }
+    resp.with_headers(h)
+}

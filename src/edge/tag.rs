@@ -1,0 +1,151 @@
+//! The browser tag's endpoints: public banner/consent config, the visitor id call that sets the
+//! first-party cookies, and the banner part of the tenant settings. The tag itself (`/t.js`) and
+//! the banner (`/banner.js`) are static assets.
+
+use serde_json::{json, Value};
+use worker::{Env, Request, Response};
+
+use super::store::{d1, kv};
+use super::{cookies, json_response, now_ms, ApiError};
+use crate::core::banner::{parse_banner, stored_banner};
+use crate::core::consent::ConsentState;
+use crate::core::cookies::{valid_visitor_id, VISITOR_COOKIE};
+use crate::core::tenant::TenantConfig;
+
+type ApiResult = std::result::Result<Response, ApiError>;
+
+fn query(req: &Request, key: &str) -> Option<String> {
+    req.url()
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A browser on one of the tenant's sites: `site_key` in the query and an allowed Origin (or
+/// Referer). Same rule as the events/consent endpoints.
+async fn site(req: &Request, env: &Env) -> std::result::Result<TenantConfig, ApiError> {
+    let unknown = || ApiError {
+        status: 401,
+        code: "unauthorized",
+        message: "a known site_key query parameter is required".into(),
+        field: Some("site_key".into()),
+    };
+    let site_key = query(req, "site_key").ok_or_else(unknown)?;
+    let config = kv::config_by_site_key(env, &site_key)
+        .await?
+        .ok_or_else(unknown)?;
+    let h = req.headers();
+    let from = h
+        .get("origin")
+        .ok()
+        .flatten()
+        .or_else(|| h.get("referer").ok().flatten());
+    match from {
+        Some(o) if config.origin_allowed(&o) => Ok(config),
+        _ => Err(ApiError::new(
+            403,
+            "origin_not_allowed",
+            "this site_key is not allowed from this origin",
+        )),
+    }
+}
+
+/// `GET /api/v1/tracking/config?site_key=…` — what the tag and banner need: banner settings and
+/// the tenant's default for visitors without a choice. Public per site; cached briefly.
+pub async fn config(req: Request, env: &Env) -> ApiResult {
+    let cfg = site(&req, env).await?;
+    let settings = d1::tenant_settings(&d1::db(env)?, &cfg.tenant_id).await?;
+    let banner = stored_banner(&settings);
+    let resp = json_response(
+        200,
+        &json!({
+            "banner": banner,
+            "consent_version": banner["version"],
+            "consent_default": {
+                "analytics": cfg.consent_policy.default_analytics,
+                "marketing": cfg.consent_policy.default_marketing,
+            },
+        }),
+    );
+    let h = resp.headers().clone();
+    let _ = h.set(
+        "cache-control",
+        "public, max-age=60, stale-while-revalidate=300",
+    );
+    let _ = h.append("vary", "Origin");
+    Ok(resp.with_headers(h))
+}
+
+/// `GET /api/v1/tracking/id?site_key=…[&vid=…&fbp=…&fbc=…]` (credentials included) — the
+/// visitor's stable id and stored consent; (re)sets the server-side first-party cookies.
+/// The HttpOnly cookie wins over the tag's local id, so ITP clearing script storage after 7
+/// days does not split a visitor in two.
+pub async fn identify(req: Request, env: &Env) -> ApiResult {
+    let cfg = site(&req, env).await?;
+    let jar = cookies::request_cookies(&req);
+    let visitor_id = jar
+        .get(VISITOR_COOKIE)
+        .filter(|v| valid_visitor_id(v))
+        .cloned()
+        .or_else(|| query(&req, "vid").filter(|v| valid_visitor_id(v)))
+        .unwrap_or_else(super::uuid_v4);
+    let consent = kv::consent(env, &cfg.tenant_id, &visitor_id).await?;
+    let (set, ident) = cookies::plan(
+        &req,
+        &cfg,
+        &visitor_id,
+        consent.as_ref(),
+        query(&req, "fbp").as_deref(),
+        query(&req, "fbc").as_deref(),
+        now_ms(),
+    );
+    let body =
+        json!({"visitor_id": visitor_id, "consent": consent, "fbp": ident.fbp, "fbc": ident.fbc});
+    Ok(cookies::with_cookies(json_response(200, &body), &set))
+}
+
+/// Set-Cookie for the consent endpoint's answer (called by `http::post_consent`).
+pub fn consent_cookies(
+    resp: Response,
+    req: &Request,
+    cfg: &TenantConfig,
+    visitor_id: &str,
+    state: &ConsentState,
+    body: &Value,
+) -> Response {
+    let s = |k: &str| body.get(k).and_then(Value::as_str);
+    let (set, _) = cookies::plan(
+        req,
+        cfg,
+        visitor_id,
+        Some(state),
+        s("fbp"),
+        s("fbc"),
+        now_ms(),
+    );
+    cookies::with_cookies(resp, &set)
+}
+
+/// The banner part of `GET /api/v1/tracking/settings`.
+pub async fn banner_settings(env: &Env, tenant_id: &str) -> Result<Value, ApiError> {
+    Ok(stored_banner(
+        &d1::tenant_settings(&d1::db(env)?, tenant_id).await?,
+    ))
+}
+
+/// `PUT /api/v1/tracking/settings {banner:{…}}`: validated, then stored in `tenants.settings`.
+/// Returns the stored (normalized) banner, or `None` when the body has no `banner`.
+pub async fn save_banner(
+    env: &Env,
+    tenant_id: &str,
+    body: &Value,
+) -> Result<Option<Value>, ApiError> {
+    let Some(b) = body.get("banner") else {
+        return Ok(None);
+    };
+    let banner = parse_banner(b, "banner.")?;
+    d1::set_tenant_setting(&d1::db(env)?, tenant_id, "banner", &banner).await?;
+    Ok(Some(banner))
+}
