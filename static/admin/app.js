@@ -195,7 +195,7 @@ function worstColor(pixels) {
 function renderChart(data) {
   const NS = "http://www.w3.org/2000/svg";
   const s = (tag, attrs = {}) => { const el = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
-  const W = 720, H = 220, L = 36, R = 10, T = 10, B = 28;
+  const W = 720, H = 220, L = 36, R = 28, T = 10, B = 28;
   const hours = data.hours || [];
   const series = Object.entries(data.platforms || {}).map(([name, v]) => ({ name, delivered: v.delivered, failed: v.failed }));
   const max = Math.max(1, ...series.flatMap((x) => [...x.delivered, ...x.failed]), ...(data.events || []));
@@ -211,7 +211,8 @@ function renderChart(data) {
   hours.forEach((hr, i) => {
     const d = new Date(hr * 1000);
     if (d.getHours() % 6 === 0) {
-      const t = s("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": "middle" });
+      const anchor = i > hours.length - 4 ? "end" : i < 3 ? "start" : "middle";
+      const t = s("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": anchor });
       t.textContent = d.getHours() === 0 ? d.toLocaleDateString(undefined, { month: "short", day: "numeric" }) : `${String(d.getHours()).padStart(2, "0")}:00`;
       svg.append(t);
       svg.append(s("line", { x1: x(i), x2: x(i), y1: H - B, y2: H - B + 4, class: "tick" }));
@@ -400,6 +401,7 @@ async function loadBanner() {
   state.banner = structuredClone(s.banner || {});
   state.bannerLang = state.banner.default_language || "en";
   fillBannerForm();
+  $("#banner-form").dataset.loaded = "1";
 }
 
 function fillBannerForm() {
