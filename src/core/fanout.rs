@@ -34,7 +34,10 @@ impl PixelRoute {
             return self.event_names.iter().any(|n| n == name);
         }
         match self.platform {
-            Platform::Linkedin => !matches!(event.event_name, EventName::PageView | EventName::ViewContent),
+            Platform::Linkedin => !matches!(
+                event.event_name,
+                EventName::PageView | EventName::ViewContent
+            ),
             _ => true,
         }
     }

@@ -69,7 +69,12 @@ const TABLE: [(EventName, &str, [&str; 4]); 8] = [
     (
         EventName::Signup,
         "signup",
-        ["CompleteRegistration", "sign_up", "SignUp", "CompleteRegistration"],
+        [
+            "CompleteRegistration",
+            "sign_up",
+            "SignUp",
+            "CompleteRegistration",
+        ],
     ),
     (
         EventName::AddToCart,
@@ -182,8 +187,14 @@ mod tests {
             Some("view_item")
         );
         assert_eq!(EventName::Custom.for_platform(Platform::Meta), None);
-        assert_eq!(EventName::Signup.for_platform(Platform::Tiktok), Some("CompleteRegistration"));
-        assert_eq!(EventName::PageView.for_platform(Platform::Tiktok), Some("Pageview"));
+        assert_eq!(
+            EventName::Signup.for_platform(Platform::Tiktok),
+            Some("CompleteRegistration")
+        );
+        assert_eq!(
+            EventName::PageView.for_platform(Platform::Tiktok),
+            Some("Pageview")
+        );
     }
 
     #[test]

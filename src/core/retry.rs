@@ -132,8 +132,9 @@ pub fn next_step(
             } else {
                 // Without a Retry-After hint, wait twice the retry backoff (60 s, 4 min, ... by
                 // default): throttling lasts longer than a transient error.
-                let wait = retry_after_secs
-                    .unwrap_or_else(|| backoff_secs(policy, deferrals + 1).saturating_mul(2).max(1));
+                let wait = retry_after_secs.unwrap_or_else(|| {
+                    backoff_secs(policy, deferrals + 1).saturating_mul(2).max(1)
+                });
                 NextStep::Retry {
                     delay_secs: wait.min(MAX_DELAY_SECS),
                     // The attempt that was throttled is not spent.

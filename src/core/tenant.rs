@@ -237,16 +237,30 @@ fn parse_event_names(v: Option<&Value>) -> Result<Vec<String>, FieldError> {
     let arr = match v {
         None | Some(Value::Null) => return Ok(vec![]),
         Some(Value::Array(a)) => a,
-        Some(_) => return Err(FieldError::new("event_names", "must be an array of event names")),
+        Some(_) => {
+            return Err(FieldError::new(
+                "event_names",
+                "must be an array of event names",
+            ))
+        }
     };
     let mut out = Vec::new();
     for (i, n) in arr.iter().enumerate() {
         let f = format!("event_names[{i}]");
-        let s = n.as_str().ok_or_else(|| FieldError::new(&f, "must be a string"))?.trim();
+        let s = n
+            .as_str()
+            .ok_or_else(|| FieldError::new(&f, "must be a string"))?
+            .trim();
         let parsed = super::mapping::EventName::parse(s);
         let name = if parsed == super::mapping::EventName::Custom {
-            if s.is_empty() || s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(FieldError::new(&f, "must be an event name (letters, digits, '_', ≤ 40)"));
+            if s.is_empty()
+                || s.len() > 40
+                || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(FieldError::new(
+                    &f,
+                    "must be an event name (letters, digits, '_', ≤ 40)",
+                ));
             }
             s.to_string()
         } else {
@@ -429,8 +443,14 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(p.event_names, Some(vec!["purchase".into(), "lead".into(), "quiz_done".into()]));
-        let bad = parse_pixel_input(&json!({"platform": "meta", "pixel_id": "12345", "access_token": "t", "event_names": ["no spaces allowed"]}), None);
+        assert_eq!(
+            p.event_names,
+            Some(vec!["purchase".into(), "lead".into(), "quiz_done".into()])
+        );
+        let bad = parse_pixel_input(
+            &json!({"platform": "meta", "pixel_id": "12345", "access_token": "t", "event_names": ["no spaces allowed"]}),
+            None,
+        );
         assert_eq!(bad.unwrap_err().field, "event_names[0]");
     }
 

@@ -322,7 +322,11 @@ async fn deliver_group(
         let outcome = dest.classify(&answer);
         let members: Vec<&DeliveryJob> = planned.events.iter().map(|&i| &jobs[i]).collect();
         let response = match &outcome {
-            Outcome::Delivered { detail, .. } => Some(detail.clone().unwrap_or_else(|| format!("HTTP {}", answer.status))),
+            Outcome::Delivered { detail, .. } => Some(
+                detail
+                    .clone()
+                    .unwrap_or_else(|| format!("HTTP {}", answer.status)),
+            ),
             _ => Some(format!("HTTP {}: {}", answer.status, snippet(&answer.body))),
         };
         for (&i, s) in planned

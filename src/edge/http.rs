@@ -67,7 +67,9 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Delete, ["api", "v1", "tracking", "consent", visitor]) => {
             erase_visitor(req, env, visitor).await
         }
-        (Method::Get, ["api", "v1", "tracking", "pixels"]) => super::admin::list_pixels(req, env).await,
+        (Method::Get, ["api", "v1", "tracking", "pixels"]) => {
+            super::admin::list_pixels(req, env).await
+        }
         (Method::Post, ["api", "v1", "tracking", "pixels"]) => write_pixel(req, env, None).await,
         (Method::Get, ["api", "v1", "tracking", "pixels", id]) => {
             super::admin::get_pixel(req, env, id).await
@@ -305,8 +307,13 @@ async fn put_settings(mut req: Request, env: &Env) -> ApiResult {
         d1::set_consent_policy(&db, &tenant_id, p).await?;
         kv::refresh_config(env, &tenant_id).await?;
     }
-    let policy = d1::load_tenant_config(&db, &tenant_id).await?.consent_policy;
-    Ok(json_response(200, &json!({"consent_policy": policy, "banner": banner})))
+    let policy = d1::load_tenant_config(&db, &tenant_id)
+        .await?
+        .consent_policy;
+    Ok(json_response(
+        200,
+        &json!({"consent_policy": policy, "banner": banner}),
+    ))
 }
 
 // ---------------------------------------------------------------- pixels
@@ -350,10 +357,12 @@ async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiResult
         .domains
         .clone()
         .unwrap_or_else(|| existing.as_ref().map(|p| p.domains()).unwrap_or_default());
-    let event_names = input
-        .event_names
-        .clone()
-        .unwrap_or_else(|| existing.as_ref().map(|p| p.event_names()).unwrap_or_default());
+    let event_names = input.event_names.clone().unwrap_or_else(|| {
+        existing
+            .as_ref()
+            .map(|p| p.event_names())
+            .unwrap_or_default()
+    });
     let write = d1::PixelWrite {
         id: pixel_uuid,
         platform: input.platform.expect("validated"),
@@ -444,7 +453,14 @@ async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
     .await?;
     kv::put_consent(env, tenant_id, &visitor_id, &state).await;
     let resp = json_response(201, &json!({"visitor_id": visitor_id, "consent": state}));
-    Ok(super::tag::consent_cookies(resp, &req, &caller.config, &visitor_id, &state, &body))
+    Ok(super::tag::consent_cookies(
+        resp,
+        &req,
+        &caller.config,
+        &visitor_id,
+        &state,
+        &body,
+    ))
 }
 
 async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {

@@ -120,10 +120,7 @@ impl DurableObject for DedupShard {
             .exec("SELECT count(*) AS n FROM seen", None)?
             .to_array()?;
         if left.first().map(|c| c.n).unwrap_or(0) > 0 {
-            self.state
-                .storage()
-                .set_alarm(sweep_interval())
-                .await?;
+            self.state.storage().set_alarm(sweep_interval()).await?;
         }
         Response::empty()
     }

@@ -1,0 +1,73 @@
+// HTTP throughput and latency of the event endpoint vs. a hello-world route (/healthz) on the same
+// workerd in the same run, and the ack latency while the platforms hang. Prints one JSON object.
+// Usage (from scripts/bench): node benches/http.mjs [seconds] [concurrency]
+import { startGateway, sleep } from "../tests/e2e/harness.mjs";
+
+const SECONDS = Number(process.argv[2] || 8);
+const CONCURRENCY = Number(process.argv[3] || 16);
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Runs `make()` requests from `concurrency` loops for `seconds`; returns rps and latencies. */
+async function load(make, { seconds, concurrency }) {
+  const lat = [];
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      const s = performance.now();
+      try {
+        const r = await make();
+        await r.arrayBuffer();
+        if (r.status >= 400) errors++;
+      } catch { errors++; }
+      lat.push(performance.now() - s);
+    }
+  }));
+  const elapsed = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  const r2 = (x) => x === null ? null : Math.round(x * 100) / 100;
+  return { requests: lat.length, errors, rps: Math.round(lat.length / elapsed), p50_ms: r2(percentile(lat, 50)), p99_ms: r2(percentile(lat, 99)) };
+}
+
+const gw = await startGateway({ RETRY_BASE_SECONDS: "30", OUTBOUND_TIMEOUT_MS: "10000" });
+try {
+  const t = await gw.tenant(["shop.example"]);
+  await gw.pixel(t.api_key, { platform: "meta", pixel_id: "123456789", access_token: "tok" });
+  await gw.pixel(t.api_key, { platform: "google", pixel_id: "G-BENCH123", api_secret: "s" });
+  await gw.consent(t, "bench-visitor", { marketing: true, analytics: true });
+  let n = 0;
+  const url = `${gw.base}/api/v1/tracking/events?site_key=${t.site_key}`;
+  const headers = { origin: "https://shop.example", "content-type": "text/plain", "user-agent": "Mozilla/5.0 (bench)" };
+  const event = () => fetch(url, { method: "POST", headers, body: JSON.stringify({
+    event_id: `bench-${process.pid}-${n++}`, event_name: "purchase", visitor_id: "bench-visitor", url: "https://shop.example/thanks",
+    user_data: { email: "bench.user@example.com", phone: "+1 415 555 2671", first_name: "Ana", last_name: "López", country: "US", zip: "94103" },
+    custom_data: { value: 42.5, currency: "USD", content_ids: ["sku-1"] }, click_ids: { fbp: "fb.1.1700000000000.1234" },
+  }) });
+  const hello = () => fetch(`${gw.base}/healthz`);
+
+  await load(hello, { seconds: 1, concurrency: 4 });
+  await load(event, { seconds: 1, concurrency: 4 });
+  const helloRun = await load(hello, { seconds: SECONDS, concurrency: CONCURRENCY });
+  await sleep(1000);
+  const eventRun = await load(event, { seconds: SECONDS, concurrency: CONCURRENCY });
+  await sleep(3000); // let the consumer drain before the latency runs
+
+  const calm = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
+  await gw.script("/v21.0/", [{ status: 200, body: { events_received: 1 }, hang_ms: 2000 }], true);
+  await gw.script("/mp/collect", [{ status: 204, body: "", hang_ms: 2000 }], true);
+  const hanging = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
+
+  console.log(JSON.stringify({
+    seconds: SECONDS, concurrency: CONCURRENCY,
+    hello: helloRun, events: eventRun,
+    throughput_ratio: Math.round((eventRun.rps / helloRun.rps) * 1000) / 1000,
+    ack_while_platforms_answer: calm, ack_while_platforms_hang_2s: hanging,
+  }));
+} finally {
+  await gw.stop();
+}
