@@ -274,13 +274,7 @@ async fn deliver_group(
     if jobs.is_empty() {
         return Ok(());
     }
-    let mut updates: Vec<(
-        usize,
-        DeliveryStatus,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = Vec::new();
+    let mut updates: Vec<Update> = Vec::new();
     let mut requeue: Vec<(u32, DeliveryJob)> = Vec::new();
     let mut dead: Vec<DeliveryJob> = Vec::new();
 
@@ -365,6 +359,7 @@ async fn deliver_group(
     write_updates(env, &jobs, updates, requeue, dead).await
 }
 
+/// (job index, new status, last error, platform trace id, short platform answer)
 type Update = (
     usize,
     DeliveryStatus,
