@@ -3,7 +3,7 @@
 // real platform would (or as scripted), so tests and `scripts/dev` never reach the internet.
 //
 // Control endpoints (JSON):
-//   GET  /__requests?prefix=/v21.0/   recorded requests, oldest first
+//   GET  /__requests?prefix=/v24.0/   recorded requests, oldest first
 //   POST /__reset                     forget requests and scripts
 //   POST /__script {prefix, responses:[{status, body, headers, hang_ms}], repeat_last?}
 //        the next requests whose path starts with `prefix` get these answers in order.

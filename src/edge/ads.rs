@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Request, RequestInit};
+use worker::{D1Database, D1PreparedStatement, Env, Request};
 
 use super::durable::scheduler::{self, SchedulerRequest};
 use super::{json_response, now_ms, now_secs, random_bytes, secret_box, uuid_v4, ApiError};
@@ -25,7 +25,7 @@ use crate::core::ads::{
     DEFAULT_GOOGLE_ADS_API_VERSION,
 };
 use crate::core::event::FieldError;
-use crate::core::outbound::{InboundResponse, Method as OMethod, OutboundRequest};
+use crate::core::outbound::{InboundResponse, OutboundRequest};
 
 type ApiResult = std::result::Result<worker::Response, ApiError>;
 
@@ -39,13 +39,7 @@ const MAX_PAGES: usize = 200;
 
 // ---------------------------------------------------------------- configuration
 
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .ok()
-        .map(|v| v.to_string())
-        .or_else(|| env.secret(name).ok().map(|v| v.to_string()))
-        .filter(|v| !v.is_empty())
-}
+use super::var;
 
 pub fn ads_config(env: &Env) -> AdsConfig {
     let mut cfg = AdsConfig::from_platform_config(&super::platform_config(env));
@@ -106,59 +100,9 @@ fn open(env: &Env, sealed: &str) -> std::result::Result<String, ApiFailure> {
 
 // ---------------------------------------------------------------- outbound
 
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
-    fn abort_signal_timeout(ms: f64) -> web_sys::AbortSignal;
-}
-
 /// Like `dispatch::send`, but keeps the whole answer (insights pages are large).
 async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
-    let headers = Headers::new();
-    for (k, v) in &req.headers {
-        let _ = headers.set(k, v);
-    }
-    let mut init = RequestInit::new();
-    init.with_method(match req.method {
-        OMethod::Get => worker::Method::Get,
-        OMethod::Post => worker::Method::Post,
-    })
-    .with_headers(headers);
-    if let Some(b) = &req.body {
-        init.with_body(Some(b.as_str().into()));
-    }
-    let request = match Request::new_with_init(&req.url, &init) {
-        Ok(r) => r,
-        Err(e) => return InboundResponse::no_answer(&format!("bad request: {e}")),
-    };
-    let signal: worker::AbortSignal = abort_signal_timeout(timeout_ms as f64).into();
-    match Fetch::Request(request).send_with_signal(&signal).await {
-        Ok(mut resp) => {
-            let status = resp.status_code();
-            let retry_after = resp.headers().get("retry-after").ok().flatten();
-            match resp.text().await {
-                Ok(mut body) => {
-                    if body.len() > MAX_ADS_RESPONSE_BYTES {
-                        let mut end = MAX_ADS_RESPONSE_BYTES;
-                        while !body.is_char_boundary(end) {
-                            end -= 1;
-                        }
-                        body.truncate(end);
-                    }
-                    InboundResponse {
-                        status,
-                        retry_after,
-                        body,
-                    }
-                }
-                Err(e) => InboundResponse::no_answer(&format!("reading the body failed: {e}")),
-            }
-        }
-        Err(_) if signal.aborted() => {
-            InboundResponse::no_answer(&format!("timed out after {timeout_ms} ms"))
-        }
-        Err(e) => InboundResponse::no_answer(&format!("network error: {e}")),
-    }
+    super::dispatch::send_limited(req, timeout_ms, MAX_ADS_RESPONSE_BYTES).await
 }
 
 // ---------------------------------------------------------------- D1 helpers

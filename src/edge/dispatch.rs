@@ -80,6 +80,15 @@ async fn enqueue_to(
 /// Sends one planned request, giving up after `timeout_ms` (a hanging platform must not hold
 /// the batch, and with it every other destination, forever).
 pub async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
+    send_limited(req, timeout_ms, MAX_RESPONSE_BYTES).await
+}
+
+/// `send`, keeping at most `max_body` bytes of the answer.
+pub async fn send_limited(
+    req: &OutboundRequest,
+    timeout_ms: u64,
+    max_body: usize,
+) -> InboundResponse {
     let headers = Headers::new();
     for (k, v) in &req.headers {
         let _ = headers.set(k, v);
@@ -107,7 +116,7 @@ pub async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
                 Ok(body) => InboundResponse {
                     status,
                     retry_after,
-                    body: snippet_bytes(&body),
+                    body: snippet_bytes(&body, max_body),
                 },
                 Err(e) if signal.aborted() => InboundResponse::no_answer(&format!(
                     "timed out after {timeout_ms} ms reading the body: {e}"
@@ -132,8 +141,8 @@ extern "C" {
     fn abort_signal_timeout(ms: f64) -> web_sys::AbortSignal;
 }
 
-fn snippet_bytes(body: &str) -> String {
-    let mut end = body.len().min(MAX_RESPONSE_BYTES);
+fn snippet_bytes(body: &str, max: usize) -> String {
+    let mut end = body.len().min(max);
     while !body.is_char_boundary(end) {
         end -= 1;
     }

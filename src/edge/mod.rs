@@ -50,7 +50,7 @@ pub fn uuid_v4() -> String {
     )
 }
 
-fn var(env: &Env, name: &str) -> Option<String> {
+pub(crate) fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name)
         .ok()
         .map(|v| v.to_string())

@@ -73,7 +73,7 @@ test("verify shows the platform's answer", async () => {
   await page.click(`${pixelRowSel} button[data-action=verify]`);
   await page.waitForFunction(() => /accepted|rejected/.test(document.querySelector("#verify-body").textContent));
   assert.match(await page.textContent("#verify-body"), /accepted by Meta \(HTTP 200\)/);
-  assert.equal((await gw.upstream("/v21.0/123123123")).filter((r) => r.method === "GET").length, 1);
+  assert.equal((await gw.upstream("/v24.0/123123123")).filter((r) => r.method === "GET").length, 1);
 });
 
 test("after a delivered event the pixel turns green and the event shows in the live panel", async () => {
@@ -81,7 +81,7 @@ test("after a delivered event the pixel turns green and the event shows in the l
   const r = await gw.event(shop, { event_id: "browser-ev-1", event_name: "purchase", visitor_id: "browser-visitor", url: "https://shop.example/thanks",
     user_data: { email: "Buyer@Example.com" }, custom_data: { value: 49.9, currency: "EUR" } });
   assert.equal(r.status, 202);
-  await waitFor(async () => (await gw.upstream("/v21.0/123123123/events")).length > 0, { what: "Meta delivery" });
+  await waitFor(async () => (await gw.upstream("/v24.0/123123123/events")).length > 0, { what: "Meta delivery" });
 
   await tab("live");
   const ev = await page.waitForSelector('tr.event[data-event="browser-ev-1"]', { timeout: 15_000 });

@@ -97,7 +97,7 @@ test("pixel health: yellow before the first delivery, green after one, grey when
 test("pixel health: only failures in 24 h is red", async () => {
   const t = await gw.tenant(["fail.example"]);
   const px = await gw.pixel(t.api_key, { platform: "meta", pixel_id: "777000777", access_token: "tok" });
-  await gw.script("/v21.0/777000777/events", [{ status: 400, body: { error: { message: "Invalid parameter", type: "OAuthException", code: 100, fbtrace_id: "X" } } }], true);
+  await gw.script("/v24.0/777000777/events", [{ status: 400, body: { error: { message: "Invalid parameter", type: "OAuthException", code: 100, fbtrace_id: "X" } } }], true);
   await gw.consent(t, "fail-visitor", { marketing: true }, "https://fail.example");
   await gw.event(t, { event_id: "fail-ev-1", event_name: "lead", visitor_id: "fail-visitor" }, { origin: "https://fail.example" });
   await waitFor(async () => (await gw.recent(t.api_key)).find((e) => e.event_id === "fail-ev-1")?.deliveries?.some((d) => d.status === "failed"), { what: "failed delivery" });
@@ -234,22 +234,22 @@ test("daily health check (cron 0 8 * * *): silent pixel → test event → recor
   const silent = await gw.pixel(t.api_key, { platform: "meta", pixel_id: "555000555", access_token: "quiet-token" });
   const broken = await gw.pixel(t.api_key, { platform: "meta", pixel_id: "555000666", access_token: "expired-token" });
   const inactive = await gw.pixel(t.api_key, { platform: "meta", pixel_id: "555000777", access_token: "x", is_active: false });
-  await gw.script("/v21.0/555000666", [{ status: 400, body: { error: { message: "Error validating access token", type: "OAuthException", code: 190 } } }], true);
+  await gw.script("/v24.0/555000666", [{ status: 400, body: { error: { message: "Error validating access token", type: "OAuthException", code: 190 } } }], true);
 
   // As of now nothing is silent for 48 h: no test, no message.
   await cron("0 8 * * *");
-  assert.equal((await gw.upstream("/v21.0/555000555")).length, 0);
+  assert.equal((await gw.upstream("/v24.0/555000555")).length, 0);
   assert.equal((await gw.upstream("/hooks/quiet")).length, 0);
-  assert.equal((await gw.upstream("/v21.0/424242424242")).filter((r) => r.method === "GET").length, 0, "a recently active pixel is not tested");
+  assert.equal((await gw.upstream("/v24.0/424242424242")).filter((r) => r.method === "GET").length, 0, "a recently active pixel is not tested");
 
   // 49 hours later the pixels created now have been silent for more than 48 h.
   const later = nowS() + 49 * H;
   await cron("0 8 * * *", later);
-  const verifyCalls = await gw.upstream("/v21.0/555000555");
+  const verifyCalls = await gw.upstream("/v24.0/555000555");
   assert.equal(verifyCalls.length, 1, "the silent pixel got one platform test call");
   assert.ok(verifyCalls[0].query.access_token === "quiet-token" || verifyCalls[0].body.includes("quiet-token") || verifyCalls[0].headers.authorization?.includes("quiet-token"));
-  assert.equal((await gw.upstream("/v21.0/555000666")).length, 1);
-  assert.equal((await gw.upstream("/v21.0/555000777")).length, 0, "inactive pixels are not tested");
+  assert.equal((await gw.upstream("/v24.0/555000666")).length, 1);
+  assert.equal((await gw.upstream("/v24.0/555000777")).length, 0, "inactive pixels are not tested");
   const hooks = await gw.upstream("/hooks/quiet");
   assert.equal(hooks.length, 1, "one message per tenant");
   const msg = JSON.parse(hooks[0].body);
@@ -271,7 +271,7 @@ test("daily health check (cron 0 8 * * *): silent pixel → test event → recor
 
   // Idempotent: a rerun of the same day's schedule tests nothing again.
   await cron("0 8 * * *", later + 600);
-  assert.equal((await gw.upstream("/v21.0/555000555")).length, 1);
+  assert.equal((await gw.upstream("/v24.0/555000555")).length, 1);
   assert.equal((await gw.upstream("/hooks/quiet")).length, 1);
 });
 

@@ -47,7 +47,7 @@ test("OAuth start → callback connects Meta and Google accounts; state is singl
 
   const { start, state, cb } = await connect(shop.api_key, "meta", "act_1000000001");
   const url = new URL(start.json.authorize_url);
-  assert.equal(url.origin + url.pathname, `${up()}/v21.0/dialog/oauth`);
+  assert.equal(url.origin + url.pathname, `${up()}/v24.0/dialog/oauth`);
   assert.equal(url.searchParams.get("client_id"), "fake-meta-app");
   assert.equal(url.searchParams.get("scope"), "ads_read,ads_management");
   assert.equal(url.searchParams.get("redirect_uri"), `${gw.base}/api/v1/ads/oauth/meta/callback`);
@@ -59,7 +59,7 @@ test("OAuth start → callback connects Meta and Google accounts; state is singl
   assert.ok(!cb.text.includes("EAA"), "tokens never returned");
 
   // The code was exchanged, then the short-lived token for a long-lived one; secrets in bodies only.
-  const tokenCalls = await gw.upstream("/v21.0/oauth/access_token");
+  const tokenCalls = await gw.upstream("/v24.0/oauth/access_token");
   assert.equal(tokenCalls.length, 2);
   assert.equal(new URLSearchParams(tokenCalls[0].body).get("code"), "authcode");
   assert.equal(new URLSearchParams(tokenCalls[1].body).get("grant_type"), "fb_exchange_token");
@@ -116,7 +116,7 @@ test("sync: Meta campaigns + insights with pagination and Google searchStream �
   assert.equal(m.status, 200, m.text);
   assert.equal(m.json.ok, true);
   assert.deepEqual([m.json.result.campaigns, m.json.result.rows, m.json.result.calls], [3, 9, 4]);
-  const insights = await gw.upstream("/v21.0/act_1000000001/insights");
+  const insights = await gw.upstream("/v24.0/act_1000000001/insights");
   assert.equal(insights.length, 3, "9 rows in pages of 4");
   assert.deepEqual(insights.map((r) => r.query.after ?? null), [null, "NA", "OA"], "followed the page-2 and page-3 cursors");
   assert.equal(JSON.parse(insights[0].query.time_range).since, FROM);
@@ -128,7 +128,7 @@ test("sync: Meta campaigns + insights with pagination and Google searchStream �
   const g = await sync(shop.api_key, google);
   assert.equal(g.status, 200, g.text);
   assert.deepEqual([g.json.result.campaigns, g.json.result.rows], [2, 6]);
-  const stream = (await gw.upstream("/v17/customers/2222223333/googleAds:searchStream")).at(-1);
+  const stream = (await gw.upstream("/v22/customers/2222223333/googleAds:searchStream")).at(-1);
   assert.equal(stream.headers["developer-token"], "fake-dev-token");
   assert.match(stream.headers.authorization, /^Bearer ya29\.fake-/);
   assert.match(JSON.parse(stream.body).query, /BETWEEN '2025-03-01' AND '2025-03-03'/);
@@ -192,7 +192,7 @@ test("3 consecutive failures → notification webhook exactly once, account in e
   await gw.req("PUT", "/api/v1/ads/alerts/thresholds", { token: t2.api_key, body: { notification_webhook_url: `${up()}/hooks/t2`, budget_remaining_fraction: null } });
   const acct = (await connect(t2.api_key, "meta", "1000000002")).cb.json.connected[0];
   const err = { status: 500, body: { error: { message: "An unknown error occurred", type: "OAuthException", code: 2, is_transient: true, fbtrace_id: "X" } } };
-  await gw.script("/v21.0/act_1000000002/insights", [err, err, err, err]);
+  await gw.script("/v24.0/act_1000000002/insights", [err, err, err, err]);
   for (let i = 1; i <= 4; i++) {
     const r = await sync(t2.api_key, acct);
     assert.equal(r.status, 502, r.text);
@@ -220,10 +220,10 @@ test("3 consecutive failures → notification webhook exactly once, account in e
 });
 
 test("the Scheduler DO alarm runs a due job; the cron only wakes schedulers", async () => {
-  const before = (await gw.upstream("/v17/customers/2222223333/googleAds:searchStream")).length;
+  const before = (await gw.upstream("/v22/customers/2222223333/googleAds:searchStream")).length;
   const r = await gw.req("POST", `/api/v1/ads/sync/${google.id}?delay=1`, { token: shop.api_key });
   assert.equal(r.status, 202, r.text);
-  await waitFor(async () => (await gw.upstream("/v17/customers/2222223333/googleAds:searchStream")).length > before, { what: "alarm-driven searchStream" });
+  await waitFor(async () => (await gw.upstream("/v22/customers/2222223333/googleAds:searchStream")).length > before, { what: "alarm-driven searchStream" });
   const account = await waitFor(async () => {
     const a = (await gw.req("GET", `/api/v1/ads/accounts/${google.id}`, { token: shop.api_key })).json;
     const job = a.jobs.find((j) => j.kind === "daily_metrics_sync");
@@ -250,10 +250,10 @@ test("audience replace: 25,000 hashed members → 3 Meta usersreplace batches in
   const synced = await gw.req("POST", `/api/v1/ads/audiences/${created.json.id}/sync`, { token: shop.api_key });
   assert.equal(synced.status, 200, synced.text);
   console.log(`# audience replace of 25,001 members: ${Date.now() - t0} ms`);
-  const made = (await gw.upstream("/v21.0/act_1000000001/customaudiences")).map((r) => JSON.parse(r.body));
+  const made = (await gw.upstream("/v24.0/act_1000000001/customaudiences")).map((r) => JSON.parse(r.body));
   assert.deepEqual([made.length, made[0].subtype, made[0].customer_file_source], [1, "CUSTOM", "USER_PROVIDED_ONLY"]);
   const audienceId = synced.json.audience.platform_audience_id;
-  const batches = (await gw.upstream(`/v21.0/${audienceId}/usersreplace`)).map((r) => JSON.parse(r.body));
+  const batches = (await gw.upstream(`/v24.0/${audienceId}/usersreplace`)).map((r) => JSON.parse(r.body));
   assert.equal(batches.length, 3);
   assert.deepEqual(batches.map((b) => b.session.batch_seq), [1, 2, 3]);
   assert.deepEqual(batches.map((b) => b.session.last_batch_flag), [false, false, true]);
@@ -271,10 +271,10 @@ test("audience replace: 25,000 hashed members → 3 Meta usersreplace batches in
 
   // Replace again: same Meta audience, a new session.
   assert.equal((await gw.req("POST", `/api/v1/ads/audiences/${created.json.id}/sync`, { token: shop.api_key })).status, 200);
-  const again = (await gw.upstream(`/v21.0/${audienceId}/usersreplace`)).map((r) => JSON.parse(r.body));
+  const again = (await gw.upstream(`/v24.0/${audienceId}/usersreplace`)).map((r) => JSON.parse(r.body));
   assert.equal(again.length, 6);
   assert.notEqual(again[3].session.session_id, again[0].session.session_id);
-  assert.equal((await gw.upstream("/v21.0/act_1000000001/customaudiences")).length, 1, "audience reused");
+  assert.equal((await gw.upstream("/v24.0/act_1000000001/customaudiences")).length, 1, "audience reused");
 
   const badRatio = await gw.req("POST", `/api/v1/ads/audiences/${created.json.id}/lookalike`, { token: shop.api_key, body: { country: "es", ratio: 0.5 } });
   assert.equal(badRatio.status, 400);
@@ -282,7 +282,7 @@ test("audience replace: 25,000 hashed members → 3 Meta usersreplace batches in
   const lal = await gw.req("POST", `/api/v1/ads/audiences/${created.json.id}/lookalike`, { token: shop.api_key, body: { country: "es", ratio: 0.05 } });
   assert.equal(lal.status, 201, lal.text);
   assert.equal(lal.json.kind, "lookalike");
-  const lalReq = JSON.parse((await gw.upstream("/v21.0/act_1000000001/customaudiences")).at(-1).body);
+  const lalReq = JSON.parse((await gw.upstream("/v24.0/act_1000000001/customaudiences")).at(-1).body);
   assert.deepEqual([lalReq.subtype, lalReq.origin_audience_id, lalReq.lookalike_spec], ["LOOKALIKE", audienceId, { country: "ES", ratio: 0.05 }]);
 
   // Google Customer Match: user list, job, removeAll first, run.
@@ -290,21 +290,21 @@ test("audience replace: 25,000 hashed members → 3 Meta usersreplace batches in
   assert.equal(gAud.status, 201, gAud.text);
   const gSync = await gw.req("POST", `/api/v1/ads/audiences/${gAud.json.id}/sync`, { token: shop.api_key });
   assert.equal(gSync.status, 200, gSync.text);
-  assert.equal((await gw.upstream("/v17/customers/2222223333/userLists:mutate")).length, 1);
-  const ops = (await gw.upstream("/v17/customers/2222223333/offlineUserDataJobs/")).filter((r) => r.path.endsWith(":addOperations"));
+  assert.equal((await gw.upstream("/v22/customers/2222223333/userLists:mutate")).length, 1);
+  const ops = (await gw.upstream("/v22/customers/2222223333/offlineUserDataJobs/")).filter((r) => r.path.endsWith(":addOperations"));
   const opBody = JSON.parse(ops[0].body);
   assert.deepEqual(opBody.operations[0], { removeAll: true });
   assert.deepEqual(opBody.operations[1], { create: { userIdentifiers: [{ hashedEmail: sha256("ab@gmail.com") }] } });
   assert.deepEqual(opBody.operations[2], { create: { userIdentifiers: [{ hashedPhoneNumber: sha256("+16505550100") }] } });
-  assert.equal((await gw.upstream("/v17/customers/2222223333/offlineUserDataJobs/")).filter((r) => r.path.endsWith(":run")).length, 1);
+  assert.equal((await gw.upstream("/v22/customers/2222223333/offlineUserDataJobs/")).filter((r) => r.path.endsWith(":run")).length, 1);
 });
 
 test("Meta token refresh job exchanges the long-lived token; Google access tokens refresh before a call; 429 waits for the hint", async () => {
-  const before = (await gw.upstream("/v21.0/oauth/access_token")).length;
+  const before = (await gw.upstream("/v24.0/oauth/access_token")).length;
   const r = await sync(shop.api_key, meta, "kind=token_refresh");
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.result.refreshed, true);
-  const calls = await gw.upstream("/v21.0/oauth/access_token");
+  const calls = await gw.upstream("/v24.0/oauth/access_token");
   assert.equal(calls.length, before + 1);
   const form = new URLSearchParams(calls.at(-1).body);
   assert.equal(form.get("grant_type"), "fb_exchange_token");
@@ -320,10 +320,10 @@ test("Meta token refresh job exchanges the long-lived token; Google access token
   const refreshes = (await gw.upstream("/token")).filter((q) => new URLSearchParams(q.body).get("grant_type") === "refresh_token");
   assert.equal(refreshes.length, refreshesBefore + 1);
   assert.equal(new URLSearchParams(refreshes.at(-1).body).get("refresh_token"), "1//fake-refresh-short-lived");
-  const used = (await gw.upstream("/v17/customers/3333333333/googleAds:searchStream")).at(-1);
+  const used = (await gw.upstream("/v22/customers/3333333333/googleAds:searchStream")).at(-1);
   assert.match(used.headers.authorization, /^Bearer ya29\.fake-r/, "the refreshed token was used");
 
-  await gw.script("/v17/customers/3333333333/googleAds:searchStream", [{ status: 429, body: { error: { code: 429, message: "Resource has been exhausted", status: "RESOURCE_EXHAUSTED",
+  await gw.script("/v22/customers/3333333333/googleAds:searchStream", [{ status: 429, body: { error: { code: 429, message: "Resource has been exhausted", status: "RESOURCE_EXHAUSTED",
     details: [{ "@type": "type.googleapis.com/google.ads.googleads.v17.errors.GoogleAdsFailure", errors: [{ errorCode: { quotaError: "RESOURCE_EXHAUSTED" }, message: "Too many requests", details: { quotaErrorDetails: { retryDelay: "120s" } } }] }] } } }]);
   const limited = await sync(t4.api_key, g);
   assert.equal(limited.status, 502, limited.text);

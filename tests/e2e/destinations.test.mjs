@@ -64,7 +64,7 @@ test("one purchase fans out to all four platforms in each platform's format", as
   assert.deepEqual(gab.user_data.sha256_phone_number, [sha256("+14155552671")]);
 
   const [li] = await gw.upstream("/rest/conversionEvents");
-  assert.equal(li.headers["linkedin-version"], "202410");
+  assert.equal(li.headers["linkedin-version"], "202510");
   assert.equal(li.headers["x-restli-protocol-version"], "2.0.0");
   assert.equal(li.headers.authorization, "Bearer li-tok");
   const lib = JSON.parse(li.body);
@@ -88,7 +88,7 @@ test("one purchase fans out to all four platforms in each platform's format", as
   assert.equal(ttb.data[0].user.phone, sha256("+14155552671"));
   assert.equal(ttb.data[0].user.ttclid, "E.C.P.abc");
 
-  const [meta] = await gw.upstream(`/v21.0/${ids.meta}/events`);
+  const [meta] = await gw.upstream(`/v24.0/${ids.meta}/events`);
   assert.equal(JSON.parse(meta.body).data[0].event_name, "Purchase");
 });
 
@@ -118,7 +118,7 @@ test("isolation: TikTok hangs and GA4 fails, Meta and LinkedIn get the event pro
   await gw.consent(t, "v-iso", { marketing: true, analytics: true }, origin);
   const t0 = Date.now();
   await gw.event(t, purchase("iso-1", "v-iso", origin), { origin });
-  await waitFor(async () => (await gw.upstream(`/v21.0/${ids.meta}/events`)).length, { what: "meta" });
+  await waitFor(async () => (await gw.upstream(`/v24.0/${ids.meta}/events`)).length, { what: "meta" });
   await waitFor(async () => (await gw.upstream("/rest/conversionEvents")).some((r) => JSON.parse(r.body).eventId === "iso-1"), { what: "linkedin" });
   const elapsed = Date.now() - t0;
   assert.ok(elapsed < 4000, `meta+linkedin took ${elapsed} ms with tiktok hanging`);
@@ -136,7 +136,7 @@ test("isolation: TikTok hangs and GA4 fails, Meta and LinkedIn get the event pro
   assert.match(later.tiktok.last_error, /timed out/);
   assert.match(later.google.last_error, /500/);
   await sleep(500);
-  assert.equal((await gw.upstream(`/v21.0/${ids.meta}/events`)).length, 1, "meta exactly once");
+  assert.equal((await gw.upstream(`/v24.0/${ids.meta}/events`)).length, 1, "meta exactly once");
   assert.equal((await gw.upstream("/rest/conversionEvents")).filter((r) => JSON.parse(r.body).eventId === "iso-1").length, 1, "linkedin exactly once");
   // once the platforms recover, the retries deliver (and stop, so later tests see no stragglers)
   const healed = await waitFor(async () => {

@@ -5,7 +5,7 @@ import { startGateway, waitFor, sha256, sleep, ADMIN_TOKEN } from "./harness.mjs
 
 let gw, shop, metaPixel;
 const now = () => Math.floor(Date.now() / 1000);
-const META_PATH = (id) => `/v21.0/${id}/events`;
+const META_PATH = (id) => `/v24.0/${id}/events`;
 
 before(async () => {
   gw = await startGateway();

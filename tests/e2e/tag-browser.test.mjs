@@ -10,7 +10,7 @@ import { startGateway, waitFor, sleep } from "./harness.mjs";
 import { CHROMIUM } from "./browser.mjs";
 
 const SHOTS = process.env.PIXELGATE_SHOTS || "/tmp/pixelgate-shots";
-const META = "/v21.0/555666777/events";
+const META = "/v24.0/555666777/events";
 let gw, shop, browser, TRACK;
 
 before(async () => {

@@ -200,14 +200,14 @@ mod tests {
         assert_eq!(one.method, Method::Get);
         assert_eq!(
             one.url,
-            "https://graph.facebook.com/v21.0/act_123?fields=account_id,name,currency,account_status"
+            "https://graph.facebook.com/v24.0/act_123?fields=account_id,name,currency,account_status"
         );
         assert!(one
             .headers
             .contains(&("authorization".into(), "Bearer EAAtok".into())));
         assert!(!one.url.contains("EAAtok"));
         let all = plan_meta_accounts(&cfg, "EAAtok");
-        assert!(all.url.contains("/v21.0/me/adaccounts?fields="));
+        assert!(all.url.contains("/v24.0/me/adaccounts?fields="));
 
         let info = read_meta_account(&ok(
             json!({"id": "act_123", "account_id": "123", "name": "Shop", "currency": "EUR"}),
@@ -238,7 +238,7 @@ mod tests {
         assert_eq!(list.method, Method::Get);
         assert_eq!(
             list.url,
-            "https://googleads.googleapis.com/v17/customers:listAccessibleCustomers"
+            "https://googleads.googleapis.com/v22/customers:listAccessibleCustomers"
         );
         assert!(list.headers.iter().any(|(k, _)| k == "developer-token"));
         assert!(!list.headers.iter().any(|(k, _)| k == "login-customer-id"));
@@ -251,7 +251,7 @@ mod tests {
         let info = plan_google_customer(&cfg, &creds(), "1234567890");
         assert!(info
             .url
-            .ends_with("/v17/customers/1234567890/googleAds:searchStream"));
+            .ends_with("/v22/customers/1234567890/googleAds:searchStream"));
         assert!(info.body.as_deref().unwrap().contains("FROM customer"));
         let read = read_google_customer(
             &ok(json!([{"results": [{"customer": {"id": "1234567890", "descriptiveName": "Shop GA", "currencyCode": "EUR"}}]}])),

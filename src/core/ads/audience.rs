@@ -607,7 +607,7 @@ mod tests {
             assert_eq!(r.method, Method::Post);
             assert_eq!(
                 r.url,
-                "https://graph.facebook.com/v21.0/23842971650123/usersreplace"
+                "https://graph.facebook.com/v24.0/23842971650123/usersreplace"
             );
             assert!(r
                 .headers
@@ -677,7 +677,7 @@ mod tests {
         );
         assert_eq!(
             create.url,
-            "https://graph.facebook.com/v21.0/act_1234567890/customaudiences"
+            "https://graph.facebook.com/v24.0/act_1234567890/customaudiences"
         );
         assert_eq!(body(&create)["customer_file_source"], "USER_PROVIDED_ONLY");
         assert_eq!(body(&create)["subtype"], "CUSTOM");
@@ -692,7 +692,7 @@ mod tests {
             plan_meta_lookalike(&AdsConfig::default(), "EAA", "act_1234567890", &spec).unwrap();
         assert_eq!(
             req.url,
-            "https://graph.facebook.com/v21.0/act_1234567890/customaudiences"
+            "https://graph.facebook.com/v24.0/act_1234567890/customaudiences"
         );
         assert_eq!(
             body(&req),
@@ -717,7 +717,7 @@ mod tests {
         let list = plan_google_user_list(&cfg, &creds(), "987-654-3210", "High-Value Leads Q1");
         assert_eq!(
             list.url,
-            "https://googleads.googleapis.com/v17/customers/9876543210/userLists:mutate"
+            "https://googleads.googleapis.com/v22/customers/9876543210/userLists:mutate"
         );
         assert_eq!(
             body(&list)["operations"][0]["create"]["crmBasedUserList"]["uploadKeyType"],
@@ -736,7 +736,7 @@ mod tests {
         );
         assert_eq!(
             create.url,
-            "https://googleads.googleapis.com/v17/customers/9876543210/offlineUserDataJobs:create"
+            "https://googleads.googleapis.com/v22/customers/9876543210/offlineUserDataJobs:create"
         );
         assert!(create
             .headers
@@ -768,7 +768,7 @@ mod tests {
         let run = plan_customer_match_run(&cfg, &creds(), JOB).unwrap();
         assert_eq!(
             run.url,
-            format!("https://googleads.googleapis.com/v17/{JOB}:run")
+            format!("https://googleads.googleapis.com/v22/{JOB}:run")
         );
         assert!(plan_customer_match_run(&cfg, &creds(), "customers/1/campaigns/2").is_err());
         let quota = InboundResponse {
@@ -821,7 +821,7 @@ mod tests {
         assert_eq!(requests.len(), 2);
         assert_eq!(
             requests[0].url,
-            format!("https://googleads.googleapis.com/v17/{JOB}:addOperations")
+            format!("https://googleads.googleapis.com/v22/{JOB}:addOperations")
         );
         let first = body(&requests[0]);
         let ops = first["operations"].as_array().unwrap();

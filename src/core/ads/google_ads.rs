@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(req.method, Method::Post);
         assert_eq!(
             req.url,
-            "https://googleads.googleapis.com/v17/customers/9876543210/googleAds:searchStream"
+            "https://googleads.googleapis.com/v22/customers/9876543210/googleAds:searchStream"
         );
         assert_eq!(
             req.headers,

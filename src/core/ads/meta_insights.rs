@@ -445,7 +445,7 @@ mod tests {
         assert_eq!(req.method, Method::Get);
         assert!(req
             .url
-            .starts_with("https://graph.facebook.com/v21.0/act_1234567890/insights?"));
+            .starts_with("https://graph.facebook.com/v24.0/act_1234567890/insights?"));
         assert_eq!(
             query(&req.url),
             [
@@ -491,7 +491,7 @@ mod tests {
         let req = plan_campaigns(&cfg(), "EAAx", "1234567890", None);
         assert_eq!(
             req.url,
-            "https://graph.facebook.com/v21.0/act_1234567890/campaigns?fields=id%2Cname%2Cstatus%2Cdaily_budget%2Clifetime_budget%2Cbudget_remaining&limit=500"
+            "https://graph.facebook.com/v24.0/act_1234567890/campaigns?fields=id%2Cname%2Cstatus%2Cdaily_budget%2Clifetime_budget%2Cbudget_remaining&limit=500"
         );
     }
 
@@ -524,7 +524,7 @@ mod tests {
                 }
             ],
             "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"},
-                       "next": "https://graph.facebook.com/v21.0/act_1234567890/insights?after=MjQZD"}
+                       "next": "https://graph.facebook.com/v24.0/act_1234567890/insights?after=MjQZD"}
         });
         let page = read_insights(&ok(page), &account("EUR"), &ConversionRule::default()).unwrap();
         assert_eq!(page.next_cursor.as_deref(), Some("MjQZD"));
@@ -559,7 +559,7 @@ mod tests {
         let page = read_insights(&ok(last), &account("EUR"), &ConversionRule::default()).unwrap();
         assert_eq!(page.next_cursor, None);
         // A next URL without cursors object: its `after` is used.
-        let only_next = json!({"data": [], "paging": {"next": "https://graph.facebook.com/v21.0/act_1/insights?limit=500&after=QWJj"}});
+        let only_next = json!({"data": [], "paging": {"next": "https://graph.facebook.com/v24.0/act_1/insights?limit=500&after=QWJj"}});
         let page =
             read_insights(&ok(only_next), &account("EUR"), &ConversionRule::default()).unwrap();
         assert_eq!(page.next_cursor.as_deref(), Some("QWJj"));

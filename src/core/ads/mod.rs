@@ -152,7 +152,7 @@ pub struct AdsConfig {
     pub google_accounts_base: String,
 }
 
-pub const DEFAULT_GOOGLE_ADS_API_VERSION: &str = "v17";
+pub const DEFAULT_GOOGLE_ADS_API_VERSION: &str = "v22";
 
 impl Default for AdsConfig {
     fn default() -> Self {
@@ -294,11 +294,11 @@ mod tests {
         let cfg = AdsConfig::from_platform_config(&pc);
         assert_eq!(
             cfg.meta_url("act_1/insights"),
-            "http://127.0.0.1:9999/v21.0/act_1/insights"
+            "http://127.0.0.1:9999/v24.0/act_1/insights"
         );
         assert_eq!(
             cfg.google_ads_url("customers/1/googleAds:searchStream"),
-            "http://127.0.0.1:9998/v17/customers/1/googleAds:searchStream"
+            "http://127.0.0.1:9998/v22/customers/1/googleAds:searchStream"
         );
         assert_eq!(AdsPlatform::parse("google"), Some(AdsPlatform::Google));
         assert_eq!(AdsPlatform::parse("tiktok"), None);

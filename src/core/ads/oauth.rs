@@ -497,7 +497,7 @@ mod tests {
         let meta = authorize_url(&cfg, AdsPlatform::Meta, &client(), "st.ate");
         assert_eq!(
             meta,
-            "https://www.facebook.com/v21.0/dialog/oauth?client_id=1122334455&redirect_uri=https%3A%2F%2Fgw.example.com%2Fapi%2Fv1%2Fads%2Foauth%2Fmeta%2Fcallback&state=st.ate&response_type=code&scope=ads_read%2Cads_management"
+            "https://www.facebook.com/v24.0/dialog/oauth?client_id=1122334455&redirect_uri=https%3A%2F%2Fgw.example.com%2Fapi%2Fv1%2Fads%2Foauth%2Fmeta%2Fcallback&state=st.ate&response_type=code&scope=ads_read%2Cads_management"
         );
         let google = authorize_url(&cfg, AdsPlatform::Google, &client(), "st.ate");
         let parsed = url::Url::parse(&google).unwrap();
@@ -522,7 +522,7 @@ mod tests {
             (meta.method, meta.url.as_str()),
             (
                 Method::Post,
-                "https://graph.facebook.com/v21.0/oauth/access_token"
+                "https://graph.facebook.com/v24.0/oauth/access_token"
             )
         );
         assert_eq!(

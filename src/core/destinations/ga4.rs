@@ -433,25 +433,16 @@ impl Destination for Ga4 {
         events: &[DeliveryEvent],
         now: i64,
     ) -> Plan {
-        let mut plan = Plan::default();
         let Some(secret) = creds.api_secret.as_deref() else {
-            plan.rejected = (0..events.len())
-                .map(|i| {
-                    (
-                        i,
-                        "the GA4 stream has no api_secret (Measurement Protocol API secret)"
-                            .to_string(),
-                    )
-                })
-                .collect();
-            return plan;
+            return Plan::reject_all(
+                events.len(),
+                "the GA4 stream has no api_secret (Measurement Protocol API secret)",
+            );
         };
+        let mut plan = Plan::default();
         let mut groups: Vec<(RequestKey, Vec<usize>)> = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            if let Some(reason) = self.reject_reason(ev, now) {
-                plan.rejected.push((i, reason));
-                continue;
-            }
+        for i in plan.screen(events, |ev| self.reject_reason(ev, now)) {
+            let ev = &events[i];
             let (user_id, user_data) = self.identity(ev);
             let key = RequestKey {
                 client_id: client_id(ev),

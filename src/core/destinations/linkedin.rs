@@ -194,20 +194,11 @@ impl Destination for Linkedin {
         events: &[DeliveryEvent],
         now: i64,
     ) -> Plan {
-        let mut plan = Plan::default();
         let Some(token) = creds.access_token.as_deref() else {
-            plan.rejected = (0..events.len())
-                .map(|i| (i, NO_TOKEN.to_string()))
-                .collect();
-            return plan;
+            return Plan::reject_all(events.len(), NO_TOKEN);
         };
-        let mut sendable = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            match self.reject_reason(ev, now) {
-                Some(reason) => plan.rejected.push((i, reason)),
-                None => sendable.push(i),
-            }
-        }
+        let mut plan = Plan::default();
+        let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
         let url = format!("{}/rest/conversionEvents", self.base(cfg));
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
             let mut request = if chunk.len() == 1 {
@@ -362,7 +353,7 @@ mod tests {
     const SINGLE_HEADERS: [(&str, &str); 4] = [
         ("content-type", "application/json"),
         ("authorization", "Bearer AQVtoken"),
-        ("linkedin-version", "202410"),
+        ("linkedin-version", "202510"),
         ("x-restli-protocol-version", "2.0.0"),
     ];
 
@@ -560,7 +551,7 @@ mod tests {
                 trace_id: None
             }
         );
-        let denied = r#"{"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions to access: conversionEvents.CREATE.20241001","status":403}"#;
+        let denied = r#"{"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions to access: conversionEvents.CREATE.20251001","status":403}"#;
         match Linkedin.classify(&resp(403, denied)) {
             Outcome::Permanent { reason, .. } => {
                 assert!(

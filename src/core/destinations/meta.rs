@@ -169,20 +169,11 @@ impl Destination for Meta {
         events: &[DeliveryEvent],
         now: i64,
     ) -> Plan {
-        let mut plan = Plan::default();
         let Some(token) = creds.access_token.as_deref() else {
-            plan.rejected = (0..events.len())
-                .map(|i| (i, "the Meta pixel has no access_token".to_string()))
-                .collect();
-            return plan;
+            return Plan::reject_all(events.len(), "the Meta pixel has no access_token");
         };
-        let mut sendable = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            match self.reject_reason(ev, now) {
-                Some(reason) => plan.rejected.push((i, reason)),
-                None => sendable.push(i),
-            }
-        }
+        let mut plan = Plan::default();
+        let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
             let data = chunk.iter().map(|&i| self.event_json(&events[i])).collect();
             plan.requests.push(PlannedRequest {
@@ -376,7 +367,7 @@ mod tests {
         let req = &plan.requests[0].request;
         assert_eq!(
             req.url,
-            "https://graph.facebook.com/v21.0/1234567890/events"
+            "https://graph.facebook.com/v24.0/1234567890/events"
         );
         assert_eq!(req.method, Method::Post);
         let body: Value = serde_json::from_str(req.body.as_ref().unwrap()).unwrap();

@@ -30,10 +30,10 @@ impl Default for PlatformConfig {
     fn default() -> Self {
         PlatformConfig {
             meta_graph_base: "https://graph.facebook.com".into(),
-            meta_api_version: "v21.0".into(),
+            meta_api_version: "v24.0".into(),
             ga4_mp_base: "https://www.google-analytics.com".into(),
             linkedin_api_base: "https://api.linkedin.com".into(),
-            linkedin_version: "202410".into(),
+            linkedin_version: "202510".into(),
             tiktok_api_base: "https://business-api.tiktok.com".into(),
             google_ads_api_base: "https://googleads.googleapis.com".into(),
         }
@@ -98,6 +98,32 @@ pub struct Plan {
     pub requests: Vec<PlannedRequest>,
     /// Events the platform would refuse, with the rule they break; never sent.
     pub rejected: Vec<(usize, String)>,
+}
+
+impl Plan {
+    /// Every event refused for one reason (the pixel lacks its credential).
+    pub fn reject_all(count: usize, reason: &str) -> Plan {
+        Plan {
+            requests: Vec::new(),
+            rejected: (0..count).map(|i| (i, reason.to_string())).collect(),
+        }
+    }
+
+    /// Records the events a platform rule refuses and returns the indices of the others.
+    pub fn screen(
+        &mut self,
+        events: &[DeliveryEvent],
+        refuse: impl Fn(&DeliveryEvent) -> Option<String>,
+    ) -> Vec<usize> {
+        let mut sendable = Vec::with_capacity(events.len());
+        for (i, ev) in events.iter().enumerate() {
+            match refuse(ev) {
+                Some(reason) => self.rejected.push((i, reason)),
+                None => sendable.push(i),
+            }
+        }
+        sendable
+    }
 }
 
 pub trait Destination: Sync {

@@ -209,20 +209,11 @@ impl Destination for Tiktok {
         events: &[DeliveryEvent],
         now: i64,
     ) -> Plan {
-        let mut plan = Plan::default();
         let Some(token) = creds.access_token.as_deref() else {
-            plan.rejected = (0..events.len())
-                .map(|i| (i, NO_TOKEN.to_string()))
-                .collect();
-            return plan;
+            return Plan::reject_all(events.len(), NO_TOKEN);
         };
-        let mut sendable = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            match self.reject_reason(ev, now) {
-                Some(reason) => plan.rejected.push((i, reason)),
-                None => sendable.push(i),
-            }
-        }
+        let mut plan = Plan::default();
+        let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
             let data = chunk.iter().map(|&i| self.event_json(&events[i])).collect();
             plan.requests.push(PlannedRequest {
@@ -567,11 +558,11 @@ mod tests {
 
     #[test]
     fn classifies_tiktok_answers_by_code_not_status() {
-        let ok = r#"{"code":0,"message":"OK","request_id":"2024101012000001","data":{}}"#;
+        let ok = r#"{"code":0,"message":"OK","request_id":"2025101012000001","data":{}}"#;
         assert_eq!(
             Tiktok.classify(&resp(200, ok)),
             Outcome::Delivered {
-                trace_id: Some("2024101012000001".into()),
+                trace_id: Some("2025101012000001".into()),
                 detail: None
             }
         );
