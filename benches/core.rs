@@ -95,8 +95,11 @@ fn main() {
         }
         start.elapsed().as_secs_f64() * 1e6 / iterations as f64
     };
-    run(2_000, &Platform::ALL); // warm-up
-    let iterations = 20_000;
+    let iterations: u32 = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    run(iterations / 10, &Platform::ALL); // warm-up
     let start = Instant::now();
     for _ in 0..iterations {
         black_box(

@@ -439,12 +439,16 @@ fn hash_user_data(
         .map(|c| c.to_ascii_lowercase());
 
     if let Some(e) = raw.get("email") {
-        out.em = keep("email", normalize::normalize_email(e));
-        if out.em.is_some() {
-            out.em_google = normalize::normalize_email_google(e)
-                .ok()
-                .map(|n| hash_normalized(&n));
-        }
+        let meta = normalize::normalize_email(e);
+        let google = normalize::normalize_email_google(e).ok();
+        // Most addresses normalize the same for both; hash once then.
+        let same = matches!((&meta, &google), (Ok(m), Some(g)) if m == g);
+        out.em = keep("email", meta);
+        out.em_google = match (&out.em, google) {
+            (Some(h), _) if same => Some(h.clone()),
+            (Some(_), Some(g)) => Some(hash_normalized(&g)),
+            _ => None,
+        };
     }
     if let Some(p) = raw.get("phone") {
         let e164 = normalize::normalize_phone(p, phone_country.as_deref());

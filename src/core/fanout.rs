@@ -136,6 +136,7 @@ pub fn route(
         records: Vec::new(),
         consent,
     };
+    let shared = std::sync::Arc::new(event.clone());
     for p in pixels {
         if !p.is_active || !p.server_side_enabled || !p.accepts(event) {
             continue;
@@ -176,7 +177,7 @@ pub fn route(
                     pixel: p.id.clone(),
                     platform: p.platform,
                     delivery: DeliveryEvent {
-                        event: event.clone(),
+                        event: std::sync::Arc::clone(&shared),
                         mode,
                         consent,
                     },

@@ -122,8 +122,9 @@ impl EventName {
     /// Matching ignores case and `_`/`-`/space. Anything else is a custom event.
     pub fn parse(raw: &str) -> EventName {
         let key = squash(raw);
+        let same = |name: &str| squash_chars(name).eq(key.chars());
         for (name, canonical, per_platform) in TABLE.iter() {
-            if squash(canonical) == key || per_platform.iter().any(|p| squash(p) == key) {
+            if same(canonical) || per_platform.iter().any(|p| same(p)) {
                 return *name;
             }
         }
@@ -145,11 +146,15 @@ impl EventName {
     }
 }
 
-fn squash(s: &str) -> String {
+/// Lowercase without `_`, `-` and spaces; compared lazily so the table needs no allocations.
+fn squash_chars(s: &str) -> impl Iterator<Item = char> + '_ {
     s.chars()
         .filter(|c| !matches!(c, '_' | '-' | ' '))
         .flat_map(char::to_lowercase)
-        .collect()
+}
+
+fn squash(s: &str) -> String {
+    squash_chars(s).collect()
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ use super::{
 use crate::core::consent::google_consent_signals;
 use crate::core::hash::sha256_hex;
 use crate::core::mapping::{EventName, Platform};
-use crate::core::outbound::{InboundResponse, OutboundRequest};
+use crate::core::outbound::{json_text, InboundResponse, OutboundRequest};
 use crate::core::retry::{classify_status, Outcome};
 
 pub struct Ga4;
@@ -480,7 +480,7 @@ impl Destination for Ga4 {
                 plan.requests.push(PlannedRequest {
                     request: OutboundRequest::post_json(
                         url.clone(),
-                        Value::Object(body).to_string(),
+                        json_text(&Value::Object(body)),
                     ),
                     events: chunk.to_vec(),
                 });
@@ -533,7 +533,7 @@ impl Destination for Ga4 {
         });
         Ok(OutboundRequest::post_json(
             self.url(cfg, "/debug/mp/collect", creds, secret),
-            body.to_string(),
+            json_text(&body),
         ))
     }
 }
@@ -542,7 +542,7 @@ impl Destination for Ga4 {
 mod tests {
     use super::*;
     use crate::core::consent::DeliveryMode;
-    use crate::core::event::{parse_event, AssertedConsent, IntakeContext};
+    use crate::core::event::AssertedConsent;
     use crate::core::hash::sha256_hex;
     use crate::core::outbound::Method;
     use serde_json::json;
@@ -558,19 +558,7 @@ mod tests {
     };
 
     fn delivery(v: Value, mode: DeliveryMode, consent: AssertedConsent) -> DeliveryEvent {
-        let ctx = IntakeContext {
-            now: NOW,
-            ip: Some("198.51.100.4"),
-            user_agent: Some("Mozilla/5.0 (X11)"),
-            geo_country: None,
-            trusted: false,
-        };
-        let p = parse_event(&v, "", &ctx, &mut || "gen".into()).unwrap();
-        DeliveryEvent {
-            event: p.event,
-            mode,
-            consent,
-        }
+        crate::core::destinations::testing::delivery_with(v, mode, consent)
     }
 
     fn full(v: Value) -> DeliveryEvent {

@@ -38,7 +38,7 @@ use super::{
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
+use crate::core::outbound::{json_text, InboundResponse, Method, OutboundRequest};
 use crate::core::retry::{parse_retry_after, Outcome};
 
 pub struct Linkedin;
@@ -204,14 +204,14 @@ impl Destination for Linkedin {
             let mut request = if chunk.len() == 1 {
                 OutboundRequest::post_json(
                     url.clone(),
-                    self.element(&events[chunk[0]], creds).to_string(),
+                    json_text(&self.element(&events[chunk[0]], creds)),
                 )
             } else {
                 let elements: Vec<Value> = chunk
                     .iter()
                     .map(|&i| self.element(&events[i], creds))
                     .collect();
-                OutboundRequest::post_json(url.clone(), json!({ "elements": elements }).to_string())
+                OutboundRequest::post_json(url.clone(), json_text(&json!({ "elements": elements })))
                     .with_header("x-restli-method", "BATCH_CREATE")
             };
             request.headers.extend(self.headers(cfg, token));
@@ -301,30 +301,10 @@ impl Destination for Linkedin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::{parse_event, AssertedConsent, IntakeContext};
     use crate::core::hash::sha256_hex;
 
-    const NOW: i64 = 1_760_000_000;
+    use crate::core::destinations::testing::{delivery, NOW};
     const DAY: i64 = 24 * 3600;
-
-    fn delivery(v: Value, mode: DeliveryMode) -> DeliveryEvent {
-        let ctx = IntakeContext {
-            now: NOW,
-            ip: Some("198.51.100.4"),
-            user_agent: Some("Mozilla/5.0 (X11)"),
-            geo_country: None,
-            trusted: false,
-        };
-        let p = parse_event(&v, "", &ctx, &mut || "gen".into()).unwrap();
-        DeliveryEvent {
-            event: p.event,
-            mode,
-            consent: AssertedConsent {
-                analytics: true,
-                marketing: true,
-            },
-        }
-    }
 
     fn full(v: Value) -> DeliveryEvent {
         delivery(v, DeliveryMode::Full)

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
+use crate::core::outbound::{json_text, InboundResponse, Method, OutboundRequest};
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
 
 pub struct Meta;
@@ -124,7 +124,7 @@ impl Meta {
             body.insert("test_event_code".into(), json!(code));
         }
         body.insert("access_token".into(), json!(token));
-        Value::Object(body).to_string()
+        json_text(&Value::Object(body))
     }
 
     fn events_url(&self, cfg: &PlatformConfig, creds: &Credentials) -> String {
@@ -309,30 +309,10 @@ fn set_trace(o: &mut Outcome, trace: Option<String>) {
 mod tests {
     use super::*;
     use crate::core::consent::DeliveryMode;
-    use crate::core::event::{parse_event, AssertedConsent, IntakeContext};
     use crate::core::hash::sha256_hex;
     use serde_json::json;
 
-    const NOW: i64 = 1_760_000_000;
-
-    fn delivery(v: Value, mode: DeliveryMode) -> DeliveryEvent {
-        let ctx = IntakeContext {
-            now: NOW,
-            ip: Some("198.51.100.4"),
-            user_agent: Some("Mozilla/5.0 (X11)"),
-            geo_country: None,
-            trusted: false,
-        };
-        let p = parse_event(&v, "", &ctx, &mut || "gen".into()).unwrap();
-        DeliveryEvent {
-            event: p.event,
-            mode,
-            consent: AssertedConsent {
-                analytics: true,
-                marketing: true,
-            },
-        }
-    }
+    use crate::core::destinations::testing::{delivery, NOW};
 
     fn creds() -> Credentials {
         Credentials {

@@ -64,7 +64,8 @@ impl std::fmt::Debug for Credentials {
 /// An event on its way to one destination, with the consent it was routed under.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryEvent {
-    pub event: Event,
+    /// Shared by the jobs of every destination the event fans out to (no per-destination copy).
+    pub event: std::sync::Arc<Event>,
     pub mode: DeliveryMode,
     pub consent: AssertedConsent,
 }
@@ -169,4 +170,43 @@ pub fn snippet(body: &str) -> String {
         end -= 1;
     }
     body[..end].to_string()
+}
+
+/// Builds delivery events the way the intake does, for the destinations' golden tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::DeliveryEvent;
+    use crate::core::consent::DeliveryMode;
+    use crate::core::event::{parse_event, AssertedConsent, IntakeContext};
+
+    pub const NOW: i64 = 1_760_000_000;
+    pub const ALL: AssertedConsent = AssertedConsent {
+        analytics: true,
+        marketing: true,
+    };
+
+    /// `v` parsed as if sent from 198.51.100.4 with a desktop user agent at `NOW`.
+    pub fn delivery_with(
+        v: serde_json::Value,
+        mode: DeliveryMode,
+        consent: AssertedConsent,
+    ) -> DeliveryEvent {
+        let ctx = IntakeContext {
+            now: NOW,
+            ip: Some("198.51.100.4"),
+            user_agent: Some("Mozilla/5.0 (X11)"),
+            geo_country: None,
+            trusted: false,
+        };
+        let p = parse_event(&v, "", &ctx, &mut || "gen".into()).expect("test event is valid");
+        DeliveryEvent {
+            event: std::sync::Arc::new(p.event),
+            mode,
+            consent,
+        }
+    }
+
+    pub fn delivery(v: serde_json::Value, mode: DeliveryMode) -> DeliveryEvent {
+        delivery_with(v, mode, ALL)
+    }
 }

@@ -41,7 +41,7 @@ use super::{
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{InboundResponse, OutboundRequest};
+use crate::core::outbound::{json_text, InboundResponse, OutboundRequest};
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
 
 pub struct Tiktok;
@@ -132,7 +132,7 @@ impl Tiktok {
             body.insert("test_event_code".into(), json!(code));
         }
         body.insert("data".into(), Value::Array(data));
-        Value::Object(body).to_string()
+        json_text(&Value::Object(body))
     }
 
     fn request(&self, cfg: &PlatformConfig, body: String, token: &str) -> OutboundRequest {
@@ -303,31 +303,11 @@ impl Destination for Tiktok {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::{parse_event, AssertedConsent, IntakeContext};
     use crate::core::hash::sha256_hex;
     use crate::core::outbound::Method;
 
-    const NOW: i64 = 1_760_000_000;
+    use crate::core::destinations::testing::{delivery, NOW};
     const DAY: i64 = 24 * 3600;
-
-    fn delivery(v: Value, mode: DeliveryMode) -> DeliveryEvent {
-        let ctx = IntakeContext {
-            now: NOW,
-            ip: Some("198.51.100.4"),
-            user_agent: Some("Mozilla/5.0 (X11)"),
-            geo_country: None,
-            trusted: false,
-        };
-        let p = parse_event(&v, "", &ctx, &mut || "gen".into()).unwrap();
-        DeliveryEvent {
-            event: p.event,
-            mode,
-            consent: AssertedConsent {
-                analytics: true,
-                marketing: true,
-            },
-        }
-    }
 
     fn full(v: Value) -> DeliveryEvent {
         delivery(v, DeliveryMode::Full)
