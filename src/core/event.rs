@@ -188,8 +188,9 @@ pub fn parse_event(
     let obj = value
         .as_object()
         .ok_or_else(|| FieldError::new(prefix.trim_end_matches('.'), "must be a JSON object"))?;
-    let obj_str =
-        |key: &str| -> Result<Option<String>, FieldError> { opt_string(obj.get(key), &path(key)) };
+    let obj_str = |key: &str| -> Result<Option<String>, FieldError> {
+        opt_string(obj.get(key), || path(key))
+    };
 
     let (event_id, generated_id) = match obj_str("event_id")? {
         Some(id) => {
@@ -254,7 +255,7 @@ pub fn parse_event(
         Some(Value::Object(u)) => {
             let mut out = BTreeMap::new();
             for (k, v) in u {
-                if let Some(s) = opt_string(Some(v), &path(&format!("utm.{k}")))? {
+                if let Some(s) = opt_string(Some(v), || path(&format!("utm.{k}")))? {
                     out.insert(k.clone(), truncate(&s, 256));
                 }
             }
@@ -315,7 +316,12 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-fn opt_string(v: Option<&Value>, field: &str) -> Result<Option<String>, FieldError> {
+/// `field` names the path for the error only; it is built lazily because most values are fine
+/// and formatting a path per field was a measurable share of the intake.
+fn opt_string(
+    v: Option<&Value>,
+    field: impl FnOnce() -> String,
+) -> Result<Option<String>, FieldError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -323,7 +329,7 @@ fn opt_string(v: Option<&Value>, field: &str) -> Result<Option<String>, FieldErr
             Ok((!t.is_empty()).then(|| t.to_string()))
         }
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(_) => Err(FieldError::new(field, "must be a string")),
+        Some(_) => Err(FieldError::new(field(), "must be a string")),
     }
 }
 
@@ -364,7 +370,7 @@ fn parse_event_time(v: Option<&Value>, field: &str, now: i64) -> Result<i64, Fie
 }
 
 fn parse_url(v: Option<&Value>, field: &str) -> Result<Option<String>, FieldError> {
-    let Some(s) = opt_string(v, field)? else {
+    let Some(s) = opt_string(v, || field.to_string())? else {
         return Ok(None);
     };
     if s.len() > MAX_URL_LEN {
@@ -414,7 +420,7 @@ fn hash_user_data(
             Some(Value::Array(a)) => a.first(),
             other => other,
         };
-        if let Some(s) = opt_string(v, &format!("{prefix}{long}"))? {
+        if let Some(s) = opt_string(v, || format!("{prefix}{long}"))? {
             raw.insert(long, s);
         }
     }
@@ -515,7 +521,7 @@ fn parse_custom_data(
         let v = match k.as_str() {
             "value" => Value::from(parse_money(v, &field)?),
             "currency" => {
-                let s = opt_string(Some(v), &field)?
+                let s = opt_string(Some(v), || field.clone())?
                     .unwrap_or_default()
                     .to_ascii_uppercase();
                 if s.len() != 3 || !s.chars().all(|ch| ch.is_ascii_alphabetic()) {
@@ -532,9 +538,10 @@ fn parse_custom_data(
                     .ok_or_else(|| FieldError::new(&field, "must be an array of strings"))?;
                 let mut ids = Vec::with_capacity(arr.len());
                 for (i, id) in arr.iter().enumerate() {
-                    let id = opt_string(Some(id), &format!("{field}[{i}]"))?.ok_or_else(|| {
-                        FieldError::new(format!("{field}[{i}]"), "must not be empty")
-                    })?;
+                    let id =
+                        opt_string(Some(id), || format!("{field}[{i}]"))?.ok_or_else(|| {
+                            FieldError::new(format!("{field}[{i}]"), "must not be empty")
+                        })?;
                     ids.push(Value::from(id));
                 }
                 Value::Array(ids)
@@ -592,7 +599,7 @@ fn parse_contents(v: &Value, field: &str) -> Result<Value, FieldError> {
         let obj = item
             .as_object()
             .ok_or_else(|| FieldError::new(&f, "must be an object"))?;
-        let id = opt_string(obj.get("id"), &format!("{f}.id"))?
+        let id = opt_string(obj.get("id"), || format!("{f}.id"))?
             .ok_or_else(|| FieldError::new(format!("{f}.id"), "is required"))?;
         let mut o = Map::new();
         o.insert("id".into(), Value::from(id));
@@ -609,7 +616,7 @@ fn parse_contents(v: &Value, field: &str) -> Result<Value, FieldError> {
             );
         }
         for key in ["title", "category", "brand"] {
-            if let Some(s) = opt_string(obj.get(key), &format!("{f}.{key}"))? {
+            if let Some(s) = opt_string(obj.get(key), || format!("{f}.{key}"))? {
                 o.insert(key.into(), Value::from(s));
             }
         }
@@ -632,7 +639,7 @@ fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, F
     };
     let get = |key: &str| -> Result<Option<String>, FieldError> {
         let v = nested.and_then(|m| m.get(key)).or_else(|| obj.get(key));
-        let s = opt_string(v, &format!("{prefix}click_ids.{key}"))?;
+        let s = opt_string(v, || format!("{prefix}click_ids.{key}"))?;
         if let Some(s) = &s {
             if s.len() > 512 {
                 return Err(FieldError::new(
