@@ -16,8 +16,16 @@ use crate::edge::{now_ms, ApiError};
 /// another isolate may have changed the config; writes in this isolate invalidate at once.
 const ISOLATE_TTL_MS: i64 = 5_000;
 
+/// Consent answers (including "no record") memoized per isolate for a few seconds: a visitor's
+/// beacons come in bursts, and a visitor without a record would otherwise cost a KV miss plus a
+/// D1 query per event. Changes made through this isolate update the memo at once; elsewhere KV's
+/// own propagation (up to ~60 s) is the larger delay anyway.
+const CONSENT_TTL_MS: i64 = 3_000;
+const CONSENT_MEMO_MAX: usize = 10_000;
+
 thread_local! {
     static CONFIGS: RefCell<HashMap<String, (i64, TenantConfig)>> = RefCell::new(HashMap::new());
+    static CONSENTS: RefCell<HashMap<String, (i64, Option<ConsentState>)>> = RefCell::new(HashMap::new());
 }
 
 fn kv(env: &Env) -> Result<KvStore, ApiError> {
@@ -104,8 +112,35 @@ pub async fn consent(
     visitor_id: &str,
 ) -> Result<Option<ConsentState>, ApiError> {
     let key = consent_entry(tenant_id, visitor_id);
+    let memo = CONSENTS.with(|m| m.borrow().get(&key).cloned());
+    if let Some((at, state)) = memo {
+        if now_ms() - at < CONSENT_TTL_MS {
+            return Ok(state);
+        }
+    }
+    let state = consent_uncached(env, tenant_id, visitor_id, &key).await?;
+    remember_consent(&key, state.clone());
+    Ok(state)
+}
+
+fn remember_consent(key: &str, state: Option<ConsentState>) {
+    CONSENTS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= CONSENT_MEMO_MAX {
+            m.clear();
+        }
+        m.insert(key.to_string(), (now_ms(), state));
+    });
+}
+
+async fn consent_uncached(
+    env: &Env,
+    tenant_id: &str,
+    visitor_id: &str,
+    key: &str,
+) -> Result<Option<ConsentState>, ApiError> {
     let cached: Option<ConsentState> = kv(env)?
-        .get(&key)
+        .get(key)
         .json()
         .await
         .map_err(|e| ApiError::internal("KV get consent", e))?;
@@ -120,6 +155,7 @@ pub async fn consent(
 }
 
 pub async fn put_consent(env: &Env, tenant_id: &str, visitor_id: &str, state: &ConsentState) {
+    remember_consent(&consent_entry(tenant_id, visitor_id), Some(state.clone()));
     let Ok(store) = kv(env) else { return };
     let body = serde_json::to_string(state).unwrap_or_default();
     if let Ok(put) = store.put(&consent_entry(tenant_id, visitor_id), body) {
@@ -131,6 +167,7 @@ pub async fn put_consent(env: &Env, tenant_id: &str, visitor_id: &str, state: &C
 }
 
 pub async fn delete_consent(env: &Env, tenant_id: &str, visitor_id: &str) -> Result<(), ApiError> {
+    remember_consent(&consent_entry(tenant_id, visitor_id), None);
     kv(env)?
         .delete(&consent_entry(tenant_id, visitor_id))
         .await
