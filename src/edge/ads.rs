@@ -107,24 +107,14 @@ async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
 
 // ---------------------------------------------------------------- D1 helpers
 
+use super::store::d1::{all, batch, first, n, opt, run, s, stmt};
+
 fn db(env: &Env) -> std::result::Result<D1Database, ApiError> {
     super::store::d1::db(env)
 }
 
-fn s(v: &str) -> JsValue {
-    JsValue::from_str(v)
-}
-
-fn n(v: i64) -> JsValue {
-    JsValue::from_f64(v as f64)
-}
-
 fn f(v: f64) -> JsValue {
     JsValue::from_f64(v)
-}
-
-fn opt(v: Option<&str>) -> JsValue {
-    v.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }
 
 fn optn(v: Option<i64>) -> JsValue {
@@ -134,58 +124,6 @@ fn optn(v: Option<i64>) -> JsValue {
 
 fn optf(v: Option<f64>) -> JsValue {
     v.map(JsValue::from_f64).unwrap_or(JsValue::NULL)
-}
-
-fn stmt(
-    db: &D1Database,
-    sql: &str,
-    args: &[JsValue],
-) -> std::result::Result<D1PreparedStatement, ApiError> {
-    db.prepare(sql)
-        .bind(args)
-        .map_err(|e| ApiError::internal("D1 bind", e))
-}
-
-async fn all<T: for<'de> Deserialize<'de>>(
-    db: &D1Database,
-    sql: &str,
-    args: &[JsValue],
-) -> std::result::Result<Vec<T>, ApiError> {
-    stmt(db, sql, args)?
-        .all()
-        .await
-        .map_err(|e| ApiError::internal("D1 query", e))?
-        .results()
-        .map_err(|e| ApiError::internal("D1 decode", e))
-}
-
-async fn first<T: for<'de> Deserialize<'de>>(
-    db: &D1Database,
-    sql: &str,
-    args: &[JsValue],
-) -> std::result::Result<Option<T>, ApiError> {
-    stmt(db, sql, args)?
-        .first(None)
-        .await
-        .map_err(|e| ApiError::internal("D1 query", e))
-}
-
-async fn run(db: &D1Database, sql: &str, args: &[JsValue]) -> std::result::Result<u64, ApiError> {
-    let r = stmt(db, sql, args)?
-        .run()
-        .await
-        .map_err(|e| ApiError::internal("D1 write", e))?;
-    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64)
-}
-
-async fn batch(
-    db: &D1Database,
-    statements: Vec<D1PreparedStatement>,
-) -> std::result::Result<(), ApiError> {
-    for chunk in chunks(statements, 100) {
-        super::store::d1::batch(db, chunk).await?;
-    }
-    Ok(())
 }
 
 fn chunks<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {

@@ -235,9 +235,7 @@ async fn store_records(
             )?);
         }
     }
-    for chunk in stmts.chunks(50).map(|c| c.to_vec()) {
-        d1::batch(&db, chunk).await?;
-    }
+    d1::batch(&db, stmts).await?;
     Ok(())
 }
 

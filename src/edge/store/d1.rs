@@ -18,25 +18,29 @@ pub fn db(env: &Env) -> Result<D1Database, ApiError> {
         .map_err(|e| ApiError::internal("D1 binding", e))
 }
 
-fn s(v: &str) -> JsValue {
+pub(crate) fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
-fn n(v: i64) -> JsValue {
+pub(crate) fn n(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
 }
 
-fn opt(v: Option<&str>) -> JsValue {
+pub(crate) fn opt(v: Option<&str>) -> JsValue {
     v.map(JsValue::from_str).unwrap_or(JsValue::NULL)
 }
 
-fn stmt(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, ApiError> {
+pub(crate) fn stmt(
+    db: &D1Database,
+    sql: &str,
+    args: &[JsValue],
+) -> Result<D1PreparedStatement, ApiError> {
     db.prepare(sql)
         .bind(args)
         .map_err(|e| ApiError::internal("D1 bind", e))
 }
 
-async fn all<T: for<'de> Deserialize<'de>>(
+pub(crate) async fn all<T: for<'de> Deserialize<'de>>(
     db: &D1Database,
     sql: &str,
     args: &[JsValue],
@@ -49,7 +53,7 @@ async fn all<T: for<'de> Deserialize<'de>>(
         .map_err(|e| ApiError::internal("D1 decode", e))
 }
 
-async fn first<T: for<'de> Deserialize<'de>>(
+pub(crate) async fn first<T: for<'de> Deserialize<'de>>(
     db: &D1Database,
     sql: &str,
     args: &[JsValue],
@@ -60,7 +64,7 @@ async fn first<T: for<'de> Deserialize<'de>>(
         .map_err(|e| ApiError::internal("D1 query", e))
 }
 
-async fn run(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<u64, ApiError> {
+pub(crate) async fn run(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<u64, ApiError> {
     let r = stmt(db, sql, args)?
         .run()
         .await
@@ -68,13 +72,16 @@ async fn run(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<u64, ApiErr
     Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64)
 }
 
+/// Runs statements in D1 batches of at most 100 (each batch is one transaction and one round trip).
 pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
-    if statements.is_empty() {
-        return Ok(());
+    let mut rest = statements;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(100));
+        db.batch(rest)
+            .await
+            .map_err(|e| ApiError::internal("D1 batch", e))?;
+        rest = tail;
     }
-    db.batch(statements)
-        .await
-        .map_err(|e| ApiError::internal("D1 batch", e))?;
     Ok(())
 }
 
