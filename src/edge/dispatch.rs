@@ -426,40 +426,41 @@ async fn write_updates(
 }
 
 /// Messages land here after we fail them explicitly, or when the consumer crashed 3 times on a
-/// batch. Make sure each shows as `failed` (idempotent: a delivered row is never downgraded).
+/// batch. Deliveries are marked `failed` (a delivered row is never downgraded). A Record here
+/// means D1 refused an acknowledged event three times: store it once more rather than lose it,
+/// and let this queue retry if D1 is still down.
 async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
-    let db = match d1::db(&env) {
-        Ok(db) => db,
-        Err(_) => {
-            batch.retry_all();
-            return Ok(());
-        }
-    };
-    let now = now_secs();
-    let mut stmts = Vec::new();
+    let mut records = Vec::new();
+    let mut counters = Vec::new();
+    let mut dead = Vec::new();
     for m in batch.messages()? {
-        if let Ok(QueueMessage::Deliver(j)) = serde_json::from_str::<QueueMessage>(m.body()) {
-            let stmt = db
-                .prepare(
-                    "UPDATE deliveries SET status = 'failed', last_error = coalesce(last_error, 'dead-lettered'), updated_at = ?4
-                     WHERE tenant_id = ?1 AND event_id = ?2 AND pixel_id = ?3 AND status NOT IN ('delivered', 'failed')",
-                )
-                .bind(&[
-                    j.tenant_id.as_str().into(),
-                    j.delivery.event.event_id.as_str().into(),
-                    j.pixel.as_str().into(),
-                    (now as f64).into(),
-                ]);
-            if let Ok(s) = stmt {
-                stmts.push(s);
-            }
+        match serde_json::from_str::<QueueMessage>(m.body()) {
+            Ok(QueueMessage::Deliver(j)) => dead.push(*j),
+            Ok(rec @ QueueMessage::Record { .. }) => records.push(rec),
+            Ok(c @ QueueMessage::Counters { .. }) => counters.push(c),
+            Err(e) => worker::console_error!("dropping undecodable dead letter: {e}"),
         }
     }
-    if d1::batch(&db, stmts).await.is_err() {
-        batch.retry_all();
-        return Ok(());
+    let settled = async {
+        store_records(&env, &records, &counters).await?;
+        let db = d1::db(&env)?;
+        let now = now_secs();
+        let stmts = dead
+            .iter()
+            .map(|j| {
+                d1::dead_letter_stmt(&db, &j.tenant_id, &j.delivery.event.event_id, &j.pixel, now)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        d1::batch(&db, stmts).await
     }
-    batch.ack_all();
+    .await;
+    match settled {
+        Ok(()) => batch.ack_all(),
+        Err(e) => {
+            worker::console_error!("dead letters not settled, will retry: {}", e.message);
+            batch.retry_all();
+        }
+    }
     Ok(())
 }
 

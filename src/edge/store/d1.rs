@@ -551,6 +551,22 @@ pub fn upsert_delivery_stmt(
     )
 }
 
+/// A dead-lettered delivery ends `failed` unless it was delivered meanwhile.
+pub fn dead_letter_stmt(
+    db: &D1Database,
+    tenant_id: &str,
+    event_id: &str,
+    pixel: &str,
+    now: i64,
+) -> Result<D1PreparedStatement, ApiError> {
+    stmt(
+        db,
+        "UPDATE deliveries SET status = 'failed', last_error = coalesce(last_error, 'dead-lettered'), updated_at = ?4
+         WHERE tenant_id = ?1 AND event_id = ?2 AND pixel_id = ?3 AND status NOT IN ('delivered', 'failed')",
+        &[s(tenant_id), s(event_id), s(pixel), n(now)],
+    )
+}
+
 #[derive(Deserialize)]
 struct DeliveredRow {
     event_id: String,
