@@ -437,15 +437,7 @@ mod tests {
         }
     }
 
-    fn m(impressions: u64, clicks: u64, spend: f64, conversions: f64, value: f64) -> Metrics {
-        Metrics {
-            impressions,
-            clicks,
-            spend_micros: units_to_micros(spend),
-            conversions,
-            conversion_value_micros: units_to_micros(value),
-        }
-    }
+    use crate::core::ads::kpi::test_metrics as m;
 
     fn perf(current: Metrics, previous: Metrics) -> CampaignPerformance {
         CampaignPerformance {

@@ -316,25 +316,34 @@ pub fn month_to_date_spend(rows: &[DailyMetrics], today: Date) -> SpendReport {
     }
 }
 
+/// Metrics from amounts in currency units, for the ads tests.
+#[cfg(test)]
+pub(crate) fn test_metrics(
+    impressions: u64,
+    clicks: u64,
+    spend: f64,
+    conversions: f64,
+    value: f64,
+) -> Metrics {
+    Metrics {
+        impressions,
+        clicks,
+        spend_micros: super::units_to_micros(spend),
+        conversions,
+        conversion_value_micros: super::units_to_micros(value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::ads::units_to_micros;
     use serde_json::json;
 
     fn d(s: &str) -> Date {
         Date::parse(s).unwrap()
     }
 
-    fn m(impressions: u64, clicks: u64, spend: f64, conversions: f64, value: f64) -> Metrics {
-        Metrics {
-            impressions,
-            clicks,
-            spend_micros: units_to_micros(spend),
-            conversions,
-            conversion_value_micros: units_to_micros(value),
-        }
-    }
+    use super::test_metrics as m;
 
     fn row(platform: AdsPlatform, campaign: &str, date: &str, metrics: Metrics) -> DailyMetrics {
         DailyMetrics {
