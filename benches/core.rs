@@ -5,6 +5,7 @@
 //! Run: `cargo bench --bench core` (native) — scripts/bench also runs it as wasm.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Instant;
 
 use pixelgate::core::consent::{ConsentPolicy, ConsentState};
@@ -77,7 +78,8 @@ fn main() {
         for _ in 0..iterations {
             let parsed =
                 parse_event(black_box(&body), "", &ctx, &mut || "gen".to_string()).expect("valid");
-            let routed = route("tenant", &parsed.event, &pixels, Some(&consent), &policy);
+            let event = Arc::new(parsed.event);
+            let routed = route("tenant", &event, &pixels, Some(&consent), &policy);
             for job in routed
                 .jobs
                 .iter()
@@ -108,18 +110,19 @@ fn main() {
     }
     let intake = start.elapsed().as_secs_f64() * 1e6 / iterations as f64;
     let parsed = parse_event(&body, "", &ctx, &mut || "gen".to_string()).expect("valid");
+    let event = Arc::new(parsed.event);
     let start = Instant::now();
     for _ in 0..iterations {
         black_box(route(
             "tenant",
-            black_box(&parsed.event),
+            black_box(&event),
             &pixels,
             Some(&consent),
             &policy,
         ));
     }
     let routing = start.elapsed().as_secs_f64() * 1e6 / iterations as f64;
-    let routed = route("tenant", &parsed.event, &pixels, Some(&consent), &policy);
+    let routed = route("tenant", &event, &pixels, Some(&consent), &policy);
     let mut per_platform = Vec::new();
     for job in &routed.jobs {
         let dest = destination(job.platform).expect("destination");

@@ -1,6 +1,7 @@
 //! Inbound beacon model and validation. Raw PII is normalized and hashed here, at the door: the
 //! `Event` that leaves this module (to the queue, D1, logs) only ever holds hashes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use serde_json::{Map, Value};
 use super::hash::hash_normalized;
 use super::mapping::EventName;
 use super::normalize;
+use super::weburl;
 
 /// Beacons are small; anything bigger is abuse or a bug on the site (answered 413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -322,13 +324,21 @@ fn opt_string(
     v: Option<&Value>,
     field: impl FnOnce() -> String,
 ) -> Result<Option<String>, FieldError> {
+    Ok(opt_str(v, field)?.map(Cow::into_owned))
+}
+
+/// `opt_string` without the copy: trimmed text borrowed from the body (numbers are formatted).
+fn opt_str<'a>(
+    v: Option<&'a Value>,
+    field: impl FnOnce() -> String,
+) -> Result<Option<Cow<'a, str>>, FieldError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
             let t = s.trim();
-            Ok((!t.is_empty()).then(|| t.to_string()))
+            Ok((!t.is_empty()).then_some(Cow::Borrowed(t)))
         }
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Number(n)) => Ok(Some(Cow::Owned(n.to_string()))),
         Some(_) => Err(FieldError::new(field(), "must be a string")),
     }
 }
@@ -376,9 +386,9 @@ fn parse_url(v: Option<&Value>, field: &str) -> Result<Option<String>, FieldErro
     if s.len() > MAX_URL_LEN {
         return Err(FieldError::new(field, "is longer than 2048 characters"));
     }
-    match url::Url::parse(&s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(s)),
-        _ => Err(FieldError::new(field, "must be an absolute http(s) URL")),
+    match weburl::parse_http_url(&s) {
+        Some(_) => Ok(Some(s)),
+        None => Err(FieldError::new(field, "must be an absolute http(s) URL")),
     }
 }
 
@@ -412,18 +422,21 @@ fn hash_user_data(
             ));
         }
     }
-    let mut raw = BTreeMap::new();
-    for (long, short) in USER_FIELDS {
+    // Borrowed from the request body, indexed like USER_FIELDS: no copy of a raw value is made.
+    let mut raw: [Option<Cow<str>>; USER_FIELDS.len()] = Default::default();
+    for (slot, (long, short)) in raw.iter_mut().zip(USER_FIELDS) {
         let v = u.get(long).or_else(|| u.get(short));
         // Meta-style payloads send arrays; the first value is the one we keep.
         let v = match v {
             Some(Value::Array(a)) => a.first(),
             other => other,
         };
-        if let Some(s) = opt_string(v, || format!("{prefix}{long}"))? {
-            raw.insert(long, s);
-        }
+        *slot = opt_str(v, || format!("{prefix}{long}"))?;
     }
+    let raw_field = |name: &str| -> Option<&str> {
+        let i = USER_FIELDS.iter().position(|(long, _)| *long == name)?;
+        raw[i].as_deref()
+    };
 
     let mut out = HashedUser::default();
     let mut keep =
@@ -436,15 +449,14 @@ fn hash_user_data(
                 }
             }
         };
-    let country_code = raw
-        .get("country")
-        .and_then(|c| normalize::normalize_country(c).ok());
+    let country = raw_field("country").map(normalize::normalize_country);
+    let country_code = country.as_ref().and_then(|c| c.as_ref().ok()).cloned();
     let phone_country = country_code
         .as_deref()
         .or(ctx.geo_country)
         .map(|c| c.to_ascii_lowercase());
 
-    if let Some(e) = raw.get("email") {
+    if let Some(e) = raw_field("email") {
         let meta = normalize::normalize_email(e);
         let google = normalize::normalize_email_google(e).ok();
         // Most addresses normalize the same for both; hash once then.
@@ -456,7 +468,7 @@ fn hash_user_data(
             _ => None,
         };
     }
-    if let Some(p) = raw.get("phone") {
+    if let Some(p) = raw_field("phone") {
         let e164 = normalize::normalize_phone(p, phone_country.as_deref());
         out.ph = keep(
             "phone",
@@ -464,28 +476,28 @@ fn hash_user_data(
         );
         out.ph_e164 = e164.ok().map(|n| hash_normalized(&n));
     }
-    if let Some(v) = raw.get("first_name") {
+    if let Some(v) = raw_field("first_name") {
         out.first_name = keep("first_name", normalize::normalize_name(v));
     }
-    if let Some(v) = raw.get("last_name") {
+    if let Some(v) = raw_field("last_name") {
         out.last_name = keep("last_name", normalize::normalize_name(v));
     }
-    if let Some(v) = raw.get("city") {
+    if let Some(v) = raw_field("city") {
         out.city = keep("city", normalize::normalize_city(v));
     }
-    if let Some(v) = raw.get("state") {
+    if let Some(v) = raw_field("state") {
         out.state = keep(
             "state",
             normalize::normalize_state(v, country_code.as_deref()),
         );
     }
-    if let Some(v) = raw.get("zip") {
+    if let Some(v) = raw_field("zip") {
         out.zip = keep("zip", normalize::normalize_zip(v, country_code.as_deref()));
     }
-    if let Some(v) = raw.get("country") {
-        out.country = keep("country", normalize::normalize_country(v));
+    if let Some(c) = country {
+        out.country = keep("country", c);
     }
-    if let Some(v) = raw.get("dob") {
+    if let Some(v) = raw_field("dob") {
         out.dob = keep(
             "dob",
             normalize::normalize_dob_at(
@@ -494,10 +506,10 @@ fn hash_user_data(
             ),
         );
     }
-    if let Some(v) = raw.get("gender") {
+    if let Some(v) = raw_field("gender") {
         out.gender = keep("gender", normalize::normalize_gender(v));
     }
-    if let Some(v) = raw.get("external_id") {
+    if let Some(v) = raw_field("external_id") {
         out.external_id = keep("external_id", normalize::normalize_external_id(v));
     }
     Ok(out)
@@ -517,16 +529,17 @@ fn parse_custom_data(
     }
     let mut out = Map::new();
     for (k, v) in c {
-        let field = format!("{prefix}{k}");
+        // Formatted only for an error: most values are fine.
+        let field = || format!("{prefix}{k}");
         let v = match k.as_str() {
-            "value" => Value::from(parse_money(v, &field)?),
+            "value" => Value::from(parse_money(v, field)?),
             "currency" => {
-                let s = opt_string(Some(v), || field.clone())?
+                let s = opt_str(Some(v), field)?
                     .unwrap_or_default()
                     .to_ascii_uppercase();
                 if s.len() != 3 || !s.chars().all(|ch| ch.is_ascii_alphabetic()) {
                     return Err(FieldError::new(
-                        field,
+                        field(),
                         "must be a 3-letter ISO 4217 code such as EUR",
                     ));
                 }
@@ -535,32 +548,32 @@ fn parse_custom_data(
             "content_ids" => {
                 let arr = v
                     .as_array()
-                    .ok_or_else(|| FieldError::new(&field, "must be an array of strings"))?;
+                    .ok_or_else(|| FieldError::new(field(), "must be an array of strings"))?;
                 let mut ids = Vec::with_capacity(arr.len());
                 for (i, id) in arr.iter().enumerate() {
                     let id =
-                        opt_string(Some(id), || format!("{field}[{i}]"))?.ok_or_else(|| {
-                            FieldError::new(format!("{field}[{i}]"), "must not be empty")
+                        opt_string(Some(id), || format!("{}[{i}]", field()))?.ok_or_else(|| {
+                            FieldError::new(format!("{}[{i}]", field()), "must not be empty")
                         })?;
                     ids.push(Value::from(id));
                 }
                 Value::Array(ids)
             }
-            "contents" => parse_contents(v, &field)?,
+            "contents" => parse_contents(v, &field())?,
             "num_items" => match v.as_u64() {
                 Some(n) => Value::from(n),
-                None => return Err(FieldError::new(field, "must be a whole number")),
+                None => return Err(FieldError::new(field(), "must be a whole number")),
             },
             _ => match v {
                 Value::Object(_) => {
                     return Err(FieldError::new(
-                        field,
+                        field(),
                         "nested objects are not supported here",
                     ))
                 }
                 Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
                     return Err(FieldError::new(
-                        field,
+                        field(),
                         "arrays may only hold strings, numbers or booleans",
                     ))
                 }
@@ -569,22 +582,22 @@ fn parse_custom_data(
             },
         };
         if k.len() > 64 {
-            return Err(FieldError::new(field, "key is longer than 64 characters"));
+            return Err(FieldError::new(field(), "key is longer than 64 characters"));
         }
         out.insert(k.clone(), v);
     }
     Ok(out)
 }
 
-fn parse_money(v: &Value, field: &str) -> Result<f64, FieldError> {
+fn parse_money(v: &Value, field: impl Fn() -> String) -> Result<f64, FieldError> {
     let n = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     }
-    .ok_or_else(|| FieldError::new(field, "must be a number"))?;
+    .ok_or_else(|| FieldError::new(field(), "must be a number"))?;
     if !n.is_finite() || n < 0.0 {
-        return Err(FieldError::new(field, "must be a non-negative number"));
+        return Err(FieldError::new(field(), "must be a non-negative number"));
     }
     Ok(n)
 }
@@ -595,28 +608,28 @@ fn parse_contents(v: &Value, field: &str) -> Result<Value, FieldError> {
         .ok_or_else(|| FieldError::new(field, "must be an array of {id, quantity, item_price}"))?;
     let mut out = Vec::with_capacity(arr.len());
     for (i, item) in arr.iter().enumerate() {
-        let f = format!("{field}[{i}]");
+        let f = || format!("{field}[{i}]");
         let obj = item
             .as_object()
-            .ok_or_else(|| FieldError::new(&f, "must be an object"))?;
-        let id = opt_string(obj.get("id"), || format!("{f}.id"))?
-            .ok_or_else(|| FieldError::new(format!("{f}.id"), "is required"))?;
+            .ok_or_else(|| FieldError::new(f(), "must be an object"))?;
+        let id = opt_string(obj.get("id"), || format!("{}.id", f()))?
+            .ok_or_else(|| FieldError::new(format!("{}.id", f()), "is required"))?;
         let mut o = Map::new();
         o.insert("id".into(), Value::from(id));
         if let Some(q) = obj.get("quantity") {
             let q = q.as_u64().ok_or_else(|| {
-                FieldError::new(format!("{f}.quantity"), "must be a whole number")
+                FieldError::new(format!("{}.quantity", f()), "must be a whole number")
             })?;
             o.insert("quantity".into(), Value::from(q));
         }
         if let Some(p) = obj.get("item_price") {
             o.insert(
                 "item_price".into(),
-                Value::from(parse_money(p, &format!("{f}.item_price"))?),
+                Value::from(parse_money(p, || format!("{}.item_price", f()))?),
             );
         }
         for key in ["title", "category", "brand"] {
-            if let Some(s) = opt_string(obj.get(key), || format!("{f}.{key}"))? {
+            if let Some(s) = opt_string(obj.get(key), || format!("{}.{key}", f()))? {
                 o.insert(key.into(), Value::from(s));
             }
         }

@@ -1,6 +1,8 @@
 //! From an accepted event to per-destination jobs, and from a platform's answer to what happens
 //! to each job next. Queue message shapes live here so both sides agree on them.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision};
@@ -8,6 +10,7 @@ use super::destinations::{destination, DeliveryEvent};
 use super::event::{AssertedConsent, Event};
 use super::mapping::{EventName, Platform};
 use super::retry::{next_step, NextStep, Outcome, RetryPolicy};
+use super::weburl::url_host;
 
 /// What the intake needs to know about a pixel to route events (no secrets).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,7 +97,8 @@ pub enum QueueMessage {
     /// Store the accepted event (hashed PII only) and its routing decisions.
     Record {
         tenant_id: String,
-        event: Box<Event>,
+        /// The same allocation the event's Deliver jobs share.
+        event: Arc<Event>,
         consent: AssertedConsent,
         received_at: i64,
         routes: Vec<RouteRecord>,
@@ -117,26 +121,27 @@ pub struct Routed {
     pub consent: AssertedConsent,
 }
 
-/// Decides, for every pixel of the tenant, whether this event goes there and how.
+/// Decides, for every pixel of the tenant, whether this event goes there and how. The jobs share
+/// `event` (no copy per destination).
 pub fn route(
     tenant_id: &str,
-    event: &Event,
+    event: &Arc<Event>,
     pixels: &[PixelRoute],
     stored: Option<&ConsentState>,
     policy: &ConsentPolicy,
 ) -> Routed {
     let consent = effective(event.consent, stored, policy);
-    let host = event
-        .url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    // Only pixels restricted to domains need the event's host.
+    let host = pixels
+        .iter()
+        .any(|p| !p.domains.is_empty())
+        .then(|| event.url.as_deref().and_then(url_host))
+        .flatten();
     let mut routed = Routed {
         jobs: Vec::new(),
         records: Vec::new(),
         consent,
     };
-    let shared = std::sync::Arc::new(event.clone());
     for p in pixels {
         if !p.is_active || !p.server_side_enabled || !p.accepts(event) {
             continue;
@@ -177,7 +182,7 @@ pub fn route(
                     pixel: p.id.clone(),
                     platform: p.platform,
                     delivery: DeliveryEvent {
-                        event: std::sync::Arc::clone(&shared),
+                        event: Arc::clone(event),
                         mode,
                         consent,
                     },
@@ -192,9 +197,14 @@ pub fn route(
 
 /// `shop.example.com` is allowed by `example.com` and by `shop.example.com`, not by `ample.com`.
 pub fn domain_allowed(host: &str, domains: &[String]) -> bool {
+    let host = host.as_bytes();
     domains.iter().any(|d| {
-        let d = d.trim().trim_start_matches("*.").to_ascii_lowercase();
-        host == d || host.ends_with(&format!(".{d}"))
+        let d = d.trim().trim_start_matches("*.").as_bytes();
+        match host.len().checked_sub(d.len()) {
+            Some(0) => host.eq_ignore_ascii_case(d),
+            Some(dot) => host[dot - 1] == b'.' && host[dot..].eq_ignore_ascii_case(d),
+            None => false,
+        }
     })
 }
 
@@ -258,7 +268,7 @@ mod tests {
     use crate::core::event::{parse_event, IntakeContext};
     use serde_json::json;
 
-    fn event(url: &str) -> Event {
+    fn event(url: &str) -> Arc<Event> {
         let ctx = IntakeContext {
             now: 100,
             ip: None,
@@ -274,6 +284,7 @@ mod tests {
         )
         .unwrap()
         .event
+        .into()
     }
 
     fn pixel(id: &str, platform: Platform) -> PixelRoute {
@@ -341,7 +352,7 @@ mod tests {
         assert!(only_purchase.accepts(&ev));
         let li = pixel("p2", Platform::Linkedin);
         assert!(li.accepts(&ev));
-        let mut pv = ev.clone();
+        let mut pv = Event::clone(&ev);
         pv.event_name = EventName::PageView;
         assert!(!li.accepts(&pv), "page views are not LinkedIn conversions");
         assert!(pixel("p3", Platform::Meta).accepts(&pv));

@@ -18,3 +18,4 @@ pub mod retry;
 pub mod secrets;
 pub mod stats;
 pub mod tenant;
+pub mod weburl;

@@ -7,6 +7,7 @@ use super::consent::ConsentPolicy;
 use super::event::FieldError;
 use super::fanout::{domain_allowed, PixelRoute};
 use super::mapping::Platform;
+use super::weburl::url_host;
 
 /// What the beacon path needs about a tenant, cached in KV under the site key (no secrets).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,11 +22,8 @@ pub struct TenantConfig {
 impl TenantConfig {
     /// Browsers may only use the site key from the tenant's own sites.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        let Ok(u) = url::Url::parse(origin) else {
-            return false;
-        };
-        match u.host_str() {
-            Some(h) => domain_allowed(&h.to_ascii_lowercase(), &self.domains),
+        match url_host(origin) {
+            Some(h) => domain_allowed(&h, &self.domains),
             None => false,
         }
     }

@@ -577,16 +577,18 @@ async fn intake(
             .as_deref()
             .and_then(|v| consent_of.get(v))
             .and_then(|s| s.as_ref());
+        // One copy, shared by the Record and every Deliver job.
+        let event = std::sync::Arc::new(p.event.clone());
         let routed = fanout::route(
             &tenant_id,
-            &p.event,
+            &event,
             &caller.config.pixels,
             stored,
             &caller.config.consent_policy,
         );
         messages.push(QueueMessage::Record {
             tenant_id: tenant_id.clone(),
-            event: Box::new(p.event.clone()),
+            event,
             consent: routed.consent,
             received_at: now,
             routes: routed.records,

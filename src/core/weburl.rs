@@ -1,0 +1,151 @@
+//! The little of URL parsing the beacon path needs: is this an absolute http(s) URL, and what is
+//! its host. Every event carries a page URL and a referrer and every browser request an Origin,
+//! so this runs several times per beacon; a full WHATWG parse (`url::Url`) allocates and
+//! normalizes the whole URL only for us to read the host back, and was a tenth of the intake.
+//! Cold paths (webhooks, OAuth, pagination links) keep using the `url` crate.
+
+/// The parts of `scheme://[userinfo@]host[:port][/path?query#fragment]` we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpUrl<'a> {
+    pub https: bool,
+    /// As written (not lowercased); IPv6 literals keep their brackets.
+    pub host: &'a str,
+    pub port: Option<u16>,
+}
+
+/// Parses an absolute http or https URL. None for anything else: other schemes, relative URLs,
+/// an empty or malformed host, a bad port, or whitespace and control characters anywhere (which
+/// browsers never send and which would make the URL mean different things to different parsers).
+pub fn parse_http_url(s: &str) -> Option<HttpUrl<'_>> {
+    if s.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\') {
+        return None;
+    }
+    let (https, rest) = if let Some(r) = strip_prefix_ignore_case(s, "https://") {
+        (true, r)
+    } else {
+        (false, strip_prefix_ignore_case(s, "http://")?)
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host_port = match authority.rfind('@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    let (host, port) = if host_port.starts_with('[') {
+        let close = host_port.find(']')?;
+        let literal = &host_port[1..close];
+        if literal.is_empty()
+            || !literal
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return None;
+        }
+        (&host_port[..=close], port_of(&host_port[close + 1..])?)
+    } else {
+        match host_port.find(':') {
+            Some(colon) => (&host_port[..colon], port_of(&host_port[colon..])?),
+            None => (host_port, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && (host.starts_with('[')
+            || host.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') || !c.is_ascii()
+            }));
+    host_ok.then_some(HttpUrl { https, host, port })
+}
+
+/// The lowercased host of an absolute http(s) URL.
+pub fn url_host(s: &str) -> Option<String> {
+    parse_http_url(s).map(|u| u.host.to_ascii_lowercase())
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// `""` → no port; `":443"` → 443; `":"` is allowed (an empty port means the default); anything
+/// else fails the whole URL.
+fn port_of(s: &str) -> Option<Option<u16>> {
+    match s.strip_prefix(':') {
+        None if s.is_empty() => Some(None),
+        None => None,
+        Some("") => Some(None),
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok().map(Some),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_what_browsers_send() {
+        let cases = [
+            (
+                "https://shop.example/checkout?x=1#top",
+                true,
+                "shop.example",
+                None,
+            ),
+            ("http://127.0.0.1:8787/demo", false, "127.0.0.1", Some(8787)),
+            ("HTTPS://Shop.Example.COM", true, "Shop.Example.COM", None),
+            (
+                "https://user:pw@shop.example:8443/a",
+                true,
+                "shop.example",
+                Some(8443),
+            ),
+            (
+                "https://[2001:db8::1]:443/x",
+                true,
+                "[2001:db8::1]",
+                Some(443),
+            ),
+            ("https://xn--mller-kva.de/", true, "xn--mller-kva.de", None),
+            ("https://müller.de/", true, "müller.de", None),
+            ("https://shop.example?q=a/b", true, "shop.example", None),
+            ("https://shop.example:/", true, "shop.example", None),
+        ];
+        for (raw, https, host, port) in cases {
+            assert_eq!(
+                parse_http_url(raw),
+                Some(HttpUrl { https, host, port }),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            url_host("https://Shop.Example/x").as_deref(),
+            Some("shop.example")
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_absolute_web_url() {
+        for raw in [
+            "",
+            "shop.example/page",
+            "/relative/path",
+            "ftp://shop.example/file",
+            "javascript:alert(1)",
+            "https://",
+            "https:///path",
+            "https://:443/",
+            "https://shop example.com/",
+            "https://shop.example/a b",
+            "https://shop.example:99999/",
+            "https://shop.example:80a/",
+            "https://[zz::1]/",
+            "https://[::1/",
+            "https://sh<op>.example/",
+            "https:\\\\shop.example",
+            "https://shop.example/\n",
+        ] {
+            assert_eq!(parse_http_url(raw), None, "{raw:?}");
+        }
+    }
+}
