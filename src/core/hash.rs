@@ -12,12 +12,15 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// SHA-256 of the UTF-8 bytes of `input`, as 64 lowercase hex characters.
 pub fn sha256_hex(input: &str) -> String {
     let digest = Sha256::digest(input.as_bytes());
-    let mut out = String::with_capacity(64);
-    for &b in digest.iter() {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0x0f) as usize] as char);
+    // Into a byte buffer first: pushing chars one by one cost more than the hashing itself.
+    let mut hex = [0u8; 64];
+    for (pair, &b) in hex.chunks_exact_mut(2).zip(digest.iter()) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 0x0f) as usize];
     }
-    out
+    std::str::from_utf8(&hex)
+        .expect("hex digits are ASCII")
+        .to_string()
 }
 
 /// True when `value` is exactly 64 ASCII hex digits (either case), i.e. looks like a SHA-256
