@@ -414,18 +414,26 @@ fn hash_user_data(
     ctx: &IntakeContext,
     warnings: &mut Vec<FieldError>,
 ) -> Result<HashedUser, FieldError> {
-    for key in u.keys() {
-        if !USER_FIELDS.iter().any(|(l, s)| key == l || key == s) {
+    // One pass over the object: each key is looked up once. The long name wins when a payload
+    // carries both spellings.
+    let mut given: [Option<&Value>; USER_FIELDS.len()] = Default::default();
+    for (key, v) in u {
+        let Some(i) = USER_FIELDS
+            .iter()
+            .position(|(l, s)| key == l || key == s)
+        else {
             return Err(FieldError::new(
                 format!("{prefix}{key}"),
                 "unknown user_data field (use email, phone, first_name, last_name, city, state, zip, country, dob, gender, external_id)",
             ));
+        };
+        if given[i].is_none() || key == USER_FIELDS[i].0 {
+            given[i] = Some(v);
         }
     }
     // Borrowed from the request body, indexed like USER_FIELDS: no copy of a raw value is made.
     let mut raw: [Option<Cow<str>>; USER_FIELDS.len()] = Default::default();
-    for (slot, (long, short)) in raw.iter_mut().zip(USER_FIELDS) {
-        let v = u.get(long).or_else(|| u.get(short));
+    for ((slot, v), (long, _)) in raw.iter_mut().zip(given).zip(USER_FIELDS) {
         // Meta-style payloads send arrays; the first value is the one we keep.
         let v = match v {
             Some(Value::Array(a)) => a.first(),
