@@ -48,8 +48,8 @@ impl SeenStore for SqlSeen<'_> {
         // `is_expired(ts, now)` ⇔ `ts <= now - DEDUP_WINDOW_SECS`.
         let expired_at_or_before = now - DEDUP_WINDOW_SECS;
         debug_assert!(is_expired(expired_at_or_before, now));
-        self.0
-            .exec(
+        super::first_column(
+            self.0.exec(
                 "INSERT INTO seen (k, ts) VALUES (?, ?) \
                  ON CONFLICT(k) DO UPDATE SET ts = excluded.ts WHERE seen.ts <= ? \
                  RETURNING ts",
@@ -58,10 +58,10 @@ impl SeenStore for SqlSeen<'_> {
                     (now as f64).into(),
                     (expired_at_or_before as f64).into(),
                 ],
-            )
-            .ok()
-            .and_then(|c| c.to_array::<serde::de::IgnoredAny>().ok())
-            .is_some_and(|rows| !rows.is_empty())
+            ),
+            "ts",
+        )
+        .is_some()
     }
 
     fn release(&mut self, key: &str, at: i64) {
@@ -118,15 +118,10 @@ impl DurableObject for DedupShard {
             "DELETE FROM seen WHERE ts <= ?",
             vec![(cutoff as f64).into()],
         )?;
-        #[derive(Deserialize)]
-        struct Count {
-            n: i64,
-        }
-        let left: Vec<Count> = self
-            .sql
-            .exec("SELECT count(*) AS n FROM seen", None)?
-            .to_array()?;
-        if left.first().map(|c| c.n).unwrap_or(0) > 0 {
+        let left = super::first_column(self.sql.exec("SELECT count(*) AS n FROM seen", None), "n")
+            .and_then(|n| n.as_f64())
+            .unwrap_or(0.0);
+        if left > 0.0 {
             self.state.storage().set_alarm(sweep_interval()).await?;
         } else {
             // No alarm now: the next claim must set one again.

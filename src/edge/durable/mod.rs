@@ -1,3 +1,15 @@
 //! Durable Objects.
 pub mod dedup;
 pub mod scheduler;
+
+/// One column of the first row a Durable Object SQL query returned. Read straight off the JS row
+/// object: the cursor's typed `to_array` goes through serde_wasm_bindgen, a second deserializer
+/// in the wasm for a single value.
+pub(crate) fn first_column(
+    cursor: worker::Result<worker::SqlCursor>,
+    column: &str,
+) -> Option<wasm_bindgen::JsValue> {
+    let mut cursor = cursor.ok()?;
+    let row = Iterator::next(&mut cursor)?.ok()?;
+    js_sys::Reflect::get(&row, &wasm_bindgen::JsValue::from_str(column)).ok()
+}

@@ -71,21 +71,14 @@ pub struct Scheduler {
     sql: SqlStorage,
 }
 
-#[derive(Deserialize)]
-struct KvRow {
-    v: String,
-}
 
 impl Scheduler {
     fn get(&self, k: &str) -> Option<String> {
-        self.sql
-            .exec("SELECT v FROM kv WHERE k = ?", vec![k.into()])
-            .ok()?
-            .to_array::<KvRow>()
-            .ok()?
-            .into_iter()
-            .next()
-            .map(|r| r.v)
+        super::first_column(
+            self.sql.exec("SELECT v FROM kv WHERE k = ?", vec![k.into()]),
+            "v",
+        )?
+        .as_string()
     }
 
     fn put(&self, k: &str, v: &str) {
