@@ -56,3 +56,221 @@ impl InboundResponse {
         }
     }
 }
+
+/// Writes a JSON object straight into the request body. Planning a request used to build a
+/// `serde_json::Value` tree (a map node and a copy of every string) only to serialize it; writing
+/// in place is several times cheaper per event, and every platform body is built this way.
+/// Keys are the destinations' own literals; every value goes through `string`/`value`, which
+/// escape it, so the output is always valid JSON.
+pub struct JsonObject<'a> {
+    out: &'a mut String,
+    empty: bool,
+}
+
+impl<'a> JsonObject<'a> {
+    pub fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        JsonObject { out, empty: true }
+    }
+
+    fn key(&mut self, key: &str) -> &mut String {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        json_string(self.out, key);
+        self.out.push(':');
+        self.out
+    }
+
+    pub fn string(&mut self, key: &str, value: &str) -> &mut Self {
+        json_string(self.key(key), value);
+        self
+    }
+
+    pub fn opt_string(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value {
+            self.string(key, v);
+        }
+        self
+    }
+
+    /// `"key":["value"]`: Meta's customer information parameters are one-element arrays.
+    pub fn string_in_array(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value {
+            let out = self.key(key);
+            out.push('[');
+            json_string(out, v);
+            out.push(']');
+        }
+        self
+    }
+
+    pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
+        use std::fmt::Write;
+        let _ = write!(self.key(key), "{value}");
+        self
+    }
+
+    pub fn bool(&mut self, key: &str, value: bool) -> &mut Self {
+        self.key(key).push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    pub fn value(&mut self, key: &str, value: &serde_json::Value) -> &mut Self {
+        json_value(self.key(key), value);
+        self
+    }
+
+    /// Already-serialized JSON (a nested object or array written by the caller).
+    pub fn raw(&mut self, key: &str, json: &str) -> &mut Self {
+        self.key(key).push_str(json);
+        self
+    }
+
+    /// A nested object, written by `fill`; left out entirely when `fill` writes no field.
+    pub fn object(&mut self, key: &str, fill: impl FnOnce(&mut JsonObject)) -> &mut Self {
+        let mut nested = String::new();
+        let mut inner = JsonObject::new(&mut nested);
+        fill(&mut inner);
+        if !inner.empty {
+            inner.end();
+            self.raw(key, &nested);
+        }
+        self
+    }
+
+    /// Like `object`, but written even when empty (`{}`).
+    pub fn object_always(&mut self, key: &str, fill: impl FnOnce(&mut JsonObject)) -> &mut Self {
+        let out = self.key(key);
+        let mut inner = JsonObject::new(out);
+        fill(&mut inner);
+        inner.end();
+        self
+    }
+
+    /// `"key":[item,item,…]`, each item an object written by `fill`.
+    pub fn objects<T>(
+        &mut self,
+        key: &str,
+        items: impl IntoIterator<Item = T>,
+        mut fill: impl FnMut(&mut JsonObject, T),
+    ) -> &mut Self {
+        let out = self.key(key);
+        out.push('[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut inner = JsonObject::new(out);
+            fill(&mut inner, item);
+            inner.end();
+        }
+        out.push(']');
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+
+    pub fn end(self) {
+        self.out.push('}');
+    }
+}
+
+/// `s` as a JSON string literal. Most values (hashes, ids, URLs) need no escaping and are copied
+/// in one go.
+pub fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// A `serde_json::Value` appended as JSON (numbers print exactly as serde_json prints them).
+pub fn json_value(out: &mut String, v: &serde_json::Value) {
+    use serde_json::Value;
+    use std::fmt::Write;
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => json_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut o = JsonObject::new(out);
+            for (k, item) in map {
+                o.value(k, item);
+            }
+            o.end();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn written_json_parses_back_to_the_same_values() {
+        let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} José 東京 😀";
+        let custom = json!({"value": 99.9, "big": 1e21, "n": -3, "ids": ["a", "b"], "nested": {"x": null, "t": true}});
+        let mut body = String::new();
+        let mut o = JsonObject::new(&mut body);
+        o.string("s", tricky)
+            .opt_string("absent", None)
+            .string_in_array("em", Some("ab"))
+            .string_in_array("none", None)
+            .int("t", -1_760_000_000_123)
+            .bool("b", false)
+            .value("custom", &custom)
+            .object("empty_is_left_out", |_| {})
+            .object("user", |u| {
+                u.string("k", "v");
+            })
+            .object_always("always", |_| {})
+            .objects("list", [1, 2], |item, n| {
+                item.int("n", n);
+            });
+        o.end();
+        let parsed: Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(
+            parsed,
+            json!({
+                "s": tricky, "em": ["ab"], "t": -1_760_000_000_123i64, "b": false, "custom": custom,
+                "user": {"k": "v"}, "always": {}, "list": [{"n": 1}, {"n": 2}]
+            })
+        );
+        // Numbers are printed as serde_json prints them.
+        assert!(body.contains("\"value\":99.9"), "{body}");
+    }
+}

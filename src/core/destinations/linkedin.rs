@@ -31,14 +31,14 @@
 //! split and each event retried alone, which attributes the error); if only some failed it is
 //! `Delivered`, with a detail naming the failed positions and LinkedIn's messages.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{json_text, InboundResponse, Method, OutboundRequest};
+use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
 use crate::core::retry::{parse_retry_after, Outcome};
 
 pub struct Linkedin;
@@ -48,41 +48,40 @@ pub const MAX_EVENT_AGE_SECS: i64 = 90 * 24 * 3600;
 const NO_TOKEN: &str = "the LinkedIn pixel has no access_token";
 
 impl Linkedin {
-    fn user_ids(&self, ev: &DeliveryEvent) -> Vec<Value> {
+    /// (idType, idValue) pairs LinkedIn matches members by.
+    fn user_ids<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'static str, &'e str)> {
         let mut ids = Vec::new();
         if let Some((u, c)) = ev.identifiers() {
             if let Some(em) = &u.em {
-                ids.push(json!({"idType": "SHA256_EMAIL", "idValue": em}));
+                ids.push(("SHA256_EMAIL", em.as_str()));
             }
             if let Some(li) = &c.li_fat_id {
-                ids.push(
-                    json!({"idType": "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "idValue": li}),
-                );
+                ids.push(("LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", li.as_str()));
             }
         }
         ids
     }
 
-    fn element(&self, ev: &DeliveryEvent, creds: &Credentials) -> Value {
+    fn write_element(&self, o: &mut JsonObject, ev: &DeliveryEvent, conversion: &str) {
         let e = &ev.event;
-        let mut out = Map::new();
-        out.insert(
-            "conversion".into(),
-            json!(format!("urn:lla:llaPartnerConversion:{}", creds.pixel_id)),
-        );
-        out.insert("conversionHappenedAt".into(), json!(e.event_time * 1000));
+        o.string("conversion", conversion)
+            .int("conversionHappenedAt", e.event_time * 1000);
         let value = e.custom_data.get("value").filter(|v| v.is_number());
         let currency = e.custom_data.get("currency").and_then(Value::as_str);
         if let (Some(v), Some(cur)) = (value, currency) {
             // serde_json prints floats with their decimal point ("100.0"), the form LinkedIn shows.
-            out.insert(
-                "conversionValue".into(),
-                json!({"currencyCode": cur, "amount": v.to_string()}),
-            );
+            o.object_always("conversionValue", |money| {
+                money
+                    .string("currencyCode", cur)
+                    .string("amount", &v.to_string());
+            });
         }
-        out.insert("eventId".into(), json!(e.event_id));
-        out.insert("user".into(), json!({"userIds": self.user_ids(ev)}));
-        Value::Object(out)
+        o.string("eventId", &e.event_id);
+        o.object_always("user", |user| {
+            user.objects("userIds", self.user_ids(ev), |id, (kind, value)| {
+                id.string("idType", kind).string("idValue", value);
+            });
+        });
     }
 
     fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
@@ -200,20 +199,22 @@ impl Destination for Linkedin {
         let mut plan = Plan::default();
         let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
         let url = format!("{}/rest/conversionEvents", self.base(cfg));
+        let conversion = format!("urn:lla:llaPartnerConversion:{}", creds.pixel_id);
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
-            let mut request = if chunk.len() == 1 {
-                OutboundRequest::post_json(
-                    url.clone(),
-                    json_text(&self.element(&events[chunk[0]], creds)),
-                )
+            let mut body = String::with_capacity(512 * chunk.len());
+            let mut o = JsonObject::new(&mut body);
+            if let [only] = chunk {
+                self.write_element(&mut o, &events[*only], &conversion);
             } else {
-                let elements: Vec<Value> = chunk
-                    .iter()
-                    .map(|&i| self.element(&events[i], creds))
-                    .collect();
-                OutboundRequest::post_json(url.clone(), json_text(&json!({ "elements": elements })))
-                    .with_header("x-restli-method", "BATCH_CREATE")
-            };
+                o.objects("elements", chunk, |el, &i| {
+                    self.write_element(el, &events[i], &conversion)
+                });
+            }
+            o.end();
+            let mut request = OutboundRequest::post_json(url.clone(), body);
+            if chunk.len() > 1 {
+                request = request.with_header("x-restli-method", "BATCH_CREATE");
+            }
             request.headers.extend(self.headers(cfg, token));
             plan.requests.push(PlannedRequest {
                 request,

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{json_text, InboundResponse, Method, OutboundRequest};
+use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
 
 pub struct Meta;
@@ -30,71 +30,47 @@ pub const MAX_EVENT_AGE_SECS: i64 = 7 * 24 * 3600;
 const FUTURE_SLACK_SECS: i64 = 60;
 
 impl Meta {
-    fn event_json(&self, ev: &DeliveryEvent) -> Value {
+    fn write_event(&self, o: &mut JsonObject, ev: &DeliveryEvent) {
         let e = &ev.event;
-        let mut user = Map::new();
-        if let Some((u, c)) = ev.identifiers() {
-            let fields = [
-                ("em", &u.em),
-                ("ph", &u.ph),
-                ("fn", &u.first_name),
-                ("ln", &u.last_name),
-                ("ct", &u.city),
-                ("st", &u.state),
-                ("zp", &u.zip),
-                ("country", &u.country),
-                ("db", &u.dob),
-                ("ge", &u.gender),
-                ("external_id", &u.external_id),
-            ];
-            for (key, value) in fields {
-                if let Some(v) = value {
-                    user.insert(key.into(), json!([v]));
-                }
-            }
-            if let Some(v) = &c.fbc {
-                user.insert("fbc".into(), json!(v));
-            }
-            if let Some(v) = &c.fbp {
-                user.insert("fbp".into(), json!(v));
-            }
-        }
-        if let Some(ip) = ev.client_ip() {
-            user.insert("client_ip_address".into(), json!(ip));
-        }
-        if let Some(ua) = &e.client.user_agent {
-            user.insert("client_user_agent".into(), json!(ua));
-        }
-
         let name = e
             .event_name
             .for_platform(Platform::Meta)
-            .map(str::to_string)
-            .or_else(|| e.custom_name.clone())
-            .unwrap_or_else(|| "Custom".into());
-        let mut out = Map::new();
-        out.insert("event_name".into(), json!(name));
-        out.insert("event_time".into(), json!(e.event_time));
-        out.insert("event_id".into(), json!(e.event_id));
-        out.insert("action_source".into(), json!("website"));
-        if let Some(url) = &e.url {
-            out.insert("event_source_url".into(), json!(url));
-        }
-        if let Some(r) = &e.referrer {
-            out.insert("referrer_url".into(), json!(r));
-        }
-        out.insert("user_data".into(), Value::Object(user));
-        let custom = custom_data(&e.custom_data);
-        if !custom.is_empty() {
-            out.insert("custom_data".into(), Value::Object(custom));
+            .or(e.custom_name.as_deref())
+            .unwrap_or("Custom");
+        o.string("event_name", name)
+            .int("event_time", e.event_time)
+            .string("event_id", &e.event_id)
+            .string("action_source", "website")
+            .opt_string("event_source_url", e.url.as_deref())
+            .opt_string("referrer_url", e.referrer.as_deref());
+        o.object_always("user_data", |user| {
+            if let Some((u, c)) = ev.identifiers() {
+                user.string_in_array("em", u.em.as_deref())
+                    .string_in_array("ph", u.ph.as_deref())
+                    .string_in_array("fn", u.first_name.as_deref())
+                    .string_in_array("ln", u.last_name.as_deref())
+                    .string_in_array("ct", u.city.as_deref())
+                    .string_in_array("st", u.state.as_deref())
+                    .string_in_array("zp", u.zip.as_deref())
+                    .string_in_array("country", u.country.as_deref())
+                    .string_in_array("db", u.dob.as_deref())
+                    .string_in_array("ge", u.gender.as_deref())
+                    .string_in_array("external_id", u.external_id.as_deref())
+                    .opt_string("fbc", c.fbc.as_deref())
+                    .opt_string("fbp", c.fbp.as_deref());
+            }
+            user.opt_string("client_ip_address", ev.client_ip())
+                .opt_string("client_user_agent", e.client.user_agent.as_deref());
+        });
+        if !e.custom_data.is_empty() {
+            o.object_always("custom_data", |c| write_custom_data(c, &e.custom_data));
         }
         if ev.mode == DeliveryMode::Limited {
             // Limited Data Use with geolocation left to Meta (country/state 0).
-            out.insert("data_processing_options".into(), json!(["LDU"]));
-            out.insert("data_processing_options_country".into(), json!(0));
-            out.insert("data_processing_options_state".into(), json!(0));
+            o.raw("data_processing_options", "[\"LDU\"]")
+                .int("data_processing_options_country", 0)
+                .int("data_processing_options_state", 0);
         }
-        Value::Object(out)
     }
 
     fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
@@ -117,14 +93,20 @@ impl Meta {
         None
     }
 
-    fn body(&self, data: Vec<Value>, creds: &Credentials, token: &str) -> String {
-        let mut body = Map::new();
-        body.insert("data".into(), Value::Array(data));
-        if let Some(code) = &creds.test_event_code {
-            body.insert("test_event_code".into(), json!(code));
-        }
-        body.insert("access_token".into(), json!(token));
-        json_text(&Value::Object(body))
+    /// `{data, test_event_code?, access_token}` with `data` written by `write_data`.
+    fn body(
+        &self,
+        creds: &Credentials,
+        token: &str,
+        write_data: impl FnOnce(&mut JsonObject),
+    ) -> String {
+        let mut body = String::with_capacity(1024);
+        let mut o = JsonObject::new(&mut body);
+        write_data(&mut o);
+        o.opt_string("test_event_code", creds.test_event_code.as_deref())
+            .string("access_token", token);
+        o.end();
+        body
     }
 
     fn events_url(&self, cfg: &PlatformConfig, creds: &Credentials) -> String {
@@ -138,19 +120,19 @@ impl Meta {
 }
 
 /// Known keys go through with Meta's names; other scalars are custom properties Meta accepts.
-fn custom_data(c: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
+fn write_custom_data(o: &mut JsonObject, c: &Map<String, Value>) {
     for (k, v) in c {
         let key = match k.as_str() {
             "transaction_id" => "order_id",
+            // The caller's transaction_id wins over an order_id of its own.
+            "order_id" if c.contains_key("transaction_id") => continue,
             other => other,
         };
-        out.insert(key.to_string(), v.clone());
+        o.value(key, v);
     }
-    if out.contains_key("contents") && !out.contains_key("content_type") {
-        out.insert("content_type".into(), json!("product"));
+    if c.contains_key("contents") && !c.contains_key("content_type") {
+        o.string("content_type", "product");
     }
-    out
 }
 
 impl Destination for Meta {
@@ -175,11 +157,12 @@ impl Destination for Meta {
         let mut plan = Plan::default();
         let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
-            let data = chunk.iter().map(|&i| self.event_json(&events[i])).collect();
             plan.requests.push(PlannedRequest {
                 request: OutboundRequest::post_json(
                     self.events_url(cfg, creds),
-                    self.body(data, creds, token),
+                    self.body(creds, token, |o| {
+                        o.objects("data", chunk, |item, &i| self.write_event(item, &events[i]));
+                    }),
                 ),
                 events: chunk.to_vec(),
             });
@@ -274,7 +257,9 @@ impl Destination for Meta {
                 })];
                 Ok(OutboundRequest::post_json(
                     self.events_url(cfg, creds),
-                    self.body(data, creds, token),
+                    self.body(creds, token, |o| {
+                        o.value("data", &Value::Array(data));
+                    }),
                 ))
             }
             // Without one, a read of the pixel proves id and token without creating an event.

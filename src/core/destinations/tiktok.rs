@@ -41,7 +41,7 @@ use super::{
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{json_text, InboundResponse, OutboundRequest};
+use crate::core::outbound::{InboundResponse, JsonObject, OutboundRequest};
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
 
 pub struct Tiktok;
@@ -52,67 +52,39 @@ pub const RATE_LIMIT_CODE: i64 = 40100;
 const NO_TOKEN: &str = "the TikTok pixel has no access_token";
 
 /// TikTok's event code for a canonical event.
-pub fn event_code(ev: &DeliveryEvent) -> String {
+pub fn event_code(ev: &DeliveryEvent) -> &str {
     let e = &ev.event;
     e.event_name
         .for_platform(Platform::Tiktok)
-        .map(str::to_string)
-        .or_else(|| e.custom_name.clone())
-        .unwrap_or_else(|| "CustomEvent".into())
+        .or(e.custom_name.as_deref())
+        .unwrap_or("CustomEvent")
 }
 
 impl Tiktok {
-    fn event_json(&self, ev: &DeliveryEvent) -> Value {
+    fn write_event(&self, o: &mut JsonObject, ev: &DeliveryEvent) {
         let e = &ev.event;
-        let mut user = Map::new();
-        if let Some((u, c)) = ev.identifiers() {
-            let fields = [
-                ("email", &u.em),
-                ("phone", &u.ph_e164),
-                ("external_id", &u.external_id),
-            ];
-            for (key, value) in fields {
-                if let Some(v) = value {
-                    user.insert(key.into(), json!(v));
-                }
+        o.string("event", event_code(ev))
+            .int("event_time", e.event_time)
+            .string("event_id", &e.event_id);
+        o.object_always("user", |user| {
+            if let Some((u, c)) = ev.identifiers() {
+                user.opt_string("email", u.em.as_deref())
+                    .opt_string("phone", u.ph_e164.as_deref())
+                    .opt_string("external_id", u.external_id.as_deref())
+                    .opt_string("ttclid", c.ttclid.as_deref())
+                    .opt_string("ttp", c.ttp.as_deref());
             }
-            if let Some(v) = &c.ttclid {
-                user.insert("ttclid".into(), json!(v));
-            }
-            if let Some(v) = &c.ttp {
-                user.insert("ttp".into(), json!(v));
-            }
-        }
-        if let Some(ip) = ev.client_ip() {
-            user.insert("ip".into(), json!(ip));
-        }
-        if let Some(ua) = &e.client.user_agent {
-            user.insert("user_agent".into(), json!(ua));
-        }
-
-        let mut out = Map::new();
-        out.insert("event".into(), json!(event_code(ev)));
-        out.insert("event_time".into(), json!(e.event_time));
-        out.insert("event_id".into(), json!(e.event_id));
-        out.insert("user".into(), Value::Object(user));
-        let mut page = Map::new();
-        if let Some(u) = &e.url {
-            page.insert("url".into(), json!(u));
-        }
-        if let Some(r) = &e.referrer {
-            page.insert("referrer".into(), json!(r));
-        }
-        if !page.is_empty() {
-            out.insert("page".into(), Value::Object(page));
-        }
-        let props = properties(&e.custom_data);
-        if !props.is_empty() {
-            out.insert("properties".into(), Value::Object(props));
-        }
+            user.opt_string("ip", ev.client_ip())
+                .opt_string("user_agent", e.client.user_agent.as_deref());
+        });
+        o.object("page", |page| {
+            page.opt_string("url", e.url.as_deref())
+                .opt_string("referrer", e.referrer.as_deref());
+        });
+        o.object("properties", |p| write_properties(p, &e.custom_data));
         if ev.mode == DeliveryMode::Limited {
-            out.insert("limited_data_use".into(), json!(true));
+            o.bool("limited_data_use", true);
         }
-        Value::Object(out)
     }
 
     fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
@@ -124,15 +96,17 @@ impl Tiktok {
         None
     }
 
-    fn body(&self, data: Vec<Value>, creds: &Credentials) -> String {
-        let mut body = Map::new();
-        body.insert("event_source".into(), json!("web"));
-        body.insert("event_source_id".into(), json!(creds.pixel_id));
-        if let Some(code) = &creds.test_event_code {
-            body.insert("test_event_code".into(), json!(code));
-        }
-        body.insert("data".into(), Value::Array(data));
-        json_text(&Value::Object(body))
+    /// `{event_source, event_source_id, test_event_code?, data}` with `data` written by
+    /// `write_data`.
+    fn body(&self, creds: &Credentials, write_data: impl FnOnce(&mut JsonObject)) -> String {
+        let mut body = String::with_capacity(1024);
+        let mut o = JsonObject::new(&mut body);
+        o.string("event_source", "web")
+            .string("event_source_id", &creds.pixel_id)
+            .opt_string("test_event_code", creds.test_event_code.as_deref());
+        write_data(&mut o);
+        o.end();
+        body
     }
 
     fn request(&self, cfg: &PlatformConfig, body: String, token: &str) -> OutboundRequest {
@@ -144,53 +118,56 @@ impl Tiktok {
     }
 }
 
-fn properties(c: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = Map::new();
+fn write_properties(o: &mut JsonObject, c: &Map<String, Value>) {
     if let Some(v) = c.get("value") {
-        out.insert("value".into(), v.clone());
+        o.value("value", v);
     }
     if let Some(v) = c.get("currency") {
-        out.insert("currency".into(), v.clone());
+        o.value("currency", v);
     }
-    let mut contents = Vec::new();
+    let renames = [
+        ("id", "content_id"),
+        ("quantity", "quantity"),
+        ("item_price", "price"),
+        ("title", "content_name"),
+        ("category", "content_category"),
+        ("brand", "brand"),
+    ];
+    let mut has_contents = false;
     if let Some(Value::Array(items)) = c.get("contents") {
-        for item in items.iter().filter_map(Value::as_object) {
-            let mut o = Map::new();
-            let renames = [
-                ("id", "content_id"),
-                ("quantity", "quantity"),
-                ("item_price", "price"),
-                ("title", "content_name"),
-                ("category", "content_category"),
-                ("brand", "brand"),
-            ];
-            for (from, to) in renames {
-                if let Some(v) = item.get(from) {
-                    o.insert(to.into(), v.clone());
+        let items: Vec<&Map<String, Value>> = items.iter().filter_map(Value::as_object).collect();
+        has_contents = !items.is_empty();
+        if has_contents {
+            o.objects("contents", items, |out, item| {
+                for (from, to) in renames {
+                    if let Some(v) = item.get(from) {
+                        out.value(to, v);
+                    }
                 }
-            }
-            contents.push(Value::Object(o));
+            });
         }
     } else if let Some(Value::Array(ids)) = c.get("content_ids") {
-        contents = ids.iter().map(|id| json!({ "content_id": id })).collect();
+        has_contents = !ids.is_empty();
+        if has_contents {
+            o.objects("contents", ids, |out, id| {
+                out.value("content_id", id);
+            });
+        }
     }
-    if !contents.is_empty() {
-        out.insert("contents".into(), Value::Array(contents));
-        let kind = c
-            .get("content_type")
-            .cloned()
-            .unwrap_or_else(|| json!("product"));
-        out.insert("content_type".into(), kind);
+    if has_contents {
+        match c.get("content_type") {
+            Some(kind) => o.value("content_type", kind),
+            None => o.string("content_type", "product"),
+        };
     }
     if let Some(v) = c.get("order_id").or_else(|| c.get("transaction_id")) {
-        out.insert("order_id".into(), v.clone());
+        o.value("order_id", v);
     }
     for key in ["query", "description"] {
         if let Some(v) = c.get(key) {
-            out.insert(key.into(), v.clone());
+            o.value(key, v);
         }
     }
-    out
 }
 
 impl Destination for Tiktok {
@@ -215,9 +192,11 @@ impl Destination for Tiktok {
         let mut plan = Plan::default();
         let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
-            let data = chunk.iter().map(|&i| self.event_json(&events[i])).collect();
+            let body = self.body(creds, |o| {
+                o.objects("data", chunk, |item, &i| self.write_event(item, &events[i]));
+            });
             plan.requests.push(PlannedRequest {
-                request: self.request(cfg, self.body(data, creds), token),
+                request: self.request(cfg, body, token),
                 events: chunk.to_vec(),
             });
         }
@@ -296,7 +275,10 @@ impl Destination for Tiktok {
             "user": {"user_agent": "pixelgate-verify/1.0"},
             "page": {"url": "https://pixelgate.invalid/verify"},
         })];
-        Ok(self.request(cfg, self.body(data, creds), token))
+        let body = self.body(creds, |o| {
+            o.value("data", &Value::Array(data));
+        });
+        Ok(self.request(cfg, body, token))
     }
 }
 
