@@ -53,7 +53,7 @@ use super::{
 use crate::core::consent::google_consent_signals;
 use crate::core::hash::sha256_hex;
 use crate::core::mapping::{EventName, Platform};
-use crate::core::outbound::{json_text, InboundResponse, OutboundRequest};
+use crate::core::outbound::{json_text, InboundResponse, JsonObject, OutboundRequest};
 use crate::core::retry::{classify_status, Outcome};
 
 pub struct Ga4;
@@ -158,10 +158,11 @@ fn value_limit(param: &str) -> usize {
     }
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
+/// The first `max` characters of `s`.
+fn truncate_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
-        Some((end, _)) => s[..end].to_string(),
-        None => s.to_string(),
+        Some((end, _)) => &s[..end],
+        None => s,
     }
 }
 
@@ -213,14 +214,26 @@ pub fn validation_messages(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// A parameter value as the event holds it; strings are cut to GA4's limit when written.
+enum Param<'e> {
+    Text(&'e str),
+    Owned(String),
+    Json(&'e Value),
+    Int(i64),
+    Items(Vec<Item<'e>>),
+}
+
+/// One GA4 item: (GA4 field, value) pairs in the order they are written.
+type Item<'e> = Vec<(&'static str, &'e Value)>;
+
 impl Ga4 {
-    fn event_name(&self, ev: &DeliveryEvent) -> Result<String, String> {
+    fn event_name<'e>(&self, ev: &'e DeliveryEvent) -> Result<&'e str, String> {
         let e = &ev.event;
         if let Some(n) = e.event_name.for_platform(Platform::Google) {
-            return Ok(n.to_string());
+            return Ok(n);
         }
-        let name = e.custom_name.clone().unwrap_or_default();
-        match event_name_problem(&name) {
+        let name = e.custom_name.as_deref().unwrap_or_default();
+        match event_name_problem(name) {
             Some(problem) => Err(problem),
             None => Ok(name),
         }
@@ -236,40 +249,38 @@ impl Ga4 {
         self.event_name(ev).err()
     }
 
-    fn params(&self, ev: &DeliveryEvent) -> Map<String, Value> {
+    /// Candidate parameters in priority order (ours first, then custom_data's in key order).
+    fn params<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'e str, Param<'e>)> {
         let e = &ev.event;
         let c = &e.custom_data;
-        let mut list: Vec<(String, Value)> = Vec::new();
+        let mut list: Vec<(&str, Param)> = Vec::with_capacity(8 + c.len());
         if let Some(u) = &e.url {
-            list.push(("page_location".into(), json!(u)));
+            list.push(("page_location", Param::Text(u)));
         }
         if let Some(r) = &e.referrer {
-            list.push(("page_referrer".into(), json!(r)));
+            list.push(("page_referrer", Param::Text(r)));
         }
-        list.push(("engagement_time_msec".into(), json!(1)));
+        list.push(("engagement_time_msec", Param::Int(1)));
         if let Some(s) = c
             .get("session_id")
             .filter(|v| v.is_string() || v.is_number())
         {
-            list.push(("session_id".into(), s.clone()));
+            list.push(("session_id", Param::Json(s)));
         }
         if let Some(cur) = c.get("currency") {
-            list.push(("currency".into(), cur.clone()));
+            list.push(("currency", Param::Json(cur)));
         }
         if let Some(v) = c.get("value") {
-            list.push(("value".into(), v.clone()));
+            list.push(("value", Param::Json(v)));
         }
         let transaction = c
             .get("transaction_id")
             .or_else(|| c.get("order_id"))
-            .filter(|v| v.is_string() || v.is_number())
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
+            .filter(|v| v.is_string() || v.is_number());
         match (transaction, e.event_name) {
-            (Some(t), _) => list.push(("transaction_id".into(), json!(t))),
-            (None, EventName::Purchase) => list.push(("transaction_id".into(), json!(e.event_id))),
+            (Some(Value::String(t)), _) => list.push(("transaction_id", Param::Text(t))),
+            (Some(t), _) => list.push(("transaction_id", Param::Owned(t.to_string()))),
+            (None, EventName::Purchase) => list.push(("transaction_id", Param::Text(&e.event_id))),
             (None, _) => {}
         }
         if matches!(
@@ -278,7 +289,7 @@ impl Ga4 {
         ) {
             let items = items(c);
             if !items.is_empty() {
-                list.push(("items".into(), Value::Array(items)));
+                list.push(("items", Param::Items(items)));
             }
         }
         // serde_json's Map keeps keys sorted, so custom parameters come in a stable order.
@@ -287,70 +298,53 @@ impl Ga4 {
                 continue;
             }
             let v = match v {
-                Value::String(_) | Value::Number(_) => v.clone(),
-                Value::Bool(b) => json!(b.to_string()),
+                Value::String(_) | Value::Number(_) => Param::Json(v),
+                Value::Bool(b) => Param::Text(if *b { "true" } else { "false" }),
                 _ => continue,
             };
-            list.push((k.clone(), v));
+            list.push((k, v));
         }
+        list
+    }
 
-        let mut out = Map::new();
-        for (name, value) in list {
-            if out.len() == MAX_PARAMS_PER_EVENT {
+    /// At most 25 parameters with valid, unreserved, distinct names; strings cut to GA4's limits.
+    fn write_params(&self, o: &mut JsonObject, ev: &DeliveryEvent) {
+        let mut written: Vec<&str> = Vec::with_capacity(MAX_PARAMS_PER_EVENT);
+        for (name, value) in self.params(ev) {
+            if written.len() == MAX_PARAMS_PER_EVENT {
                 break;
             }
-            if !param_name_ok(&name) || out.contains_key(&name) {
+            if !param_name_ok(name) || written.contains(&name) {
                 continue;
             }
-            let value = match value {
-                Value::String(s) => Value::String(truncate_chars(&s, value_limit(&name))),
-                other => other,
+            let limit = value_limit(name);
+            match value {
+                Param::Text(s) => o.string(name, truncate_chars(s, limit)),
+                Param::Owned(s) => o.string(name, truncate_chars(&s, limit)),
+                Param::Json(Value::String(s)) => o.string(name, truncate_chars(s, limit)),
+                Param::Json(v) => o.value(name, v),
+                Param::Int(n) => o.int(name, n),
+                Param::Items(items) => o.objects(name, items, |out, item| {
+                    for (field, v) in item {
+                        match v {
+                            Value::String(s) => {
+                                out.string(field, truncate_chars(s, MAX_PARAM_VALUE_LEN))
+                            }
+                            other => out.value(field, other),
+                        };
+                    }
+                }),
             };
-            out.insert(name, value);
+            written.push(name);
         }
-        out
     }
 
-    fn event_json(&self, ev: &DeliveryEvent, request_time: i64) -> Value {
-        let mut out = Map::new();
-        out.insert(
-            "name".into(),
-            json!(self.event_name(ev).unwrap_or_default()),
-        );
-        out.insert("params".into(), Value::Object(self.params(ev)));
+    fn write_event(&self, o: &mut JsonObject, ev: &DeliveryEvent, request_time: i64) {
+        o.string("name", self.event_name(ev).unwrap_or_default());
+        o.object_always("params", |p| self.write_params(p, ev));
         if ev.event.event_time != request_time {
-            out.insert(
-                "timestamp_micros".into(),
-                json!(ev.event.event_time * 1_000_000),
-            );
+            o.int("timestamp_micros", ev.event.event_time * 1_000_000);
         }
-        Value::Object(out)
-    }
-
-    /// Request-level identity: (user_id, user_data), none in limited mode.
-    fn identity(&self, ev: &DeliveryEvent) -> (Option<String>, Option<Value>) {
-        let Some((u, _)) = ev.identifiers() else {
-            return (None, None);
-        };
-        let mut data = Map::new();
-        if let Some(em) = &u.em_google {
-            data.insert("sha256_email_address".into(), json!([em]));
-        }
-        if let Some(ph) = &u.ph_e164 {
-            data.insert("sha256_phone_number".into(), json!([ph]));
-        }
-        let mut address = Map::new();
-        if let Some(f) = &u.first_name {
-            address.insert("sha256_first_name".into(), json!(f));
-        }
-        if let Some(l) = &u.last_name {
-            address.insert("sha256_last_name".into(), json!(l));
-        }
-        if !address.is_empty() {
-            data.insert("address".into(), json!([Value::Object(address)]));
-        }
-        let data = (!data.is_empty()).then_some(Value::Object(data));
-        (u.external_id.clone(), data)
     }
 
     fn url(&self, cfg: &PlatformConfig, path: &str, creds: &Credentials, secret: &str) -> String {
@@ -364,12 +358,49 @@ impl Ga4 {
     }
 }
 
-fn items(c: &Map<String, Value>) -> Vec<Value> {
+/// Request-level identity: user_id and user-provided data, all None in limited mode.
+#[derive(PartialEq, Default)]
+struct Identity<'e> {
+    user_id: Option<&'e str>,
+    email: Option<&'e str>,
+    phone: Option<&'e str>,
+    first_name: Option<&'e str>,
+    last_name: Option<&'e str>,
+}
+
+impl<'e> Identity<'e> {
+    fn of(ev: &'e DeliveryEvent) -> Self {
+        let Some((u, _)) = ev.identifiers() else {
+            return Identity::default();
+        };
+        Identity {
+            user_id: u.external_id.as_deref(),
+            email: u.em_google.as_deref(),
+            phone: u.ph_e164.as_deref(),
+            first_name: u.first_name.as_deref(),
+            last_name: u.last_name.as_deref(),
+        }
+    }
+
+    fn write_user_data(&self, o: &mut JsonObject) {
+        o.object("user_data", |d| {
+            d.string_in_array("sha256_email_address", self.email)
+                .string_in_array("sha256_phone_number", self.phone);
+            if self.first_name.is_some() || self.last_name.is_some() {
+                d.objects("address", [()], |a, ()| {
+                    a.opt_string("sha256_first_name", self.first_name)
+                        .opt_string("sha256_last_name", self.last_name);
+                });
+            }
+        });
+    }
+}
+
+fn items(c: &Map<String, Value>) -> Vec<Item<'_>> {
     let mut out = Vec::new();
     if let Some(Value::Array(contents)) = c.get("contents") {
         for item in contents {
             let Some(o) = item.as_object() else { continue };
-            let mut i = Map::new();
             let renames = [
                 ("id", "item_id"),
                 ("title", "item_name"),
@@ -378,23 +409,20 @@ fn items(c: &Map<String, Value>) -> Vec<Value> {
                 ("quantity", "quantity"),
                 ("item_price", "price"),
             ];
-            for (from, to) in renames {
-                if let Some(v) = o.get(from) {
-                    let v = match v {
-                        Value::String(s) => json!(truncate_chars(s, MAX_PARAM_VALUE_LEN)),
-                        other => other.clone(),
-                    };
-                    i.insert(to.into(), v);
-                }
-            }
-            if i.contains_key("item_id") {
-                out.push(Value::Object(i));
+            let fields: Item = renames
+                .iter()
+                .filter_map(|(from, to)| o.get(*from).map(|v| (*to, v)))
+                .collect();
+            if fields.first().is_some_and(|(f, _)| *f == "item_id") {
+                out.push(fields);
             }
         }
     } else if let Some(Value::Array(ids)) = c.get("content_ids") {
-        for id in ids.iter().filter_map(Value::as_str) {
-            out.push(json!({"item_id": truncate_chars(id, MAX_PARAM_VALUE_LEN)}));
-        }
+        out.extend(
+            ids.iter()
+                .filter(|id| id.is_string())
+                .map(|id| vec![("item_id", id)]),
+        );
     }
     out.truncate(MAX_ITEMS_PER_EVENT);
     out
@@ -402,10 +430,9 @@ fn items(c: &Map<String, Value>) -> Vec<Value> {
 
 /// Everything that must be equal for two events to share a request.
 #[derive(PartialEq)]
-struct RequestKey {
+struct RequestKey<'e> {
     client_id: String,
-    user_id: Option<String>,
-    user_data: Option<Value>,
+    identity: Identity<'e>,
     consent: (&'static str, &'static str),
 }
 
@@ -443,11 +470,9 @@ impl Destination for Ga4 {
         let mut groups: Vec<(RequestKey, Vec<usize>)> = Vec::new();
         for i in plan.screen(events, |ev| self.reject_reason(ev, now)) {
             let ev = &events[i];
-            let (user_id, user_data) = self.identity(ev);
             let key = RequestKey {
                 client_id: client_id(ev),
-                user_id,
-                user_data,
+                identity: Identity::of(ev),
                 consent: google_consent_signals(ev.consent),
             };
             match groups.iter_mut().find(|(k, _)| *k == key) {
@@ -459,29 +484,22 @@ impl Destination for Ga4 {
         for (key, members) in &groups {
             for chunk in members.chunks(MAX_EVENTS_PER_REQUEST) {
                 let request_time = events[chunk[0]].event.event_time;
-                let mut body = Map::new();
-                body.insert("client_id".into(), json!(key.client_id));
-                if let Some(u) = &key.user_id {
-                    body.insert("user_id".into(), json!(u));
-                }
-                body.insert("timestamp_micros".into(), json!(request_time * 1_000_000));
-                body.insert(
-                    "consent".into(),
-                    json!({"ad_user_data": key.consent.0, "ad_personalization": key.consent.1}),
-                );
-                if let Some(d) = &key.user_data {
-                    body.insert("user_data".into(), d.clone());
-                }
-                let evs: Vec<Value> = chunk
-                    .iter()
-                    .map(|&i| self.event_json(&events[i], request_time))
-                    .collect();
-                body.insert("events".into(), Value::Array(evs));
+                let mut body = String::with_capacity(512 + 512 * chunk.len());
+                let mut o = JsonObject::new(&mut body);
+                o.string("client_id", &key.client_id)
+                    .opt_string("user_id", key.identity.user_id)
+                    .int("timestamp_micros", request_time * 1_000_000)
+                    .object_always("consent", |c| {
+                        c.string("ad_user_data", key.consent.0)
+                            .string("ad_personalization", key.consent.1);
+                    });
+                key.identity.write_user_data(&mut o);
+                o.objects("events", chunk, |out, &i| {
+                    self.write_event(out, &events[i], request_time)
+                });
+                o.end();
                 plan.requests.push(PlannedRequest {
-                    request: OutboundRequest::post_json(
-                        url.clone(),
-                        json_text(&Value::Object(body)),
-                    ),
+                    request: OutboundRequest::post_json(url.clone(), body),
                     events: chunk.to_vec(),
                 });
             }

@@ -31,7 +31,7 @@
 //! split and each event retried alone, which attributes the error); if only some failed it is
 //! `Delivered`, with a detail naming the failed positions and LinkedIn's messages.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
@@ -303,6 +303,7 @@ impl Destination for Linkedin {
 mod tests {
     use super::*;
     use crate::core::hash::sha256_hex;
+    use serde_json::json;
 
     use crate::core::destinations::testing::{delivery, NOW};
     const DAY: i64 = 24 * 3600;
