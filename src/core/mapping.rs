@@ -121,6 +121,10 @@ impl EventName {
     /// platform's own name for them ("Purchase", "PageView", "generate_lead", "SubmitForm", ...).
     /// Matching ignores case and `_`/`-`/space. Anything else is a custom event.
     pub fn parse(raw: &str) -> EventName {
+        // Most callers (our own tag) send the canonical name: no folding needed for those.
+        if let Some((name, _, _)) = TABLE.iter().find(|(_, canonical, _)| *canonical == raw) {
+            return *name;
+        }
         let key = squash(raw);
         let same = |name: &str| squash_chars(name).eq(key.chars());
         for (name, canonical, per_platform) in TABLE.iter() {

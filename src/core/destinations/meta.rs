@@ -100,7 +100,8 @@ impl Meta {
         token: &str,
         write_data: impl FnOnce(&mut JsonObject),
     ) -> String {
-        let mut body = String::with_capacity(1024);
+        // A full website event with customer information is ~1.5 KB.
+        let mut body = String::with_capacity(2048);
         let mut o = JsonObject::new(&mut body);
         write_data(&mut o);
         o.opt_string("test_event_code", creds.test_event_code.as_deref())
