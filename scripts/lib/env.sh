@@ -67,7 +67,9 @@ pg_install_browser() {
 }
 
 # opt-level of our own crate in wasm builds (Cargo.toml's release profile is for native).
-PG_WASM_OPT_LEVEL=z
+# "s", measured: all four destinations 31-34 µs/event in V8 vs 69-75 µs at "z", for +9 % gzip
+# (≈ 615 vs 563 KB). Workers bill CPU per event; size is paid once per cold start.
+PG_WASM_OPT_LEVEL=s
 
 pg_export_paths() {
   local nm="$PG_ROOT/node_modules"
