@@ -418,10 +418,7 @@ fn hash_user_data(
     // carries both spellings.
     let mut given: [Option<&Value>; USER_FIELDS.len()] = Default::default();
     for (key, v) in u {
-        let Some(i) = USER_FIELDS
-            .iter()
-            .position(|(l, s)| key == l || key == s)
-        else {
+        let Some(i) = USER_FIELDS.iter().position(|(l, s)| key == l || key == s) else {
             return Err(FieldError::new(
                 format!("{prefix}{key}"),
                 "unknown user_data field (use email, phone, first_name, last_name, city, state, zip, country, dob, gender, external_id)",

@@ -71,11 +71,11 @@ pub struct Scheduler {
     sql: SqlStorage,
 }
 
-
 impl Scheduler {
     fn get(&self, k: &str) -> Option<String> {
         super::first_column(
-            self.sql.exec("SELECT v FROM kv WHERE k = ?", vec![k.into()]),
+            self.sql
+                .exec("SELECT v FROM kv WHERE k = ?", vec![k.into()]),
             "v",
         )?
         .as_string()
