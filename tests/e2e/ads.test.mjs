@@ -221,16 +221,21 @@ test("3 consecutive failures → notification webhook exactly once, account in e
 
 test("the Scheduler DO alarm runs a due job; the cron only wakes schedulers", async () => {
   const before = (await gw.upstream("/v22/customers/2222223333/googleAds:searchStream")).length;
+  const requestedAt = Math.floor(Date.now() / 1000);
   const r = await gw.req("POST", `/api/v1/ads/sync/${google.id}?delay=1`, { token: shop.api_key });
   assert.equal(r.status, 202, r.text);
   await waitFor(async () => (await gw.upstream("/v22/customers/2222223333/googleAds:searchStream")).length > before, { what: "alarm-driven searchStream" });
   const account = await waitFor(async () => {
     const a = (await gw.req("GET", `/api/v1/ads/accounts/${google.id}`, { token: shop.api_key })).json;
     const job = a.jobs.find((j) => j.kind === "daily_metrics_sync");
-    return job.last_run && job.next_run > Date.now() / 1000 + 3600 ? a : null;
+    return job.last_run >= requestedAt && job.next_run > job.last_run ? a : null;
   }, { what: "job bookkept after the alarm" });
   const job = account.jobs.find((j) => j.kind === "daily_metrics_sync");
-  assert.equal(new Date(job.next_run * 1000).getUTCHours(), 6);
+  // The next regular run is the first 06:00 UTC after this run (whatever the wall clock says now).
+  const nextSix = new Date(job.last_run * 1000);
+  nextSix.setUTCHours(6, 0, 0, 0);
+  if (nextSix.getTime() <= job.last_run * 1000) nextSix.setUTCDate(nextSix.getUTCDate() + 1);
+  assert.equal(job.next_run, nextSix.getTime() / 1000);
   assert.equal(job.consecutive_errors, 0);
 
   const cron = await fetch(`${gw.base}/__scheduled?cron=${encodeURIComponent("0 * * * *")}`);
