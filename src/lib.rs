@@ -23,6 +23,7 @@ mod entry {
         crate::edge::http::handle(req, env, ctx).await
     }
 
+    #[cfg(feature = "jobs")]
     #[event(queue)]
     async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
         crate::edge::dispatch::consume(batch, env).await
@@ -30,6 +31,11 @@ mod entry {
 
     #[event(scheduled)]
     async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-        crate::edge::scheduled::run(event, env).await
+        let (cron, now) = (event.cron(), (event.schedule() / 1000.0) as i64);
+        #[cfg(feature = "jobs")]
+        crate::edge::scheduled::run(&cron, now, &env).await;
+        // The beacon Worker holds the cron triggers and hands each run to the jobs Worker.
+        #[cfg(not(feature = "jobs"))]
+        crate::edge::jobs::forward_cron(&env, &cron, now).await;
     }
 }

@@ -81,10 +81,7 @@ pub fn parse_banner(v: &Value, prefix: &str) -> Result<Value, FieldError> {
             }
             "privacy_url" => {
                 let s = val.as_str().unwrap_or_default().trim();
-                let ok = s.len() <= 2048
-                    && url::Url::parse(s)
-                        .map(|u| matches!(u.scheme(), "http" | "https"))
-                        .unwrap_or(false);
+                let ok = s.len() <= 2048 && super::weburl::parse_http_url(s).is_some();
                 if !ok {
                     return Err(FieldError::new(p(k), "must be an absolute http(s) URL"));
                 }

@@ -81,10 +81,7 @@ pub fn parse_domains(v: Option<&Value>, field: &str) -> Result<Vec<String>, Fiel
             .trim()
             .to_ascii_lowercase();
         let host = if s.contains("://") {
-            url::Url::parse(&s)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .ok_or_else(|| FieldError::new(&f, "is not a valid URL or host name"))?
+            url_host(&s).ok_or_else(|| FieldError::new(&f, "is not a valid URL or host name"))?
         } else {
             s
         };

@@ -2,7 +2,10 @@
 //! its host. Every event carries a page URL and a referrer and every browser request an Origin,
 //! so this runs several times per beacon; a full WHATWG parse (`url::Url`) allocates and
 //! normalizes the whole URL only for us to read the host back, and was a tenth of the intake.
-//! Cold paths (webhooks, OAuth, pagination links) keep using the `url` crate.
+//! The beacon Worker reads request queries here too, so it links neither the WHATWG parser nor
+//! the IDNA tables. The jobs Worker's cold paths (OAuth, pagination links) use the `url` crate.
+
+use std::borrow::Cow;
 
 /// The parts of `scheme://[userinfo@]host[:port][/path?query#fragment]` we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +14,8 @@ pub struct HttpUrl<'a> {
     /// As written (not lowercased); IPv6 literals keep their brackets.
     pub host: &'a str,
     pub port: Option<u16>,
+    /// `user[:password]@` before the host: credentials in a URL we would store or call.
+    pub userinfo: bool,
 }
 
 /// Parses an absolute http or https URL. None for anything else: other schemes, relative URLs,
@@ -27,6 +32,7 @@ pub fn parse_http_url(s: &str) -> Option<HttpUrl<'_>> {
     };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
+    let userinfo = authority.contains('@');
     let host_port = match authority.rfind('@') {
         Some(at) => &authority[at + 1..],
         None => authority,
@@ -53,7 +59,31 @@ pub fn parse_http_url(s: &str) -> Option<HttpUrl<'_>> {
             || host.chars().all(|c| {
                 c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') || !c.is_ascii()
             }));
-    host_ok.then_some(HttpUrl { https, host, port })
+    host_ok.then_some(HttpUrl {
+        https,
+        host,
+        port,
+        userinfo,
+    })
+}
+
+/// The query of a URL: what follows the first `?`, up to a `#`; "" when there is none.
+pub fn query_of(url: &str) -> &str {
+    let before_fragment = url.split('#').next().unwrap_or_default();
+    before_fragment
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default()
+}
+
+/// The query's pairs, form-decoded as browsers encode them (`+` is a space, `%XX` bytes).
+pub fn query_pairs(url: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    form_urlencoded::parse(query_of(url).as_bytes())
+}
+
+/// The first value of parameter `name` in the URL's query.
+pub fn query_param<'a>(url: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    query_pairs(url).find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 /// The lowercased host of an absolute http(s) URL.
@@ -114,7 +144,12 @@ mod tests {
         for (raw, https, host, port) in cases {
             assert_eq!(
                 parse_http_url(raw),
-                Some(HttpUrl { https, host, port }),
+                Some(HttpUrl {
+                    https,
+                    host,
+                    port,
+                    userinfo: raw.contains('@')
+                }),
                 "{raw}"
             );
         }
@@ -147,5 +182,35 @@ mod tests {
         ] {
             assert_eq!(parse_http_url(raw), None, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn query_params_decode_like_browsers_encode() {
+        let url = "https://gw.example/pixel.gif?site_key=pk_1&event_name=add+to%20cart&url=https%3A%2F%2Fshop.example%2Fp%3Fa%3D1&empty=&k=first&k=second#frag?x=1";
+        assert_eq!(query_param(url, "site_key").as_deref(), Some("pk_1"));
+        assert_eq!(
+            query_param(url, "event_name").as_deref(),
+            Some("add to cart")
+        );
+        assert_eq!(
+            query_param(url, "url").as_deref(),
+            Some("https://shop.example/p?a=1")
+        );
+        assert_eq!(query_param(url, "empty").as_deref(), Some(""));
+        assert_eq!(
+            query_param(url, "k").as_deref(),
+            Some("first"),
+            "the first wins"
+        );
+        assert_eq!(query_param(url, "x"), None, "the fragment is not the query");
+        assert_eq!(query_param("https://gw.example/a", "site_key"), None);
+        assert_eq!(query_param("https://gw.example/a?", "site_key"), None);
+        assert_eq!(
+            query_param("https://gw.example/a?name=Mar%C3%ADa%ZZ", "name").as_deref(),
+            Some("María%ZZ"),
+            "UTF-8 decoded; a broken escape stays as written"
+        );
+        assert_eq!(query_pairs("https://gw.example/?a=1&b=2").count(), 2);
+        assert_eq!(query_of("https://gw.example/p#f?not"), "");
     }
 }

@@ -1,5 +1,6 @@
 //! Dashboard API (issue 6): authentication with rate limiting, key rotation, tenant profile,
-//! pixel health, hourly series, notification settings, and the daily pixel health check job.
+//! pixel health, hourly series and notification settings. The daily pixel health check job and
+//! the notification test, which call platforms and webhooks, are in `health` (jobs Worker).
 //!
 //! Api keys are looked up by their SHA-256 (an indexed equality on a hash of 256 random bits):
 //! the comparison never touches the secret itself, so its timing reveals nothing usable. The
@@ -10,9 +11,9 @@ use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
 use super::store::d1;
-use super::{dispatch, json_response, now_secs, ApiError};
+use super::{json_response, now_secs, ApiError};
 use crate::core::event::FieldError;
-use crate::core::health::{self, Activity, CheckResult};
+use crate::core::health::{self, Activity};
 use crate::core::ratelimit;
 use crate::core::secrets::{constant_time_eq, format_key, hash_api_key};
 
@@ -225,9 +226,7 @@ pub async fn revoke_previous(req: Request, env: &Env) -> ApiResult {
 /// The webhook URL is a credential (anyone holding it can post to the channel): only its host
 /// is shown back.
 fn notifications_view(url: Option<&str>) -> Value {
-    let host = url
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(str::to_string));
+    let host = url.and_then(crate::core::weburl::url_host);
     json!({"webhook_set": url.is_some(), "webhook_host": host})
 }
 
@@ -267,28 +266,6 @@ pub async fn put_notifications(mut req: Request, env: &Env) -> ApiResult {
     };
     d1::set_notify_webhook(&d1::db(env)?, &auth.tenant_id, url.as_deref()).await?;
     Ok(json_response(200, &notifications_view(url.as_deref())))
-}
-
-/// `POST /api/v1/tracking/settings/notifications/test`: sends a sample message to the webhook.
-pub async fn test_notification(req: Request, env: &Env) -> ApiResult {
-    let auth = authenticate(&req, env).await?;
-    let p = d1::tenant_profile(&d1::db(env)?, &auth.tenant_id).await?;
-    let url = p.notify_webhook_url.ok_or_else(|| {
-        ApiError::invalid(FieldError::new("webhook_url", "no webhook is configured"))
-    })?;
-    let payload = json!({
-        "text": format!("pixelgate: test notification for {}", p.name),
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "pixelgate test notification: health check alerts will arrive here."}}],
-    });
-    let answer = dispatch::send(
-        &health::notification_request(&url, &payload),
-        super::outbound_timeout_ms(env),
-    )
-    .await;
-    Ok(json_response(
-        200,
-        &json!({"ok": (200..300).contains(&answer.status), "http_status": answer.status}),
-    ))
 }
 
 // ---------------------------------------------------------------- pixels with health
@@ -357,10 +334,9 @@ pub async fn get_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
 /// per platform, deliveries delivered / failed / skipped (consent).
 pub async fn hourly(req: Request, env: &Env) -> ApiResult {
     let auth = authenticate(&req, env).await?;
-    let url = req.url().map_err(|e| ApiError::internal("url", e))?;
-    let hours = match url.query_pairs().find(|(k, _)| k == "hours") {
+    let hours = match super::query_param(&req, "hours") {
         None => 48,
-        Some((_, v)) => match v.parse::<u32>() {
+        Some(v) => match v.parse::<u32>() {
             Ok(h) if (1..=168).contains(&h) => h,
             _ => {
                 return Err(ApiError::invalid(FieldError::new(
@@ -394,122 +370,4 @@ pub async fn hourly(req: Request, env: &Env) -> ApiResult {
         200,
         &json!({"hours": buckets, "events": ev, "platforms": platforms}),
     ))
-}
-
-// ---------------------------------------------------------------- daily health check
-
-/// The 08:00 UTC job: every active server-side pixel silent for 48 h gets a platform test event
-/// (as `verify` does); the result is recorded on the pixel and the tenant's webhook is notified.
-/// `now` is the scheduled time. Idempotent within a day (`health::needs_test`).
-pub async fn run_health_check(
-    env: &Env,
-    now: i64,
-) -> std::result::Result<(usize, usize), ApiError> {
-    let db = d1::db(env)?;
-    let candidates = d1::health_candidates(&db, now - health::SILENT_AFTER).await?;
-    let dashboard = env
-        .var("PUBLIC_BASE_URL")
-        .ok()
-        .map(|v| format!("{}/admin/", v.to_string().trim_end_matches('/')))
-        .unwrap_or_default();
-    let mut tested = 0;
-    let mut notified = 0;
-    let mut i = 0;
-    while i < candidates.len() {
-        let tenant_id = candidates[i].tenant_id.clone();
-        let mut results: Vec<(String, CheckResult, Value)> = vec![];
-        while i < candidates.len() && candidates[i].tenant_id == tenant_id {
-            let c = &candidates[i];
-            i += 1;
-            let health_ok = c
-                .health_result
-                .as_deref()
-                .and_then(|r| serde_json::from_str::<Value>(r).ok())
-                .and_then(|v| v.get("ok").and_then(Value::as_bool));
-            let act = Activity {
-                is_active: true,
-                server_side_enabled: true,
-                created_at: c.created_at,
-                last_delivered_at: c.last_delivered_at,
-                health_checked_at: c.health_checked_at,
-                health_ok,
-                ..Default::default()
-            };
-            if !health::needs_test(&act, now) {
-                continue;
-            }
-            tested += 1;
-            let verify = match d1::get_pixel(&db, &tenant_id, &c.id).await {
-                Ok(Some(row)) => match dispatch::verify(env, &row).await {
-                    Ok(v) => v,
-                    Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
-                },
-                Ok(None) => continue, // deleted meanwhile
-                Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
-            };
-            let _ = d1::record_verify(&db, &tenant_id, &c.id, &verify, now).await;
-            let ok = verify.get("ok").and_then(Value::as_bool).unwrap_or(false);
-            let answer = match verify.get("http_status") {
-                Some(s) => format!(
-                    "HTTP {}: {}",
-                    s,
-                    verify
-                        .get("response")
-                        .map(|r| r.to_string())
-                        .unwrap_or_default()
-                ),
-                None => verify
-                    .get("error")
-                    .map(|r| r.to_string())
-                    .unwrap_or_default(),
-            };
-            let silent = now - c.last_delivered_at.unwrap_or(c.created_at);
-            results.push((
-                c.id.clone(),
-                CheckResult {
-                    pixel: c.id.clone(),
-                    platform: c.platform.clone(),
-                    pixel_id: c.pixel_id.clone(),
-                    ok,
-                    silent_hours: silent / 3600,
-                    answer,
-                },
-                verify,
-            ));
-        }
-        if results.is_empty() {
-            continue;
-        }
-        let target = d1::notify_target(&db, &tenant_id).await?;
-        let mut sent = None;
-        if let Some(t) = &target {
-            if let Some(url) = &t.notify_webhook_url {
-                let checks: Vec<CheckResult> = results.iter().map(|r| r.1.clone()).collect();
-                let payload = health::notification(&t.name, &checks, &dashboard);
-                let answer = dispatch::send(
-                    &health::notification_request(url, &payload),
-                    super::outbound_timeout_ms(env),
-                )
-                .await;
-                let ok = (200..300).contains(&answer.status);
-                if ok {
-                    notified += 1;
-                } else {
-                    worker::console_warn!(
-                        "health check: webhook of tenant {tenant_id} answered {}",
-                        answer.status
-                    );
-                }
-                sent = Some(json!({"ok": ok, "http_status": answer.status}));
-            }
-        }
-        for (id, r, verify) in &results {
-            let record = json!({
-                "ok": r.ok, "silent_hours": r.silent_hours, "verify": verify,
-                "notified": sent.clone(),
-            });
-            let _ = d1::record_health(&db, &tenant_id, id, &record, now).await;
-        }
-    }
-    Ok((tested, notified))
 }

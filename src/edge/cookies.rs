@@ -8,6 +8,7 @@ use worker::{Request, Response};
 use crate::core::consent::ConsentState;
 use crate::core::cookies::{self as c, CookieScope};
 use crate::core::tenant::TenantConfig;
+use crate::core::weburl;
 
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
@@ -22,22 +23,17 @@ pub fn request_cookies(req: &Request) -> BTreeMap<String, String> {
 /// `Secure` when the gateway is reached over https or the page is https (a https page cannot
 /// call an http gateway, so behind a TLS-terminating proxy the Origin tells the truth).
 pub fn scope(req: &Request, config: &TenantConfig) -> CookieScope {
-    let url = req.url().ok();
-    let origin = header(req, "origin").and_then(|o| url::Url::parse(&o).ok());
-    let secure = url.as_ref().map(|u| u.scheme() == "https").unwrap_or(false)
-        || origin
-            .as_ref()
-            .map(|o| o.scheme() == "https")
-            .unwrap_or(false);
+    let raw_url = super::raw_url(req);
+    let url = weburl::parse_http_url(&raw_url);
+    let origin_header = header(req, "origin");
+    let origin = origin_header.as_deref().and_then(weburl::parse_http_url);
+    let secure = url.is_some_and(|u| u.https) || origin.is_some_and(|o| o.https);
     let host = header(req, "host")
-        .or_else(|| url.as_ref().and_then(|u| u.host_str().map(str::to_string)))
+        .or_else(|| url.map(|u| u.host.to_ascii_lowercase()))
         .unwrap_or_default();
+    let origin_host = origin.map(|o| o.host.to_ascii_lowercase());
     CookieScope {
-        domain: c::cookie_domain(
-            &host,
-            origin.as_ref().and_then(|o| o.host_str()),
-            &config.domains,
-        ),
+        domain: c::cookie_domain(&host, origin_host.as_deref(), &config.domains),
         secure,
     }
 }

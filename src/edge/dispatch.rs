@@ -8,10 +8,9 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use serde_json::{json, Value};
-use worker::{
-    Env, Fetch, Headers, MessageBatch, Method as WMethod, Request, RequestInit, SendMessage,
-};
+use worker::{Env, Fetch, Headers, MessageBatch, Method as WMethod, Request, RequestInit};
 
+use super::queue::{self, enqueue};
 use super::store::d1::{self, DeliveryUpdate};
 use super::{now_secs, ApiError};
 use crate::core::destinations::{destination, snippet, Credentials};
@@ -19,63 +18,8 @@ use crate::core::fanout::{settle, DeliveryJob, DeliveryStatus, QueueMessage, Set
 use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
 use crate::core::retry::Outcome;
 
-const QUEUE: &str = "DELIVERY_QUEUE";
-const DLQ: &str = "DEAD_LETTER_QUEUE";
 const DLQ_NAME: &str = "pixelgate-dlq";
-/// Cloudflare Queues: at most 100 messages and 256 KB per sendBatch; keep a margin.
-const MAX_BATCH_MESSAGES: usize = 100;
-const MAX_BATCH_BYTES: usize = 200 * 1024;
 const MAX_RESPONSE_BYTES: usize = 16 * 1024;
-
-/// Sends messages in as few sendBatch calls as the limits allow.
-pub async fn enqueue(
-    env: &Env,
-    messages: Vec<QueueMessage>,
-    delay_secs: u32,
-) -> Result<(), ApiError> {
-    enqueue_to(env, QUEUE, messages, delay_secs).await
-}
-
-async fn enqueue_to(
-    env: &Env,
-    binding: &str,
-    messages: Vec<QueueMessage>,
-    delay_secs: u32,
-) -> Result<(), ApiError> {
-    let queue = env
-        .queue(binding)
-        .map_err(|e| ApiError::internal("queue binding", e))?;
-    // Bodies travel as JSON text: serde-wasm-bindgen would turn maps into JS Maps, which do not
-    // survive the trip back into serde_json values.
-    let mut batch: Vec<SendMessage<String>> = Vec::new();
-    let mut bytes = 0;
-    for m in messages {
-        let m = serde_json::to_string(&m).map_err(|e| ApiError::internal("queue encode", e))?;
-        let size = m.len();
-        if !batch.is_empty()
-            && (batch.len() == MAX_BATCH_MESSAGES || bytes + size > MAX_BATCH_BYTES)
-        {
-            queue
-                .send_batch(std::mem::take(&mut batch))
-                .await
-                .map_err(|e| ApiError::internal("queue send", e))?;
-            bytes = 0;
-        }
-        bytes += size;
-        let mut b = worker::MessageBuilder::new(m);
-        if delay_secs > 0 {
-            b = b.delay_seconds(delay_secs);
-        }
-        batch.push(b.build());
-    }
-    if !batch.is_empty() {
-        queue
-            .send_batch(batch)
-            .await
-            .map_err(|e| ApiError::internal("queue send", e))?;
-    }
-    Ok(())
-}
 
 /// Sends one planned request, giving up after `timeout_ms` (a hanging platform must not hold
 /// the batch, and with it every other destination, forever).
@@ -420,7 +364,7 @@ async fn write_updates(
             .into_iter()
             .map(|j| QueueMessage::Deliver(Box::new(j)))
             .collect();
-        enqueue_to(env, DLQ, msgs, 0).await?;
+        queue::enqueue_to(env, queue::DLQ, msgs, 0).await?;
     }
     Ok(())
 }

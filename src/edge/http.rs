@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use worker::{Context, Env, Headers, Method, Request, Response, Result};
 
 use super::store::{d1, kv};
-use super::{cors, dispatch, durable, json_response, now_secs, ApiError};
+use super::{cors, durable, json_response, now_secs, ApiError};
 use crate::core::consent::{parse_consent_body, ConsentPolicy};
 use crate::core::destinations::Credentials;
 use crate::core::event::{self, FieldError, IntakeContext, Parsed, Rejection};
@@ -41,9 +41,29 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
     })
 }
 
+/// Endpoints that call platforms or webhooks, or belong to the ads module: the jobs Worker serves
+/// them (the `#[cfg(feature = "jobs")]` arms of `route`), and the beacon Worker forwards them.
+#[cfg(not(feature = "jobs"))]
+fn served_by_jobs(method: &Method, segments: &[&str]) -> bool {
+    matches!(
+        (method, segments),
+        (
+            Method::Post,
+            ["api", "v1", "tracking", "pixels", _, "verify"]
+        ) | (
+            Method::Post,
+            ["api", "v1", "tracking", "settings", "notifications", "test"]
+        ) | (_, ["api", "v1", "ads", ..])
+    )
+}
+
 async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
+    #[cfg(not(feature = "jobs"))]
+    if served_by_jobs(&method, &segments) {
+        return super::jobs::forward(req, env).await;
+    }
     match (method, segments.as_slice()) {
         (Method::Get, ["healthz"]) => Ok(json_response(
             200,
@@ -80,6 +100,7 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Delete, ["api", "v1", "tracking", "pixels", id]) => {
             delete_pixel(req, env, id).await
         }
+        #[cfg(feature = "jobs")]
         (Method::Post, ["api", "v1", "tracking", "pixels", id, "verify"]) => {
             verify_pixel(req, env, id).await
         }
@@ -104,11 +125,15 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Put, ["api", "v1", "tracking", "settings", "notifications"]) => {
             super::admin::put_notifications(req, env).await
         }
+        #[cfg(feature = "jobs")]
         (Method::Post, ["api", "v1", "tracking", "settings", "notifications", "test"]) => {
-            super::admin::test_notification(req, env).await
+            super::health::test_notification(req, env).await
         }
         // Ads accounts, sync, reports, alerts, audiences (src/edge/ads.rs).
+        #[cfg(feature = "jobs")]
         (_, ["api", "v1", "ads", rest @ ..]) => super::ads::route(req, env, rest).await,
+        #[cfg(feature = "jobs")]
+        (Method::Post, ["internal", "cron"]) => internal_cron(req, env).await,
         _ => Err(ApiError::new(404, "not_found", "no such endpoint")),
     }
 }
@@ -159,11 +184,7 @@ async fn tracking_caller(
             trusted: true,
         });
     }
-    let url = req.url().map_err(|e| ApiError::internal("url", e))?;
-    let site_key = url
-        .query_pairs()
-        .find(|(k, _)| k == "site_key")
-        .map(|(_, v)| v.to_string())
+    let site_key = super::query_param(req, "site_key")
         .or_else(|| body_site_key.map(str::to_string))
         .ok_or_else(|| ApiError {
             status: 401,
@@ -425,13 +446,14 @@ pub fn credentials(env: &Env, row: &d1::PixelRow) -> std::result::Result<Credent
     })
 }
 
+#[cfg(feature = "jobs")]
 async fn verify_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
     let tenant_id = require_api_key(&req, env).await?;
     let db = d1::db(env)?;
     let row = d1::get_pixel(&db, &tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::new(404, "not_found", "pixel not found"))?;
-    let result = dispatch::verify(env, &row).await?;
+    let result = super::dispatch::verify(env, &row).await?;
     d1::record_verify(&db, &tenant_id, id, &result, now_secs()).await?;
     Ok(json_response(200, &result))
 }
@@ -609,7 +631,7 @@ async fn intake(
         duplicates: summary.duplicates.len() as u32,
         rejected: summary.rejected.len() as u32,
     });
-    if let Err(e) = dispatch::enqueue(env, messages, 0).await {
+    if let Err(e) = super::queue::enqueue(env, messages, 0).await {
         // Nothing was acknowledged: release the claims so the client's retry is not a duplicate.
         let claimed: Vec<&str> = summary.accepted.iter().map(String::as_str).collect();
         durable::dedup::release(env, &tenant_id, &claimed, now).await;
@@ -644,12 +666,12 @@ async fn events(mut req: Request, env: &Env, _ctx: &Context, batch: bool) -> Api
 /// for `<img>` beacons and no-JS fallbacks. Always the GIF, whatever happened.
 async fn pixel_gif(req: Request, env: &Env) -> Response {
     let outcome = async {
-        let url = req.url().map_err(|e| ApiError::internal("url", e))?;
+        let url = super::raw_url(&req);
         let caller = tracking_caller(&req, env, None).await?;
         let mut ev = serde_json::Map::new();
         let mut custom = serde_json::Map::new();
         let mut click = serde_json::Map::new();
-        for (k, v) in url.query_pairs() {
+        for (k, v) in crate::core::weburl::query_pairs(&url) {
             let v = Value::String(v.to_string());
             match k.as_ref() {
                 "event_name" | "event_id" | "visitor_id" | "url" | "referrer" | "event_time" => {
@@ -689,6 +711,21 @@ async fn pixel_gif(req: Request, env: &Env) -> Response {
     Response::from_bytes(PIXEL_GIF.to_vec())
         .expect("gif")
         .with_headers(h)
+}
+
+/// `POST /internal/cron?cron=…&scheduled=…` (admin token): a cron run handed over by the beacon
+/// Worker, which holds the triggers.
+#[cfg(feature = "jobs")]
+async fn internal_cron(req: Request, env: &Env) -> ApiResult {
+    require_admin(&req, env).await?;
+    let cron = super::query_param(&req, "cron").ok_or_else(|| {
+        ApiError::invalid(FieldError::new("cron", "is required (the cron expression)"))
+    })?;
+    let scheduled = super::query_param(&req, "scheduled")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(now_secs);
+    super::scheduled::run(&cron, scheduled, env).await;
+    Ok(json_response(200, &json!({"ok": true, "cron": cron})))
 }
 
 // ---------------------------------------------------------------- observability

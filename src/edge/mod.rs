@@ -1,17 +1,31 @@
 //! The adapter: everything that touches Cloudflare bindings. Logic lives in `crate::core`.
 
+// The beacon Worker (no `jobs` feature) uses a subset of the shared storage and config helpers.
+#![cfg_attr(not(feature = "jobs"), allow(dead_code))]
+
 pub mod admin;
-pub mod ads;
 pub mod cookies;
 pub mod cors;
-pub mod dispatch;
 pub mod durable;
 pub mod http;
-pub mod scheduled;
+pub mod queue;
 pub mod store;
 pub mod tag;
 
-use worker::{Env, Headers, Response};
+// The jobs Worker: platform calls, the queue consumer, cron jobs and the ads module.
+#[cfg(feature = "jobs")]
+pub mod ads;
+#[cfg(feature = "jobs")]
+pub mod dispatch;
+#[cfg(feature = "jobs")]
+pub mod health;
+#[cfg(feature = "jobs")]
+pub mod scheduled;
+// The beacon Worker's way to them.
+#[cfg(not(feature = "jobs"))]
+pub mod jobs;
+
+use worker::{Env, Headers, Request, Response};
 
 use crate::core::destinations::PlatformConfig;
 use crate::core::event::FieldError;
@@ -48,6 +62,17 @@ pub fn uuid_v4() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// The request URL as the runtime serialized it. `Request::url` re-parses it with `url::Url`, which
+/// would link the WHATWG parser and the IDNA tables into the beacon Worker just to read a query.
+pub fn raw_url(req: &Request) -> String {
+    req.inner().url()
+}
+
+/// The first value of query parameter `name`.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    crate::core::weburl::query_param(&raw_url(req), name).map(|v| v.into_owned())
 }
 
 pub(crate) fn var(env: &Env, name: &str) -> Option<String> {

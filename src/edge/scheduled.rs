@@ -1,8 +1,8 @@
-//! Cron entry, dispatched by cron string. Scheduled jobs are idempotent (a rerun finds nothing
+//! Cron jobs, dispatched by cron string. Scheduled jobs are idempotent (a rerun finds nothing
 //! left to purge, and a pixel tested today is not tested again). `now` is the event's scheduled
 //! time, so a run evaluates the data as of its schedule.
 
-use worker::{Env, ScheduledEvent};
+use worker::Env;
 
 use super::store::d1;
 
@@ -13,23 +13,21 @@ pub const RETENTION_CRON: &str = "15 3 * * *";
 /// Hourly: wake the ads scheduler Durable Objects (issue 7).
 pub const ADS_WAKE_CRON: &str = "0 * * * *";
 
-pub async fn run(event: ScheduledEvent, env: Env) {
-    let cron = event.cron();
-    let now = (event.schedule() / 1000.0) as i64;
-    match cron.as_str() {
-        HEALTH_CHECK_CRON => match super::admin::run_health_check(&env, now).await {
+pub async fn run(cron: &str, now: i64, env: &Env) {
+    match cron {
+        HEALTH_CHECK_CRON => match super::health::run_health_check(env, now).await {
             Ok((tested, notified)) => worker::console_log!(
                 "health check ({cron}): {tested} silent pixels tested, {notified} tenants notified"
             ),
             Err(e) => worker::console_error!("health check ({cron}) failed: {}", e.message),
         },
-        RETENTION_CRON => retention(&env, &cron, now).await,
+        RETENTION_CRON => retention(env, cron, now).await,
         // Hourly: wake every tenant's ads Scheduler DO (the DOs do the work on their alarms).
-        ADS_WAKE_CRON => super::ads::wake_schedulers(&env).await,
+        ADS_WAKE_CRON => super::ads::wake_schedulers(env).await,
         // Any other schedule: retention is always safe to run.
         _ => {
             worker::console_warn!("unknown cron {cron}: running retention");
-            retention(&env, &cron, now).await
+            retention(env, cron, now).await
         }
     }
 }

@@ -15,12 +15,7 @@ use crate::core::tenant::TenantConfig;
 type ApiResult = std::result::Result<Response, ApiError>;
 
 fn query(req: &Request, key: &str) -> Option<String> {
-    req.url()
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
+    super::query_param(req, key).filter(|v| !v.is_empty())
 }
 
 /// A browser on one of the tenant's sites: `site_key` in the query and an allowed Origin (or

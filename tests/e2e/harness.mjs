@@ -1,4 +1,5 @@
-// Starts the built worker in real workerd (wrangler dev --local: KV, D1, Queues, Durable Objects,
+// Starts the two built Workers (the beacon Worker and, behind its JOBS service binding, the jobs
+// Worker) in one real workerd (multi-config wrangler dev --local: KV, D1, Queues, Durable Objects,
 // cron) with every platform base pointed at an in-process fake upstream.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, cpSync } from "node:fs";
@@ -34,23 +35,26 @@ export async function startGateway(extraVars = {}) {
   };
   // Run a private copy of the build with a config of absolute paths and no [build] step, so a
   // rebuild or a source edit elsewhere never reloads the worker under a running test.
-  cpSync(join(ROOT, "build"), join(dir, "build"), { recursive: true });
-  cpSync(join(ROOT, "static"), join(dir, "static"), { recursive: true });
-  const config = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
-    .replace(/^main = .*$/m, `main = "${join(dir, "build/worker/shim.mjs")}"`)
-    .replace(/^\[build\][\s\S]*?(?=^\[)/m, "")
-    .replace(/^directory = "static"$/m, `directory = "${join(dir, "static")}"`)
-    .replace(/^migrations_dir = "migrations"$/m, `migrations_dir = "${join(ROOT, "migrations")}"`);
-  const configFile = join(dir, "wrangler.toml");
-  writeFileSync(configFile, config);
-  const envFile = join(dir, "test.vars");
-  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+  for (const d of ["build", "build-jobs", "static"]) cpSync(join(ROOT, d), join(dir, d), { recursive: true });
+  const privateConfig = (name) => {
+    const config = readFileSync(join(ROOT, name), "utf8")
+      .replace(/^main = "(.*)"$/m, (_, main) => `main = "${join(dir, main)}"`)
+      .replace(/^\[build\][\s\S]*?(?=^\[)/m, "")
+      .replace(/^directory = "static"$/m, `directory = "${join(dir, "static")}"`)
+      .replace(/^migrations_dir = "migrations"$/m, `migrations_dir = "${join(ROOT, "migrations")}"`);
+    writeFileSync(join(dir, name), config);
+    return join(dir, name);
+  };
+  const configFile = privateConfig("wrangler.toml");
+  const jobsConfigFile = privateConfig("wrangler.jobs.toml");
+  // .dev.vars beside the configs: wrangler gives it to both Workers (--env-file reaches only the first).
+  writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
   const wrangler = join(ROOT, "node_modules/.bin/wrangler");
   const env = { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true" };
   execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "-c", configFile, "--persist-to", dir], { cwd: ROOT, env, stdio: "pipe" });
   const port = await freePort();
-  const child = spawn(wrangler, ["dev", "-c", configFile, "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir,
-    "--env-file", envFile, "--test-scheduled", "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())],
+  const child = spawn(wrangler, ["dev", "-c", configFile, "-c", jobsConfigFile, "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir,
+    "--test-scheduled", "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())],
   { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let log = "";
   child.stdout.on("data", (d) => { log += d; });

@@ -1,5 +1,6 @@
 //! Durable Objects.
 pub mod dedup;
+#[cfg(feature = "jobs")]
 pub mod scheduler;
 
 /// One column of the first row a Durable Object SQL query returned. Read straight off the JS row

@@ -1,0 +1,151 @@
+//! The daily pixel health check job and the webhook test: they call platforms and webhooks, so
+//! they run in the jobs Worker (`jobs` feature).
+
+use serde_json::{json, Value};
+use worker::{Env, Request};
+
+use super::admin::authenticate;
+use super::store::d1;
+use super::{dispatch, json_response, ApiError};
+use crate::core::event::FieldError;
+use crate::core::health::{self, Activity, CheckResult};
+
+type ApiResult = std::result::Result<worker::Response, ApiError>;
+
+/// `POST /api/v1/tracking/settings/notifications/test`: sends a sample message to the webhook.
+pub async fn test_notification(req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let p = d1::tenant_profile(&d1::db(env)?, &auth.tenant_id).await?;
+    let url = p.notify_webhook_url.ok_or_else(|| {
+        ApiError::invalid(FieldError::new("webhook_url", "no webhook is configured"))
+    })?;
+    let payload = json!({
+        "text": format!("pixelgate: test notification for {}", p.name),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "pixelgate test notification: health check alerts will arrive here."}}],
+    });
+    let answer = dispatch::send(
+        &health::notification_request(&url, &payload),
+        super::outbound_timeout_ms(env),
+    )
+    .await;
+    Ok(json_response(
+        200,
+        &json!({"ok": (200..300).contains(&answer.status), "http_status": answer.status}),
+    ))
+}
+
+/// The 08:00 UTC job: every active server-side pixel silent for 48 h gets a platform test event
+/// (as `verify` does); the result is recorded on the pixel and the tenant's webhook is notified.
+/// `now` is the scheduled time. Idempotent within a day (`health::needs_test`).
+pub async fn run_health_check(
+    env: &Env,
+    now: i64,
+) -> std::result::Result<(usize, usize), ApiError> {
+    let db = d1::db(env)?;
+    let candidates = d1::health_candidates(&db, now - health::SILENT_AFTER).await?;
+    let dashboard = env
+        .var("PUBLIC_BASE_URL")
+        .ok()
+        .map(|v| format!("{}/admin/", v.to_string().trim_end_matches('/')))
+        .unwrap_or_default();
+    let mut tested = 0;
+    let mut notified = 0;
+    let mut i = 0;
+    while i < candidates.len() {
+        let tenant_id = candidates[i].tenant_id.clone();
+        let mut results: Vec<(String, CheckResult, Value)> = vec![];
+        while i < candidates.len() && candidates[i].tenant_id == tenant_id {
+            let c = &candidates[i];
+            i += 1;
+            let health_ok = c
+                .health_result
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<Value>(r).ok())
+                .and_then(|v| v.get("ok").and_then(Value::as_bool));
+            let act = Activity {
+                is_active: true,
+                server_side_enabled: true,
+                created_at: c.created_at,
+                last_delivered_at: c.last_delivered_at,
+                health_checked_at: c.health_checked_at,
+                health_ok,
+                ..Default::default()
+            };
+            if !health::needs_test(&act, now) {
+                continue;
+            }
+            tested += 1;
+            let verify = match d1::get_pixel(&db, &tenant_id, &c.id).await {
+                Ok(Some(row)) => match dispatch::verify(env, &row).await {
+                    Ok(v) => v,
+                    Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
+                },
+                Ok(None) => continue, // deleted meanwhile
+                Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
+            };
+            let _ = d1::record_verify(&db, &tenant_id, &c.id, &verify, now).await;
+            let ok = verify.get("ok").and_then(Value::as_bool).unwrap_or(false);
+            let answer = match verify.get("http_status") {
+                Some(s) => format!(
+                    "HTTP {}: {}",
+                    s,
+                    verify
+                        .get("response")
+                        .map(|r| r.to_string())
+                        .unwrap_or_default()
+                ),
+                None => verify
+                    .get("error")
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+            };
+            let silent = now - c.last_delivered_at.unwrap_or(c.created_at);
+            results.push((
+                c.id.clone(),
+                CheckResult {
+                    pixel: c.id.clone(),
+                    platform: c.platform.clone(),
+                    pixel_id: c.pixel_id.clone(),
+                    ok,
+                    silent_hours: silent / 3600,
+                    answer,
+                },
+                verify,
+            ));
+        }
+        if results.is_empty() {
+            continue;
+        }
+        let target = d1::notify_target(&db, &tenant_id).await?;
+        let mut sent = None;
+        if let Some(t) = &target {
+            if let Some(url) = &t.notify_webhook_url {
+                let checks: Vec<CheckResult> = results.iter().map(|r| r.1.clone()).collect();
+                let payload = health::notification(&t.name, &checks, &dashboard);
+                let answer = dispatch::send(
+                    &health::notification_request(url, &payload),
+                    super::outbound_timeout_ms(env),
+                )
+                .await;
+                let ok = (200..300).contains(&answer.status);
+                if ok {
+                    notified += 1;
+                } else {
+                    worker::console_warn!(
+                        "health check: webhook of tenant {tenant_id} answered {}",
+                        answer.status
+                    );
+                }
+                sent = Some(json!({"ok": ok, "http_status": answer.status}));
+            }
+        }
+        for (id, r, verify) in &results {
+            let record = json!({
+                "ok": r.ok, "silent_hours": r.silent_hours, "verify": verify,
+                "notified": sent.clone(),
+            });
+            let _ = d1::record_health(&db, &tenant_id, id, &record, now).await;
+        }
+    }
+    Ok((tested, notified))
+}
