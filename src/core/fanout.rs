@@ -115,6 +115,29 @@ pub enum QueueMessage {
     },
 }
 
+/// Cloudflare Queues take at most 100 messages and 256 KB per sendBatch; a margin is kept.
+pub const MAX_SEND_BATCH_MESSAGES: usize = 100;
+pub const MAX_SEND_BATCH_BYTES: usize = 200 * 1024;
+
+/// Splits messages (given by their body sizes) into consecutive groups that each fit one
+/// sendBatch. A message larger than the byte limit travels alone (the Queue judges it).
+pub fn send_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, &size) in sizes.iter().enumerate() {
+        let full = i - start == MAX_SEND_BATCH_MESSAGES || bytes + size > MAX_SEND_BATCH_BYTES;
+        if i > start && full {
+            groups.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        groups.push(start..sizes.len());
+    }
+    groups
+}
+
 pub struct Routed {
     pub jobs: Vec<DeliveryJob>,
     pub records: Vec<RouteRecord>,
@@ -264,6 +287,19 @@ pub fn settle(policy: RetryPolicy, jobs: &[&DeliveryJob], outcome: &Outcome) -> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn send_batches_respect_the_queue_limits() {
+        assert!(send_batches(&[]).is_empty());
+        assert_eq!(send_batches(&[10; 250]), vec![0..100, 100..200, 200..250]);
+        let big = MAX_SEND_BATCH_BYTES / 2;
+        assert_eq!(send_batches(&[big, big, 1, big]), vec![0..2, 2..4]);
+        assert_eq!(
+            send_batches(&[MAX_SEND_BATCH_BYTES + 1, 5, 5]),
+            vec![0..1, 1..3],
+            "an oversized message goes alone"
+        );
+    }
+
     use super::*;
     use crate::core::event::{parse_event, IntakeContext};
     use serde_json::json;

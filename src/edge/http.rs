@@ -553,19 +553,12 @@ async fn intake(
         )
     };
     let tenant_id = caller.config.tenant_id.clone();
-    let ids: Vec<&str> = parsed.iter().map(|p| p.event.event_id.as_str()).collect();
-    let fresh = if ids.is_empty() {
-        vec![]
-    } else {
-        durable::dedup::claim(env, &tenant_id, &ids, now).await?
-    };
 
-    // One consent read per distinct visitor, all in parallel.
+    // One consent read per distinct visitor, all in parallel (memoized per isolate).
     let mut visitors: Vec<&str> = parsed
         .iter()
-        .zip(&fresh)
-        .filter(|(p, f)| **f && p.event.consent.is_none())
-        .filter_map(|(p, _)| p.event.visitor_id.as_deref())
+        .filter(|p| p.event.consent.is_none())
+        .filter_map(|p| p.event.visitor_id.as_deref())
         .collect();
     visitors.sort_unstable();
     visitors.dedup();
@@ -576,23 +569,10 @@ async fn intake(
         consent_of.insert(*v, s?);
     }
 
-    let mut messages = Vec::new();
-    let mut summary = IntakeSummary {
-        accepted: vec![],
-        duplicates: vec![],
-        rejected,
-        warnings: vec![],
-    };
-    for (i, (p, is_fresh)) in parsed.iter().zip(&fresh).enumerate() {
-        for w in &p.warnings {
-            summary
-                .warnings
-                .push(json!({"index": i, "field": w.field, "message": w.message}));
-        }
-        if !is_fresh {
-            summary.duplicates.push(p.event.event_id.clone());
-            continue;
-        }
+    // Every event is routed and encoded before the claim, which stores the fresh ones' messages
+    // in the shard's outbox in the same transaction (a duplicate's are dropped there).
+    let mut claims = Vec::with_capacity(parsed.len());
+    for p in &parsed {
         let stored = p
             .event
             .visitor_id
@@ -608,39 +588,69 @@ async fn intake(
             stored,
             &caller.config.consent_policy,
         );
-        messages.push(QueueMessage::Record {
+        let record = QueueMessage::Record {
             tenant_id: tenant_id.clone(),
             event,
             consent: routed.consent,
             received_at: now,
             routes: routed.records,
-        });
-        messages.extend(
-            routed
-                .jobs
-                .into_iter()
-                .map(|j| QueueMessage::Deliver(Box::new(j))),
-        );
-        summary.accepted.push(p.event.event_id.clone());
+        };
+        let messages = std::iter::once(record)
+            .chain(
+                routed
+                    .jobs
+                    .into_iter()
+                    .map(|j| QueueMessage::Deliver(Box::new(j))),
+            )
+            .map(|m| serde_json::to_string(&m))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::internal("queue encode", e))?;
+        claims.push((p.event.event_id.as_str(), messages));
     }
-    messages.push(QueueMessage::Counters {
-        tenant_id: tenant_id.clone(),
-        hour: now - now % 3600,
-        received: (parsed.len() + summary.rejected.len()) as u32,
-        accepted: summary.accepted.len() as u32,
-        duplicates: summary.duplicates.len() as u32,
-        rejected: summary.rejected.len() as u32,
-    });
-    if let Err(e) = super::queue::enqueue(env, messages, 0).await {
-        // Nothing was acknowledged: release the claims so the client's retry is not a duplicate.
-        let claimed: Vec<&str> = summary.accepted.iter().map(String::as_str).collect();
-        durable::dedup::release(env, &tenant_id, &claimed, now).await;
-        return Err(ApiError {
-            status: 503,
-            code: "unavailable",
-            message: format!("events not accepted, retry: {}", e.message),
-            field: None,
-        });
+    let unavailable = |e: ApiError| ApiError {
+        status: 503,
+        code: "unavailable",
+        message: format!("events not accepted, retry: {}", e.message),
+        field: None,
+    };
+    let fresh = if claims.is_empty() {
+        // Nothing to claim: only the counters of the rejected events go out.
+        let counters = QueueMessage::Counters {
+            tenant_id: tenant_id.clone(),
+            hour: now - now % 3600,
+            received: rejected.len() as u32,
+            accepted: 0,
+            duplicates: 0,
+            rejected: rejected.len() as u32,
+        };
+        super::queue::enqueue(env, vec![counters], 0)
+            .await
+            .map_err(unavailable)?;
+        vec![]
+    } else {
+        durable::dedup::claim_and_enqueue(env, &tenant_id, claims, rejected.len() as u32, now)
+            .await
+            .map_err(unavailable)?
+    };
+
+    let mut summary = IntakeSummary {
+        accepted: vec![],
+        duplicates: vec![],
+        rejected,
+        warnings: vec![],
+    };
+    for (i, (p, is_fresh)) in parsed.iter().zip(&fresh).enumerate() {
+        for w in &p.warnings {
+            summary
+                .warnings
+                .push(json!({"index": i, "field": w.field, "message": w.message}));
+        }
+        let id = p.event.event_id.clone();
+        if *is_fresh {
+            summary.accepted.push(id);
+        } else {
+            summary.duplicates.push(id);
+        }
     }
     Ok(summary)
 }

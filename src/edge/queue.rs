@@ -4,13 +4,10 @@
 use worker::{Env, SendMessage};
 
 use super::ApiError;
-use crate::core::fanout::QueueMessage;
+use crate::core::fanout::{send_batches, QueueMessage};
 
 const QUEUE: &str = "DELIVERY_QUEUE";
 pub(crate) const DLQ: &str = "DEAD_LETTER_QUEUE";
-/// Cloudflare Queues: at most 100 messages and 256 KB per sendBatch; keep a margin.
-const MAX_BATCH_MESSAGES: usize = 100;
-const MAX_BATCH_BYTES: usize = 200 * 1024;
 
 /// Sends messages in as few sendBatch calls as the limits allow.
 pub async fn enqueue(
@@ -27,33 +24,44 @@ pub(crate) async fn enqueue_to(
     messages: Vec<QueueMessage>,
     delay_secs: u32,
 ) -> Result<(), ApiError> {
+    // Bodies travel as JSON text: serde-wasm-bindgen would turn maps into JS Maps, which do not
+    // survive the trip back into serde_json values.
+    let bodies = messages
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::internal("queue encode", e))?;
+    send_bodies(env, binding, bodies, delay_secs).await
+}
+
+/// Sends already encoded messages to the delivery Queue (the dedup shards' outbox flush).
+pub(crate) async fn send_encoded(env: &Env, bodies: Vec<String>) -> Result<(), ApiError> {
+    send_bodies(env, QUEUE, bodies, 0).await
+}
+
+async fn send_bodies(
+    env: &Env,
+    binding: &str,
+    bodies: Vec<String>,
+    delay_secs: u32,
+) -> Result<(), ApiError> {
     let queue = env
         .queue(binding)
         .map_err(|e| ApiError::internal("queue binding", e))?;
-    // Bodies travel as JSON text: serde-wasm-bindgen would turn maps into JS Maps, which do not
-    // survive the trip back into serde_json values.
-    let mut batch: Vec<SendMessage<String>> = Vec::new();
-    let mut bytes = 0;
-    for m in messages {
-        let m = serde_json::to_string(&m).map_err(|e| ApiError::internal("queue encode", e))?;
-        let size = m.len();
-        if !batch.is_empty()
-            && (batch.len() == MAX_BATCH_MESSAGES || bytes + size > MAX_BATCH_BYTES)
-        {
-            queue
-                .send_batch(std::mem::take(&mut batch))
-                .await
-                .map_err(|e| ApiError::internal("queue send", e))?;
-            bytes = 0;
-        }
-        bytes += size;
-        let mut b = worker::MessageBuilder::new(m);
-        if delay_secs > 0 {
-            b = b.delay_seconds(delay_secs);
-        }
-        batch.push(b.build());
-    }
-    if !batch.is_empty() {
+    let sizes: Vec<usize> = bodies.iter().map(String::len).collect();
+    let mut bodies = bodies.into_iter();
+    for group in send_batches(&sizes) {
+        let batch: Vec<SendMessage<String>> = bodies
+            .by_ref()
+            .take(group.len())
+            .map(|body| {
+                let mut b = worker::MessageBuilder::new(body);
+                if delay_secs > 0 {
+                    b = b.delay_seconds(delay_secs);
+                }
+                b.build()
+            })
+            .collect();
         queue
             .send_batch(batch)
             .await

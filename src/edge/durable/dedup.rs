@@ -1,42 +1,41 @@
-//! DedupShard: one SQLite-backed Durable Object per shard of the event-id space. A DO runs one
-//! request at a time and its SQL calls are synchronous, so check-and-mark is atomic without locks:
-//! 20 concurrent posts of one event id are serialized here and exactly one wins.
+//! DedupShard: one SQLite-backed Durable Object per shard of the event-id space, and the intake's
+//! transactional outbox (see `core::dedup`). A DO runs one request at a time and its SQL calls are
+//! synchronous, so check-and-mark is atomic without locks: 20 concurrent posts of one event id are
+//! serialized here and exactly one wins. The claim and the fresh events' queue messages are
+//! written in one turn (one transaction), and the answer leaves only once they are durable.
 
-use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use std::time::Duration;
+
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 use crate::core::dedup::{
-    claim_all, dedup_key, is_expired, shard_of, SeenStore, DEDUP_WINDOW_SECS,
+    apply_claim, by_shard, dedup_key, is_expired, next_shard_alarm, ClaimAnswer, ClaimItem,
+    ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
 };
-use crate::edge::{now_ms, ApiError};
+use crate::edge::{now_ms, queue, ApiError};
 
 /// How often the shard sweeps expired keys.
 const SWEEP_EVERY_MS: i64 = 6 * 3600 * 1000;
-
-/// `set_alarm` takes an integer as an offset from now, not a timestamp: pass a Duration.
-fn sweep_interval() -> std::time::Duration {
-    std::time::Duration::from_millis(SWEEP_EVERY_MS as u64)
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum ShardRequest {
-    Claim { keys: Vec<String>, now: i64 },
-    Release { keys: Vec<String>, at: i64 },
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ClaimAnswer {
-    pub fresh: Vec<bool>,
-}
+/// After a failed send to the Queue, the outbox is retried this much later.
+const SEND_RETRY_MS: i64 = 5_000;
+/// How long a shard collects claims before it sends them to the Queue in one batch. Each flush
+/// is an alarm invocation and a sendBatch, so under load this turns a Queue call per beacon into
+/// one per shard every half second; delivery waits that long at most (the consumer's own batch
+/// window is a second).
+const FLUSH_DELAY: Duration = Duration::from_millis(500);
+/// Messages read from the outbox per round; an alarm runs rounds until it is empty.
+const FLUSH_ROWS: i64 = 500;
 
 #[durable_object]
 pub struct DedupShard {
     state: State,
     sql: SqlStorage,
-    /// Whether this instance already made sure the sweep alarm is set: checking storage on every
-    /// claim was one more storage round trip per beacon.
-    alarm_checked: std::cell::Cell<bool>,
+    env: Env,
+    /// An alarm is already due to flush the outbox: claims then skip `set_alarm` (a storage call
+    /// per beacon otherwise). Cleared when the alarm starts; lost with the instance, which only
+    /// costs one extra `set_alarm`.
+    flush_armed: Cell<bool>,
 }
 
 struct SqlSeen<'a>(&'a SqlStorage);
@@ -63,142 +62,198 @@ impl SeenStore for SqlSeen<'_> {
         )
         .is_some()
     }
-
-    fn release(&mut self, key: &str, at: i64) {
-        let _ = self.0.exec(
-            "DELETE FROM seen WHERE k = ? AND ts = ?",
-            vec![key.into(), (at as f64).into()],
-        );
-    }
 }
 
 impl DurableObject for DedupShard {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
-        sql.exec(
+        for ddl in [
             "CREATE TABLE IF NOT EXISTS seen (k TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID",
-            None,
-        )
-        .expect("create dedup table");
+            "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)",
+        ] {
+            sql.exec(ddl, None).expect("create dedup shard tables");
+        }
         DedupShard {
             state,
             sql,
-            alarm_checked: std::cell::Cell::new(false),
+            env,
+            flush_armed: Cell::new(false),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let body: ShardRequest = req.json().await?;
-        let answer = match body {
-            ShardRequest::Claim { keys, now } => {
-                let fresh = claim_all(&mut SqlSeen(&self.sql), &keys, now);
-                Response::from_json(&ClaimAnswer { fresh })
-            }
-            ShardRequest::Release { keys, at } => {
-                let mut store = SqlSeen(&self.sql);
-                for k in &keys {
-                    store.release(k, at);
-                }
-                Response::empty()
-            }
-        };
-        if !self.alarm_checked.get() {
-            let storage = self.state.storage();
-            if storage.get_alarm().await?.is_none() {
-                storage.set_alarm(sweep_interval()).await?;
-            }
-            self.alarm_checked.set(true);
+        let claim: ClaimRequest = req.json().await?;
+        // No await between the claim and the outbox rows: one transaction.
+        let (fresh, outbox) = apply_claim(&mut SqlSeen(&self.sql), &claim);
+        for body in &outbox {
+            self.sql.exec(
+                "INSERT INTO outbox (body) VALUES (?)",
+                vec![body.as_str().into()],
+            )?;
         }
-        answer
+        if !outbox.is_empty() && !self.flush_armed.get() {
+            self.state.storage().set_alarm(FLUSH_DELAY).await?;
+            self.flush_armed.set(true);
+        }
+        Response::from_json(&ClaimAnswer { fresh })
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let cutoff = now_ms() / 1000 - DEDUP_WINDOW_SECS;
-        self.sql.exec(
-            "DELETE FROM seen WHERE ts <= ?",
-            vec![(cutoff as f64).into()],
-        )?;
-        let left = super::first_column(self.sql.exec("SELECT count(*) AS n FROM seen", None), "n")
-            .and_then(|n| n.as_f64())
-            .unwrap_or(0.0);
-        if left > 0.0 {
-            self.state.storage().set_alarm(sweep_interval()).await?;
-        } else {
-            // No alarm now: the next claim must set one again.
-            self.alarm_checked.set(false);
+        self.flush_armed.set(false);
+        let send_failed = match self.flush_outbox().await {
+            Ok(()) => false,
+            Err(e) => {
+                worker::console_error!("dedup outbox: send failed, retrying: {}", e.message);
+                true
+            }
+        };
+        let now = now_ms();
+        let next_sweep = self.next_sweep_ms(now);
+        if now >= next_sweep {
+            let cutoff = now / 1000 - DEDUP_WINDOW_SECS;
+            self.sql.exec(
+                "DELETE FROM seen WHERE ts <= ?",
+                vec![(cutoff as f64).into()],
+            )?;
+            self.set_next_sweep_ms(now + SWEEP_EVERY_MS)?;
+        }
+        let outbox_left = self.exists("SELECT 1 AS x FROM outbox LIMIT 1");
+        let seen_left = self.exists("SELECT 1 AS x FROM seen LIMIT 1");
+        let next = next_shard_alarm(
+            outbox_left,
+            send_failed,
+            seen_left,
+            self.next_sweep_ms(now),
+            now,
+            SEND_RETRY_MS,
+        );
+        if let Some(at) = next {
+            let delay = Duration::from_millis((at - now).max(0) as u64);
+            self.state.storage().set_alarm(delay).await?;
+            self.flush_armed.set(outbox_left);
         }
         Response::empty()
     }
 }
 
-/// Claims (tenant, event_id) pairs across shards, one DO call per shard, all shards in parallel.
-/// Returns, per input, whether it is new.
-pub async fn claim(
+impl DedupShard {
+    /// Sends the outbox to the delivery Queue in order, deleting what the Queue took. Claims that
+    /// arrive meanwhile append rows with higher ids, which a later round (or alarm) sends.
+    async fn flush_outbox(&self) -> std::result::Result<(), ApiError> {
+        loop {
+            let rows: Vec<(f64, String)> = self
+                .sql
+                .exec(
+                    "SELECT id, body FROM outbox ORDER BY id LIMIT ?",
+                    vec![(FLUSH_ROWS as f64).into()],
+                )
+                .map_err(|e| ApiError::internal("outbox read", e))?
+                .filter_map(|row| {
+                    let row = row.ok()?;
+                    let id = super::column(&row, "id")?.as_f64()?;
+                    let body = super::column(&row, "body")?.as_string()?;
+                    Some((id, body))
+                })
+                .collect();
+            let Some(&(last_id, _)) = rows.last() else {
+                return Ok(());
+            };
+            let full_round = rows.len() as i64 == FLUSH_ROWS;
+            queue::send_encoded(&self.env, rows.into_iter().map(|(_, body)| body).collect())
+                .await?;
+            self.sql
+                .exec("DELETE FROM outbox WHERE id <= ?", vec![last_id.into()])
+                .map_err(|e| ApiError::internal("outbox delete", e))?;
+            if !full_round {
+                return Ok(());
+            }
+        }
+    }
+
+    fn exists(&self, query: &str) -> bool {
+        super::first_column(self.sql.exec(query, None), "x").is_some()
+    }
+
+    /// When the next sweep is due; the first time, one interval from now.
+    fn next_sweep_ms(&self, now: i64) -> i64 {
+        let stored = super::first_column(
+            self.sql
+                .exec("SELECT v FROM meta WHERE k = 'next_sweep_ms'", None),
+            "v",
+        )
+        .and_then(|v| v.as_f64());
+        match stored {
+            Some(at) => at as i64,
+            None => {
+                let at = now + SWEEP_EVERY_MS;
+                let _ = self.set_next_sweep_ms(at);
+                at
+            }
+        }
+    }
+
+    fn set_next_sweep_ms(&self, at: i64) -> Result<()> {
+        self.sql.exec(
+            "INSERT INTO meta (k, v) VALUES ('next_sweep_ms', ?) \
+             ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+            vec![(at as f64).into()],
+        )?;
+        Ok(())
+    }
+}
+
+/// Claims a request's events and hands the fresh ones' queue messages to the shards' outboxes:
+/// one DO call per shard, all in parallel. `events` pairs each event id with its encoded
+/// messages; `rejected` is the request's count of invalid events (for the intake counters).
+/// Returns, per event, whether it is new. An error means some shard did not answer: its events
+/// were not accepted (a retry by the client is then safe: the rest are duplicates).
+pub async fn claim_and_enqueue(
     env: &Env,
     tenant_id: &str,
-    event_ids: &[&str],
+    events: Vec<(&str, Vec<String>)>,
+    rejected: u32,
     now: i64,
 ) -> std::result::Result<Vec<bool>, ApiError> {
-    let keys: Vec<String> = event_ids.iter().map(|e| dedup_key(tenant_id, e)).collect();
-    let mut by_shard: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
-    for (i, k) in keys.iter().enumerate() {
-        by_shard.entry(shard_of(k)).or_default().push(i);
-    }
-    let calls = by_shard.iter().map(|(shard, idx)| {
-        let shard_keys: Vec<String> = idx.iter().map(|&i| keys[i].clone()).collect();
+    let keys: Vec<String> = events
+        .iter()
+        .map(|(id, _)| dedup_key(tenant_id, id))
+        .collect();
+    let groups = by_shard(&keys);
+    let mut items: Vec<Option<ClaimItem>> = keys
+        .into_iter()
+        .zip(events)
+        .map(|(key, (_, messages))| Some(ClaimItem { key, messages }))
+        .collect();
+    let calls = groups.iter().enumerate().map(|(n, (shard, idx))| {
+        let claim = ClaimRequest {
+            tenant_id: tenant_id.to_string(),
+            now,
+            events: idx.iter().filter_map(|&i| items[i].take()).collect(),
+            // The request's invalid events are counted once, by its first shard.
+            rejected: if n == 0 { rejected } else { 0 },
+        };
         async move {
-            let answer: ClaimAnswer = call(
-                env,
-                *shard,
-                &ShardRequest::Claim {
-                    keys: shard_keys,
-                    now,
-                },
-            )
-            .await?;
-            Ok::<_, ApiError>((idx.clone(), answer.fresh))
+            let answer = call(env, *shard, &claim).await?;
+            Ok::<_, ApiError>((idx, answer.fresh))
         }
     });
-    let mut fresh = vec![false; keys.len()];
+    let calls: Vec<_> = calls.collect();
+    let mut fresh = vec![false; items.len()];
     for result in futures_util::future::join_all(calls).await {
         let (idx, answers) = result?;
-        for (i, f) in idx.into_iter().zip(answers) {
+        for (&i, f) in idx.iter().zip(answers) {
             fresh[i] = f;
         }
     }
     Ok(fresh)
 }
 
-/// Undoes claims when the events could not be enqueued, so the client's retry is not a "duplicate".
-pub async fn release(env: &Env, tenant_id: &str, event_ids: &[&str], at: i64) {
-    let mut by_shard: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
-    for e in event_ids {
-        let k = dedup_key(tenant_id, e);
-        by_shard.entry(shard_of(&k)).or_default().push(k);
-    }
-    for (shard, keys) in by_shard {
-        if let Err(e) = call_raw(env, shard, &ShardRequest::Release { keys, at }).await {
-            worker::console_error!("dedup release failed on shard {shard}: {}", e.message);
-        }
-    }
-}
-
-async fn call<T: for<'de> Deserialize<'de>>(
+async fn call(
     env: &Env,
     shard: u32,
-    req: &ShardRequest,
-) -> std::result::Result<T, ApiError> {
-    let mut resp = call_raw(env, shard, req).await?;
-    resp.json()
-        .await
-        .map_err(|e| ApiError::internal("dedup answer", e))
-}
-
-async fn call_raw(
-    env: &Env,
-    shard: u32,
-    req: &ShardRequest,
-) -> std::result::Result<Response, ApiError> {
+    claim: &ClaimRequest,
+) -> std::result::Result<ClaimAnswer, ApiError> {
     let ns = env
         .durable_object("DEDUP")
         .map_err(|e| ApiError::internal("DEDUP binding", e))?;
@@ -206,17 +261,20 @@ async fn call_raw(
         .id_from_name(&format!("shard-{shard}"))
         .and_then(|id| id.get_stub())
         .map_err(|e| ApiError::internal("dedup stub", e))?;
+    let body = serde_json::to_string(claim).map_err(|e| ApiError::internal("dedup encode", e))?;
     let mut init = worker::RequestInit::new();
     init.with_method(worker::Method::Post)
-        .with_body(Some(serde_json::to_string(req).unwrap_or_default().into()));
+        .with_body(Some(body.into()));
     let r = Request::new_with_init("https://dedup.internal/", &init)
         .map_err(|e| ApiError::internal("dedup request", e))?;
-    let resp = stub
+    let mut resp = stub
         .fetch_with_request(r)
         .await
         .map_err(|e| ApiError::internal("dedup call", e))?;
     if resp.status_code() >= 300 {
         return Err(ApiError::internal("dedup status", resp.status_code()));
     }
-    Ok(resp)
+    resp.json()
+        .await
+        .map_err(|e| ApiError::internal("dedup answer", e))
 }

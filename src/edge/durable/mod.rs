@@ -8,9 +8,16 @@ pub mod scheduler;
 /// in the wasm for a single value.
 pub(crate) fn first_column(
     cursor: worker::Result<worker::SqlCursor>,
-    column: &str,
+    name: &str,
 ) -> Option<wasm_bindgen::JsValue> {
     let mut cursor = cursor.ok()?;
     let row = Iterator::next(&mut cursor)?.ok()?;
-    js_sys::Reflect::get(&row, &wasm_bindgen::JsValue::from_str(column)).ok()
+    column(&row, name)
+}
+
+/// One column of a row a Durable Object SQL cursor yielded.
+pub(crate) fn column(row: &wasm_bindgen::JsValue, name: &str) -> Option<wasm_bindgen::JsValue> {
+    js_sys::Reflect::get(row, &wasm_bindgen::JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined())
 }
