@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::hash::hash_normalized;
+use super::hash::{hash_normalized, Sha256Hex};
 use super::mapping::EventName;
 use super::normalize;
 use super::weburl;
@@ -44,34 +44,34 @@ impl FieldError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HashedUser {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub em: Option<String>,
+    pub em: Option<Sha256Hex>,
     /// Email normalized by Google's rules (gmail dots removed).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub em_google: Option<String>,
+    pub em_google: Option<Sha256Hex>,
     /// Phone as digits with country code (Meta).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ph: Option<String>,
+    pub ph: Option<Sha256Hex>,
     /// Phone as E.164 with '+' (Google, TikTok).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ph_e164: Option<String>,
+    pub ph_e164: Option<Sha256Hex>,
     #[serde(rename = "fn", skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
+    pub first_name: Option<Sha256Hex>,
     #[serde(rename = "ln", skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
+    pub last_name: Option<Sha256Hex>,
     #[serde(rename = "ct", skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
+    pub city: Option<Sha256Hex>,
     #[serde(rename = "st", skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<Sha256Hex>,
     #[serde(rename = "zp", skip_serializing_if = "Option::is_none")]
-    pub zip: Option<String>,
+    pub zip: Option<Sha256Hex>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<Sha256Hex>,
     #[serde(rename = "db", skip_serializing_if = "Option::is_none")]
-    pub dob: Option<String>,
+    pub dob: Option<Sha256Hex>,
     #[serde(rename = "ge", skip_serializing_if = "Option::is_none")]
-    pub gender: Option<String>,
+    pub gender: Option<Sha256Hex>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub external_id: Option<Sha256Hex>,
 }
 
 impl HashedUser {
@@ -445,7 +445,7 @@ fn hash_user_data(
 
     let mut out = HashedUser::default();
     let mut keep =
-        |field: &str, result: Result<String, normalize::NormalizeError>| -> Option<String> {
+        |field: &str, result: Result<String, normalize::NormalizeError>| -> Option<Sha256Hex> {
             match result {
                 Ok(n) => Some(hash_normalized(&n)),
                 Err(e) => {
@@ -468,7 +468,7 @@ fn hash_user_data(
         let same = matches!((&meta, &google), (Ok(m), Some(g)) if m == g);
         out.em = keep("email", meta);
         out.em_google = match (&out.em, google) {
-            (Some(h), _) if same => Some(h.clone()),
+            (Some(h), _) if same => Some(*h),
             (Some(_), Some(g)) => Some(hash_normalized(&g)),
             _ => None,
         };
@@ -794,21 +794,13 @@ mod tests {
         }))
         .unwrap();
         let u = &p.event.user;
-        assert_eq!(
-            u.em.as_deref(),
-            Some(sha256_hex("john.doe@gmail.com").as_str())
-        );
-        assert_eq!(
-            u.em_google.as_deref(),
-            Some(sha256_hex("johndoe@gmail.com").as_str())
-        );
-        assert_eq!(u.ph.as_deref(), Some(sha256_hex("14155552671").as_str()));
-        assert_eq!(
-            u.ph_e164.as_deref(),
-            Some(sha256_hex("+14155552671").as_str())
-        );
-        assert_eq!(u.first_name.as_deref(), Some(sha256_hex("josé").as_str()));
-        assert_eq!(u.country.as_deref(), Some(sha256_hex("us").as_str()));
+        let hex = |h: &Option<Sha256Hex>| h.as_ref().map(|h| h.as_str().to_string());
+        assert_eq!(hex(&u.em), Some(sha256_hex("john.doe@gmail.com")));
+        assert_eq!(hex(&u.em_google), Some(sha256_hex("johndoe@gmail.com")));
+        assert_eq!(hex(&u.ph), Some(sha256_hex("14155552671")));
+        assert_eq!(hex(&u.ph_e164), Some(sha256_hex("+14155552671")));
+        assert_eq!(hex(&u.first_name), Some(sha256_hex("josé")));
+        assert_eq!(hex(&u.country), Some(sha256_hex("us")));
         let stored = serde_json::to_string(&p.event).unwrap();
         for raw in ["john", "Doe", "555", "José", "cust-1"] {
             assert!(
@@ -826,7 +818,10 @@ mod tests {
         let h = sha256_hex("someone@example.com");
         let p =
             parse(json!({"event_name": "lead", "user_data": {"em": [h.to_uppercase()]}})).unwrap();
-        assert_eq!(p.event.user.em.as_deref(), Some(h.as_str()));
+        assert_eq!(
+            p.event.user.em.as_ref().map(Sha256Hex::as_str),
+            Some(h.as_str())
+        );
     }
 
     #[test]

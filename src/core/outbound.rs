@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::hash::Sha256Hex;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Method {
     Get,
@@ -95,13 +97,24 @@ impl<'a> JsonObject<'a> {
         self
     }
 
-    /// `"key":["value"]`: Meta's customer information parameters are one-element arrays.
-    pub fn string_in_array(&mut self, key: &str, value: Option<&str>) -> &mut Self {
-        if let Some(v) = value {
+    /// A hashed identifier, when there is one. Hex needs no escaping: it is copied as is.
+    pub fn hash(&mut self, key: &str, value: Option<&Sha256Hex>) -> &mut Self {
+        if let Some(h) = value {
             let out = self.key(key);
-            out.push('[');
-            json_string(out, v);
-            out.push(']');
+            out.push('"');
+            out.push_str(h.as_str());
+            out.push('"');
+        }
+        self
+    }
+
+    /// `"key":["hash"]`: Meta's customer information parameters are one-element arrays.
+    pub fn hash_in_array(&mut self, key: &str, value: Option<&Sha256Hex>) -> &mut Self {
+        if let Some(h) = value {
+            let out = self.key(key);
+            out.push_str("[\"");
+            out.push_str(h.as_str());
+            out.push_str("\"]");
         }
         self
     }
@@ -248,12 +261,15 @@ mod tests {
     fn written_json_parses_back_to_the_same_values() {
         let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} José 東京 😀";
         let custom = json!({"value": 99.9, "big": 1e21, "n": -3, "ids": ["a", "b"], "nested": {"x": null, "t": true}});
+        let hash = Sha256Hex::of("ab");
         let mut body = String::new();
         let mut o = JsonObject::new(&mut body);
         o.string("s", tricky)
             .opt_string("absent", None)
-            .string_in_array("em", Some("ab"))
-            .string_in_array("none", None)
+            .hash_in_array("em", Some(&hash))
+            .hash_in_array("none", None)
+            .hash("h", Some(&hash))
+            .hash("no_hash", None)
             .int("t", -1_760_000_000_123)
             .bool("b", false)
             .value("custom", &custom)
@@ -270,7 +286,7 @@ mod tests {
         assert_eq!(
             parsed,
             json!({
-                "s": tricky, "em": ["ab"], "t": -1_760_000_000_123i64, "b": false, "custom": custom,
+                "s": tricky, "em": [hash.as_str()], "h": hash.as_str(), "t": -1_760_000_000_123i64, "b": false, "custom": custom,
                 "user": {"k": "v"}, "always": {}, "list": [{"n": 1}, {"n": 2}]
             })
         );

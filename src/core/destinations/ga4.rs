@@ -51,7 +51,7 @@ use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::google_consent_signals;
-use crate::core::hash::sha256_hex;
+use crate::core::hash::{sha256_hex, Sha256Hex};
 use crate::core::mapping::{EventName, Platform};
 use crate::core::outbound::{json_text, InboundResponse, JsonObject, OutboundRequest};
 use crate::core::retry::{classify_status, Outcome};
@@ -361,11 +361,11 @@ impl Ga4 {
 /// Request-level identity: user_id and user-provided data, all None in limited mode.
 #[derive(PartialEq, Default)]
 struct Identity<'e> {
-    user_id: Option<&'e str>,
-    email: Option<&'e str>,
-    phone: Option<&'e str>,
-    first_name: Option<&'e str>,
-    last_name: Option<&'e str>,
+    user_id: Option<&'e Sha256Hex>,
+    email: Option<&'e Sha256Hex>,
+    phone: Option<&'e Sha256Hex>,
+    first_name: Option<&'e Sha256Hex>,
+    last_name: Option<&'e Sha256Hex>,
 }
 
 impl<'e> Identity<'e> {
@@ -374,22 +374,22 @@ impl<'e> Identity<'e> {
             return Identity::default();
         };
         Identity {
-            user_id: u.external_id.as_deref(),
-            email: u.em_google.as_deref(),
-            phone: u.ph_e164.as_deref(),
-            first_name: u.first_name.as_deref(),
-            last_name: u.last_name.as_deref(),
+            user_id: u.external_id.as_ref(),
+            email: u.em_google.as_ref(),
+            phone: u.ph_e164.as_ref(),
+            first_name: u.first_name.as_ref(),
+            last_name: u.last_name.as_ref(),
         }
     }
 
     fn write_user_data(&self, o: &mut JsonObject) {
         o.object("user_data", |d| {
-            d.string_in_array("sha256_email_address", self.email)
-                .string_in_array("sha256_phone_number", self.phone);
+            d.hash_in_array("sha256_email_address", self.email)
+                .hash_in_array("sha256_phone_number", self.phone);
             if self.first_name.is_some() || self.last_name.is_some() {
                 d.objects("address", [()], |a, ()| {
-                    a.opt_string("sha256_first_name", self.first_name)
-                        .opt_string("sha256_last_name", self.last_name);
+                    a.hash("sha256_first_name", self.first_name)
+                        .hash("sha256_last_name", self.last_name);
                 });
             }
         });
@@ -487,7 +487,7 @@ impl Destination for Ga4 {
                 let mut body = String::with_capacity(512 + 512 * chunk.len());
                 let mut o = JsonObject::new(&mut body);
                 o.string("client_id", &key.client_id)
-                    .opt_string("user_id", key.identity.user_id)
+                    .hash("user_id", key.identity.user_id)
                     .int("timestamp_micros", request_time * 1_000_000)
                     .object_always("consent", |c| {
                         c.string("ad_user_data", key.consent.0)

@@ -68,9 +68,9 @@ impl Tiktok {
             .string("event_id", &e.event_id);
         o.object_always("user", |user| {
             if let Some((u, c)) = ev.identifiers() {
-                user.opt_string("email", u.em.as_deref())
-                    .opt_string("phone", u.ph_e164.as_deref())
-                    .opt_string("external_id", u.external_id.as_deref())
+                user.hash("email", u.em.as_ref())
+                    .hash("phone", u.ph_e164.as_ref())
+                    .hash("external_id", u.external_id.as_ref())
                     .opt_string("ttclid", c.ttclid.as_deref())
                     .opt_string("ttp", c.ttp.as_deref());
             }
