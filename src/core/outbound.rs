@@ -120,8 +120,7 @@ impl<'a> JsonObject<'a> {
     }
 
     pub fn int(&mut self, key: &str, value: i64) -> &mut Self {
-        use std::fmt::Write;
-        let _ = write!(self.key(key), "{value}");
+        push_int(self.key(key), value);
         self
     }
 
@@ -143,12 +142,15 @@ impl<'a> JsonObject<'a> {
 
     /// A nested object, written by `fill`; left out entirely when `fill` writes no field.
     pub fn object(&mut self, key: &str, fill: impl FnOnce(&mut JsonObject)) -> &mut Self {
-        let mut nested = String::new();
-        let mut inner = JsonObject::new(&mut nested);
+        // Written in place (no buffer of its own to grow and copy), and taken back when empty.
+        let (written, was_empty) = (self.out.len(), self.empty);
+        let mut inner = JsonObject::new(self.key(key));
         fill(&mut inner);
-        if !inner.empty {
+        if inner.empty {
+            self.out.truncate(written);
+            self.empty = was_empty;
+        } else {
             inner.end();
-            self.raw(key, &nested);
         }
         self
     }
@@ -226,26 +228,31 @@ fn needs_escape(s: &[u8]) -> bool {
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_byte_below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
     let has_byte = |w: u64, b: u8| has_byte_below(w ^ (ONES * u64::from(b)), 1);
-    let special = |word: &[u8]| {
-        let w = u64::from_ne_bytes(word.try_into().expect("8 bytes"));
-        has_byte_below(w, 0x20) | has_byte(w, b'"') | has_byte(w, b'\\')
-    };
-    if s.len() < 8 {
-        // Padded with spaces, which need no escaping.
-        let mut word = [b' '; 8];
-        word[..s.len()].copy_from_slice(s);
-        return special(&word) != 0;
+    let special = |w: u64| has_byte_below(w, 0x20) | has_byte(w, b'"') | has_byte(w, b'\\');
+    let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().expect("8 bytes"));
+    let half = |bytes: &[u8]| u64::from(u32::from_ne_bytes(bytes.try_into().expect("4 bytes")));
+    match s.len() {
+        0..4 => return s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\'), // as above, bytewise
+        // Two overlapping halves: the bytes read twice change nothing.
+        4..8 => return special(half(&s[..4]) | half(&s[s.len() - 4..]) << 32) != 0,
+        _ => {}
     }
     let mut words = s.chunks_exact(8);
     let mut found = 0;
-    for word in &mut words {
-        found |= special(word);
+    for w in &mut words {
+        found |= special(word(w));
     }
     if !words.remainder().is_empty() {
         // The tail as the last eight bytes: the ones read twice change nothing.
-        found |= special(&s[s.len() - 8..]);
+        found |= special(word(&s[s.len() - 8..]));
     }
     found != 0
+}
+
+/// `n` in decimal, as `Display` writes it, without going through `fmt` (several times the cost
+/// for the event times every body carries).
+fn push_int(out: &mut String, n: i64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// A `serde_json::Value` appended as JSON (numbers print exactly as serde_json prints them).
@@ -255,9 +262,15 @@ pub fn json_value(out: &mut String, v: &serde_json::Value) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
+        // Integers without the `fmt` machinery (the same digits); floats exactly as serde_json
+        // prints them.
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => out.push_str(itoa::Buffer::new().format(u)),
+            (None, Some(i)) => push_int(out, i),
+            (None, None) => {
+                let _ = write!(out, "{n}");
+            }
+        },
         Value::String(s) => json_string(out, s),
         Value::Array(items) => {
             out.push('[');
@@ -339,5 +352,26 @@ mod tests {
         );
         // Numbers are printed as serde_json prints them.
         assert!(body.contains("\"value\":99.9"), "{body}");
+        let numbers = [
+            json!(0),
+            json!(-1),
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(1e21),
+            json!(-0.0),
+            json!(15.0),
+            json!(0.1 + 0.2),
+        ];
+        for n in numbers {
+            let mut text = String::new();
+            json_value(&mut text, &n);
+            assert_eq!(text, n.to_string());
+        }
+        for n in [0, -1, 7, i64::MIN, i64::MAX, 1_760_000_000_000_000] {
+            let mut text = String::new();
+            push_int(&mut text, n);
+            assert_eq!(text, n.to_string());
+        }
     }
 }
