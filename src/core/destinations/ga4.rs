@@ -45,10 +45,10 @@
 //!   api_secret or the measurement id. 429 is throttling, 5xx and no answer are worth a retry,
 //!   other 4xx are permanent.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{
-    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+    pick, snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::google_consent_signals;
 use crate::core::hash::{sha256_hex, Sha256Hex};
@@ -109,6 +109,18 @@ const HANDLED_KEYS: [&str; 7] = [
     "transaction_id",
     "order_id",
     "session_id",
+];
+
+/// A content item's keys (custom_data `contents`) and the GA4 item fields they become, in the
+/// order they are written.
+const ITEM_KEYS: [&str; 6] = ["id", "title", "category", "brand", "quantity", "item_price"];
+const ITEM_FIELDS: [&str; 6] = [
+    "item_id",
+    "item_name",
+    "item_category",
+    "item_brand",
+    "quantity",
+    "price",
 ];
 
 /// Why GA4 would refuse this event name, if it would.
@@ -226,8 +238,8 @@ enum Param<'e> {
     Items(Vec<Item<'e>>),
 }
 
-/// One GA4 item: (GA4 field, value) pairs in the order they are written.
-type Item<'e> = Vec<(&'static str, &'e Value)>;
+/// One GA4 item: its values by ITEM_FIELDS; `item_id` is always there.
+type Item<'e> = [Option<&'e Value>; ITEM_FIELDS.len()];
 
 impl Ga4 {
     fn event_name<'e>(&self, ev: &'e DeliveryEvent) -> Result<&'e str, String> {
@@ -256,6 +268,8 @@ impl Ga4 {
     fn params<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'e str, Param<'e>)> {
         let e = &ev.event;
         let c = &e.custom_data;
+        let [value, currency, content_ids, contents, transaction_id, order_id, session_id] =
+            pick(c, &HANDLED_KEYS);
         let mut list: Vec<(&str, Param)> = Vec::with_capacity(8 + c.len());
         if let Some(u) = &e.url {
             list.push(("page_location", Param::Text(u)));
@@ -264,21 +278,17 @@ impl Ga4 {
             list.push(("page_referrer", Param::Text(r)));
         }
         list.push(("engagement_time_msec", Param::Int(1)));
-        if let Some(s) = c
-            .get("session_id")
-            .filter(|v| v.is_string() || v.is_number())
-        {
+        if let Some(s) = session_id.filter(|v| v.is_string() || v.is_number()) {
             list.push(("session_id", Param::Json(s)));
         }
-        if let Some(cur) = c.get("currency") {
+        if let Some(cur) = currency {
             list.push(("currency", Param::Json(cur)));
         }
-        if let Some(v) = c.get("value") {
+        if let Some(v) = value {
             list.push(("value", Param::Json(v)));
         }
-        let transaction = c
-            .get("transaction_id")
-            .or_else(|| c.get("order_id"))
+        let transaction = transaction_id
+            .or(order_id)
             .filter(|v| v.is_string() || v.is_number());
         match (transaction, e.event_name) {
             (Some(Value::String(t)), _) => list.push(("transaction_id", Param::Text(t))),
@@ -290,7 +300,7 @@ impl Ga4 {
             e.event_name,
             EventName::Purchase | EventName::AddToCart | EventName::ViewContent
         ) {
-            let items = items(c);
+            let items = items(contents, content_ids);
             if !items.is_empty() {
                 list.push(("items", Param::Items(items)));
             }
@@ -328,13 +338,16 @@ impl Ga4 {
                 Param::Json(v) => o.value(name, v),
                 Param::Int(n) => o.int(name, n),
                 Param::Items(items) => o.objects(name, items, |out, item| {
-                    for (field, v) in item {
+                    for (field, v) in ITEM_FIELDS.iter().zip(item) {
                         match v {
-                            Value::String(s) => {
-                                out.string(field, truncate_chars(s, MAX_PARAM_VALUE_LEN))
+                            Some(Value::String(s)) => {
+                                out.string(field, truncate_chars(s, MAX_PARAM_VALUE_LEN));
                             }
-                            other => out.value(field, other),
-                        };
+                            Some(other) => {
+                                out.value(field, other);
+                            }
+                            None => {}
+                        }
                     }
                 }),
             };
@@ -405,33 +418,23 @@ impl<'e> Identity<'e> {
     }
 }
 
-fn items(c: &Map<String, Value>) -> Vec<Item<'_>> {
+/// Items from custom_data `contents` (those with an id), else from `content_ids`.
+fn items<'e>(contents: Option<&'e Value>, content_ids: Option<&'e Value>) -> Vec<Item<'e>> {
     let mut out = Vec::new();
-    if let Some(Value::Array(contents)) = c.get("contents") {
+    if let Some(Value::Array(contents)) = contents {
         for item in contents {
             let Some(o) = item.as_object() else { continue };
-            let renames = [
-                ("id", "item_id"),
-                ("title", "item_name"),
-                ("category", "item_category"),
-                ("brand", "item_brand"),
-                ("quantity", "quantity"),
-                ("item_price", "price"),
-            ];
-            let fields: Item = renames
-                .iter()
-                .filter_map(|(from, to)| o.get(*from).map(|v| (*to, v)))
-                .collect();
-            if fields.first().is_some_and(|(f, _)| *f == "item_id") {
+            let fields = pick(o, &ITEM_KEYS);
+            if fields[0].is_some() {
                 out.push(fields);
             }
         }
-    } else if let Some(Value::Array(ids)) = c.get("content_ids") {
-        out.extend(
-            ids.iter()
-                .filter(|id| id.is_string())
-                .map(|id| vec![("item_id", id)]),
-        );
+    } else if let Some(Value::Array(ids)) = content_ids {
+        out.extend(ids.iter().filter(|id| id.is_string()).map(|id| {
+            let mut item = [None; ITEM_FIELDS.len()];
+            item[0] = Some(id);
+            item
+        }));
     }
     out.truncate(MAX_ITEMS_PER_EVENT);
     out
@@ -572,7 +575,7 @@ mod tests {
     use crate::core::event::AssertedConsent;
     use crate::core::hash::sha256_hex;
     use crate::core::outbound::Method;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     const NOW: i64 = 1_760_000_000;
     const ALL: AssertedConsent = AssertedConsent {

@@ -37,6 +37,7 @@ use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
+use crate::core::hash::Sha256Hex;
 use crate::core::mapping::Platform;
 use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
 use crate::core::retry::{parse_retry_after, Outcome};
@@ -49,17 +50,19 @@ const NO_TOKEN: &str = "the LinkedIn pixel has no access_token";
 
 impl Linkedin {
     /// (idType, idValue) pairs LinkedIn matches members by.
-    fn user_ids<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'static str, &'e str)> {
-        let mut ids = Vec::new();
-        if let Some((u, c)) = ev.identifiers() {
-            if let Some(em) = &u.em {
-                ids.push(("SHA256_EMAIL", em.as_str()));
-            }
-            if let Some(li) = &c.li_fat_id {
-                ids.push(("LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", li.as_str()));
-            }
-        }
-        ids
+    fn user_ids<'e>(
+        &self,
+        ev: &'e DeliveryEvent,
+    ) -> impl Iterator<Item = (&'static str, &'e str)> + use<'e> {
+        let (u, c) = ev.identifiers().unzip();
+        let email = u.and_then(|u| u.em.as_ref()).map(Sha256Hex::as_str);
+        let li_fat_id = c.and_then(|c| c.li_fat_id.as_deref());
+        [
+            email.map(|em| ("SHA256_EMAIL", em)),
+            li_fat_id.map(|li| ("LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", li)),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     fn write_element(&self, o: &mut JsonObject, ev: &DeliveryEvent, conversion: &str) {
@@ -93,7 +96,7 @@ impl Linkedin {
                 "LinkedIn requires a user identifier; limited-data mode sends none".into(),
             );
         }
-        if self.user_ids(ev).is_empty() {
+        if self.user_ids(ev).next().is_none() {
             return Some(
                 "LinkedIn requires a user identifier: the event has neither an email nor a li_fat_id click id".into(),
             );

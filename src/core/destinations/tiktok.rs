@@ -37,7 +37,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+    pick, snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::mapping::Platform;
@@ -118,35 +118,54 @@ impl Tiktok {
     }
 }
 
+/// custom_data keys TikTok's `properties` carry.
+const PROPERTY_KEYS: [&str; 9] = [
+    "value",
+    "currency",
+    "contents",
+    "content_ids",
+    "content_type",
+    "order_id",
+    "transaction_id",
+    "query",
+    "description",
+];
+
+/// A content item's keys (custom_data `contents`) and TikTok's names for them, in the order they
+/// are written.
+const CONTENT_KEYS: [&str; 6] = ["id", "quantity", "item_price", "title", "category", "brand"];
+const CONTENT_FIELDS: [&str; 6] = [
+    "content_id",
+    "quantity",
+    "price",
+    "content_name",
+    "content_category",
+    "brand",
+];
+
 fn write_properties(o: &mut JsonObject, c: &Map<String, Value>) {
-    if let Some(v) = c.get("value") {
+    let [value, currency, contents, content_ids, content_type, order_id, transaction_id, query, description] =
+        pick(c, &PROPERTY_KEYS);
+    if let Some(v) = value {
         o.value("value", v);
     }
-    if let Some(v) = c.get("currency") {
+    if let Some(v) = currency {
         o.value("currency", v);
     }
-    let renames = [
-        ("id", "content_id"),
-        ("quantity", "quantity"),
-        ("item_price", "price"),
-        ("title", "content_name"),
-        ("category", "content_category"),
-        ("brand", "brand"),
-    ];
     let mut has_contents = false;
-    if let Some(Value::Array(items)) = c.get("contents") {
-        let items: Vec<&Map<String, Value>> = items.iter().filter_map(Value::as_object).collect();
-        has_contents = !items.is_empty();
+    if let Some(Value::Array(items)) = contents {
+        let mut items = items.iter().filter_map(Value::as_object).peekable();
+        has_contents = items.peek().is_some();
         if has_contents {
             o.objects("contents", items, |out, item| {
-                for (from, to) in renames {
-                    if let Some(v) = item.get(from) {
-                        out.value(to, v);
+                for (field, v) in CONTENT_FIELDS.iter().zip(pick(item, &CONTENT_KEYS)) {
+                    if let Some(v) = v {
+                        out.value(field, v);
                     }
                 }
             });
         }
-    } else if let Some(Value::Array(ids)) = c.get("content_ids") {
+    } else if let Some(Value::Array(ids)) = content_ids {
         has_contents = !ids.is_empty();
         if has_contents {
             o.objects("contents", ids, |out, id| {
@@ -155,16 +174,16 @@ fn write_properties(o: &mut JsonObject, c: &Map<String, Value>) {
         }
     }
     if has_contents {
-        match c.get("content_type") {
+        match content_type {
             Some(kind) => o.value("content_type", kind),
             None => o.string("content_type", "product"),
         };
     }
-    if let Some(v) = c.get("order_id").or_else(|| c.get("transaction_id")) {
+    if let Some(v) = order_id.or(transaction_id) {
         o.value("order_id", v);
     }
-    for key in ["query", "description"] {
-        if let Some(v) = c.get(key) {
+    for (key, v) in [("query", query), ("description", description)] {
+        if let Some(v) = v {
             o.value(key, v);
         }
     }
