@@ -584,7 +584,7 @@ fn parse_custom_data(
                 }
                 Value::Array(ids)
             }
-            "contents" => parse_contents(v, &field())?,
+            "contents" => parse_contents(v, field)?,
             "num_items" => match v.as_u64() {
                 Some(n) => Value::from(n),
                 None => return Err(FieldError::new(field(), "must be a whole number")),
@@ -627,13 +627,13 @@ fn parse_money(v: &Value, field: impl Fn() -> String) -> Result<f64, FieldError>
     Ok(n)
 }
 
-fn parse_contents(v: &Value, field: &str) -> Result<Value, FieldError> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| FieldError::new(field, "must be an array of {id, quantity, item_price}"))?;
+fn parse_contents(v: &Value, field: impl Fn() -> String) -> Result<Value, FieldError> {
+    let arr = v.as_array().ok_or_else(|| {
+        FieldError::new(field(), "must be an array of {id, quantity, item_price}")
+    })?;
     let mut out = Vec::with_capacity(arr.len());
     for (i, item) in arr.iter().enumerate() {
-        let f = || format!("{field}[{i}]");
+        let f = || format!("{}[{i}]", field());
         let obj = item
             .as_object()
             .ok_or_else(|| FieldError::new(f(), "must be an object"))?;

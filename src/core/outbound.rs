@@ -197,24 +197,33 @@ impl<'a> JsonObject<'a> {
 /// `s` as a JSON string literal. Most values (ids, URLs, keys) need no escaping and are copied
 /// in one go.
 pub fn json_string(out: &mut String, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        return json_string_escaped(out, s);
+    }
     out.reserve(s.len() + 2);
     out.push('"');
-    if !needs_escape(s.as_bytes()) {
-        out.push_str(s);
-    } else {
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                c if (c as u32) < 0x20 => {
-                    use std::fmt::Write;
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                c => out.push(c),
+    out.push_str(s);
+    out.push('"');
+}
+
+/// `json_string` for the rare string that needs escaping. Out of line: inlined, its code made every
+/// call of the common path save and restore a dozen registers.
+#[cold]
+#[inline(never)]
+fn json_string_escaped(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
+            c => out.push(c),
         }
     }
     out.push('"');

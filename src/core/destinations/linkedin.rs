@@ -106,14 +106,14 @@ impl Linkedin {
 
     fn headers(&self, cfg: &PlatformConfig, token: &str) -> Vec<(String, String)> {
         vec![
-            ("authorization".into(), format!("Bearer {token}")),
+            ("authorization".into(), ["Bearer ", token].concat()),
             ("linkedin-version".into(), cfg.linkedin_version.clone()),
             ("x-restli-protocol-version".into(), "2.0.0".into()),
         ]
     }
 
-    fn base(&self, cfg: &PlatformConfig) -> String {
-        cfg.linkedin_api_base.trim_end_matches('/').to_string()
+    fn base<'c>(&self, cfg: &'c PlatformConfig) -> &'c str {
+        cfg.linkedin_api_base.trim_end_matches('/')
     }
 }
 
@@ -201,8 +201,9 @@ impl Destination for Linkedin {
         };
         let mut plan = Plan::default();
         let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
-        let url = format!("{}/rest/conversionEvents", self.base(cfg));
-        let conversion = format!("urn:lla:llaPartnerConversion:{}", creds.pixel_id);
+        // concat, not format!: one exact allocation each without the fmt machinery.
+        let url = [self.base(cfg), "/rest/conversionEvents"].concat();
+        let conversion = ["urn:lla:llaPartnerConversion:", &creds.pixel_id].concat();
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
             let mut body = String::with_capacity(512 * chunk.len());
             let mut o = JsonObject::new(&mut body);

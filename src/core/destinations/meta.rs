@@ -111,12 +111,16 @@ impl Meta {
     }
 
     fn events_url(&self, cfg: &PlatformConfig, creds: &Credentials) -> String {
-        format!(
-            "{}/{}/{}/events",
+        // concat, not format!: one exact allocation without the fmt machinery, per request.
+        [
             cfg.meta_graph_base.trim_end_matches('/'),
-            cfg.meta_api_version,
-            creds.pixel_id
-        )
+            "/",
+            &cfg.meta_api_version,
+            "/",
+            &creds.pixel_id,
+            "/events",
+        ]
+        .concat()
     }
 }
 

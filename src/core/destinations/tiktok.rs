@@ -110,10 +110,12 @@ impl Tiktok {
     }
 
     fn request(&self, cfg: &PlatformConfig, body: String, token: &str) -> OutboundRequest {
-        let url = format!(
-            "{}/open_api/v1.3/event/track/",
-            cfg.tiktok_api_base.trim_end_matches('/')
-        );
+        // concat, not format!: one exact allocation without the fmt machinery, per request.
+        let url = [
+            cfg.tiktok_api_base.trim_end_matches('/'),
+            "/open_api/v1.3/event/track/",
+        ]
+        .concat();
         OutboundRequest::post_json(url, body).with_header("access-token", token)
     }
 }
