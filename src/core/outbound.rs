@@ -129,6 +129,15 @@ impl<'a> JsonObject<'a> {
         self
     }
 
+    /// A number written as a JSON string (`"129.9"`), digits as serde_json prints them.
+    pub fn number_as_string(&mut self, key: &str, value: &serde_json::Number) -> &mut Self {
+        let out = self.key(key);
+        out.push('"');
+        push_number(out, value);
+        out.push('"');
+        self
+    }
+
     pub fn value(&mut self, key: &str, value: &serde_json::Value) -> &mut Self {
         json_value(self.key(key), value);
         self
@@ -264,22 +273,24 @@ fn push_int(out: &mut String, n: i64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
+/// `n` exactly as serde_json prints it (itoa for integers, zmij for floats, as serde_json itself
+/// does), without going through `fmt`.
+fn push_number(out: &mut String, n: &serde_json::Number) {
+    match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => out.push_str(itoa::Buffer::new().format(u)),
+        (None, Some(i), _) => push_int(out, i),
+        (None, None, Some(f)) => out.push_str(zmij::Buffer::new().format_finite(f)),
+        (None, None, None) => unreachable!("a serde_json number is an integer or a finite float"),
+    }
+}
+
 /// A `serde_json::Value` appended as JSON (numbers print exactly as serde_json prints them).
 pub fn json_value(out: &mut String, v: &serde_json::Value) {
     use serde_json::Value;
-    use std::fmt::Write;
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        // Integers without the `fmt` machinery (the same digits); floats exactly as serde_json
-        // prints them.
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => out.push_str(itoa::Buffer::new().format(u)),
-            (None, Some(i)) => push_int(out, i),
-            (None, None) => {
-                let _ = write!(out, "{n}");
-            }
-        },
+        Value::Number(n) => push_number(out, n),
         Value::String(s) => json_string(out, s),
         Value::Array(items) => {
             out.push('[');
@@ -376,6 +387,11 @@ mod tests {
             let mut text = String::new();
             json_value(&mut text, &n);
             assert_eq!(text, n.to_string());
+            let mut quoted = String::new();
+            let mut o = JsonObject::new(&mut quoted);
+            o.number_as_string("n", n.as_number().unwrap());
+            o.end();
+            assert_eq!(quoted, format!("{{\"n\":\"{n}\"}}"));
         }
         for n in [0, -1, 7, i64::MIN, i64::MAX, 1_760_000_000_000_000] {
             let mut text = String::new();

@@ -34,7 +34,7 @@
 use serde_json::Value;
 
 use super::{
-    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+    pick, snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::hash::Sha256Hex;
@@ -69,14 +69,13 @@ impl Linkedin {
         let e = &ev.event;
         o.string("conversion", conversion)
             .int("conversionHappenedAt", e.event_time * 1000);
-        let value = e.custom_data.get("value").filter(|v| v.is_number());
-        let currency = e.custom_data.get("currency").and_then(Value::as_str);
-        if let (Some(v), Some(cur)) = (value, currency) {
+        let [value, currency] = pick(&e.custom_data, &["value", "currency"]);
+        if let (Some(Value::Number(v)), Some(Value::String(cur))) = (value, currency) {
             // serde_json prints floats with their decimal point ("100.0"), the form LinkedIn shows.
             o.object_always("conversionValue", |money| {
                 money
                     .string("currencyCode", cur)
-                    .string("amount", &v.to_string());
+                    .number_as_string("amount", v);
             });
         }
         o.string("eventId", &e.event_id);
