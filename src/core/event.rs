@@ -136,8 +136,9 @@ pub struct Event {
     pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
+    /// Boxed: 13 inline hashes would make the event too big to move and allocate cheaply.
     #[serde(default, skip_serializing_if = "HashedUser::is_empty")]
-    pub user: HashedUser,
+    pub user: Box<HashedUser>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub custom_data: Map<String, Value>,
     #[serde(default)]
@@ -243,8 +244,8 @@ pub fn parse_event(
 
     let mut warnings = Vec::new();
     let user = match obj.get("user_data") {
-        None | Some(Value::Null) => HashedUser::default(),
-        Some(Value::Object(u)) => hash_user_data(u, prefix, ctx, &mut warnings)?,
+        None | Some(Value::Null) => Box::default(),
+        Some(Value::Object(u)) => Box::new(hash_user_data(u, prefix, ctx, &mut warnings)?),
         Some(_) => return Err(FieldError::new(path("user_data"), "must be an object")),
     };
     let custom_data = match obj.get("custom_data") {
