@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::hash::{hash_normalized, Sha256Hex};
+use super::jsonmap::pick;
 use super::mapping::EventName;
 use super::normalize;
 use super::weburl;
@@ -179,6 +180,22 @@ pub struct Parsed {
     pub warnings: Vec<FieldError>,
 }
 
+/// The keys of an event object we read (the click ids aside: CLICK_ID_KEYS).
+const EVENT_KEYS: [&str; 12] = [
+    "event_id",
+    "event_name",
+    "event_time",
+    "visitor_id",
+    "url",
+    "event_source_url",
+    "referrer",
+    "user_data",
+    "custom_data",
+    "click_ids",
+    "utm",
+    "consent",
+];
+
 /// Parses and validates one event object. `prefix` is prepended to field paths
 /// (`events[3].` in a batch) so errors name the exact place.
 pub fn parse_event(
@@ -191,11 +208,10 @@ pub fn parse_event(
     let obj = value
         .as_object()
         .ok_or_else(|| FieldError::new(prefix.trim_end_matches('.'), "must be a JSON object"))?;
-    let obj_str = |key: &str| -> Result<Option<String>, FieldError> {
-        opt_string(obj.get(key), || path(key))
-    };
+    let [event_id, event_name, event_time, visitor_id, url, event_source_url, referrer, user_data, custom_data, click_ids, utm, consent] =
+        pick(obj, &EVENT_KEYS);
 
-    let (event_id, generated_id) = match obj_str("event_id")? {
+    let (event_id, generated_id) = match opt_string(event_id, || path("event_id"))? {
         Some(id) => {
             if id.len() > MAX_ID_LEN || !id.chars().all(is_id_char) {
                 return Err(FieldError::new(
@@ -208,8 +224,8 @@ pub fn parse_event(
         None => (new_id(), true),
     };
 
-    let raw_name =
-        obj_str("event_name")?.ok_or_else(|| FieldError::new(path("event_name"), "is required"))?;
+    let raw_name = opt_string(event_name, || path("event_name"))?
+        .ok_or_else(|| FieldError::new(path("event_name"), "is required"))?;
     let event_name = EventName::parse(&raw_name);
     let custom_name = if event_name == EventName::Custom {
         if raw_name.len() > 40
@@ -228,8 +244,8 @@ pub fn parse_event(
         None
     };
 
-    let event_time = parse_event_time(obj.get("event_time"), || path("event_time"), ctx.now)?;
-    let visitor_id = obj_str("visitor_id")?;
+    let event_time = parse_event_time(event_time, || path("event_time"), ctx.now)?;
+    let visitor_id = opt_string(visitor_id, || path("visitor_id"))?;
     if let Some(v) = &visitor_id {
         if v.len() > MAX_ID_LEN || !v.chars().all(is_id_char) {
             return Err(FieldError::new(
@@ -238,28 +254,27 @@ pub fn parse_event(
             ));
         }
     }
-    let page = obj.get("url").or(obj.get("event_source_url"));
-    let url = parse_url(page, || path("url"))?;
-    let referrer = parse_url(obj.get("referrer"), || path("referrer"))?;
+    let url = parse_url(url.or(event_source_url), || path("url"))?;
+    let referrer = parse_url(referrer, || path("referrer"))?;
 
     let mut warnings = Vec::new();
-    let user = match obj.get("user_data") {
+    let user = match user_data {
         None | Some(Value::Null) => Box::default(),
         Some(Value::Object(u)) => Box::new(hash_user_data(u, prefix, ctx, &mut warnings)?),
         Some(_) => return Err(FieldError::new(path("user_data"), "must be an object")),
     };
-    let custom_data = match obj.get("custom_data") {
+    let custom_data = match custom_data {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(c)) => parse_custom_data(c, prefix)?,
         Some(_) => return Err(FieldError::new(path("custom_data"), "must be an object")),
     };
-    let click_ids = parse_click_ids(obj, prefix)?;
-    let utm = match obj.get("utm") {
+    let click_ids = parse_click_ids(obj, click_ids, prefix)?;
+    let utm = match utm {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(u)) => {
             let mut out = BTreeMap::new();
             for (k, v) in u {
-                if let Some(s) = opt_string(Some(v), || path(&format!("utm.{k}")))? {
+                if let Some(s) = opt_str(Some(v), || path(&format!("utm.{k}")))? {
                     out.insert(k.clone(), truncate(&s, 256));
                 }
             }
@@ -267,7 +282,7 @@ pub fn parse_event(
         }
         Some(_) => return Err(FieldError::new(path("utm"), "must be an object")),
     };
-    let consent = match (ctx.trusted, obj.get("consent")) {
+    let consent = match (ctx.trusted, consent) {
         (_, None | Some(Value::Null)) => None,
         (false, Some(_)) => {
             return Err(FieldError::new(
@@ -638,24 +653,28 @@ fn parse_contents(v: &Value, field: impl Fn() -> String) -> Result<Value, FieldE
         let obj = item
             .as_object()
             .ok_or_else(|| FieldError::new(f(), "must be an object"))?;
-        let id = opt_string(obj.get("id"), || format!("{}.id", f()))?
+        let [id, quantity, item_price, title, category, brand] = pick(
+            obj,
+            &["id", "quantity", "item_price", "title", "category", "brand"],
+        );
+        let id = opt_string(id, || format!("{}.id", f()))?
             .ok_or_else(|| FieldError::new(format!("{}.id", f()), "is required"))?;
         let mut o = Map::new();
         o.insert("id".into(), Value::from(id));
-        if let Some(q) = obj.get("quantity") {
+        if let Some(q) = quantity {
             let q = q.as_u64().ok_or_else(|| {
                 FieldError::new(format!("{}.quantity", f()), "must be a whole number")
             })?;
             o.insert("quantity".into(), Value::from(q));
         }
-        if let Some(p) = obj.get("item_price") {
+        if let Some(p) = item_price {
             o.insert(
                 "item_price".into(),
                 Value::from(parse_money(p, || format!("{}.item_price", f()))?),
             );
         }
-        for key in ["title", "category", "brand"] {
-            if let Some(s) = opt_string(obj.get(key), || format!("{}.{key}", f()))? {
+        for (key, v) in [("title", title), ("category", category), ("brand", brand)] {
+            if let Some(s) = opt_string(v, || format!("{}.{key}", f()))? {
                 o.insert(key.into(), Value::from(s));
             }
         }
@@ -677,9 +696,14 @@ const CLICK_ID_KEYS: [&str; 9] = [
     "ga_client_id",
 ];
 
-fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, FieldError> {
+/// `click_ids` is the event's `click_ids` value, if any.
+fn parse_click_ids(
+    obj: &Map<String, Value>,
+    click_ids: Option<&Value>,
+    prefix: &str,
+) -> Result<ClickIds, FieldError> {
     // Click ids may sit at the top level (seed 002's example) or under `click_ids`.
-    let nested = match obj.get("click_ids") {
+    let nested = match click_ids {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m),
         Some(_) => {
@@ -690,15 +714,14 @@ fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, F
         }
     };
     // One pass over each object instead of two map lookups per click id; `click_ids` wins.
-    let index = |key: &str| CLICK_ID_KEYS.iter().position(|k| *k == key);
-    let mut given: [Option<&Value>; CLICK_ID_KEYS.len()] = Default::default();
-    for (key, v) in obj.iter().chain(nested.into_iter().flatten()) {
-        if let Some(i) = index(key) {
-            given[i] = Some(v);
-        }
-    }
+    let top_level = pick(obj, &CLICK_ID_KEYS);
+    let in_click_ids = nested.map(|m| pick(m, &CLICK_ID_KEYS)).unwrap_or_default();
     let get = |key: &str| -> Result<Option<String>, FieldError> {
-        let v = index(key).and_then(|i| given[i]);
+        let i = CLICK_ID_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .expect("one of CLICK_ID_KEYS");
+        let v = in_click_ids[i].or(top_level[i]);
         let s = opt_string(v, || format!("{prefix}click_ids.{key}"))?;
         if let Some(s) = &s {
             if s.len() > 512 {

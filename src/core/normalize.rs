@@ -995,6 +995,13 @@ fn lookup_country(raw: &str) -> Option<&'static str> {
     found
 }
 
+/// A short code's bytes as one number, ordered like the text (big-endian): the code tables are
+/// searched with integer compares instead of a memcmp call per entry (a 3-letter code was up to
+/// 249 of them).
+fn code_number(code: &str) -> u32 {
+    code.bytes().fold(0, |n, b| n << 8 | u32::from(b))
+}
+
 fn lookup_country_key(key: &str) -> Option<&'static str> {
     if key.is_empty() {
         return None;
@@ -1006,13 +1013,14 @@ fn lookup_country_key(key: &str) -> Option<&'static str> {
                     "uk" => Some("gb"),
                     "el" => Some("gr"),
                     k => ISO_COUNTRIES
-                        .binary_search_by(|(a2, _)| (*a2).cmp(k))
+                        .binary_search_by_key(&code_number(k), |(a2, _)| code_number(a2))
                         .ok()
                         .map(|i| ISO_COUNTRIES[i].0),
                 };
             }
             3 => {
-                if let Some((a2, _)) = ISO_COUNTRIES.iter().find(|(_, a3)| *a3 == key) {
+                let k = code_number(key);
+                if let Some((a2, _)) = ISO_COUNTRIES.iter().find(|(_, a3)| code_number(a3) == k) {
                     return Some(a2);
                 }
             }

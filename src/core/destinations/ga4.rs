@@ -48,10 +48,11 @@
 use serde_json::{json, Value};
 
 use super::{
-    pick, snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::google_consent_signals;
 use crate::core::hash::{sha256_hex, Sha256Hex};
+use crate::core::jsonmap::pick;
 use crate::core::mapping::{EventName, Platform};
 use crate::core::outbound::{json_text, InboundResponse, JsonObject, OutboundRequest};
 use crate::core::retry::{classify_status, Outcome};

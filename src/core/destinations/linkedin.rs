@@ -34,10 +34,11 @@
 use serde_json::Value;
 
 use super::{
-    pick, snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::hash::Sha256Hex;
+use crate::core::jsonmap::pick;
 use crate::core::mapping::Platform;
 use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
 use crate::core::retry::{parse_retry_after, Outcome};

@@ -163,22 +163,6 @@ pub fn destination(platform: Platform) -> Option<&'static dyn Destination> {
     }
 }
 
-/// The values `map` holds under `keys`, found in one pass over it. A lookup per key searches the
-/// map comparing whole keys (a memcmp call per key met); the maps here (custom_data, a content
-/// item) are small and a destination reads several of their keys.
-pub(crate) fn pick<'m, const N: usize>(
-    map: &'m serde_json::Map<String, serde_json::Value>,
-    keys: &[&str; N],
-) -> [Option<&'m serde_json::Value>; N] {
-    let mut found = [None; N];
-    for (key, value) in map {
-        if let Some(i) = keys.iter().position(|k| k == key) {
-            found[i] = Some(value);
-        }
-    }
-    found
-}
-
 /// Shared helper: the first N chars of an error body, for stored `last_error`s.
 pub fn snippet(body: &str) -> String {
     let mut end = body.len().min(300);

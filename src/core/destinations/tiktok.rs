@@ -37,9 +37,10 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    pick, snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
+    snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
+use crate::core::jsonmap::pick;
 use crate::core::mapping::Platform;
 use crate::core::outbound::{InboundResponse, JsonObject, OutboundRequest};
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
