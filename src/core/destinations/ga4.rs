@@ -153,10 +153,13 @@ pub fn event_name_problem(name: &str) -> Option<String> {
 }
 
 fn param_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= MAX_NAME_LEN
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    // Bytes, not chars: a valid name is ASCII, where the two are the same.
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
         && !RESERVED_PARAM_NAMES.contains(&name)
         && !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
@@ -265,13 +268,12 @@ impl Ga4 {
         self.event_name(ev).err()
     }
 
-    /// Candidate parameters in priority order (ours first, then custom_data's in key order).
-    fn params<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'e str, Param<'e>)> {
+    /// Our parameters, in priority order: valid, distinct names, fewer than GA4's limit.
+    fn our_params<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'static str, Param<'e>)> {
         let e = &ev.event;
-        let c = &e.custom_data;
         let [value, currency, content_ids, contents, transaction_id, order_id, session_id] =
-            pick(c, &HANDLED_KEYS);
-        let mut list: Vec<(&str, Param)> = Vec::with_capacity(8 + c.len());
+            pick(&e.custom_data, &HANDLED_KEYS);
+        let mut list: Vec<(&str, Param)> = Vec::with_capacity(8);
         if let Some(u) = &e.url {
             list.push(("page_location", Param::Text(u)));
         }
@@ -306,54 +308,70 @@ impl Ga4 {
                 list.push(("items", Param::Items(items)));
             }
         }
-        // serde_json's Map keeps keys sorted, so custom parameters come in a stable order.
-        for (k, v) in c {
+        list
+    }
+
+    /// The caller's custom_data scalars, in key order (serde_json's Map keeps keys sorted).
+    fn custom_params<'e>(
+        &self,
+        ev: &'e DeliveryEvent,
+    ) -> impl Iterator<Item = (&'e str, Param<'e>)> {
+        ev.event.custom_data.iter().filter_map(|(k, v)| {
             if HANDLED_KEYS.contains(&k.as_str()) {
-                continue;
+                return None;
             }
             let v = match v {
                 Value::String(_) | Value::Number(_) => Param::Json(v),
                 Value::Bool(b) => Param::Text(if *b { "true" } else { "false" }),
-                _ => continue,
+                _ => return None,
             };
-            list.push((k, v));
-        }
-        list
+            Some((k.as_str(), v))
+        })
     }
 
-    /// At most 25 parameters with valid, unreserved, distinct names; strings cut to GA4's limits.
+    /// At most 25 parameters with valid, unreserved, distinct names, ours first; strings cut to
+    /// GA4's limits.
     fn write_params(&self, o: &mut JsonObject, ev: &DeliveryEvent) {
-        let mut written: Vec<&str> = Vec::with_capacity(MAX_PARAMS_PER_EVENT);
-        for (name, value) in self.params(ev) {
-            if written.len() == MAX_PARAMS_PER_EVENT {
+        let ours = self.our_params(ev);
+        let mut count = ours.len();
+        for (name, value) in &ours {
+            self.write_param(o, name, value);
+        }
+        for (name, value) in self.custom_params(ev) {
+            if count == MAX_PARAMS_PER_EVENT {
                 break;
             }
-            if !param_name_ok(name) || written.contains(&name) {
+            // custom_data keys are distinct: only one of ours can have the same name.
+            if !param_name_ok(name) || ours.iter().any(|(ours, _)| *ours == name) {
                 continue;
             }
-            let limit = value_limit(name);
-            match value {
-                Param::Text(s) => o.string(name, truncate_chars(s, limit)),
-                Param::Owned(s) => o.string(name, truncate_chars(&s, limit)),
-                Param::Json(Value::String(s)) => o.string(name, truncate_chars(s, limit)),
-                Param::Json(v) => o.value(name, v),
-                Param::Int(n) => o.int(name, n),
-                Param::Items(items) => o.objects(name, items, |out, item| {
-                    for (field, v) in ITEM_FIELDS.iter().zip(item) {
-                        match v {
-                            Some(Value::String(s)) => {
-                                out.string(field, truncate_chars(s, MAX_PARAM_VALUE_LEN));
-                            }
-                            Some(other) => {
-                                out.value(field, other);
-                            }
-                            None => {}
-                        }
-                    }
-                }),
-            };
-            written.push(name);
+            self.write_param(o, name, &value);
+            count += 1;
         }
+    }
+
+    fn write_param(&self, o: &mut JsonObject, name: &str, value: &Param) {
+        let limit = value_limit(name);
+        match value {
+            Param::Text(s) => o.string(name, truncate_chars(s, limit)),
+            Param::Owned(s) => o.string(name, truncate_chars(s, limit)),
+            Param::Json(Value::String(s)) => o.string(name, truncate_chars(s, limit)),
+            Param::Json(v) => o.value(name, v),
+            Param::Int(n) => o.int(name, *n),
+            Param::Items(items) => o.objects(name, items, |out, item| {
+                for (field, v) in ITEM_FIELDS.iter().zip(item) {
+                    match v {
+                        Some(Value::String(s)) => {
+                            out.string(field, truncate_chars(s, MAX_PARAM_VALUE_LEN));
+                        }
+                        Some(other) => {
+                            out.value(field, other);
+                        }
+                        None => {}
+                    }
+                }
+            }),
+        };
     }
 
     fn write_event(&self, o: &mut JsonObject, ev: &DeliveryEvent, request_time: i64) {
