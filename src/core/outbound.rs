@@ -1,8 +1,14 @@
 //! Requests planned by the core as plain values; the edge only sends them.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::hash::Sha256Hex;
+
+/// A header name or value: most are literals ("content-type", "application/json"), which are
+/// borrowed instead of copied into a String for every request.
+pub type HeaderText = Cow<'static, str>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Method {
@@ -14,7 +20,7 @@ pub enum Method {
 pub struct OutboundRequest {
     pub method: Method,
     pub url: String,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(HeaderText, HeaderText)>,
     pub body: Option<String>,
 }
 
@@ -26,17 +32,29 @@ pub fn json_text(v: &serde_json::Value) -> String {
 
 impl OutboundRequest {
     pub fn post_json(url: String, body: String) -> Self {
+        // Room for the few headers a destination adds.
+        let mut headers = Vec::with_capacity(4);
+        headers.push(("content-type".into(), "application/json".into()));
         OutboundRequest {
             method: Method::Post,
             url,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers,
             body: Some(body),
         }
     }
 
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_string(), value.to_string()));
+    pub fn with_header(mut self, name: &'static str, value: impl Into<HeaderText>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// The headers as plain pairs, to compare in tests.
+    #[cfg(test)]
+    pub fn header_pairs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect()
     }
 }
 

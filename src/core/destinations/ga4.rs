@@ -657,8 +657,8 @@ mod tests {
             "https://www.google-analytics.com/mp/collect?measurement_id=G-TEST123&api_secret=sec%2Fret%2B1"
         );
         assert_eq!(
-            req.headers,
-            vec![("content-type".to_string(), "application/json".to_string())]
+            req.header_pairs(),
+            vec![("content-type", "application/json")]
         );
         assert_eq!(
             body(&plan, 0),

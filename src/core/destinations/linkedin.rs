@@ -40,7 +40,7 @@ use crate::core::consent::DeliveryMode;
 use crate::core::hash::Sha256Hex;
 use crate::core::jsonmap::pick;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
+use crate::core::outbound::{HeaderText, InboundResponse, JsonObject, Method, OutboundRequest};
 use crate::core::retry::{parse_retry_after, Outcome};
 
 pub struct Linkedin;
@@ -104,10 +104,13 @@ impl Linkedin {
         None
     }
 
-    fn headers(&self, cfg: &PlatformConfig, token: &str) -> Vec<(String, String)> {
+    fn headers(&self, cfg: &PlatformConfig, token: &str) -> Vec<(HeaderText, HeaderText)> {
         vec![
-            ("authorization".into(), ["Bearer ", token].concat()),
-            ("linkedin-version".into(), cfg.linkedin_version.clone()),
+            ("authorization".into(), ["Bearer ", token].concat().into()),
+            (
+                "linkedin-version".into(),
+                cfg.linkedin_version.clone().into(),
+            ),
             ("x-restli-protocol-version".into(), "2.0.0".into()),
         ]
     }
@@ -329,10 +332,10 @@ mod tests {
         serde_json::from_str(plan.requests[i].request.body.as_ref().unwrap()).unwrap()
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(HeaderText, HeaderText)> {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
             .collect()
     }
 

@@ -276,7 +276,7 @@ impl Destination for Meta {
                     cfg.meta_api_version,
                     creds.pixel_id
                 ),
-                headers: vec![("authorization".into(), format!("Bearer {token}"))],
+                headers: vec![("authorization".into(), format!("Bearer {token}").into())],
                 body: None,
             }),
         }

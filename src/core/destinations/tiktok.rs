@@ -117,7 +117,7 @@ impl Tiktok {
             "/open_api/v1.3/event/track/",
         ]
         .concat();
-        OutboundRequest::post_json(url, body).with_header("access-token", token)
+        OutboundRequest::post_json(url, body).with_header("access-token", token.to_string())
     }
 }
 
@@ -359,10 +359,10 @@ mod tests {
             "https://business-api.tiktok.com/open_api/v1.3/event/track/"
         );
         assert_eq!(
-            req.headers,
+            req.header_pairs(),
             vec![
-                ("content-type".to_string(), "application/json".to_string()),
-                ("access-token".to_string(), "tt-token".to_string())
+                ("content-type", "application/json"),
+                ("access-token", "tt-token")
             ]
         );
         assert!(
@@ -629,9 +629,7 @@ mod tests {
             req.url,
             "https://business-api.tiktok.com/open_api/v1.3/event/track/"
         );
-        assert!(req
-            .headers
-            .contains(&("access-token".to_string(), "tt-token".to_string())));
+        assert!(req.header_pairs().contains(&("access-token", "tt-token")));
         let b: Value = serde_json::from_str(req.body.as_ref().unwrap()).unwrap();
         assert_eq!(
             b,
