@@ -548,11 +548,19 @@ async fn intake(
     visitors.sort_unstable();
     visitors.dedup();
     let reads = visitors.iter().map(|v| kv::consent(env, &tenant_id, v));
-    let states = futures_util::future::join_all(reads).await;
-    let mut consent_of = std::collections::HashMap::new();
-    for (v, s) in visitors.iter().zip(states) {
-        consent_of.insert(*v, s?);
-    }
+    let states = futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    // Each event's stored consent, as an index into `states` (`visitors` is sorted): looked up
+    // before the events are moved into their queue messages below.
+    let stored_at: Vec<Option<usize>> = parsed
+        .iter()
+        .map(|p| {
+            let visitor = p.event.visitor_id.as_deref()?;
+            visitors.binary_search(&visitor).ok()
+        })
+        .collect();
 
     let mut messages = Vec::new();
     let mut summary = IntakeSummary {
@@ -561,24 +569,22 @@ async fn intake(
         rejected,
         warnings: vec![],
     };
-    for (i, (p, is_fresh)) in parsed.iter().zip(&fresh).enumerate() {
+    let received = (parsed.len() + summary.rejected.len()) as u32;
+    let events = parsed.into_iter().zip(&fresh).zip(stored_at);
+    for (i, ((p, is_fresh), stored_at)) in events.enumerate() {
         for w in &p.warnings {
             summary
                 .warnings
                 .push(json!({"index": i, "field": w.field, "message": w.message}));
         }
         if !is_fresh {
-            summary.duplicates.push(p.event.event_id.clone());
+            summary.duplicates.push(p.event.event_id);
             continue;
         }
-        let stored = p
-            .event
-            .visitor_id
-            .as_deref()
-            .and_then(|v| consent_of.get(v))
-            .and_then(|s| s.as_ref());
-        // One copy, shared by the Record and every Deliver job.
-        let event = std::sync::Arc::new(p.event.clone());
+        let stored = stored_at.and_then(|at| states[at].as_ref());
+        let event_id = p.event.event_id.clone();
+        // The parsed event itself (no copy), shared by the Record and every Deliver job.
+        let event = std::sync::Arc::new(p.event);
         let routed = fanout::route(
             &tenant_id,
             &event,
@@ -599,12 +605,12 @@ async fn intake(
                 .into_iter()
                 .map(|j| QueueMessage::Deliver(Box::new(j))),
         );
-        summary.accepted.push(p.event.event_id.clone());
+        summary.accepted.push(event_id);
     }
     messages.push(QueueMessage::Counters {
         tenant_id: tenant_id.clone(),
         hour: now - now % 3600,
-        received: (parsed.len() + summary.rejected.len()) as u32,
+        received,
         accepted: summary.accepted.len() as u32,
         duplicates: summary.duplicates.len() as u32,
         rejected: summary.rejected.len() as u32,
