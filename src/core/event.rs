@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::hash::hash_normalized;
+use super::hash::{hash_normalized, Sha256Hex};
+use super::jsonmap::pick;
 use super::mapping::EventName;
 use super::normalize;
 use super::weburl;
@@ -44,34 +45,34 @@ impl FieldError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HashedUser {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub em: Option<String>,
+    pub em: Option<Sha256Hex>,
     /// Email normalized by Google's rules (gmail dots removed).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub em_google: Option<String>,
+    pub em_google: Option<Sha256Hex>,
     /// Phone as digits with country code (Meta).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ph: Option<String>,
+    pub ph: Option<Sha256Hex>,
     /// Phone as E.164 with '+' (Google, TikTok).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ph_e164: Option<String>,
+    pub ph_e164: Option<Sha256Hex>,
     #[serde(rename = "fn", skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
+    pub first_name: Option<Sha256Hex>,
     #[serde(rename = "ln", skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
+    pub last_name: Option<Sha256Hex>,
     #[serde(rename = "ct", skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
+    pub city: Option<Sha256Hex>,
     #[serde(rename = "st", skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<Sha256Hex>,
     #[serde(rename = "zp", skip_serializing_if = "Option::is_none")]
-    pub zip: Option<String>,
+    pub zip: Option<Sha256Hex>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<Sha256Hex>,
     #[serde(rename = "db", skip_serializing_if = "Option::is_none")]
-    pub dob: Option<String>,
+    pub dob: Option<Sha256Hex>,
     #[serde(rename = "ge", skip_serializing_if = "Option::is_none")]
-    pub gender: Option<String>,
+    pub gender: Option<Sha256Hex>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub external_id: Option<Sha256Hex>,
 }
 
 impl HashedUser {
@@ -136,8 +137,9 @@ pub struct Event {
     pub url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
+    /// Boxed: 13 inline hashes would make the event too big to move and allocate cheaply.
     #[serde(default, skip_serializing_if = "HashedUser::is_empty")]
-    pub user: HashedUser,
+    pub user: Box<HashedUser>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub custom_data: Map<String, Value>,
     #[serde(default)]
@@ -178,6 +180,22 @@ pub struct Parsed {
     pub warnings: Vec<FieldError>,
 }
 
+/// The keys of an event object we read (the click ids aside: CLICK_ID_KEYS).
+const EVENT_KEYS: [&str; 12] = [
+    "event_id",
+    "event_name",
+    "event_time",
+    "visitor_id",
+    "url",
+    "event_source_url",
+    "referrer",
+    "user_data",
+    "custom_data",
+    "click_ids",
+    "utm",
+    "consent",
+];
+
 /// Parses and validates one event object. `prefix` is prepended to field paths
 /// (`events[3].` in a batch) so errors name the exact place.
 pub fn parse_event(
@@ -190,11 +208,10 @@ pub fn parse_event(
     let obj = value
         .as_object()
         .ok_or_else(|| FieldError::new(prefix.trim_end_matches('.'), "must be a JSON object"))?;
-    let obj_str = |key: &str| -> Result<Option<String>, FieldError> {
-        opt_string(obj.get(key), || path(key))
-    };
+    let [event_id, event_name, event_time, visitor_id, url, event_source_url, referrer, user_data, custom_data, click_ids, utm, consent] =
+        pick(obj, &EVENT_KEYS);
 
-    let (event_id, generated_id) = match obj_str("event_id")? {
+    let (event_id, generated_id) = match opt_string(event_id, || path("event_id"))? {
         Some(id) => {
             if id.len() > MAX_ID_LEN || !id.chars().all(is_id_char) {
                 return Err(FieldError::new(
@@ -207,8 +224,8 @@ pub fn parse_event(
         None => (new_id(), true),
     };
 
-    let raw_name =
-        obj_str("event_name")?.ok_or_else(|| FieldError::new(path("event_name"), "is required"))?;
+    let raw_name = opt_string(event_name, || path("event_name"))?
+        .ok_or_else(|| FieldError::new(path("event_name"), "is required"))?;
     let event_name = EventName::parse(&raw_name);
     let custom_name = if event_name == EventName::Custom {
         if raw_name.len() > 40
@@ -227,8 +244,8 @@ pub fn parse_event(
         None
     };
 
-    let event_time = parse_event_time(obj.get("event_time"), &path("event_time"), ctx.now)?;
-    let visitor_id = obj_str("visitor_id")?;
+    let event_time = parse_event_time(event_time, || path("event_time"), ctx.now)?;
+    let visitor_id = opt_string(visitor_id, || path("visitor_id"))?;
     if let Some(v) = &visitor_id {
         if v.len() > MAX_ID_LEN || !v.chars().all(is_id_char) {
             return Err(FieldError::new(
@@ -237,27 +254,27 @@ pub fn parse_event(
             ));
         }
     }
-    let url = parse_url(obj.get("url").or(obj.get("event_source_url")), &path("url"))?;
-    let referrer = parse_url(obj.get("referrer"), &path("referrer"))?;
+    let url = parse_url(url.or(event_source_url), || path("url"))?;
+    let referrer = parse_url(referrer, || path("referrer"))?;
 
     let mut warnings = Vec::new();
-    let user = match obj.get("user_data") {
-        None | Some(Value::Null) => HashedUser::default(),
-        Some(Value::Object(u)) => hash_user_data(u, &path("user_data."), ctx, &mut warnings)?,
+    let user = match user_data {
+        None | Some(Value::Null) => Box::default(),
+        Some(Value::Object(u)) => Box::new(hash_user_data(u, prefix, ctx, &mut warnings)?),
         Some(_) => return Err(FieldError::new(path("user_data"), "must be an object")),
     };
-    let custom_data = match obj.get("custom_data") {
+    let custom_data = match custom_data {
         None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(c)) => parse_custom_data(c, &path("custom_data."))?,
+        Some(Value::Object(c)) => parse_custom_data(c, prefix)?,
         Some(_) => return Err(FieldError::new(path("custom_data"), "must be an object")),
     };
-    let click_ids = parse_click_ids(obj, prefix)?;
-    let utm = match obj.get("utm") {
+    let click_ids = parse_click_ids(obj, click_ids, prefix)?;
+    let utm = match utm {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(u)) => {
             let mut out = BTreeMap::new();
             for (k, v) in u {
-                if let Some(s) = opt_string(Some(v), || path(&format!("utm.{k}")))? {
+                if let Some(s) = opt_str(Some(v), || path(&format!("utm.{k}")))? {
                     out.insert(k.clone(), truncate(&s, 256));
                 }
             }
@@ -265,7 +282,7 @@ pub fn parse_event(
         }
         Some(_) => return Err(FieldError::new(path("utm"), "must be an object")),
     };
-    let consent = match (ctx.trusted, obj.get("consent")) {
+    let consent = match (ctx.trusted, consent) {
         (_, None | Some(Value::Null)) => None,
         (false, Some(_)) => {
             return Err(FieldError::new(
@@ -274,8 +291,8 @@ pub fn parse_event(
             ))
         }
         (true, Some(c)) => Some(AssertedConsent {
-            analytics: bool_field(c, "analytics", &path("consent.analytics"))?,
-            marketing: bool_field(c, "marketing", &path("consent.marketing"))?,
+            analytics: bool_field(c, "analytics", || path("consent.analytics"))?,
+            marketing: bool_field(c, "marketing", || path("consent.marketing"))?,
         }),
     };
 
@@ -335,7 +352,11 @@ fn opt_str<'a>(
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
-            let t = s.trim();
+            let t = if normalize::has_visible_ascii_ends(s) {
+                s.as_str()
+            } else {
+                s.trim()
+            };
             Ok((!t.is_empty()).then_some(Cow::Borrowed(t)))
         }
         Some(Value::Number(n)) => Ok(Some(Cow::Owned(n.to_string()))),
@@ -343,27 +364,39 @@ fn opt_str<'a>(
     }
 }
 
-fn bool_field(obj: &Value, key: &str, field: &str) -> Result<bool, FieldError> {
+fn bool_field(obj: &Value, key: &str, field: impl FnOnce() -> String) -> Result<bool, FieldError> {
     match obj.get(key) {
         Some(Value::Bool(b)) => Ok(*b),
         None | Some(Value::Null) => Ok(false),
-        Some(_) => Err(FieldError::new(field, "must be true or false")),
+        Some(_) => Err(FieldError::new(field(), "must be true or false")),
     }
 }
 
-fn parse_event_time(v: Option<&Value>, field: &str, now: i64) -> Result<i64, FieldError> {
+/// `field` (the path for an error) is built only for an error, as for every check of the intake:
+/// formatting the paths of valid values was a measurable share of it.
+fn parse_event_time(
+    v: Option<&Value>,
+    field: impl FnOnce() -> String,
+    now: i64,
+) -> Result<i64, FieldError> {
     let raw = match v {
         None | Some(Value::Null) => return Ok(now),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .ok_or_else(|| FieldError::new(field, "must be a number"))?,
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| FieldError::new(field, "must be a unix timestamp in seconds"))?,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(n) => n,
+            None => return Err(FieldError::new(field(), "must be a number")),
+        },
+        Some(Value::String(s)) => match s.trim().parse::<f64>() {
+            Ok(n) => n,
+            Err(_) => {
+                return Err(FieldError::new(
+                    field(),
+                    "must be a unix timestamp in seconds",
+                ))
+            }
+        },
         Some(_) => {
             return Err(FieldError::new(
-                field,
+                field(),
                 "must be a unix timestamp in seconds",
             ))
         }
@@ -371,24 +404,24 @@ fn parse_event_time(v: Option<&Value>, field: &str, now: i64) -> Result<i64, Fie
     // Browsers hand out Date.now() in milliseconds; accept it rather than reject the event.
     let secs = if raw > 1.0e11 { raw / 1000.0 } else { raw } as i64;
     if secs > now + FUTURE_SKEW_SECS {
-        return Err(FieldError::new(field, "is in the future"));
+        return Err(FieldError::new(field(), "is in the future"));
     }
     if secs < now - MAX_AGE_SECS {
-        return Err(FieldError::new(field, "is older than 90 days"));
+        return Err(FieldError::new(field(), "is older than 90 days"));
     }
     Ok(secs)
 }
 
-fn parse_url(v: Option<&Value>, field: &str) -> Result<Option<String>, FieldError> {
-    let Some(s) = opt_string(v, || field.to_string())? else {
+fn parse_url(v: Option<&Value>, field: impl Fn() -> String) -> Result<Option<String>, FieldError> {
+    let Some(s) = opt_str(v, &field)? else {
         return Ok(None);
     };
     if s.len() > MAX_URL_LEN {
-        return Err(FieldError::new(field, "is longer than 2048 characters"));
+        return Err(FieldError::new(field(), "is longer than 2048 characters"));
     }
     match weburl::parse_http_url(&s) {
-        Some(_) => Ok(Some(s)),
-        None => Err(FieldError::new(field, "must be an absolute http(s) URL")),
+        Some(_) => Ok(Some(s.into_owned())),
+        None => Err(FieldError::new(field(), "must be an absolute http(s) URL")),
     }
 }
 
@@ -408,6 +441,7 @@ const USER_FIELDS: [(&str, &str); 11] = [
     ("external_id", "external_id"),
 ];
 
+/// `prefix` is the event's (errors name `{prefix}user_data.<field>`).
 fn hash_user_data(
     u: &Map<String, Value>,
     prefix: &str,
@@ -420,7 +454,7 @@ fn hash_user_data(
     for (key, v) in u {
         let Some(i) = USER_FIELDS.iter().position(|(l, s)| key == l || key == s) else {
             return Err(FieldError::new(
-                format!("{prefix}{key}"),
+                format!("{prefix}user_data.{key}"),
                 "unknown user_data field (use email, phone, first_name, last_name, city, state, zip, country, dob, gender, external_id)",
             ));
         };
@@ -436,7 +470,7 @@ fn hash_user_data(
             Some(Value::Array(a)) => a.first(),
             other => other,
         };
-        *slot = opt_str(v, || format!("{prefix}{long}"))?;
+        *slot = opt_str(v, || format!("{prefix}user_data.{long}"))?;
     }
     let raw_field = |name: &str| -> Option<&str> {
         let i = USER_FIELDS.iter().position(|(long, _)| *long == name)?;
@@ -445,62 +479,59 @@ fn hash_user_data(
 
     let mut out = HashedUser::default();
     let mut keep =
-        |field: &str, result: Result<String, normalize::NormalizeError>| -> Option<String> {
+        |field: &str, result: Result<&str, &normalize::NormalizeError>| -> Option<Sha256Hex> {
             match result {
-                Ok(n) => Some(hash_normalized(&n)),
+                Ok(n) => Some(hash_normalized(n)),
                 Err(e) => {
-                    warnings.push(FieldError::new(format!("{prefix}{field}"), e.0));
+                    warnings.push(FieldError::new(format!("{prefix}user_data.{field}"), e.0));
                     None
                 }
             }
         };
     let country = raw_field("country").map(normalize::normalize_country);
-    let country_code = country.as_ref().and_then(|c| c.as_ref().ok()).cloned();
-    let phone_country = country_code
-        .as_deref()
-        .or(ctx.geo_country)
-        .map(|c| c.to_ascii_lowercase());
+    let country_code = country.as_ref().and_then(|c| c.as_deref().ok());
+    // Any case: normalize_phone reads it like a country field.
+    let phone_country = country_code.or(ctx.geo_country);
 
     if let Some(e) = raw_field("email") {
         let meta = normalize::normalize_email(e);
-        let google = normalize::normalize_email_google(e).ok();
-        // Most addresses normalize the same for both; hash once then.
-        let same = matches!((&meta, &google), (Ok(m), Some(g)) if m == g);
-        out.em = keep("email", meta);
+        out.em = keep("email", meta.as_deref());
+        // Google's rules only differ for gmail addresses with dots; otherwise one hash serves both.
+        let google = meta
+            .as_deref()
+            .ok()
+            .map(normalize::google_email_from_normalized);
         out.em_google = match (&out.em, google) {
-            (Some(h), _) if same => Some(h.clone()),
+            (Some(h), Some(Cow::Borrowed(_))) => Some(*h),
             (Some(_), Some(g)) => Some(hash_normalized(&g)),
             _ => None,
         };
     }
     if let Some(p) = raw_field("phone") {
-        let e164 = normalize::normalize_phone(p, phone_country.as_deref());
-        out.ph = keep(
-            "phone",
-            e164.clone().map(|n| n.trim_start_matches('+').to_string()),
-        );
+        let e164 = normalize::normalize_phone(p, phone_country);
+        out.ph = keep("phone", e164.as_deref().map(|n| n.trim_start_matches('+')));
         out.ph_e164 = e164.ok().map(|n| hash_normalized(&n));
     }
     if let Some(v) = raw_field("first_name") {
-        out.first_name = keep("first_name", normalize::normalize_name(v));
+        out.first_name = keep("first_name", normalize::normalize_name(v).as_deref());
     }
     if let Some(v) = raw_field("last_name") {
-        out.last_name = keep("last_name", normalize::normalize_name(v));
+        out.last_name = keep("last_name", normalize::normalize_name(v).as_deref());
     }
     if let Some(v) = raw_field("city") {
-        out.city = keep("city", normalize::normalize_city(v));
+        out.city = keep("city", normalize::normalize_city(v).as_deref());
     }
     if let Some(v) = raw_field("state") {
         out.state = keep(
             "state",
-            normalize::normalize_state(v, country_code.as_deref()),
+            normalize::normalize_state(v, country_code).as_deref(),
         );
     }
     if let Some(v) = raw_field("zip") {
-        out.zip = keep("zip", normalize::normalize_zip(v, country_code.as_deref()));
+        out.zip = keep("zip", normalize::normalize_zip(v, country_code).as_deref());
     }
-    if let Some(c) = country {
-        out.country = keep("country", c);
+    if let Some(c) = &country {
+        out.country = keep("country", c.as_deref());
     }
     if let Some(v) = raw_field("dob") {
         out.dob = keep(
@@ -508,34 +539,39 @@ fn hash_user_data(
             normalize::normalize_dob_at(
                 v,
                 normalize::yyyymmdd_from_unix_secs(ctx.now.max(0) as u64),
-            ),
+            )
+            .as_deref(),
         );
     }
     if let Some(v) = raw_field("gender") {
-        out.gender = keep("gender", normalize::normalize_gender(v));
+        out.gender = keep("gender", normalize::normalize_gender(v).as_deref());
     }
     if let Some(v) = raw_field("external_id") {
-        out.external_id = keep("external_id", normalize::normalize_external_id(v));
+        out.external_id = keep(
+            "external_id",
+            normalize::normalize_external_id(v).as_deref(),
+        );
     }
     Ok(out)
 }
 
 /// Keys with a meaning every destination understands; other keys pass through as custom
-/// properties when they are scalars or arrays of scalars.
+/// properties when they are scalars or arrays of scalars. `prefix` is the event's (errors name
+/// `{prefix}custom_data.<key>`).
 fn parse_custom_data(
     c: &Map<String, Value>,
     prefix: &str,
 ) -> Result<Map<String, Value>, FieldError> {
     if c.len() > MAX_CUSTOM_KEYS {
         return Err(FieldError::new(
-            prefix.trim_end_matches('.'),
+            format!("{prefix}custom_data"),
             "has more than 50 keys",
         ));
     }
     let mut out = Map::new();
     for (k, v) in c {
         // Formatted only for an error: most values are fine.
-        let field = || format!("{prefix}{k}");
+        let field = || format!("{prefix}custom_data.{k}");
         let v = match k.as_str() {
             "value" => Value::from(parse_money(v, field)?),
             "currency" => {
@@ -564,7 +600,7 @@ fn parse_custom_data(
                 }
                 Value::Array(ids)
             }
-            "contents" => parse_contents(v, &field())?,
+            "contents" => parse_contents(v, field)?,
             "num_items" => match v.as_u64() {
                 Some(n) => Value::from(n),
                 None => return Err(FieldError::new(field(), "must be a whole number")),
@@ -607,34 +643,38 @@ fn parse_money(v: &Value, field: impl Fn() -> String) -> Result<f64, FieldError>
     Ok(n)
 }
 
-fn parse_contents(v: &Value, field: &str) -> Result<Value, FieldError> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| FieldError::new(field, "must be an array of {id, quantity, item_price}"))?;
+fn parse_contents(v: &Value, field: impl Fn() -> String) -> Result<Value, FieldError> {
+    let arr = v.as_array().ok_or_else(|| {
+        FieldError::new(field(), "must be an array of {id, quantity, item_price}")
+    })?;
     let mut out = Vec::with_capacity(arr.len());
     for (i, item) in arr.iter().enumerate() {
-        let f = || format!("{field}[{i}]");
+        let f = || format!("{}[{i}]", field());
         let obj = item
             .as_object()
             .ok_or_else(|| FieldError::new(f(), "must be an object"))?;
-        let id = opt_string(obj.get("id"), || format!("{}.id", f()))?
+        let [id, quantity, item_price, title, category, brand] = pick(
+            obj,
+            &["id", "quantity", "item_price", "title", "category", "brand"],
+        );
+        let id = opt_string(id, || format!("{}.id", f()))?
             .ok_or_else(|| FieldError::new(format!("{}.id", f()), "is required"))?;
         let mut o = Map::new();
         o.insert("id".into(), Value::from(id));
-        if let Some(q) = obj.get("quantity") {
+        if let Some(q) = quantity {
             let q = q.as_u64().ok_or_else(|| {
                 FieldError::new(format!("{}.quantity", f()), "must be a whole number")
             })?;
             o.insert("quantity".into(), Value::from(q));
         }
-        if let Some(p) = obj.get("item_price") {
+        if let Some(p) = item_price {
             o.insert(
                 "item_price".into(),
                 Value::from(parse_money(p, || format!("{}.item_price", f()))?),
             );
         }
-        for key in ["title", "category", "brand"] {
-            if let Some(s) = opt_string(obj.get(key), || format!("{}.{key}", f()))? {
+        for (key, v) in [("title", title), ("category", category), ("brand", brand)] {
+            if let Some(s) = opt_string(v, || format!("{}.{key}", f()))? {
                 o.insert(key.into(), Value::from(s));
             }
         }
@@ -643,9 +683,27 @@ fn parse_contents(v: &Value, field: &str) -> Result<Value, FieldError> {
     Ok(Value::Array(out))
 }
 
-fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, FieldError> {
+/// The fields of `ClickIds`, as keys of the event or of its `click_ids`.
+const CLICK_ID_KEYS: [&str; 9] = [
+    "fbc",
+    "fbp",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "ttclid",
+    "ttp",
+    "li_fat_id",
+    "ga_client_id",
+];
+
+/// `click_ids` is the event's `click_ids` value, if any.
+fn parse_click_ids(
+    obj: &Map<String, Value>,
+    click_ids: Option<&Value>,
+    prefix: &str,
+) -> Result<ClickIds, FieldError> {
     // Click ids may sit at the top level (seed 002's example) or under `click_ids`.
-    let nested = match obj.get("click_ids") {
+    let nested = match click_ids {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m),
         Some(_) => {
@@ -655,8 +713,15 @@ fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, F
             ))
         }
     };
+    // One pass over each object instead of two map lookups per click id; `click_ids` wins.
+    let top_level = pick(obj, &CLICK_ID_KEYS);
+    let in_click_ids = nested.map(|m| pick(m, &CLICK_ID_KEYS)).unwrap_or_default();
     let get = |key: &str| -> Result<Option<String>, FieldError> {
-        let v = nested.and_then(|m| m.get(key)).or_else(|| obj.get(key));
+        let i = CLICK_ID_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .expect("one of CLICK_ID_KEYS");
+        let v = in_click_ids[i].or(top_level[i]);
         let s = opt_string(v, || format!("{prefix}click_ids.{key}"))?;
         if let Some(s) = &s {
             if s.len() > 512 {
@@ -668,9 +733,11 @@ fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, F
         }
         Ok(s)
     };
+    // fb.<subdomain index>.<ms>.<id>: at least three dots.
+    let fb_shaped = |f: &str| f.starts_with("fb.") && f.bytes().filter(|&b| b == b'.').count() >= 3;
     let fbc = get("fbc")?;
     if let Some(f) = &fbc {
-        if !f.starts_with("fb.") || f.split('.').count() < 4 {
+        if !fb_shaped(f) {
             return Err(FieldError::new(
                 format!("{prefix}click_ids.fbc"),
                 "must look like fb.1.<ms>.<fbclid>",
@@ -679,7 +746,7 @@ fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, F
     }
     let fbp = get("fbp")?;
     if let Some(f) = &fbp {
-        if !f.starts_with("fb.") || f.split('.').count() < 4 {
+        if !fb_shaped(f) {
             return Err(FieldError::new(
                 format!("{prefix}click_ids.fbp"),
                 "must look like fb.1.<ms>.<random>",
@@ -695,18 +762,19 @@ fn parse_click_ids(obj: &Map<String, Value>, prefix: &str) -> Result<ClickIds, F
         ttclid: get("ttclid")?,
         ttp: get("ttp")?,
         li_fat_id: get("li_fat_id")?,
-        ga_client_id: get("ga_client_id")?.map(|g| ga_client_id_from_cookie(&g)),
+        ga_client_id: get("ga_client_id")?.map(ga_client_id_from_cookie),
     })
 }
 
 /// `_ga` cookie `GA1.1.1234567890.1700000000` → client id `1234567890.1700000000`.
-pub fn ga_client_id_from_cookie(raw: &str) -> String {
-    let parts: Vec<&str> = raw.split('.').collect();
-    if parts.len() >= 4 && parts[0].starts_with("GA") {
-        format!("{}.{}", parts[parts.len() - 2], parts[parts.len() - 1])
-    } else {
-        raw.to_string()
+pub fn ga_client_id_from_cookie(raw: String) -> String {
+    let dots = raw.bytes().filter(|&b| b == b'.').count();
+    if !(raw.starts_with("GA") && dots >= 3) {
+        return raw;
     }
+    // The last two dot-separated parts: what follows the second dot from the end.
+    let (second_last_dot, _) = raw.rmatch_indices('.').nth(1).expect("three dots or more");
+    raw[second_last_dot + 1..].to_string()
 }
 
 /// A request body: one event, or `{events:[...], site_key?}` for the batch endpoint.
@@ -794,21 +862,13 @@ mod tests {
         }))
         .unwrap();
         let u = &p.event.user;
-        assert_eq!(
-            u.em.as_deref(),
-            Some(sha256_hex("john.doe@gmail.com").as_str())
-        );
-        assert_eq!(
-            u.em_google.as_deref(),
-            Some(sha256_hex("johndoe@gmail.com").as_str())
-        );
-        assert_eq!(u.ph.as_deref(), Some(sha256_hex("14155552671").as_str()));
-        assert_eq!(
-            u.ph_e164.as_deref(),
-            Some(sha256_hex("+14155552671").as_str())
-        );
-        assert_eq!(u.first_name.as_deref(), Some(sha256_hex("josé").as_str()));
-        assert_eq!(u.country.as_deref(), Some(sha256_hex("us").as_str()));
+        let hex = |h: &Option<Sha256Hex>| h.as_ref().map(|h| h.as_str().to_string());
+        assert_eq!(hex(&u.em), Some(sha256_hex("john.doe@gmail.com")));
+        assert_eq!(hex(&u.em_google), Some(sha256_hex("johndoe@gmail.com")));
+        assert_eq!(hex(&u.ph), Some(sha256_hex("14155552671")));
+        assert_eq!(hex(&u.ph_e164), Some(sha256_hex("+14155552671")));
+        assert_eq!(hex(&u.first_name), Some(sha256_hex("josé")));
+        assert_eq!(hex(&u.country), Some(sha256_hex("us")));
         let stored = serde_json::to_string(&p.event).unwrap();
         for raw in ["john", "Doe", "555", "José", "cust-1"] {
             assert!(
@@ -826,7 +886,10 @@ mod tests {
         let h = sha256_hex("someone@example.com");
         let p =
             parse(json!({"event_name": "lead", "user_data": {"em": [h.to_uppercase()]}})).unwrap();
-        assert_eq!(p.event.user.em.as_deref(), Some(h.as_str()));
+        assert_eq!(
+            p.event.user.em.as_ref().map(Sha256Hex::as_str),
+            Some(h.as_str())
+        );
     }
 
     #[test]

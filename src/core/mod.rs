@@ -9,6 +9,7 @@ pub mod event;
 pub mod fanout;
 pub mod hash;
 pub mod health;
+pub mod jsonmap;
 pub mod mapping;
 pub mod normalize;
 pub mod outbound;

@@ -81,7 +81,18 @@ fn is_invisible(c: char) -> bool {
 }
 
 fn trim(s: &str) -> &str {
+    if has_visible_ascii_ends(s) {
+        return s;
+    }
     s.trim_matches(|c: char| c.is_whitespace() || c.is_control() || is_invisible(c))
+}
+
+/// True when `s` begins and ends with a visible ASCII character: then there is nothing to trim,
+/// by any rule (whitespace, control and invisible characters are none of them). Most values are
+/// like that, and `trim_matches` walks them through the general pattern machinery.
+pub(crate) fn has_visible_ascii_ends(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first().is_some_and(u8::is_ascii_graphic) && b.last().is_some_and(u8::is_ascii_graphic)
 }
 
 enum Pre<'a> {
@@ -137,8 +148,12 @@ fn fold_latin(c: char) -> Option<&'static str> {
 
 /// Lookup key: lowercase, Latin diacritics folded to ASCII (`ü` -> `u`, `ß` -> `ss`),
 /// only letters kept (spaces, punctuation and digits dropped). Non-Latin letters are kept
-/// as-is (Greek final sigma is mapped to `σ` so case does not matter).
-fn fold_key(s: &str) -> String {
+/// as-is (Greek final sigma is mapped to `σ` so case does not matter). Borrowed when `s` already
+/// is a key (lowercase ASCII letters, e.g. a country code), as it is for most lookups.
+fn fold_key(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii() {
@@ -161,7 +176,7 @@ fn fold_key(s: &str) -> String {
             }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Compose decomposed Latin letters (base + one combining mark) into the precomposed form,
@@ -344,18 +359,23 @@ pub fn normalize_email(raw: &str) -> Result<String, NormalizeError> {
 /// `googlemail.com` addresses. The `+tag` is kept: Google's docs and its official client
 /// library samples (`normalize_and_hash_email_address`) only remove the dots.
 pub fn normalize_email_google(raw: &str) -> Result<String, NormalizeError> {
-    let e = normalize_email(raw)?;
-    let Some((local, domain)) = e.split_once('@') else {
-        return Ok(e); // a passed-through hash
+    normalize_email(raw).map(|e| google_email_from_normalized(&e).into_owned())
+}
+
+/// [`normalize_email_google`] of an address [`normalize_email`] already normalized (the intake
+/// needs both and normalizes once): borrowed when Google's rules change nothing.
+pub fn google_email_from_normalized(email: &str) -> Cow<'_, str> {
+    let Some((local, domain)) = email.split_once('@') else {
+        return Cow::Borrowed(email); // a passed-through hash
     };
     if (domain == "gmail.com" || domain == "googlemail.com") && local.contains('.') {
-        let mut out = String::with_capacity(e.len());
+        let mut out = String::with_capacity(email.len());
         out.extend(local.chars().filter(|&c| c != '.'));
         out.push('@');
         out.push_str(domain);
-        return Ok(out);
+        return Cow::Owned(out);
     }
-    Ok(e)
+    Cow::Borrowed(email)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -713,19 +733,35 @@ pub fn normalize_phone_meta(
 pub fn normalize_name(raw: &str) -> Result<String, NormalizeError> {
     let t = trimmed_or_return!(raw);
     let composed = compose_latin(t);
+    // Lowercased while kept, in one pass. Char by char is what `str::to_lowercase` does too, except
+    // for the Greek capital sigma, whose lowercase depends on its neighbours: names holding one
+    // are lowercased as a whole afterwards.
+    let has_sigma = composed.contains('Σ');
     let mut kept = String::with_capacity(composed.len());
     let mut has_letter = false;
     for c in composed.chars() {
+        if c.is_ascii() {
+            // The ASCII characters that are no junk are exactly letters and digits.
+            if c.is_ascii_alphanumeric() {
+                has_letter |= c.is_ascii_alphabetic();
+                kept.push(c.to_ascii_lowercase());
+            }
+            continue;
+        }
         if is_name_junk(c) {
             continue;
         }
         has_letter |= c.is_alphabetic();
-        kept.push(c);
+        if has_sigma {
+            kept.push(c);
+        } else {
+            kept.extend(c.to_lowercase());
+        }
     }
     if !has_letter {
         return Err(NAME_NO_LETTERS);
     }
-    Ok(lowercase_owned(kept))
+    Ok(if has_sigma { kept.to_lowercase() } else { kept })
 }
 
 /// Shared rule for city and non-US/CA state, from Meta's library (`getNormalizedCity`):
@@ -859,7 +895,7 @@ fn north_american_state(t: &str, country: Option<&str>) -> Option<String> {
     if key.len() == 2 && key.is_ascii() {
         // Without a country any 2-letter value is kept, as in Meta's library.
         if country.is_none() || is_state_code(&key, country) {
-            return Some(key);
+            return Some(key.into_owned());
         }
     } else if let Some(code) = state_lookup(&key, country) {
         return Some(code.to_string());
@@ -868,7 +904,7 @@ fn north_american_state(t: &str, country: Option<&str>) -> Option<String> {
     let mut filtered = String::with_capacity(key.len());
     for word in t.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '/')) {
         let w = fold_key(word);
-        if !STATE_FILLER.contains(&w.as_str()) {
+        if !STATE_FILLER.contains(&w.as_ref()) {
             filtered.push_str(&w);
         }
     }
@@ -959,6 +995,13 @@ fn lookup_country(raw: &str) -> Option<&'static str> {
     found
 }
 
+/// A short code's bytes as one number, ordered like the text (big-endian): the code tables are
+/// searched with integer compares instead of a memcmp call per entry (a 3-letter code was up to
+/// 249 of them).
+fn code_number(code: &str) -> u32 {
+    code.bytes().fold(0, |n, b| n << 8 | u32::from(b))
+}
+
 fn lookup_country_key(key: &str) -> Option<&'static str> {
     if key.is_empty() {
         return None;
@@ -970,13 +1013,14 @@ fn lookup_country_key(key: &str) -> Option<&'static str> {
                     "uk" => Some("gb"),
                     "el" => Some("gr"),
                     k => ISO_COUNTRIES
-                        .binary_search_by(|(a2, _)| (*a2).cmp(k))
+                        .binary_search_by_key(&code_number(k), |(a2, _)| code_number(a2))
                         .ok()
                         .map(|i| ISO_COUNTRIES[i].0),
                 };
             }
             3 => {
-                if let Some((a2, _)) = ISO_COUNTRIES.iter().find(|(_, a3)| *a3 == key) {
+                let k = code_number(key);
+                if let Some((a2, _)) = ISO_COUNTRIES.iter().find(|(_, a3)| code_number(a3) == k) {
                     return Some(a2);
                 }
             }
@@ -1089,7 +1133,12 @@ fn check_date(y: u32, m: u32, d: u32, today: u32) -> Result<String, NormalizeErr
     if v > today {
         return Err(DATE_FUTURE);
     }
-    Ok(format!("{y:04}{m:02}{d:02}"))
+    // YYYYMMDD: eight digits, y having four (1900..=9999). Digit by digit: `format!` cost more
+    // than the rest of the date parsing.
+    Ok((0..8)
+        .rev()
+        .map(|i| char::from(b'0' + (v / 10u32.pow(i) % 10) as u8))
+        .collect())
 }
 
 /// Date of birth as "YYYYMMDD" (Meta, TikTok), checked against today's date. See
@@ -1140,7 +1189,9 @@ pub fn normalize_dob_at(raw: &str, today: u32) -> Result<String, NormalizeError>
         today + 1
     };
 
-    let mut nums: Vec<(u32, usize)> = Vec::with_capacity(3);
+    // (value, digit count) of the numbers met, at most three.
+    let mut nums = [(0u32, 0usize); 3];
+    let mut count = 0;
     let mut month: Option<u32> = None;
     let mut chars = t.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -1154,10 +1205,11 @@ pub fn normalize_dob_at(raw: &str, today: u32) -> Result<String, NormalizeError>
                 len += 1;
                 chars.next();
             }
-            if nums.len() == 3 {
+            if count == 3 {
                 return Err(NOT_DATE);
             }
-            nums.push((v, len));
+            nums[count] = (v, len);
+            count += 1;
         } else if c.is_alphabetic() {
             let mut word = String::new();
             while let Some(&c) = chars.peek() {
@@ -1172,7 +1224,7 @@ pub fn normalize_dob_at(raw: &str, today: u32) -> Result<String, NormalizeError>
                 if month.replace(m).is_some() {
                     return Err(NOT_DATE);
                 }
-            } else if !DATE_FILLER.contains(&key.as_str()) {
+            } else if !DATE_FILLER.contains(&key.as_ref()) {
                 return Err(NOT_DATE);
             }
         } else {
@@ -1181,13 +1233,13 @@ pub fn normalize_dob_at(raw: &str, today: u32) -> Result<String, NormalizeError>
     }
 
     let (y, m, d) = if let Some(m) = month {
-        match nums.as_slice() {
+        match &nums[..count] {
             [(y, 4), (d, 1..=2)] | [(d, 1..=2), (y, 4)] => (*y, m, *d),
             [_, _] => return Err(DATE_YEAR_DIGITS),
             _ => return Err(NOT_DATE),
         }
     } else {
-        match nums.as_slice() {
+        match &nums[..count] {
             [(v, 8)] => {
                 let v = *v;
                 let (y, m, d) = (v / 10_000, v / 100 % 100, v % 100);
@@ -4141,6 +4193,9 @@ mod tests {
         ok(normalize_name("山田"), "山田");
         ok(normalize_name("Ελένη"), "ελένη");
         ok(normalize_name("ΟΔΥΣΣΕΑΣ"), "οδυσσεα\u{3C2}"); // final sigma, as JS toLowerCase
+                                                          // ... decided after the junk is gone, ASCII letters around it counting as letters
+        ok(normalize_name("ΟΔΥΣΣΕΑΣ-Smith"), "οδυσσεασsmith");
+        ok(normalize_name("Smith ΟΔΥΣΣΕΑΣ!"), "smithοδυσσεα\u{3C2}");
         ok(normalize_name("Дмитрий"), "дмитрий");
         ok(normalize_name("ジョン・スミス"), "ジョンスミス");
         ok(normalize_name("佐々木"), "佐々木");

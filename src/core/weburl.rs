@@ -22,7 +22,11 @@ pub struct HttpUrl<'a> {
 /// an empty or malformed host, a bad port, or whitespace and control characters anywhere (which
 /// browsers never send and which would make the URL mean different things to different parsers).
 pub fn parse_http_url(s: &str) -> Option<HttpUrl<'_>> {
-    if s.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\') {
+    // A fold rather than `any`: without the early exit the check vectorizes.
+    let forbidden = s.bytes().fold(false, |bad, b| {
+        bad | (b <= b' ') | (b == 0x7f) | (b == b'\\')
+    });
+    if forbidden {
         return None;
     }
     let (https, rest) = if let Some(r) = strip_prefix_ignore_case(s, "https://") {

@@ -109,7 +109,7 @@ pub fn plan_google_accessible_customers(
 ) -> OutboundRequest {
     bearer(
         get(cfg.google_ads_url("customers:listAccessibleCustomers"))
-            .with_header("developer-token", &creds.developer_token),
+            .with_header("developer-token", creds.developer_token.clone()),
         &creds.access_token,
     )
 }

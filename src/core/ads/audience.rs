@@ -105,8 +105,8 @@ fn hash_pair(
         return Ok(None);
     };
     Ok(Some((
-        hash_normalized(&meta(raw)?),
-        hash_normalized(&google(raw)?),
+        hash_normalized(&meta(raw)?).to_string(),
+        hash_normalized(&google(raw)?).to_string(),
     )))
 }
 

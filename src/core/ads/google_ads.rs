@@ -75,9 +75,9 @@ pub(crate) fn post(
     body: &Value,
 ) -> OutboundRequest {
     let mut request = OutboundRequest::post_json(cfg.google_ads_url(path), body.to_string())
-        .with_header("developer-token", &creds.developer_token);
+        .with_header("developer-token", creds.developer_token.clone());
     if let Some(login) = &creds.login_customer_id {
-        request = request.with_header("login-customer-id", &digits_only(login));
+        request = request.with_header("login-customer-id", digits_only(login));
     }
     bearer(request, &creds.access_token)
 }
@@ -379,12 +379,12 @@ mod tests {
             "https://googleads.googleapis.com/v22/customers/9876543210/googleAds:searchStream"
         );
         assert_eq!(
-            req.headers,
+            req.header_pairs(),
             [
-                ("content-type".to_string(), "application/json".to_string()),
-                ("developer-token".into(), "devtok-ABC".into()),
-                ("login-customer-id".into(), "1112223333".into()),
-                ("authorization".into(), "Bearer ya29.a0Af".into()),
+                ("content-type", "application/json"),
+                ("developer-token", "devtok-ABC"),
+                ("login-customer-id", "1112223333"),
+                ("authorization", "Bearer ya29.a0Af"),
             ]
         );
         let body: Value = serde_json::from_str(req.body.as_ref().unwrap()).unwrap();

@@ -460,11 +460,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            req.headers,
-            [(
-                "authorization".to_string(),
-                "Bearer EAAlonglived".to_string()
-            )]
+            req.header_pairs(),
+            [("authorization", "Bearer EAAlonglived")]
         );
         assert!(!req.url.contains("EAAlonglived"));
         assert_eq!(req.body, None);

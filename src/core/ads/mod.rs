@@ -240,7 +240,7 @@ pub fn units_to_micros(units: f64) -> i64 {
 }
 
 fn bearer(request: OutboundRequest, token: &str) -> OutboundRequest {
-    request.with_header("authorization", &format!("Bearer {token}"))
+    request.with_header("authorization", format!("Bearer {token}"))
 }
 
 #[cfg(test)]

@@ -526,11 +526,8 @@ mod tests {
             )
         );
         assert_eq!(
-            meta.headers,
-            [(
-                "content-type".to_string(),
-                "application/x-www-form-urlencoded".to_string()
-            )]
+            meta.header_pairs(),
+            [("content-type", "application/x-www-form-urlencoded")]
         );
         assert_eq!(
             form_pairs(meta.body.as_ref().unwrap()),

@@ -45,13 +45,14 @@
 //!   api_secret or the measurement id. 429 is throttling, 5xx and no answer are worth a retry,
 //!   other 4xx are permanent.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::google_consent_signals;
-use crate::core::hash::sha256_hex;
+use crate::core::hash::{sha256_hex, Sha256Hex};
+use crate::core::jsonmap::pick;
 use crate::core::mapping::{EventName, Platform};
 use crate::core::outbound::{json_text, InboundResponse, JsonObject, OutboundRequest};
 use crate::core::retry::{classify_status, Outcome};
@@ -111,6 +112,18 @@ const HANDLED_KEYS: [&str; 7] = [
     "session_id",
 ];
 
+/// A content item's keys (custom_data `contents`) and the GA4 item fields they become, in the
+/// order they are written.
+const ITEM_KEYS: [&str; 6] = ["id", "title", "category", "brand", "quantity", "item_price"];
+const ITEM_FIELDS: [&str; 6] = [
+    "item_id",
+    "item_name",
+    "item_category",
+    "item_brand",
+    "quantity",
+    "price",
+];
+
 /// Why GA4 would refuse this event name, if it would.
 pub fn event_name_problem(name: &str) -> Option<String> {
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
@@ -140,10 +153,13 @@ pub fn event_name_problem(name: &str) -> Option<String> {
 }
 
 fn param_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= MAX_NAME_LEN
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    // Bytes, not chars: a valid name is ASCII, where the two are the same.
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
         && !RESERVED_PARAM_NAMES.contains(&name)
         && !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
 }
@@ -160,6 +176,9 @@ fn value_limit(param: &str) -> usize {
 
 /// The first `max` characters of `s`.
 fn truncate_chars(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s; // no more characters than bytes
+    }
     match s.char_indices().nth(max) {
         Some((end, _)) => &s[..end],
         None => s,
@@ -223,8 +242,8 @@ enum Param<'e> {
     Items(Vec<Item<'e>>),
 }
 
-/// One GA4 item: (GA4 field, value) pairs in the order they are written.
-type Item<'e> = Vec<(&'static str, &'e Value)>;
+/// One GA4 item: its values by ITEM_FIELDS; `item_id` is always there.
+type Item<'e> = [Option<&'e Value>; ITEM_FIELDS.len()];
 
 impl Ga4 {
     fn event_name<'e>(&self, ev: &'e DeliveryEvent) -> Result<&'e str, String> {
@@ -249,11 +268,12 @@ impl Ga4 {
         self.event_name(ev).err()
     }
 
-    /// Candidate parameters in priority order (ours first, then custom_data's in key order).
-    fn params<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'e str, Param<'e>)> {
+    /// Our parameters, in priority order: valid, distinct names, fewer than GA4's limit.
+    fn our_params<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'static str, Param<'e>)> {
         let e = &ev.event;
-        let c = &e.custom_data;
-        let mut list: Vec<(&str, Param)> = Vec::with_capacity(8 + c.len());
+        let [value, currency, content_ids, contents, transaction_id, order_id, session_id] =
+            pick(&e.custom_data, &HANDLED_KEYS);
+        let mut list: Vec<(&str, Param)> = Vec::with_capacity(8);
         if let Some(u) = &e.url {
             list.push(("page_location", Param::Text(u)));
         }
@@ -261,21 +281,17 @@ impl Ga4 {
             list.push(("page_referrer", Param::Text(r)));
         }
         list.push(("engagement_time_msec", Param::Int(1)));
-        if let Some(s) = c
-            .get("session_id")
-            .filter(|v| v.is_string() || v.is_number())
-        {
+        if let Some(s) = session_id.filter(|v| v.is_string() || v.is_number()) {
             list.push(("session_id", Param::Json(s)));
         }
-        if let Some(cur) = c.get("currency") {
+        if let Some(cur) = currency {
             list.push(("currency", Param::Json(cur)));
         }
-        if let Some(v) = c.get("value") {
+        if let Some(v) = value {
             list.push(("value", Param::Json(v)));
         }
-        let transaction = c
-            .get("transaction_id")
-            .or_else(|| c.get("order_id"))
+        let transaction = transaction_id
+            .or(order_id)
             .filter(|v| v.is_string() || v.is_number());
         match (transaction, e.event_name) {
             (Some(Value::String(t)), _) => list.push(("transaction_id", Param::Text(t))),
@@ -287,56 +303,75 @@ impl Ga4 {
             e.event_name,
             EventName::Purchase | EventName::AddToCart | EventName::ViewContent
         ) {
-            let items = items(c);
+            let items = items(contents, content_ids);
             if !items.is_empty() {
                 list.push(("items", Param::Items(items)));
             }
         }
-        // serde_json's Map keeps keys sorted, so custom parameters come in a stable order.
-        for (k, v) in c {
+        list
+    }
+
+    /// The caller's custom_data scalars, in key order (serde_json's Map keeps keys sorted).
+    fn custom_params<'e>(
+        &self,
+        ev: &'e DeliveryEvent,
+    ) -> impl Iterator<Item = (&'e str, Param<'e>)> {
+        ev.event.custom_data.iter().filter_map(|(k, v)| {
             if HANDLED_KEYS.contains(&k.as_str()) {
-                continue;
+                return None;
             }
             let v = match v {
                 Value::String(_) | Value::Number(_) => Param::Json(v),
                 Value::Bool(b) => Param::Text(if *b { "true" } else { "false" }),
-                _ => continue,
+                _ => return None,
             };
-            list.push((k, v));
-        }
-        list
+            Some((k.as_str(), v))
+        })
     }
 
-    /// At most 25 parameters with valid, unreserved, distinct names; strings cut to GA4's limits.
+    /// At most 25 parameters with valid, unreserved, distinct names, ours first; strings cut to
+    /// GA4's limits.
     fn write_params(&self, o: &mut JsonObject, ev: &DeliveryEvent) {
-        let mut written: Vec<&str> = Vec::with_capacity(MAX_PARAMS_PER_EVENT);
-        for (name, value) in self.params(ev) {
-            if written.len() == MAX_PARAMS_PER_EVENT {
+        let ours = self.our_params(ev);
+        let mut count = ours.len();
+        for (name, value) in &ours {
+            self.write_param(o, name, value);
+        }
+        for (name, value) in self.custom_params(ev) {
+            if count == MAX_PARAMS_PER_EVENT {
                 break;
             }
-            if !param_name_ok(name) || written.contains(&name) {
+            // custom_data keys are distinct: only one of ours can have the same name.
+            if !param_name_ok(name) || ours.iter().any(|(ours, _)| *ours == name) {
                 continue;
             }
-            let limit = value_limit(name);
-            match value {
-                Param::Text(s) => o.string(name, truncate_chars(s, limit)),
-                Param::Owned(s) => o.string(name, truncate_chars(&s, limit)),
-                Param::Json(Value::String(s)) => o.string(name, truncate_chars(s, limit)),
-                Param::Json(v) => o.value(name, v),
-                Param::Int(n) => o.int(name, n),
-                Param::Items(items) => o.objects(name, items, |out, item| {
-                    for (field, v) in item {
-                        match v {
-                            Value::String(s) => {
-                                out.string(field, truncate_chars(s, MAX_PARAM_VALUE_LEN))
-                            }
-                            other => out.value(field, other),
-                        };
-                    }
-                }),
-            };
-            written.push(name);
+            self.write_param(o, name, &value);
+            count += 1;
         }
+    }
+
+    fn write_param(&self, o: &mut JsonObject, name: &str, value: &Param) {
+        let limit = value_limit(name);
+        match value {
+            Param::Text(s) => o.string(name, truncate_chars(s, limit)),
+            Param::Owned(s) => o.string(name, truncate_chars(s, limit)),
+            Param::Json(Value::String(s)) => o.string(name, truncate_chars(s, limit)),
+            Param::Json(v) => o.value(name, v),
+            Param::Int(n) => o.int(name, *n),
+            Param::Items(items) => o.objects(name, items, |out, item| {
+                for (field, v) in ITEM_FIELDS.iter().zip(item) {
+                    match v {
+                        Some(Value::String(s)) => {
+                            out.string(field, truncate_chars(s, MAX_PARAM_VALUE_LEN));
+                        }
+                        Some(other) => {
+                            out.value(field, other);
+                        }
+                        None => {}
+                    }
+                }
+            }),
+        };
     }
 
     fn write_event(&self, o: &mut JsonObject, ev: &DeliveryEvent, request_time: i64) {
@@ -348,24 +383,30 @@ impl Ga4 {
     }
 
     fn url(&self, cfg: &PlatformConfig, path: &str, creds: &Credentials, secret: &str) -> String {
-        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!(
-            "{}{path}?measurement_id={}&api_secret={}",
-            cfg.ga4_mp_base.trim_end_matches('/'),
-            enc(&creds.pixel_id),
-            enc(secret)
-        )
+        // Pieces pushed into one String: format! and a String per encoded value cost more than
+        // writing the body's parameters.
+        let base = cfg.ga4_mp_base.trim_end_matches('/');
+        let mut url = String::with_capacity(base.len() + path.len() + 64);
+        url.push_str(base);
+        url.push_str(path);
+        url.push_str("?measurement_id=");
+        url.extend(url::form_urlencoded::byte_serialize(
+            creds.pixel_id.as_bytes(),
+        ));
+        url.push_str("&api_secret=");
+        url.extend(url::form_urlencoded::byte_serialize(secret.as_bytes()));
+        url
     }
 }
 
 /// Request-level identity: user_id and user-provided data, all None in limited mode.
 #[derive(PartialEq, Default)]
 struct Identity<'e> {
-    user_id: Option<&'e str>,
-    email: Option<&'e str>,
-    phone: Option<&'e str>,
-    first_name: Option<&'e str>,
-    last_name: Option<&'e str>,
+    user_id: Option<&'e Sha256Hex>,
+    email: Option<&'e Sha256Hex>,
+    phone: Option<&'e Sha256Hex>,
+    first_name: Option<&'e Sha256Hex>,
+    last_name: Option<&'e Sha256Hex>,
 }
 
 impl<'e> Identity<'e> {
@@ -374,55 +415,45 @@ impl<'e> Identity<'e> {
             return Identity::default();
         };
         Identity {
-            user_id: u.external_id.as_deref(),
-            email: u.em_google.as_deref(),
-            phone: u.ph_e164.as_deref(),
-            first_name: u.first_name.as_deref(),
-            last_name: u.last_name.as_deref(),
+            user_id: u.external_id.as_ref(),
+            email: u.em_google.as_ref(),
+            phone: u.ph_e164.as_ref(),
+            first_name: u.first_name.as_ref(),
+            last_name: u.last_name.as_ref(),
         }
     }
 
     fn write_user_data(&self, o: &mut JsonObject) {
         o.object("user_data", |d| {
-            d.string_in_array("sha256_email_address", self.email)
-                .string_in_array("sha256_phone_number", self.phone);
+            d.hash_in_array("sha256_email_address", self.email)
+                .hash_in_array("sha256_phone_number", self.phone);
             if self.first_name.is_some() || self.last_name.is_some() {
                 d.objects("address", [()], |a, ()| {
-                    a.opt_string("sha256_first_name", self.first_name)
-                        .opt_string("sha256_last_name", self.last_name);
+                    a.hash("sha256_first_name", self.first_name)
+                        .hash("sha256_last_name", self.last_name);
                 });
             }
         });
     }
 }
 
-fn items(c: &Map<String, Value>) -> Vec<Item<'_>> {
+/// Items from custom_data `contents` (those with an id), else from `content_ids`.
+fn items<'e>(contents: Option<&'e Value>, content_ids: Option<&'e Value>) -> Vec<Item<'e>> {
     let mut out = Vec::new();
-    if let Some(Value::Array(contents)) = c.get("contents") {
+    if let Some(Value::Array(contents)) = contents {
         for item in contents {
             let Some(o) = item.as_object() else { continue };
-            let renames = [
-                ("id", "item_id"),
-                ("title", "item_name"),
-                ("category", "item_category"),
-                ("brand", "item_brand"),
-                ("quantity", "quantity"),
-                ("item_price", "price"),
-            ];
-            let fields: Item = renames
-                .iter()
-                .filter_map(|(from, to)| o.get(*from).map(|v| (*to, v)))
-                .collect();
-            if fields.first().is_some_and(|(f, _)| *f == "item_id") {
+            let fields = pick(o, &ITEM_KEYS);
+            if fields[0].is_some() {
                 out.push(fields);
             }
         }
-    } else if let Some(Value::Array(ids)) = c.get("content_ids") {
-        out.extend(
-            ids.iter()
-                .filter(|id| id.is_string())
-                .map(|id| vec![("item_id", id)]),
-        );
+    } else if let Some(Value::Array(ids)) = content_ids {
+        out.extend(ids.iter().filter(|id| id.is_string()).map(|id| {
+            let mut item = [None; ITEM_FIELDS.len()];
+            item[0] = Some(id);
+            item
+        }));
     }
     out.truncate(MAX_ITEMS_PER_EVENT);
     out
@@ -487,7 +518,7 @@ impl Destination for Ga4 {
                 let mut body = String::with_capacity(512 + 512 * chunk.len());
                 let mut o = JsonObject::new(&mut body);
                 o.string("client_id", &key.client_id)
-                    .opt_string("user_id", key.identity.user_id)
+                    .hash("user_id", key.identity.user_id)
                     .int("timestamp_micros", request_time * 1_000_000)
                     .object_always("consent", |c| {
                         c.string("ad_user_data", key.consent.0)
@@ -563,7 +594,7 @@ mod tests {
     use crate::core::event::AssertedConsent;
     use crate::core::hash::sha256_hex;
     use crate::core::outbound::Method;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     const NOW: i64 = 1_760_000_000;
     const ALL: AssertedConsent = AssertedConsent {
@@ -626,8 +657,8 @@ mod tests {
             "https://www.google-analytics.com/mp/collect?measurement_id=G-TEST123&api_secret=sec%2Fret%2B1"
         );
         assert_eq!(
-            req.headers,
-            vec![("content-type".to_string(), "application/json".to_string())]
+            req.header_pairs(),
+            vec![("content-type", "application/json")]
         );
         assert_eq!(
             body(&plan, 0),

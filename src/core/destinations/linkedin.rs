@@ -37,8 +37,10 @@ use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
+use crate::core::hash::Sha256Hex;
+use crate::core::jsonmap::pick;
 use crate::core::mapping::Platform;
-use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
+use crate::core::outbound::{HeaderText, InboundResponse, JsonObject, Method, OutboundRequest};
 use crate::core::retry::{parse_retry_after, Outcome};
 
 pub struct Linkedin;
@@ -49,31 +51,32 @@ const NO_TOKEN: &str = "the LinkedIn pixel has no access_token";
 
 impl Linkedin {
     /// (idType, idValue) pairs LinkedIn matches members by.
-    fn user_ids<'e>(&self, ev: &'e DeliveryEvent) -> Vec<(&'static str, &'e str)> {
-        let mut ids = Vec::new();
-        if let Some((u, c)) = ev.identifiers() {
-            if let Some(em) = &u.em {
-                ids.push(("SHA256_EMAIL", em.as_str()));
-            }
-            if let Some(li) = &c.li_fat_id {
-                ids.push(("LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", li.as_str()));
-            }
-        }
-        ids
+    fn user_ids<'e>(
+        &self,
+        ev: &'e DeliveryEvent,
+    ) -> impl Iterator<Item = (&'static str, &'e str)> + use<'e> {
+        let (u, c) = ev.identifiers().unzip();
+        let email = u.and_then(|u| u.em.as_ref()).map(Sha256Hex::as_str);
+        let li_fat_id = c.and_then(|c| c.li_fat_id.as_deref());
+        [
+            email.map(|em| ("SHA256_EMAIL", em)),
+            li_fat_id.map(|li| ("LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", li)),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     fn write_element(&self, o: &mut JsonObject, ev: &DeliveryEvent, conversion: &str) {
         let e = &ev.event;
         o.string("conversion", conversion)
             .int("conversionHappenedAt", e.event_time * 1000);
-        let value = e.custom_data.get("value").filter(|v| v.is_number());
-        let currency = e.custom_data.get("currency").and_then(Value::as_str);
-        if let (Some(v), Some(cur)) = (value, currency) {
+        let [value, currency] = pick(&e.custom_data, &["value", "currency"]);
+        if let (Some(Value::Number(v)), Some(Value::String(cur))) = (value, currency) {
             // serde_json prints floats with their decimal point ("100.0"), the form LinkedIn shows.
             o.object_always("conversionValue", |money| {
                 money
                     .string("currencyCode", cur)
-                    .string("amount", &v.to_string());
+                    .number_as_string("amount", v);
             });
         }
         o.string("eventId", &e.event_id);
@@ -93,7 +96,7 @@ impl Linkedin {
                 "LinkedIn requires a user identifier; limited-data mode sends none".into(),
             );
         }
-        if self.user_ids(ev).is_empty() {
+        if self.user_ids(ev).next().is_none() {
             return Some(
                 "LinkedIn requires a user identifier: the event has neither an email nor a li_fat_id click id".into(),
             );
@@ -101,16 +104,19 @@ impl Linkedin {
         None
     }
 
-    fn headers(&self, cfg: &PlatformConfig, token: &str) -> Vec<(String, String)> {
+    fn headers(&self, cfg: &PlatformConfig, token: &str) -> Vec<(HeaderText, HeaderText)> {
         vec![
-            ("authorization".into(), format!("Bearer {token}")),
-            ("linkedin-version".into(), cfg.linkedin_version.clone()),
+            ("authorization".into(), ["Bearer ", token].concat().into()),
+            (
+                "linkedin-version".into(),
+                cfg.linkedin_version.clone().into(),
+            ),
             ("x-restli-protocol-version".into(), "2.0.0".into()),
         ]
     }
 
-    fn base(&self, cfg: &PlatformConfig) -> String {
-        cfg.linkedin_api_base.trim_end_matches('/').to_string()
+    fn base<'c>(&self, cfg: &'c PlatformConfig) -> &'c str {
+        cfg.linkedin_api_base.trim_end_matches('/')
     }
 }
 
@@ -198,8 +204,9 @@ impl Destination for Linkedin {
         };
         let mut plan = Plan::default();
         let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
-        let url = format!("{}/rest/conversionEvents", self.base(cfg));
-        let conversion = format!("urn:lla:llaPartnerConversion:{}", creds.pixel_id);
+        // concat, not format!: one exact allocation each without the fmt machinery.
+        let url = [self.base(cfg), "/rest/conversionEvents"].concat();
+        let conversion = ["urn:lla:llaPartnerConversion:", &creds.pixel_id].concat();
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
             let mut body = String::with_capacity(512 * chunk.len());
             let mut o = JsonObject::new(&mut body);
@@ -325,10 +332,10 @@ mod tests {
         serde_json::from_str(plan.requests[i].request.body.as_ref().unwrap()).unwrap()
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(HeaderText, HeaderText)> {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
             .collect()
     }
 

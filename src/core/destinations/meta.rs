@@ -45,17 +45,17 @@ impl Meta {
             .opt_string("referrer_url", e.referrer.as_deref());
         o.object_always("user_data", |user| {
             if let Some((u, c)) = ev.identifiers() {
-                user.string_in_array("em", u.em.as_deref())
-                    .string_in_array("ph", u.ph.as_deref())
-                    .string_in_array("fn", u.first_name.as_deref())
-                    .string_in_array("ln", u.last_name.as_deref())
-                    .string_in_array("ct", u.city.as_deref())
-                    .string_in_array("st", u.state.as_deref())
-                    .string_in_array("zp", u.zip.as_deref())
-                    .string_in_array("country", u.country.as_deref())
-                    .string_in_array("db", u.dob.as_deref())
-                    .string_in_array("ge", u.gender.as_deref())
-                    .string_in_array("external_id", u.external_id.as_deref())
+                user.hash_in_array("em", u.em.as_ref())
+                    .hash_in_array("ph", u.ph.as_ref())
+                    .hash_in_array("fn", u.first_name.as_ref())
+                    .hash_in_array("ln", u.last_name.as_ref())
+                    .hash_in_array("ct", u.city.as_ref())
+                    .hash_in_array("st", u.state.as_ref())
+                    .hash_in_array("zp", u.zip.as_ref())
+                    .hash_in_array("country", u.country.as_ref())
+                    .hash_in_array("db", u.dob.as_ref())
+                    .hash_in_array("ge", u.gender.as_ref())
+                    .hash_in_array("external_id", u.external_id.as_ref())
                     .opt_string("fbc", c.fbc.as_deref())
                     .opt_string("fbp", c.fbp.as_deref());
             }
@@ -111,12 +111,16 @@ impl Meta {
     }
 
     fn events_url(&self, cfg: &PlatformConfig, creds: &Credentials) -> String {
-        format!(
-            "{}/{}/{}/events",
+        // concat, not format!: one exact allocation without the fmt machinery, per request.
+        [
             cfg.meta_graph_base.trim_end_matches('/'),
-            cfg.meta_api_version,
-            creds.pixel_id
-        )
+            "/",
+            &cfg.meta_api_version,
+            "/",
+            &creds.pixel_id,
+            "/events",
+        ]
+        .concat()
     }
 }
 
@@ -272,7 +276,7 @@ impl Destination for Meta {
                     cfg.meta_api_version,
                     creds.pixel_id
                 ),
-                headers: vec![("authorization".into(), format!("Bearer {token}"))],
+                headers: vec![("authorization".into(), format!("Bearer {token}").into())],
                 body: None,
             }),
         }

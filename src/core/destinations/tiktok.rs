@@ -40,6 +40,7 @@ use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
+use crate::core::jsonmap::pick;
 use crate::core::mapping::Platform;
 use crate::core::outbound::{InboundResponse, JsonObject, OutboundRequest};
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
@@ -68,9 +69,9 @@ impl Tiktok {
             .string("event_id", &e.event_id);
         o.object_always("user", |user| {
             if let Some((u, c)) = ev.identifiers() {
-                user.opt_string("email", u.em.as_deref())
-                    .opt_string("phone", u.ph_e164.as_deref())
-                    .opt_string("external_id", u.external_id.as_deref())
+                user.hash("email", u.em.as_ref())
+                    .hash("phone", u.ph_e164.as_ref())
+                    .hash("external_id", u.external_id.as_ref())
                     .opt_string("ttclid", c.ttclid.as_deref())
                     .opt_string("ttp", c.ttp.as_deref());
             }
@@ -110,43 +111,64 @@ impl Tiktok {
     }
 
     fn request(&self, cfg: &PlatformConfig, body: String, token: &str) -> OutboundRequest {
-        let url = format!(
-            "{}/open_api/v1.3/event/track/",
-            cfg.tiktok_api_base.trim_end_matches('/')
-        );
-        OutboundRequest::post_json(url, body).with_header("access-token", token)
+        // concat, not format!: one exact allocation without the fmt machinery, per request.
+        let url = [
+            cfg.tiktok_api_base.trim_end_matches('/'),
+            "/open_api/v1.3/event/track/",
+        ]
+        .concat();
+        OutboundRequest::post_json(url, body).with_header("access-token", token.to_string())
     }
 }
 
+/// custom_data keys TikTok's `properties` carry.
+const PROPERTY_KEYS: [&str; 9] = [
+    "value",
+    "currency",
+    "contents",
+    "content_ids",
+    "content_type",
+    "order_id",
+    "transaction_id",
+    "query",
+    "description",
+];
+
+/// A content item's keys (custom_data `contents`) and TikTok's names for them, in the order they
+/// are written.
+const CONTENT_KEYS: [&str; 6] = ["id", "quantity", "item_price", "title", "category", "brand"];
+const CONTENT_FIELDS: [&str; 6] = [
+    "content_id",
+    "quantity",
+    "price",
+    "content_name",
+    "content_category",
+    "brand",
+];
+
 fn write_properties(o: &mut JsonObject, c: &Map<String, Value>) {
-    if let Some(v) = c.get("value") {
+    let [value, currency, contents, content_ids, content_type, order_id, transaction_id, query, description] =
+        pick(c, &PROPERTY_KEYS);
+    if let Some(v) = value {
         o.value("value", v);
     }
-    if let Some(v) = c.get("currency") {
+    if let Some(v) = currency {
         o.value("currency", v);
     }
-    let renames = [
-        ("id", "content_id"),
-        ("quantity", "quantity"),
-        ("item_price", "price"),
-        ("title", "content_name"),
-        ("category", "content_category"),
-        ("brand", "brand"),
-    ];
     let mut has_contents = false;
-    if let Some(Value::Array(items)) = c.get("contents") {
-        let items: Vec<&Map<String, Value>> = items.iter().filter_map(Value::as_object).collect();
-        has_contents = !items.is_empty();
+    if let Some(Value::Array(items)) = contents {
+        let mut items = items.iter().filter_map(Value::as_object).peekable();
+        has_contents = items.peek().is_some();
         if has_contents {
             o.objects("contents", items, |out, item| {
-                for (from, to) in renames {
-                    if let Some(v) = item.get(from) {
-                        out.value(to, v);
+                for (field, v) in CONTENT_FIELDS.iter().zip(pick(item, &CONTENT_KEYS)) {
+                    if let Some(v) = v {
+                        out.value(field, v);
                     }
                 }
             });
         }
-    } else if let Some(Value::Array(ids)) = c.get("content_ids") {
+    } else if let Some(Value::Array(ids)) = content_ids {
         has_contents = !ids.is_empty();
         if has_contents {
             o.objects("contents", ids, |out, id| {
@@ -155,16 +177,16 @@ fn write_properties(o: &mut JsonObject, c: &Map<String, Value>) {
         }
     }
     if has_contents {
-        match c.get("content_type") {
+        match content_type {
             Some(kind) => o.value("content_type", kind),
             None => o.string("content_type", "product"),
         };
     }
-    if let Some(v) = c.get("order_id").or_else(|| c.get("transaction_id")) {
+    if let Some(v) = order_id.or(transaction_id) {
         o.value("order_id", v);
     }
-    for key in ["query", "description"] {
-        if let Some(v) = c.get(key) {
+    for (key, v) in [("query", query), ("description", description)] {
+        if let Some(v) = v {
             o.value(key, v);
         }
     }
@@ -337,10 +359,10 @@ mod tests {
             "https://business-api.tiktok.com/open_api/v1.3/event/track/"
         );
         assert_eq!(
-            req.headers,
+            req.header_pairs(),
             vec![
-                ("content-type".to_string(), "application/json".to_string()),
-                ("access-token".to_string(), "tt-token".to_string())
+                ("content-type", "application/json"),
+                ("access-token", "tt-token")
             ]
         );
         assert!(
@@ -607,9 +629,7 @@ mod tests {
             req.url,
             "https://business-api.tiktok.com/open_api/v1.3/event/track/"
         );
-        assert!(req
-            .headers
-            .contains(&("access-token".to_string(), "tt-token".to_string())));
+        assert!(req.header_pairs().contains(&("access-token", "tt-token")));
         let b: Value = serde_json::from_str(req.body.as_ref().unwrap()).unwrap();
         assert_eq!(
             b,
