@@ -41,9 +41,9 @@ impl Sha256Hex {
     }
 
     pub fn as_str(&self) -> &str {
-        // SAFETY: the array is private and only ever holds ASCII hex digits: `of` writes them from
-        // HEX and `parse` copies them after `is_sha256_hex`. Validating the UTF-8 again on every
-        // write into a body cost more than copying the 64 bytes.
+        // SAFETY: the array is private and only ever holds ASCII hex digits: `of` writes them with
+        // `hex_digits` and `parse` copies them after `is_sha256_hex`. Validating the UTF-8 again on
+        // every write into a body cost more than copying the 64 bytes.
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }

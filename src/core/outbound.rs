@@ -80,8 +80,8 @@ impl InboundResponse {
 /// Writes a JSON object straight into the request body. Planning a request used to build a
 /// `serde_json::Value` tree (a map node and a copy of every string) only to serialize it; writing
 /// in place is several times cheaper per event, and every platform body is built this way.
-/// Keys are the destinations' own literals; every value goes through `string`/`value`, which
-/// escape it, so the output is always valid JSON.
+/// Keys and strings are escaped where needed; hashes (hex digits) and numbers never need it, so
+/// the output is always valid JSON.
 pub struct JsonObject<'a> {
     out: &'a mut String,
     empty: bool,
@@ -298,6 +298,7 @@ fn push_number(out: &mut String, n: &serde_json::Number) {
         (Some(u), _, _) => out.push_str(itoa::Buffer::new().format(u)),
         (None, Some(i), _) => push_int(out, i),
         (None, None, Some(f)) => out.push_str(zmij::Buffer::new().format_finite(f)),
+        // Without serde_json's arbitrary_precision (not enabled) a number is one of the above.
         (None, None, None) => unreachable!("a serde_json number is an integer or a finite float"),
     }
 }
