@@ -55,6 +55,7 @@ pub struct ClaimAnswer {
 }
 
 /// The claim's effect: per event whether it is fresh, and the messages for the outbox in order.
+/// Events are claimed in order, so a key repeated within the request is a duplicate the second time.
 pub fn apply_claim<S: SeenStore>(store: &mut S, req: &ClaimRequest) -> (Vec<bool>, Vec<String>) {
     let mut outbox = Vec::new();
     let fresh: Vec<bool> = req
@@ -69,14 +70,13 @@ pub fn apply_claim<S: SeenStore>(store: &mut S, req: &ClaimRequest) -> (Vec<bool
         })
         .collect();
     let accepted = fresh.iter().filter(|f| **f).count() as u32;
-    let counters = QueueMessage::Counters {
-        tenant_id: req.tenant_id.clone(),
-        hour: req.now - req.now.rem_euclid(3600),
-        received: fresh.len() as u32 + req.rejected,
+    let counters = QueueMessage::intake_counters(
+        &req.tenant_id,
+        req.now,
+        fresh.len() as u32,
         accepted,
-        duplicates: fresh.len() as u32 - accepted,
-        rejected: req.rejected,
-    };
+        req.rejected,
+    );
     outbox.push(serde_json::to_string(&counters).expect("counters serialize"));
     (fresh, outbox)
 }
@@ -107,11 +107,6 @@ pub fn next_shard_alarm(
         (false, _) if seen_left => Some(next_sweep_ms.max(now_ms)),
         (false, _) => None,
     }
-}
-
-/// Claims every key in order; a key repeated within the same call is a duplicate the second time.
-pub fn claim_all<S: SeenStore>(store: &mut S, keys: &[String], now: i64) -> Vec<bool> {
-    keys.iter().map(|k| store.claim(k, now)).collect()
 }
 
 /// The rule the store applies.
@@ -158,11 +153,13 @@ mod tests {
     #[test]
     fn repeats_inside_one_batch_count_once() {
         let mut s = MemoryStore::default();
-        let k = dedup_key("t", "e");
-        assert_eq!(
-            claim_all(&mut s, &[k.clone(), k.clone(), dedup_key("t", "f")], 5),
-            vec![true, false, true]
-        );
+        let req = ClaimRequest {
+            tenant_id: "t".into(),
+            now: 5,
+            events: vec![item("e", &[]), item("e", &[]), item("f", &[])],
+            rejected: 0,
+        };
+        assert_eq!(apply_claim(&mut s, &req).0, vec![true, false, true]);
     }
 
     fn item(event_id: &str, messages: &[&str]) -> ClaimItem {

@@ -115,6 +115,27 @@ pub enum QueueMessage {
     },
 }
 
+impl QueueMessage {
+    /// The intake counters for `claimed` valid events (of which `accepted` were fresh, the rest
+    /// duplicates) and `rejected` invalid ones, in `now`'s hour.
+    pub fn intake_counters(
+        tenant_id: &str,
+        now: i64,
+        claimed: u32,
+        accepted: u32,
+        rejected: u32,
+    ) -> QueueMessage {
+        QueueMessage::Counters {
+            tenant_id: tenant_id.to_string(),
+            hour: now - now.rem_euclid(3600),
+            received: claimed + rejected,
+            accepted,
+            duplicates: claimed - accepted,
+            rejected,
+        }
+    }
+}
+
 /// Cloudflare Queues take at most 100 messages and 256 KB per sendBatch; a margin is kept.
 pub const MAX_SEND_BATCH_MESSAGES: usize = 100;
 pub const MAX_SEND_BATCH_BYTES: usize = 200 * 1024;
@@ -287,6 +308,10 @@ pub fn settle(policy: RetryPolicy, jobs: &[&DeliveryJob], outcome: &Outcome) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::core::event::{parse_event, IntakeContext};
+    use serde_json::json;
+
     #[test]
     fn send_batches_respect_the_queue_limits() {
         assert!(send_batches(&[]).is_empty());
@@ -299,10 +324,6 @@ mod tests {
             "an oversized message goes alone"
         );
     }
-
-    use super::*;
-    use crate::core::event::{parse_event, IntakeContext};
-    use serde_json::json;
 
     fn event(url: &str) -> Arc<Event> {
         let ctx = IntakeContext {

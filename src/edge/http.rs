@@ -615,14 +615,7 @@ async fn intake(
     };
     let fresh = if claims.is_empty() {
         // Nothing to claim: only the counters of the rejected events go out.
-        let counters = QueueMessage::Counters {
-            tenant_id: tenant_id.clone(),
-            hour: now - now % 3600,
-            received: rejected.len() as u32,
-            accepted: 0,
-            duplicates: 0,
-            rejected: rejected.len() as u32,
-        };
+        let counters = QueueMessage::intake_counters(&tenant_id, now, 0, 0, rejected.len() as u32);
         super::queue::enqueue(env, vec![counters], 0)
             .await
             .map_err(unavailable)?;

@@ -109,14 +109,15 @@ impl DurableObject for DedupShard {
             }
         };
         let now = now_ms();
-        let next_sweep = self.next_sweep_ms(now);
+        let mut next_sweep = self.next_sweep_ms(now);
         if now >= next_sweep {
             let cutoff = now / 1000 - DEDUP_WINDOW_SECS;
             self.sql.exec(
                 "DELETE FROM seen WHERE ts <= ?",
                 vec![(cutoff as f64).into()],
             )?;
-            self.set_next_sweep_ms(now + SWEEP_EVERY_MS)?;
+            next_sweep = now + SWEEP_EVERY_MS;
+            self.set_next_sweep_ms(next_sweep)?;
         }
         let outbox_left = self.exists("SELECT 1 AS x FROM outbox LIMIT 1");
         let seen_left = self.exists("SELECT 1 AS x FROM seen LIMIT 1");
@@ -124,7 +125,7 @@ impl DurableObject for DedupShard {
             outbox_left,
             send_failed,
             seen_left,
-            self.next_sweep_ms(now),
+            next_sweep,
             now,
             SEND_RETRY_MS,
         );
