@@ -50,7 +50,11 @@ export async function startGateway(extraVars = {}) {
   // .dev.vars beside the configs: wrangler gives it to both Workers (--env-file reaches only the first).
   writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
   const wrangler = join(ROOT, "node_modules/.bin/wrangler");
-  const env = { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true" };
+  // wrangler dev's local explorer and trace collector store a trace of every invocation (request,
+  // DO call, alarm, queue batch) in SQLite on the same workerd thread: dev tooling that would be
+  // measured as ours by the bench, and that slows the tests. Production has neither.
+  const env = { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true",
+    X_LOCAL_OBSERVABILITY: "false", X_LOCAL_EXPLORER: "false" };
   execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "-c", configFile, "--persist-to", dir], { cwd: ROOT, env, stdio: "pipe" });
   const port = await freePort();
   const child = spawn(wrangler, ["dev", "-c", configFile, "-c", jobsConfigFile, "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir,
