@@ -143,10 +143,20 @@ pub const MAX_SEND_BATCH_BYTES: usize = 200 * 1024;
 /// Splits messages (given by their body sizes) into consecutive groups that each fit one
 /// sendBatch. A message larger than the byte limit travels alone (the Queue judges it).
 pub fn send_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    consecutive_groups(sizes, MAX_SEND_BATCH_MESSAGES, MAX_SEND_BATCH_BYTES)
+}
+
+/// Splits items (given by their sizes) into consecutive groups of at most `max_items` items and
+/// `max_bytes` bytes; an item larger than `max_bytes` forms a group alone.
+pub fn consecutive_groups(
+    sizes: &[usize],
+    max_items: usize,
+    max_bytes: usize,
+) -> Vec<std::ops::Range<usize>> {
     let mut groups = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, &size) in sizes.iter().enumerate() {
-        let full = i - start == MAX_SEND_BATCH_MESSAGES || bytes + size > MAX_SEND_BATCH_BYTES;
+        let full = i - start == max_items || bytes + size > max_bytes;
         if i > start && full {
             groups.push(start..i);
             (start, bytes) = (i, 0);

@@ -130,34 +130,24 @@ async fn store_records(
 ) -> Result<(), ApiError> {
     let db = d1::db(env)?;
     let now = now_secs();
-    let mut stmts = Vec::new();
+    let (mut events, mut routes) = (Vec::new(), Vec::new());
     for r in records {
         if let QueueMessage::Record {
             tenant_id,
             event,
             consent,
             received_at,
-            routes,
+            routes: records,
         } = r
         {
-            stmts.push(d1::insert_event_stmt(
-                &db,
-                tenant_id,
-                event,
-                *consent,
-                *received_at,
-            )?);
-            for route in routes {
-                stmts.push(d1::insert_route_stmt(
-                    &db,
-                    tenant_id,
-                    &event.event_id,
-                    route,
-                    now,
-                )?);
+            events.push(d1::event_row(tenant_id, event, *consent, *received_at)?);
+            for route in records {
+                routes.push(d1::route_row(tenant_id, &event.event_id, route, now)?);
             }
         }
     }
+    let mut stmts = d1::insert_events_stmts(&db, &events)?;
+    stmts.extend(d1::insert_routes_stmts(&db, &routes)?);
     for c in counters {
         if let QueueMessage::Counters {
             tenant_id,
@@ -328,12 +318,11 @@ async fn write_updates(
 ) -> Result<(), ApiError> {
     let db = d1::db(env)?;
     let now = now_secs();
-    let mut stmts = Vec::new();
-    for (i, status, err, trace, response) in &updates {
-        let j = &jobs[*i];
-        stmts.push(d1::upsert_delivery_stmt(
-            &db,
-            &DeliveryUpdate {
+    let rows: Vec<DeliveryUpdate> = updates
+        .iter()
+        .map(|(i, status, err, trace, response)| {
+            let j = &jobs[*i];
+            DeliveryUpdate {
                 tenant_id: &j.tenant_id,
                 event_id: &j.delivery.event.event_id,
                 pixel: &j.pixel,
@@ -343,11 +332,10 @@ async fn write_updates(
                 last_error: err.as_deref(),
                 trace_id: trace.as_deref(),
                 response: response.as_deref(),
-            },
-            now,
-        )?);
-    }
-    d1::batch(&db, stmts).await?;
+            }
+        })
+        .collect();
+    d1::batch(&db, d1::upsert_deliveries_stmts(&db, &rows, now)?).await?;
     let mut by_delay: BTreeMap<u32, Vec<QueueMessage>> = BTreeMap::new();
     for (delay, job) in requeue {
         by_delay

@@ -456,56 +456,112 @@ pub async fn erase_visitor(
 
 // ---------------------------------------------------------------- events and deliveries
 
-pub fn insert_event_stmt(
+/// D1 writes many rows in one statement: the rows travel as one JSON array parameter that
+/// `json_each` unpacks (`value ->> N` is column N of a row). Each statement costs a prepare, a
+/// bind and a result in D1 whatever its rows, so a consumer batch writes each table once. A
+/// parameter may hold 2 MB; arrays stay under 1 MB (an event payload is at most 64 KB).
+const MAX_ROWS_PARAM_BYTES: usize = 1_000_000;
+
+/// The statements writing `rows` (JSON arrays, one per row) with `sql`, whose `?1` is the array.
+fn rows_stmts(
     db: &D1Database,
+    sql: &str,
+    rows: &[String],
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    let sizes: Vec<usize> = rows.iter().map(|r| r.len() + 1).collect();
+    crate::core::fanout::consecutive_groups(&sizes, usize::MAX, MAX_ROWS_PARAM_BYTES)
+        .into_iter()
+        .map(|group| {
+            let rows = &rows[group];
+            let mut array =
+                String::with_capacity(rows.iter().map(|r| r.len() + 1).sum::<usize>() + 1);
+            array.push('[');
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    array.push(',');
+                }
+                array.push_str(row);
+            }
+            array.push(']');
+            stmt(db, sql, &[s(&array)])
+        })
+        .collect()
+}
+
+fn row<T: serde::Serialize>(columns: &T) -> Result<String, ApiError> {
+    serde_json::to_string(columns).map_err(|e| ApiError::internal("D1 row encode", e))
+}
+
+/// An accepted event (hashed PII only). The IP lives in its own column so the 30-day purge can
+/// drop it; the payload never has it.
+pub fn event_row(
     tenant_id: &str,
     event: &Event,
     consent: AssertedConsent,
     received_at: i64,
-) -> Result<D1PreparedStatement, ApiError> {
-    // The IP lives in its own column so the 30-day purge can drop it; the payload never has it.
+) -> Result<String, ApiError> {
     let mut stored = event.clone();
     let ip = stored.client.ip.take();
-    stmt(
+    let payload =
+        serde_json::to_string(&stored).map_err(|e| ApiError::internal("event encode", e))?;
+    let consent =
+        serde_json::to_string(&consent).map_err(|e| ApiError::internal("consent encode", e))?;
+    row(&(
+        tenant_id,
+        &event.event_id,
+        event.display_name(),
+        event.event_time,
+        event.visitor_id.as_deref(),
+        event.url.as_deref(),
+        payload,
+        ip.as_deref(),
+        consent,
+        received_at,
+    ))
+}
+
+pub fn insert_events_stmts(
+    db: &D1Database,
+    rows: &[String],
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    rows_stmts(
         db,
         "INSERT OR IGNORE INTO events (tenant_id, event_id, event_name, event_time, visitor_id, url, payload, ip, consent, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        &[
-            s(tenant_id),
-            s(&event.event_id),
-            s(event.display_name()),
-            n(event.event_time),
-            opt(event.visitor_id.as_deref()),
-            opt(event.url.as_deref()),
-            s(&serde_json::to_string(&stored).unwrap_or_default()),
-            opt(ip.as_deref()),
-            s(&serde_json::to_string(&consent).unwrap_or_default()),
-            n(received_at),
-        ],
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9
+         FROM json_each(?1)",
+        rows,
     )
 }
 
-/// Initial rows; a later status from the consumer must win, so conflicts are ignored.
-pub fn insert_route_stmt(
-    db: &D1Database,
+/// An event's initial per-destination row.
+pub fn route_row(
     tenant_id: &str,
     event_id: &str,
     r: &RouteRecord,
     now: i64,
-) -> Result<D1PreparedStatement, ApiError> {
-    stmt(
+) -> Result<String, ApiError> {
+    row(&(
+        tenant_id,
+        event_id,
+        &r.pixel,
+        r.platform.as_str(),
+        r.status.as_str(),
+        r.reason.as_deref(),
+        now,
+    ))
+}
+
+/// Initial rows; a later status from the consumer must win, so conflicts are ignored.
+pub fn insert_routes_stmts(
+    db: &D1Database,
+    rows: &[String],
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    rows_stmts(
         db,
         "INSERT OR IGNORE INTO deliveries (tenant_id, event_id, pixel_id, platform, status, attempts, last_error, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)",
-        &[
-            s(tenant_id),
-            s(event_id),
-            s(&r.pixel),
-            s(r.platform.as_str()),
-            s(r.status.as_str()),
-            opt(r.reason.as_deref()),
-            n(now),
-        ],
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, 0, value ->> 5, value ->> 6
+         FROM json_each(?1)",
+        rows,
     )
 }
 
@@ -521,33 +577,41 @@ pub struct DeliveryUpdate<'a> {
     pub response: Option<&'a str>,
 }
 
-/// A delivered row never goes back to another status (queue redelivery is at-least-once).
-pub fn upsert_delivery_stmt(
+/// A delivered row never goes back to another status (queue redelivery is at-least-once). Rows
+/// apply in order, as separate statements would.
+pub fn upsert_deliveries_stmts(
     db: &D1Database,
-    u: &DeliveryUpdate<'_>,
+    updates: &[DeliveryUpdate<'_>],
     now: i64,
-) -> Result<D1PreparedStatement, ApiError> {
-    stmt(
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    let rows = updates
+        .iter()
+        .map(|u| {
+            row(&(
+                u.tenant_id,
+                u.event_id,
+                u.pixel,
+                u.platform.as_str(),
+                u.status.as_str(),
+                u.attempts,
+                u.last_error,
+                u.trace_id,
+                u.response,
+                now,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    rows_stmts(
         db,
         "INSERT INTO deliveries (tenant_id, event_id, pixel_id, platform, status, attempts, last_error, trace_id, response, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9
+         FROM json_each(?1) WHERE true
          ON CONFLICT(tenant_id, event_id, pixel_id) DO UPDATE SET status = excluded.status,
            attempts = max(deliveries.attempts, excluded.attempts), last_error = excluded.last_error,
            trace_id = coalesce(excluded.trace_id, deliveries.trace_id), response = coalesce(excluded.response, deliveries.response),
            updated_at = excluded.updated_at
          WHERE deliveries.status != 'delivered'",
-        &[
-            s(u.tenant_id),
-            s(u.event_id),
-            s(u.pixel),
-            s(u.platform.as_str()),
-            s(u.status.as_str()),
-            n(u.attempts as i64),
-            opt(u.last_error),
-            opt(u.trace_id),
-            opt(u.response),
-            n(now),
-        ],
+        &rows,
     )
 }
 
