@@ -13,12 +13,21 @@ use super::fanout::QueueMessage;
 use super::hash::sha256_hex;
 
 pub const DEDUP_WINDOW_SECS: i64 = 48 * 3600;
-/// Shards spread load across Durable Objects; one event id always lands on the same shard.
-pub const SHARDS: u32 = 16;
+/// Shards spread the claims over Durable Objects; one event id always lands on the same shard.
+/// Few, because claims are group-committed per shard (see edge::durable::group_commit): fewer
+/// shards mean fuller calls and fewer SQLite commits. Four hold 48 h of keys at ~400 million
+/// events a day before reaching the 10 GB a Durable Object may store (a key row is ~50 bytes);
+/// raising this moves keys to other shards, so events of the 48 h before the change could be
+/// accepted once more.
+pub const SHARDS: u32 = 4;
 
 /// The stored key: a hash, so shard storage never holds tenant ids or event ids in the clear.
+/// 128 bits (32 hex digits) make a collision between two real events practically impossible and
+/// keep a shard's rows small.
 pub fn dedup_key(tenant_id: &str, event_id: &str) -> String {
-    sha256_hex(&format!("{tenant_id}\u{1f}{event_id}"))
+    let mut key = sha256_hex(&format!("{tenant_id}\u{1f}{event_id}"));
+    key.truncate(32);
+    key
 }
 
 pub fn shard_of(key: &str) -> u32 {
@@ -29,6 +38,21 @@ pub trait SeenStore {
     /// Records `key` as seen at `now` unless it was seen within the window; returns true when the
     /// key is new (first sighting, or the previous one expired). Must be atomic per key.
     fn claim(&mut self, key: &str, now: i64) -> bool;
+
+    /// Claims keys in order, each at its own time: a key repeated in the list is a duplicate after
+    /// its first sighting. A store that can claim many keys in one statement overrides this (see
+    /// `fresh_in_order`).
+    fn claim_all(&mut self, keys: &[(&str, i64)]) -> Vec<bool> {
+        keys.iter().map(|&(k, now)| self.claim(k, now)).collect()
+    }
+}
+
+/// A bulk claim's answer per position, from the keys the store wrote: only the first occurrence
+/// of a written key is fresh (its repeats in the same list found it already there).
+pub fn fresh_in_order(keys: &[(&str, i64)], written: &[String]) -> Vec<bool> {
+    let mut unclaimed: std::collections::HashSet<&str> =
+        written.iter().map(String::as_str).collect();
+    keys.iter().map(|&(k, _)| unclaimed.remove(k)).collect()
 }
 
 /// One event of a claim: its dedup key and the queue messages (JSON) to send if it is fresh.
@@ -38,46 +62,85 @@ pub struct ClaimItem {
     pub messages: Vec<String>,
 }
 
-/// What the intake asks one shard. Only the shard knows which events were duplicates, so it also
-/// queues the intake counters for its share of the request: its events, plus `rejected` (the
-/// request's invalid events, sent to one of its shards). D1 adds the shares up.
+/// One request's share of a claim on one shard. Only the shard knows which events were
+/// duplicates, so it also queues the intake counters for this share: its events, plus `rejected`
+/// (the request's invalid events, sent with one of its shares). D1 adds the shares up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClaimRequest {
+pub struct ClaimPart {
     pub tenant_id: String,
     pub now: i64,
     pub events: Vec<ClaimItem>,
     pub rejected: u32,
 }
 
+/// One call to one shard: the shares of every request an isolate gathered for that shard while
+/// its previous call was in flight (group commit: one transaction for all of them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClaimAnswer {
-    pub fresh: Vec<bool>,
+pub struct ClaimRequest {
+    pub parts: Vec<ClaimPart>,
 }
 
-/// The claim's effect: per event whether it is fresh, and the messages for the outbox in order.
-/// Events are claimed in order, so a key repeated within the request is a duplicate the second time.
-pub fn apply_claim<S: SeenStore>(store: &mut S, req: &ClaimRequest) -> (Vec<bool>, Vec<String>) {
-    let mut outbox = Vec::new();
-    let fresh: Vec<bool> = req
-        .events
+/// Per part, per event: fresh or duplicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimAnswer {
+    pub fresh: Vec<Vec<bool>>,
+}
+
+/// The claim's effect: per part and event whether it is fresh, and the messages for the outbox in
+/// order (the fresh events' messages, then one Counters message per tenant and hour). Events are
+/// claimed in order, so a key repeated within the call is a duplicate the second time.
+pub fn apply_claim<S: SeenStore>(
+    store: &mut S,
+    req: ClaimRequest,
+) -> (Vec<Vec<bool>>, Vec<String>) {
+    let keys: Vec<(&str, i64)> = req
+        .parts
         .iter()
-        .map(|item| {
-            let fresh = store.claim(&item.key, req.now);
-            if fresh {
-                outbox.extend(item.messages.iter().cloned());
-            }
+        .flat_map(|p| p.events.iter().map(move |e| (e.key.as_str(), p.now)))
+        .collect();
+    let mut claimed = store.claim_all(&keys).into_iter();
+    drop(keys);
+    let mut outbox = Vec::new();
+    // (tenant, hour, claimed, accepted, rejected) in order of appearance; a call spans few
+    // tenants and hours.
+    let mut counters: Vec<(String, i64, u32, u32, u32)> = Vec::new();
+    let fresh = req
+        .parts
+        .into_iter()
+        .map(|part| {
+            let fresh: Vec<bool> = part
+                .events
+                .into_iter()
+                .map(|item| {
+                    let fresh = claimed.next().unwrap_or(false);
+                    if fresh {
+                        outbox.extend(item.messages);
+                    }
+                    fresh
+                })
+                .collect();
+            let hour = part.now - part.now.rem_euclid(3600);
+            let at = match counters
+                .iter()
+                .position(|c| c.0 == part.tenant_id && c.1 == hour)
+            {
+                Some(at) => at,
+                None => {
+                    counters.push((part.tenant_id, hour, 0, 0, 0));
+                    counters.len() - 1
+                }
+            };
+            let c = &mut counters[at];
+            c.2 += fresh.len() as u32;
+            c.3 += fresh.iter().filter(|f| **f).count() as u32;
+            c.4 += part.rejected;
             fresh
         })
         .collect();
-    let accepted = fresh.iter().filter(|f| **f).count() as u32;
-    let counters = QueueMessage::intake_counters(
-        &req.tenant_id,
-        req.now,
-        fresh.len() as u32,
-        accepted,
-        req.rejected,
-    );
-    outbox.push(serde_json::to_string(&counters).expect("counters serialize"));
+    for (tenant_id, hour, claimed, accepted, rejected) in counters {
+        let message = QueueMessage::intake_counters(&tenant_id, hour, claimed, accepted, rejected);
+        outbox.push(serde_json::to_string(&message).expect("counters serialize"));
+    }
     (fresh, outbox)
 }
 
@@ -154,12 +217,14 @@ mod tests {
     fn repeats_inside_one_batch_count_once() {
         let mut s = MemoryStore::default();
         let req = ClaimRequest {
-            tenant_id: "t".into(),
-            now: 5,
-            events: vec![item("e", &[]), item("e", &[]), item("f", &[])],
-            rejected: 0,
+            parts: vec![part(
+                "t",
+                5,
+                vec![item("e", &[]), item("e", &[]), item("f", &[])],
+                0,
+            )],
         };
-        assert_eq!(apply_claim(&mut s, &req).0, vec![true, false, true]);
+        assert_eq!(apply_claim(&mut s, req).0, vec![vec![true, false, true]]);
     }
 
     fn item(event_id: &str, messages: &[&str]) -> ClaimItem {
@@ -169,23 +234,34 @@ mod tests {
         }
     }
 
+    fn part(tenant: &str, now: i64, events: Vec<ClaimItem>, rejected: u32) -> ClaimPart {
+        ClaimPart {
+            tenant_id: tenant.into(),
+            now,
+            events,
+            rejected,
+        }
+    }
+
     #[test]
     fn a_claim_queues_the_messages_of_fresh_events_only_and_counts_its_share() {
         let mut s = MemoryStore::default();
         s.claim(&dedup_key("t", "old"), 7_000);
         let req = ClaimRequest {
-            tenant_id: "t".into(),
-            now: 7_250,
-            events: vec![
-                item("a", &["rec-a", "meta-a"]),
-                item("old", &["rec-old"]),
-                item("a", &["rec-a-again"]),
-                item("b", &["rec-b"]),
-            ],
-            rejected: 1,
+            parts: vec![part(
+                "t",
+                7_250,
+                vec![
+                    item("a", &["rec-a", "meta-a"]),
+                    item("old", &["rec-old"]),
+                    item("a", &["rec-a-again"]),
+                    item("b", &["rec-b"]),
+                ],
+                1,
+            )],
         };
-        let (fresh, outbox) = apply_claim(&mut s, &req);
-        assert_eq!(fresh, vec![true, false, false, true]);
+        let (fresh, outbox) = apply_claim(&mut s, req);
+        assert_eq!(fresh, vec![vec![true, false, false, true]]);
         assert_eq!(&outbox[..3], ["rec-a", "meta-a", "rec-b"]);
         let counters: QueueMessage = serde_json::from_str(&outbox[3]).unwrap();
         assert_eq!(
@@ -200,17 +276,92 @@ mod tests {
             }
         );
         let again = ClaimRequest {
-            tenant_id: "t".into(),
-            now: 7_300,
-            events: vec![item("b", &["rec-b"]), item("c", &["rec-c"])],
-            rejected: 0,
+            parts: vec![part(
+                "t",
+                7_300,
+                vec![item("b", &["rec-b"]), item("c", &["rec-c"])],
+                0,
+            )],
         };
-        let (fresh, outbox) = apply_claim(&mut s, &again);
+        let (fresh, outbox) = apply_claim(&mut s, again);
         assert_eq!(
             (fresh, &outbox[0]),
-            (vec![false, true], &"rec-c".to_string())
+            (vec![vec![false, true]], &"rec-c".to_string())
         );
         assert!(outbox[1].contains(r#""received":2,"accepted":1,"duplicates":1,"rejected":0"#));
+    }
+
+    #[test]
+    fn coalesced_parts_answer_each_request_and_count_per_tenant_and_hour() {
+        let mut s = MemoryStore::default();
+        let req = ClaimRequest {
+            parts: vec![
+                part("t", 7_250, vec![item("a", &["rec-a"])], 2),
+                // Another request for the same event, in the same call: its duplicate.
+                part(
+                    "t",
+                    7_251,
+                    vec![item("a", &["rec-a2"]), item("b", &["rec-b"])],
+                    0,
+                ),
+                // Another tenant's event of the same id: a different key.
+                part(
+                    "u",
+                    7_252,
+                    vec![ClaimItem {
+                        key: dedup_key("u", "a"),
+                        messages: vec!["rec-ua".into()],
+                    }],
+                    0,
+                ),
+                // Same tenant, next hour: its own counters row.
+                part("t", 10_800, vec![item("c", &["rec-c"])], 0),
+            ],
+        };
+        let (fresh, outbox) = apply_claim(&mut s, req);
+        assert_eq!(
+            fresh,
+            vec![vec![true], vec![false, true], vec![true], vec![true]]
+        );
+        assert_eq!(&outbox[..4], ["rec-a", "rec-b", "rec-ua", "rec-c"]);
+        let counters: Vec<QueueMessage> = outbox[4..]
+            .iter()
+            .map(|m| serde_json::from_str(m).unwrap())
+            .collect();
+        let row =
+            |tenant: &str, hour, received, accepted, duplicates, rejected| QueueMessage::Counters {
+                tenant_id: tenant.into(),
+                hour,
+                received,
+                accepted,
+                duplicates,
+                rejected,
+            };
+        assert_eq!(
+            counters,
+            vec![
+                row("t", 7_200, 5, 2, 1, 2),
+                row("u", 7_200, 1, 1, 0, 0),
+                row("t", 10_800, 1, 1, 0, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bulk_store_answers_like_one_claim_at_a_time() {
+        let keys = [("k1", 1), ("k2", 1), ("k1", 2), ("k3", 2), ("k2", 3)];
+        // The store wrote k1 and k2 (k3 was a live duplicate): their first occurrences are fresh.
+        let written = || vec!["k2".to_string(), "k1".to_string()];
+        assert_eq!(
+            fresh_in_order(&keys, &written()),
+            vec![true, true, false, false, false]
+        );
+        let mut one_by_one = MemoryStore::default();
+        one_by_one.claim("k3", 0);
+        assert_eq!(
+            one_by_one.claim_all(&keys),
+            fresh_in_order(&keys, &written())
+        );
     }
 
     #[test]

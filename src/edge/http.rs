@@ -72,7 +72,7 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Get, [""]) | (Method::Get, ["demo"]) if super::dev_demo_enabled(env) => {
             demo_page(env).await
         }
-        (Method::Get, ["pixel.gif"]) => Ok(pixel_gif(req, env).await),
+        (Method::Get, ["pixel.gif"]) => Ok(pixel_gif(req, env, ctx).await),
         (Method::Post, ["api", "v1", "tenants"]) => create_tenant(req, env).await,
         (Method::Post, ["api", "v1", "tracking", "events"]) => events(req, env, ctx, false).await,
         (Method::Post, ["api", "v1", "tracking", "events", "batch"]) => {
@@ -527,6 +527,7 @@ struct IntakeSummary {
 async fn intake(
     req: &Request,
     env: &Env,
+    ctx: &Context,
     caller: &TrackingCaller,
     body: &Value,
     batch: bool,
@@ -621,7 +622,7 @@ async fn intake(
             .map_err(unavailable)?;
         vec![]
     } else {
-        durable::dedup::claim_and_enqueue(env, &tenant_id, claims, rejected.len() as u32, now)
+        durable::dedup::claim_and_enqueue(env, ctx, &tenant_id, claims, rejected.len() as u32, now)
             .await
             .map_err(unavailable)?
     };
@@ -648,10 +649,10 @@ async fn intake(
     Ok(summary)
 }
 
-async fn events(mut req: Request, env: &Env, _ctx: &Context, batch: bool) -> ApiResult {
+async fn events(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> ApiResult {
     let body = read_body(&mut req).await?;
     let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
-    let s = intake(&req, env, &caller, &body, batch).await?;
+    let s = intake(&req, env, ctx, &caller, &body, batch).await?;
     Ok(json_response(
         202,
         &json!({
@@ -667,7 +668,7 @@ async fn events(mut req: Request, env: &Env, _ctx: &Context, batch: bool) -> Api
 
 /// `GET /pixel.gif?site_key=…&event_name=…[&event_id&visitor_id&url&referrer&value&currency&fbc&fbp…]`
 /// for `<img>` beacons and no-JS fallbacks. Always the GIF, whatever happened.
-async fn pixel_gif(req: Request, env: &Env) -> Response {
+async fn pixel_gif(req: Request, env: &Env, ctx: &Context) -> Response {
     let outcome = async {
         let url = super::raw_url(&req);
         let caller = tracking_caller(&req, env, None).await?;
@@ -698,7 +699,7 @@ async fn pixel_gif(req: Request, env: &Env) -> Response {
             .or_insert(Value::String("page_view".into()));
         ev.insert("custom_data".into(), Value::Object(custom));
         ev.insert("click_ids".into(), Value::Object(click));
-        intake(&req, env, &caller, &Value::Object(ev), false).await
+        intake(&req, env, ctx, &caller, &Value::Object(ev), false).await
     }
     .await;
     if let Err(e) = outcome {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 use crate::core::dedup::{
-    apply_claim, by_shard, dedup_key, is_expired, next_shard_alarm, ClaimAnswer, ClaimItem,
-    ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
+    apply_claim, by_shard, dedup_key, fresh_in_order, next_shard_alarm, ClaimAnswer, ClaimItem,
+    ClaimPart, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
 };
 use crate::edge::{now_ms, queue, ApiError};
 
@@ -38,29 +38,48 @@ pub struct DedupShard {
     flush_armed: Cell<bool>,
 }
 
-struct SqlSeen<'a>(&'a SqlStorage);
+struct SqlSeen<'a> {
+    sql: &'a SqlStorage,
+    /// Set when the claim statement failed: the call must then fail as a whole (reading the keys
+    /// as duplicates would acknowledge events that were never claimed).
+    failed: Option<String>,
+}
 
 impl SeenStore for SqlSeen<'_> {
     /// One statement: the row is written (and returned) only when the key is new or its previous
     /// sighting has expired; a live duplicate returns no row and changes nothing.
     fn claim(&mut self, key: &str, now: i64) -> bool {
-        // `is_expired(ts, now)` ⇔ `ts <= now - DEDUP_WINDOW_SECS`.
-        let expired_at_or_before = now - DEDUP_WINDOW_SECS;
-        debug_assert!(is_expired(expired_at_or_before, now));
-        super::first_column(
-            self.0.exec(
-                "INSERT INTO seen (k, ts) VALUES (?, ?) \
-                 ON CONFLICT(k) DO UPDATE SET ts = excluded.ts WHERE seen.ts <= ? \
-                 RETURNING ts",
-                vec![
-                    key.into(),
-                    (now as f64).into(),
-                    (expired_at_or_before as f64).into(),
-                ],
+        self.claim_all(&[(key, now)])[0]
+    }
+
+    /// All keys of a call in one statement (a statement costs far more than a row here).
+    /// `is_expired(ts, now)` ⇔ `ts <= now - DEDUP_WINDOW_SECS`.
+    fn claim_all(&mut self, keys: &[(&str, i64)]) -> Vec<bool> {
+        let list = match serde_json::to_string(keys) {
+            Ok(list) => list,
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                return vec![false; keys.len()];
+            }
+        };
+        let written: Vec<String> = match self.sql.exec(
+            &format!(
+                "INSERT INTO seen (k, ts) \
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) WHERE true \
+                 ON CONFLICT(k) DO UPDATE SET ts = excluded.ts WHERE seen.ts <= excluded.ts - {DEDUP_WINDOW_SECS} \
+                 RETURNING k"
             ),
-            "ts",
-        )
-        .is_some()
+            vec![list.into()],
+        ) {
+            Ok(cursor) => cursor
+                .filter_map(|row| super::column(&row.ok()?, "k")?.as_string())
+                .collect(),
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Vec::new()
+            }
+        };
+        fresh_in_order(keys, &written)
     }
 }
 
@@ -85,13 +104,19 @@ impl DurableObject for DedupShard {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let claim: ClaimRequest = req.json().await?;
         // No await between the claim and the outbox rows: one transaction.
-        let (fresh, outbox) = apply_claim(&mut SqlSeen(&self.sql), &claim);
-        for body in &outbox {
-            self.sql.exec(
-                "INSERT INTO outbox (body) VALUES (?)",
-                vec![body.as_str().into()],
-            )?;
+        let mut seen = SqlSeen {
+            sql: &self.sql,
+            failed: None,
+        };
+        let (fresh, outbox) = apply_claim(&mut seen, claim);
+        if let Some(e) = seen.failed {
+            return Err(format!("dedup claim failed: {e}").into());
         }
+        let bodies = serde_json::to_string(&outbox).map_err(|e| e.to_string())?;
+        self.sql.exec(
+            "INSERT INTO outbox (body) SELECT value FROM json_each(?)",
+            vec![bodies.into()],
+        )?;
         if !outbox.is_empty() && !self.flush_armed.get() {
             self.state.storage().set_alarm(FLUSH_DELAY).await?;
             self.flush_armed.set(true);
@@ -205,12 +230,14 @@ impl DedupShard {
 }
 
 /// Claims a request's events and hands the fresh ones' queue messages to the shards' outboxes:
-/// one DO call per shard, all in parallel. `events` pairs each event id with its encoded
-/// messages; `rejected` is the request's count of invalid events (for the intake counters).
-/// Returns, per event, whether it is new. An error means some shard did not answer: its events
-/// were not accepted (a retry by the client is then safe: the rest are duplicates).
+/// one part per shard, all shards in parallel, each part in its shard's next group-committed call
+/// (see `group_commit`). `events` pairs each event id with its encoded messages; `rejected` is
+/// the request's count of invalid events (for the intake counters). Returns, per event, whether it
+/// is new. An error means some shard did not answer: its events were not accepted (a retry by the
+/// client is then safe: the rest are duplicates).
 pub async fn claim_and_enqueue(
     env: &Env,
+    ctx: &worker::Context,
     tenant_id: &str,
     events: Vec<(&str, Vec<String>)>,
     rejected: u32,
@@ -226,20 +253,23 @@ pub async fn claim_and_enqueue(
         .zip(events)
         .map(|(key, (_, messages))| Some(ClaimItem { key, messages }))
         .collect();
-    let calls = groups.iter().enumerate().map(|(n, (shard, idx))| {
-        let claim = ClaimRequest {
-            tenant_id: tenant_id.to_string(),
-            now,
-            events: idx.iter().filter_map(|&i| items[i].take()).collect(),
-            // The request's invalid events are counted once, by its first shard.
-            rejected: if n == 0 { rejected } else { 0 },
-        };
-        async move {
-            let answer = call(env, *shard, &claim).await?;
-            Ok::<_, ApiError>((idx, answer.fresh))
-        }
-    });
-    let calls: Vec<_> = calls.collect();
+    let calls: Vec<_> = groups
+        .iter()
+        .enumerate()
+        .map(|(n, (shard, idx))| {
+            let part = ClaimPart {
+                tenant_id: tenant_id.to_string(),
+                now,
+                events: idx.iter().filter_map(|&i| items[i].take()).collect(),
+                // The request's invalid events are counted once, with its first part.
+                rejected: if n == 0 { rejected } else { 0 },
+            };
+            async move {
+                let fresh = super::group_commit::claim(env, ctx, *shard, part).await?;
+                Ok::<_, ApiError>((idx, fresh))
+            }
+        })
+        .collect();
     let mut fresh = vec![false; items.len()];
     for result in futures_util::future::join_all(calls).await {
         let (idx, answers) = result?;
@@ -250,7 +280,7 @@ pub async fn claim_and_enqueue(
     Ok(fresh)
 }
 
-async fn call(
+pub(super) async fn call(
     env: &Env,
     shard: u32,
     claim: &ClaimRequest,

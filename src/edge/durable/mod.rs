@@ -1,5 +1,6 @@
 //! Durable Objects.
 pub mod dedup;
+mod group_commit;
 #[cfg(feature = "jobs")]
 pub mod scheduler;
 
