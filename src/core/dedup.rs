@@ -56,7 +56,7 @@ pub fn fresh_in_order(keys: &[(&str, i64)], written: &[String]) -> Vec<bool> {
 }
 
 /// One event of a claim: its dedup key and the queue messages (JSON) to send if it is fresh.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClaimItem {
     pub key: String,
     pub messages: Vec<String>,
@@ -65,7 +65,7 @@ pub struct ClaimItem {
 /// One request's share of a claim on one shard. Only the shard knows which events were
 /// duplicates, so it also queues the intake counters for this share: its events, plus `rejected`
 /// (the request's invalid events, sent with one of its shares). D1 adds the shares up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClaimPart {
     pub tenant_id: String,
     pub now: i64,
@@ -75,9 +75,91 @@ pub struct ClaimPart {
 
 /// One call to one shard: the shares of every request an isolate gathered for that shard while
 /// its previous call was in flight (group commit: one transaction for all of them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClaimRequest {
     pub parts: Vec<ClaimPart>,
+}
+
+/// A claim travels to its shard as lines, not JSON: the messages are JSON already, and nesting
+/// them in JSON would escape every quote on the way in and unescape it in the shard. serde_json's
+/// compact output never holds a raw line break, so each message is one line (tenant ids are
+/// UUIDs and keys hex, so neither holds a space):
+///
+/// ```text
+/// P <tenant_id> <now> <rejected> <events>     one per part, then per event:
+/// E <key> <messages>                          and that many message lines
+/// ```
+impl ClaimRequest {
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for p in &self.parts {
+            debug_assert!(
+                !p.tenant_id.contains([' ', '\n']),
+                "a tenant id with a space"
+            );
+            out.push_str(&format!(
+                "P {} {} {} {}\n",
+                p.tenant_id,
+                p.now,
+                p.rejected,
+                p.events.len()
+            ));
+            for e in &p.events {
+                out.push_str(&format!("E {} {}\n", e.key, e.messages.len()));
+                for m in &e.messages {
+                    debug_assert!(!m.contains('\n'), "a queue message spans lines");
+                    out.push_str(m);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    pub fn decode(text: &str) -> Result<ClaimRequest, String> {
+        let mut lines = text.lines();
+        let mut next = |what: &str| lines.next().ok_or_else(|| format!("claim: missing {what}"));
+        fn fields<'a, const N: usize>(line: &'a str, tag: &str) -> Result<[&'a str; N], String> {
+            let mut it = line.split(' ');
+            if it.next() != Some(tag) {
+                return Err(format!("claim: expected a {tag} line"));
+            }
+            let mut out = [""; N];
+            for f in out.iter_mut() {
+                *f = it
+                    .next()
+                    .ok_or_else(|| format!("claim: short {tag} line"))?;
+            }
+            Ok(out)
+        }
+        let number = |v: &str| {
+            v.parse::<i64>()
+                .map_err(|_| format!("claim: bad number {v:?}"))
+        };
+        let mut parts = Vec::new();
+        while let Ok(line) = next("part") {
+            let [tenant_id, now, rejected, events] = fields::<4>(line, "P")?;
+            let count = number(events)?;
+            let mut items = Vec::new();
+            for _ in 0..count {
+                let [key, messages] = fields::<2>(next("event")?, "E")?;
+                let messages = (0..number(messages)?)
+                    .map(|_| next("message").map(str::to_string))
+                    .collect::<Result<Vec<_>, _>>()?;
+                items.push(ClaimItem {
+                    key: key.to_string(),
+                    messages,
+                });
+            }
+            parts.push(ClaimPart {
+                tenant_id: tenant_id.to_string(),
+                now: number(now)?,
+                events: items,
+                rejected: number(rejected)? as u32,
+            });
+        }
+        Ok(ClaimRequest { parts })
+    }
 }
 
 /// Per part, per event: fresh or duplicate.
@@ -345,6 +427,36 @@ mod tests {
                 row("t", 10_800, 1, 1, 0, 0),
             ]
         );
+    }
+
+    #[test]
+    fn a_claim_round_trips_through_its_line_format() {
+        let message = serde_json::to_string(&serde_json::json!({
+            "kind": "record", "text": "two\nlines, \"quotes\", tab\t and é"
+        }))
+        .unwrap();
+        let req = ClaimRequest {
+            parts: vec![
+                part(
+                    "t-1",
+                    7_250,
+                    vec![item("a", &[&message, "{}"]), item("b", &[])],
+                    3,
+                ),
+                part("t-2", -1, vec![], 0),
+            ],
+        };
+        assert_eq!(ClaimRequest::decode(&req.encode()), Ok(req));
+        assert_eq!(ClaimRequest::decode(""), Ok(ClaimRequest { parts: vec![] }));
+        for bad in [
+            "X t 1 0 0",
+            "P t 1 0 1",
+            "P t 1 0 1\nE k 2\n{}",
+            "P t x 0 0",
+            "P t 1",
+        ] {
+            assert!(ClaimRequest::decode(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl DurableObject for DedupShard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let claim: ClaimRequest = req.json().await?;
+        let claim = ClaimRequest::decode(&req.text().await?)?;
         // No await between the claim and the outbox rows: one transaction.
         let mut seen = SqlSeen {
             sql: &self.sql,
@@ -292,7 +292,7 @@ pub(super) async fn call(
         .id_from_name(&format!("shard-{shard}"))
         .and_then(|id| id.get_stub())
         .map_err(|e| ApiError::internal("dedup stub", e))?;
-    let body = serde_json::to_string(claim).map_err(|e| ApiError::internal("dedup encode", e))?;
+    let body = claim.encode();
     let mut init = worker::RequestInit::new();
     init.with_method(worker::Method::Post)
         .with_body(Some(body.into()));
