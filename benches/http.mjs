@@ -1,10 +1,12 @@
 // HTTP throughput and latency of the event endpoint vs. a hello-world route (/healthz) on the same
 // workerd in the same run, and the ack latency while the platforms hang. Prints one JSON object.
-// Usage (from scripts/bench): node benches/http.mjs [seconds] [concurrency]
+// Usage (from scripts/bench): node benches/http.mjs [seconds] [concurrency[,concurrency…]]
+// Each concurrency alternates hello and event runs twice (half the seconds each), so drift of a
+// shared machine hits both sides alike.
 import { startGateway, sleep } from "../tests/e2e/harness.mjs";
 
 const SECONDS = Number(process.argv[2] || 8);
-const CONCURRENCY = Number(process.argv[3] || 16);
+const CONCURRENCIES = String(process.argv[3] || "16,64").split(",").map(Number);
 
 function percentile(sorted, p) {
   if (!sorted.length) return null;
@@ -13,6 +15,10 @@ function percentile(sorted, p) {
 
 /** Runs `make()` requests from `concurrency` loops for `seconds`; returns rps and latencies. */
 async function load(make, { seconds, concurrency }) {
+  return summarize(await measure(make, { seconds, concurrency }));
+}
+
+async function measure(make, { seconds, concurrency }) {
   const lat = [];
   let errors = 0;
   const end = performance.now() + seconds * 1000;
@@ -28,8 +34,13 @@ async function load(make, { seconds, concurrency }) {
       lat.push(performance.now() - s);
     }
   }));
-  const elapsed = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
+  return { lat, errors, elapsed: (performance.now() - t0) / 1000 };
+}
+
+function summarize(...runs) {
+  const lat = runs.flatMap((r) => r.lat).sort((a, b) => a - b);
+  const elapsed = runs.reduce((t, r) => t + r.elapsed, 0);
+  const errors = runs.reduce((t, r) => t + r.errors, 0);
   const r2 = (x) => x === null ? null : Math.round(x * 100) / 100;
   return { requests: lat.length, errors, rps: Math.round(lat.length / elapsed), p50_ms: r2(percentile(lat, 50)), p99_ms: r2(percentile(lat, 99)) };
 }
@@ -52,10 +63,18 @@ try {
 
   await load(hello, { seconds: 1, concurrency: 4 });
   await load(event, { seconds: 1, concurrency: 4 });
-  const helloRun = await load(hello, { seconds: SECONDS, concurrency: CONCURRENCY });
-  await sleep(1000);
-  const eventRun = await load(event, { seconds: SECONDS, concurrency: CONCURRENCY });
-  await sleep(3000); // let the consumer drain before the latency runs
+  const throughput = [];
+  for (const concurrency of CONCURRENCIES) {
+    const runs = { hello: [], events: [] };
+    for (let round = 0; round < 2; round++) {
+      runs.hello.push(await measure(hello, { seconds: SECONDS / 2, concurrency }));
+      await sleep(500);
+      runs.events.push(await measure(event, { seconds: SECONDS / 2, concurrency }));
+      await sleep(2000); // let the consumer drain before the next run
+    }
+    const [h, e] = [summarize(...runs.hello), summarize(...runs.events)];
+    throughput.push({ concurrency, hello: h, events: e, ratio: Math.round((e.rps / h.rps) * 1000) / 1000 });
+  }
 
   const calm = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
   await gw.script("/v24.0/", [{ status: 200, body: { events_received: 1 }, hang_ms: 2000 }], true);
@@ -63,9 +82,7 @@ try {
   const hanging = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
 
   console.log(JSON.stringify({
-    seconds: SECONDS, concurrency: CONCURRENCY,
-    hello: helloRun, events: eventRun,
-    throughput_ratio: Math.round((eventRun.rps / helloRun.rps) * 1000) / 1000,
+    seconds: SECONDS, throughput,
     ack_while_platforms_answer: calm, ack_while_platforms_hang_2s: hanging,
   }));
 } finally {
