@@ -11,13 +11,12 @@
 //! - a waiting request resumes through a JS promise of its own, which workerd resumes in the
 //!   waiter's context even when another request resolves it (a Rust waker would run the waiter in
 //!   the resolver's context);
-//! - each call runs under `wait_until` of the request that starts it, so its client leaving
-//!   mid-call cancels nothing;
+//! - each call runs under `wait_until` of the request that starts it, and every waiting request
+//!   keeps its own context alive the same way, so a client leaving cancels nothing;
 //! - when a call ends, the first request of the next batch is woken to start the next call in its
 //!   own context (no request keeps working for others after its own answer);
-//! - should a lane still stall (say the woken request's client left and its context is gone), it
-//!   counts as free again after `LEASE`: the next request starts a call that takes everyone still
-//!   waiting.
+//! - should a lane still stall, it counts as free again after `LEASE`: the next request starts a
+//!   call that takes everyone still waiting.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -111,6 +110,12 @@ pub async fn claim(
         start_call(env, ctx, shard);
     }
     loop {
+        // Keeps this request's context alive until it is answered or told to lead, even if its
+        // client leaves: a lead lost with a cancelled context would strand the requests behind it.
+        let answered = JsFuture::from(promise.clone());
+        ctx.wait_until(async move {
+            let _ = answered.await;
+        });
         let _ = JsFuture::from(promise).await;
         let next = slot.borrow_mut().reply.take();
         match next {
