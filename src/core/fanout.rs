@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision};
+use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision, DeliveryMode};
 use super::destinations::{destination, DeliveryEvent};
 use super::event::{AssertedConsent, Event};
 use super::mapping::{EventName, Platform};
@@ -90,11 +90,23 @@ pub struct RouteRecord {
     pub reason: Option<String>,
 }
 
+/// A destination an accepted event is queued for, as its Record carries it (the job is rebuilt
+/// from the record: same event, same consent, first attempt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstDelivery {
+    pub pixel: String,
+    pub platform: Platform,
+    pub mode: DeliveryMode,
+}
+
 /// Everything that goes through the delivery queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum QueueMessage {
-    /// Store the accepted event (hashed PII only) and its routing decisions.
+    /// Store the accepted event (hashed PII only) and its routing decisions, and make the first
+    /// attempt of each destination it is queued for. One message per accepted event, however
+    /// many destinations: the event travels once, and a consumer batch covers 100 events.
+    /// Retries travel as `Deliver`.
     Record {
         tenant_id: String,
         /// The same allocation the event's Deliver jobs share.
@@ -102,6 +114,8 @@ pub enum QueueMessage {
         consent: AssertedConsent,
         received_at: i64,
         routes: Vec<RouteRecord>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        deliveries: Vec<FirstDelivery>,
     },
     Deliver(Box<DeliveryJob>),
     /// Intake counters for the stats endpoint (duplicates never reach D1 otherwise).
@@ -116,6 +130,57 @@ pub enum QueueMessage {
 }
 
 impl QueueMessage {
+    /// The queue message of an accepted event: its record and the first attempt of every
+    /// destination `route` queued it for.
+    pub fn accepted(tenant_id: &str, event: Arc<Event>, routed: Routed, received_at: i64) -> Self {
+        QueueMessage::Record {
+            tenant_id: tenant_id.to_string(),
+            event,
+            consent: routed.consent,
+            received_at,
+            routes: routed.records,
+            deliveries: routed
+                .jobs
+                .into_iter()
+                .map(|j| FirstDelivery {
+                    pixel: j.pixel,
+                    platform: j.platform,
+                    mode: j.delivery.mode,
+                })
+                .collect(),
+        }
+    }
+
+    /// The delivery jobs a message asks for: a Deliver's own, or the first attempts a Record
+    /// carries.
+    pub fn jobs(&self) -> Vec<DeliveryJob> {
+        match self {
+            QueueMessage::Deliver(job) => vec![(**job).clone()],
+            QueueMessage::Record {
+                tenant_id,
+                event,
+                consent,
+                deliveries,
+                ..
+            } => deliveries
+                .iter()
+                .map(|d| DeliveryJob {
+                    tenant_id: tenant_id.clone(),
+                    pixel: d.pixel.clone(),
+                    platform: d.platform,
+                    delivery: DeliveryEvent {
+                        event: Arc::clone(event),
+                        mode: d.mode,
+                        consent: *consent,
+                    },
+                    attempt: 1,
+                    deferrals: 0,
+                })
+                .collect(),
+            QueueMessage::Counters { .. } => vec![],
+        }
+    }
+
     /// The intake counters for `claimed` valid events (of which `accepted` were fresh, the rest
     /// duplicates) and `rejected` invalid ones, in `now`'s hour.
     pub fn intake_counters(
@@ -393,6 +458,33 @@ mod tests {
         assert_eq!(r.jobs[0].pixel, "p1");
         assert_eq!(r.jobs[0].attempt, 1);
         assert_eq!(r.records.len(), 1);
+    }
+
+    #[test]
+    fn an_accepted_event_is_one_message_that_gives_back_its_jobs() {
+        let ev = event("https://a.example/x");
+        let pixels = [pixel("p1", Platform::Meta), pixel("p2", Platform::Google)];
+        let routed = route(
+            "t",
+            &ev,
+            &pixels,
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        let jobs = routed.jobs.clone();
+        let message = QueueMessage::accepted("t", Arc::clone(&ev), routed, 100);
+        let wire = serde_json::to_string(&message).unwrap();
+        // The event travels once, not once per destination.
+        assert_eq!(wire.matches(r#""event_id":"e""#).count(), 1);
+        let back: QueueMessage = serde_json::from_str(&wire).unwrap();
+        assert_eq!(back, message);
+        assert_eq!(back.jobs(), jobs);
+        // A record without destinations (consent denied) carries no list at all.
+        let none = route("t", &ev, &pixels, None, &ConsentPolicy::default());
+        let wire = serde_json::to_string(&QueueMessage::accepted("t", ev, none, 100)).unwrap();
+        assert!(!wire.contains("deliveries"));
+        let back: QueueMessage = serde_json::from_str(&wire).unwrap();
+        assert!(back.jobs().is_empty());
     }
 
     #[test]

@@ -103,7 +103,10 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
     for m in batch.messages()? {
         match serde_json::from_str::<QueueMessage>(m.body()) {
             Ok(QueueMessage::Deliver(j)) => jobs.push(*j),
-            Ok(rec @ QueueMessage::Record { .. }) => records.push(rec),
+            Ok(rec @ QueueMessage::Record { .. }) => {
+                jobs.extend(rec.jobs());
+                records.push(rec);
+            }
             Ok(c @ QueueMessage::Counters { .. }) => counters.push(c),
             Err(e) => worker::console_error!("dropping undecodable queue message: {e}"),
         }
@@ -138,6 +141,7 @@ async fn store_records(
             consent,
             received_at,
             routes: records,
+            ..
         } = r
         {
             events.push(d1::event_row(tenant_id, event, *consent, *received_at)?);
@@ -368,7 +372,11 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
     for m in batch.messages()? {
         match serde_json::from_str::<QueueMessage>(m.body()) {
             Ok(QueueMessage::Deliver(j)) => dead.push(*j),
-            Ok(rec @ QueueMessage::Record { .. }) => records.push(rec),
+            Ok(rec @ QueueMessage::Record { .. }) => {
+                // Its first attempts died with it.
+                dead.extend(rec.jobs());
+                records.push(rec);
+            }
             Ok(c @ QueueMessage::Counters { .. }) => counters.push(c),
             Err(e) => worker::console_error!("dropping undecodable dead letter: {e}"),
         }

@@ -580,7 +580,6 @@ async fn intake(
             .as_deref()
             .and_then(|v| consent_of.get(v))
             .and_then(|s| s.as_ref());
-        // One copy, shared by the Record and every Deliver job.
         let event = std::sync::Arc::new(p.event.clone());
         let routed = fanout::route(
             &tenant_id,
@@ -589,23 +588,11 @@ async fn intake(
             stored,
             &caller.config.consent_policy,
         );
-        let record = QueueMessage::Record {
-            tenant_id: tenant_id.clone(),
-            event,
-            consent: routed.consent,
-            received_at: now,
-            routes: routed.records,
-        };
-        let messages = std::iter::once(record)
-            .chain(
-                routed
-                    .jobs
-                    .into_iter()
-                    .map(|j| QueueMessage::Deliver(Box::new(j))),
-            )
-            .map(|m| serde_json::to_string(&m))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::internal("queue encode", e))?;
+        // One message per event: its record and the first attempt of each destination.
+        let message =
+            serde_json::to_string(&QueueMessage::accepted(&tenant_id, event, routed, now))
+                .map_err(|e| ApiError::internal("queue encode", e))?;
+        let messages = vec![message];
         claims.push((p.event.event_id.as_str(), messages));
     }
     let unavailable = |e: ApiError| ApiError {
