@@ -125,7 +125,7 @@ pub fn dev_demo_enabled(env: &Env) -> bool {
 }
 
 /// An API error rendered as `{"error":{"code","message","field"}}`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: u16,
     pub code: &'static str,

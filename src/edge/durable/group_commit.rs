@@ -140,30 +140,29 @@ fn start_call(env: &Env, ctx: &Context, shard: u32) {
             batch.into_iter().map(|w| (w.part, w.slot)).unzip();
         let expected = parts.len();
         // Empty when a lane taken over after its lease already took everyone.
-        let answer = if expected == 0 {
-            Ok(crate::core::dedup::ClaimAnswer { fresh: vec![] })
+        let fresh = if expected == 0 {
+            Ok(vec![])
         } else {
-            call(&env, shard, &ClaimRequest { parts }).await
-        };
-        match answer {
-            Ok(answer) if answer.fresh.len() == expected => {
-                for (slot, fresh) in slots.iter().zip(answer.fresh) {
-                    reply(slot, Reply::Answered(Ok(fresh)));
-                }
-            }
-            Ok(answer) => {
-                for slot in &slots {
-                    let e = ApiError::internal(
+            call(&env, shard, &ClaimRequest { parts })
+                .await
+                .and_then(|answer| match answer.fresh.len() {
+                    n if n == expected => Ok(answer.fresh),
+                    n => Err(ApiError::internal(
                         "dedup answer",
-                        format!("{} answers for {expected} parts", answer.fresh.len()),
-                    );
-                    reply(slot, Reply::Answered(Err(e)));
+                        format!("{n} answers for {expected} parts"),
+                    )),
+                })
+        };
+        // The failure was logged once where it happened; every waiter gets the same error.
+        match fresh {
+            Ok(fresh) => {
+                for (slot, fresh) in slots.iter().zip(fresh) {
+                    reply(slot, Reply::Answered(Ok(fresh)));
                 }
             }
             Err(e) => {
                 for slot in &slots {
-                    let e = ApiError::internal("dedup call", &e.message);
-                    reply(slot, Reply::Answered(Err(e)));
+                    reply(slot, Reply::Answered(Err(e.clone())));
                 }
             }
         }
