@@ -1,12 +1,17 @@
-// HTTP throughput and latency of the event endpoint vs. a hello-world route (/healthz) on the same
-// workerd in the same run, and the ack latency while the platforms hang. Prints one JSON object.
+// HTTP throughput and latency of the event endpoint vs. hello-world routes on the same workerd in
+// the same run, and the ack latency while the platforms hang. Prints one JSON object.
 // Usage (from scripts/bench): node benches/http.mjs [seconds] [concurrency[,concurrency…]]
-// Each concurrency alternates hello and event runs twice (half the seconds each), so drift of a
-// shared machine hits both sides alike.
+// Two hello-world baselines: `GET /healthz`, and `POST /healthz` with the event's own body (the same
+// bytes through the client, wrangler's proxy and the runtime, none of the gateway's work).
+// Measured in steady state: a warm-up first lets V8 finish tiering the wasm up (it compiles hot
+// functions with TurboFan in the background for the first seconds of load). Each concurrency then
+// alternates hello and event runs twice (half the seconds each), so drift of a shared machine hits
+// all sides alike.
 import { startGateway, sleep } from "../tests/e2e/harness.mjs";
 
 const SECONDS = Number(process.argv[2] || 8);
 const CONCURRENCIES = String(process.argv[3] || "16,64").split(",").map(Number);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS || 15);
 
 function percentile(sorted, p) {
   if (!sorted.length) return null;
@@ -54,26 +59,35 @@ try {
   let n = 0;
   const url = `${gw.base}/api/v1/tracking/events?site_key=${t.site_key}`;
   const headers = { origin: "https://shop.example", "content-type": "text/plain", "user-agent": "Mozilla/5.0 (bench)" };
-  const event = () => fetch(url, { method: "POST", headers, body: JSON.stringify({
+  const body = () => JSON.stringify({
     event_id: `bench-${process.pid}-${n++}`, event_name: "purchase", visitor_id: "bench-visitor", url: "https://shop.example/thanks",
     user_data: { email: "bench.user@example.com", phone: "+1 415 555 2671", first_name: "Ana", last_name: "López", country: "US", zip: "94103" },
     custom_data: { value: 42.5, currency: "USD", content_ids: ["sku-1"] }, click_ids: { fbp: "fb.1.1700000000000.1234" },
-  }) });
-  const hello = () => fetch(`${gw.base}/healthz`);
+  });
+  const event = () => fetch(url, { method: "POST", headers, body: body() });
+  const kinds = {
+    hello_get: () => fetch(`${gw.base}/healthz`),
+    hello_post: () => fetch(`${gw.base}/healthz`, { method: "POST", headers, body: body() }),
+    events: event,
+  };
 
-  await load(hello, { seconds: 1, concurrency: 4 });
-  await load(event, { seconds: 1, concurrency: 4 });
+  for (const make of Object.values(kinds)) await load(make, { seconds: 1, concurrency: 4 });
+  await load(event, { seconds: WARMUP_SECONDS, concurrency: CONCURRENCIES[0] });
+  await sleep(3000); // let the consumer drain the warm-up
   const throughput = [];
+  const ratio = (e, h) => Math.round((e.rps / h.rps) * 1000) / 1000;
   for (const concurrency of CONCURRENCIES) {
-    const runs = { hello: [], events: [] };
+    const runs = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
     for (let round = 0; round < 2; round++) {
-      runs.hello.push(await measure(hello, { seconds: SECONDS / 2, concurrency }));
-      await sleep(500);
-      runs.events.push(await measure(event, { seconds: SECONDS / 2, concurrency }));
-      await sleep(2000); // let the consumer drain before the next run
+      for (const [kind, make] of Object.entries(kinds)) {
+        runs[kind].push(await measure(make, { seconds: SECONDS / 2, concurrency }));
+        // Let the consumer drain after event runs, so the next run does not pay for it.
+        await sleep(kind === "events" ? 2500 : 500);
+      }
     }
-    const [h, e] = [summarize(...runs.hello), summarize(...runs.events)];
-    throughput.push({ concurrency, hello: h, events: e, ratio: Math.round((e.rps / h.rps) * 1000) / 1000 });
+    const [hg, hp, e] = [summarize(...runs.hello_get), summarize(...runs.hello_post), summarize(...runs.events)];
+    throughput.push({ concurrency, hello_get: hg, hello_post: hp, events: e,
+      ratio_vs_get: ratio(e, hg), ratio_vs_post: ratio(e, hp) });
   }
 
   const calm = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
@@ -82,7 +96,7 @@ try {
   const hanging = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });
 
   console.log(JSON.stringify({
-    seconds: SECONDS, throughput,
+    seconds: SECONDS, warmup_seconds: WARMUP_SECONDS, throughput,
     ack_while_platforms_answer: calm, ack_while_platforms_hang_2s: hanging,
   }));
 } finally {

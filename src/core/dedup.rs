@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fanout::QueueMessage;
+use super::fanout::{coalesce_counters, IntakeCounters, QueueMessage};
 use super::hash::sha256_hex;
 
 pub const DEDUP_WINDOW_SECS: i64 = 48 * 3600;
@@ -226,6 +226,29 @@ pub fn apply_claim<S: SeenStore>(
     (fresh, outbox)
 }
 
+/// The outbox rows of a flush, ready for the Queue: counters summed per tenant and hour
+/// (`fanout::coalesce_counters`) after the event messages, which pass through as stored.
+pub fn coalesce_outbox(bodies: Vec<String>) -> Vec<String> {
+    // The tag comes first in an internally tagged enum, so counters are known by their prefix.
+    const COUNTERS: &str = r#"{"kind":"counters","#;
+    let (counters, mut out): (Vec<String>, Vec<String>) =
+        bodies.into_iter().partition(|b| b.starts_with(COUNTERS));
+    let mut parsed = Vec::with_capacity(counters.len());
+    for body in counters {
+        match IntakeCounters::from_json(body.as_bytes()) {
+            Some(c) => parsed.push(c),
+            // Not ours to judge here: the consumer reports what it cannot decode.
+            None => out.push(body),
+        }
+    }
+    out.extend(
+        coalesce_counters(parsed).into_iter().map(|c| {
+            serde_json::to_string(&QueueMessage::Counters(c)).expect("counters serialize")
+        }),
+    );
+    out
+}
+
 /// How a request's events split over the shards: per shard (ascending), the indices of its
 /// events. Events keep their order inside a shard, so a repeat in one request is the duplicate.
 pub fn by_shard(keys: &[String]) -> Vec<(u32, Vec<usize>)> {
@@ -348,14 +371,14 @@ mod tests {
         let counters: QueueMessage = serde_json::from_str(&outbox[3]).unwrap();
         assert_eq!(
             counters,
-            QueueMessage::Counters {
+            QueueMessage::Counters(IntakeCounters {
                 tenant_id: "t".into(),
                 hour: 7_200,
                 received: 5,
                 accepted: 2,
                 duplicates: 2,
                 rejected: 1,
-            }
+            })
         );
         let again = ClaimRequest {
             parts: vec![part(
@@ -371,6 +394,71 @@ mod tests {
             (vec![vec![false, true]], &"rec-c".to_string())
         );
         assert!(outbox[1].contains(r#""received":2,"accepted":1,"duplicates":1,"rejected":0"#));
+    }
+
+    #[test]
+    fn a_flush_sends_one_counters_message_per_tenant_and_hour_and_events_as_stored() {
+        let mut s = MemoryStore::default();
+        let mut rows = Vec::new();
+        for (tenant, now, ids) in [
+            ("t", 7_250, ["a", "b"]),
+            ("t", 7_260, ["a", "c"]),
+            ("u", 7_270, ["a", "d"]),
+            ("t", 10_900, ["e", "f"]),
+        ] {
+            let events = ids
+                .iter()
+                .map(|id| ClaimItem {
+                    key: dedup_key(tenant, id),
+                    messages: vec![format!(r#"{{"kind":"record","id":"{tenant}-{id}"}}"#)],
+                })
+                .collect();
+            let req = ClaimRequest {
+                parts: vec![part(tenant, now, events, 1)],
+            };
+            rows.extend(apply_claim(&mut s, req).1);
+        }
+        // A counters row that cannot be read is passed on for the consumer to report.
+        rows.push(r#"{"kind":"counters","tenant_id":"t""#.to_string());
+        assert_eq!(rows.len(), 7 + 4 + 1);
+
+        let sent = coalesce_outbox(rows);
+        let records: Vec<&str> = sent[..7].iter().map(String::as_str).collect();
+        assert_eq!(
+            records,
+            [
+                r#"{"kind":"record","id":"t-a"}"#,
+                r#"{"kind":"record","id":"t-b"}"#,
+                r#"{"kind":"record","id":"t-c"}"#,
+                r#"{"kind":"record","id":"u-a"}"#,
+                r#"{"kind":"record","id":"u-d"}"#,
+                r#"{"kind":"record","id":"t-e"}"#,
+                r#"{"kind":"record","id":"t-f"}"#,
+            ]
+        );
+        assert_eq!(sent[7], r#"{"kind":"counters","tenant_id":"t""#);
+        let counters: Vec<QueueMessage> = sent[8..]
+            .iter()
+            .map(|b| serde_json::from_str(b).unwrap())
+            .collect();
+        let counts = |tenant: &str, hour, received, accepted, rejected| {
+            QueueMessage::Counters(IntakeCounters {
+                tenant_id: tenant.into(),
+                hour,
+                received,
+                accepted,
+                duplicates: received - accepted - rejected,
+                rejected,
+            })
+        };
+        assert_eq!(
+            counters,
+            [
+                counts("t", 7_200, 6, 3, 2),
+                counts("u", 7_200, 3, 2, 1),
+                counts("t", 10_800, 3, 2, 1),
+            ]
+        );
     }
 
     #[test]
@@ -410,15 +498,16 @@ mod tests {
             .iter()
             .map(|m| serde_json::from_str(m).unwrap())
             .collect();
-        let row =
-            |tenant: &str, hour, received, accepted, duplicates, rejected| QueueMessage::Counters {
+        let row = |tenant: &str, hour, received, accepted, duplicates, rejected| {
+            QueueMessage::Counters(IntakeCounters {
                 tenant_id: tenant.into(),
                 hour,
                 received,
                 accepted,
                 duplicates,
                 rejected,
-            };
+            })
+        };
         assert_eq!(
             counters,
             vec![

@@ -14,7 +14,10 @@ use super::queue::{self, enqueue};
 use super::store::d1::{self, DeliveryUpdate};
 use super::{now_secs, ApiError};
 use crate::core::destinations::{destination, snippet, Credentials};
-use crate::core::fanout::{settle, DeliveryJob, DeliveryStatus, QueueMessage, Settlement};
+use crate::core::fanout::{
+    coalesce_counters, settle, DeliveryJob, DeliveryStatus, IntakeCounters, QueueMessage,
+    Settlement,
+};
 use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
 use crate::core::retry::Outcome;
 
@@ -107,12 +110,12 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
                 jobs.extend(rec.jobs());
                 records.push(rec);
             }
-            Ok(c @ QueueMessage::Counters { .. }) => counters.push(c),
+            Ok(QueueMessage::Counters(c)) => counters.push(c),
             Err(e) => worker::console_error!("dropping undecodable queue message: {e}"),
         }
     }
     // Records first: the event row must exist before its delivery rows change.
-    if let Err(e) = store_records(&env, &records, &counters).await {
+    if let Err(e) = store_records(&env, &records, counters).await {
         // Let the queue retry the whole batch (and dead-letter it if D1 stays down).
         worker::console_error!(
             "storing events failed, batch will be retried: {}",
@@ -129,7 +132,7 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
 async fn store_records(
     env: &Env,
     records: &[QueueMessage],
-    counters: &[QueueMessage],
+    counters: Vec<IntakeCounters>,
 ) -> Result<(), ApiError> {
     let db = d1::db(env)?;
     let now = now_secs();
@@ -152,26 +155,8 @@ async fn store_records(
     }
     let mut stmts = d1::insert_events_stmts(&db, &events)?;
     stmts.extend(d1::insert_routes_stmts(&db, &routes)?);
-    for c in counters {
-        if let QueueMessage::Counters {
-            tenant_id,
-            hour,
-            received,
-            accepted,
-            duplicates,
-            rejected,
-        } = c
-        {
-            stmts.push(d1::counters_stmt(
-                &db,
-                tenant_id,
-                *hour,
-                *received,
-                *accepted,
-                *duplicates,
-                *rejected,
-            )?);
-        }
+    for c in coalesce_counters(counters) {
+        stmts.push(d1::counters_stmt(&db, &c)?);
     }
     d1::batch(&db, stmts).await?;
     Ok(())
@@ -377,12 +362,12 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
                 dead.extend(rec.jobs());
                 records.push(rec);
             }
-            Ok(c @ QueueMessage::Counters { .. }) => counters.push(c),
+            Ok(QueueMessage::Counters(c)) => counters.push(c),
             Err(e) => worker::console_error!("dropping undecodable dead letter: {e}"),
         }
     }
     let settled = async {
-        store_records(&env, &records, &counters).await?;
+        store_records(&env, &records, counters).await?;
         let db = d1::db(&env)?;
         let now = now_secs();
         let stmts = dead

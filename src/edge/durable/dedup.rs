@@ -10,8 +10,8 @@ use std::time::Duration;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 use crate::core::dedup::{
-    apply_claim, by_shard, dedup_key, fresh_in_order, next_shard_alarm, ClaimAnswer, ClaimItem,
-    ClaimPart, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
+    apply_claim, by_shard, coalesce_outbox, dedup_key, fresh_in_order, next_shard_alarm,
+    ClaimAnswer, ClaimItem, ClaimPart, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
 };
 use crate::edge::{now_ms, queue, ApiError};
 
@@ -186,8 +186,8 @@ impl DedupShard {
                 return Ok(());
             };
             let full_round = rows.len() as i64 == FLUSH_ROWS;
-            queue::send_encoded(&self.env, rows.into_iter().map(|(_, body)| body).collect())
-                .await?;
+            let bodies = coalesce_outbox(rows.into_iter().map(|(_, body)| body).collect());
+            queue::send_encoded(&self.env, bodies).await?;
             self.sql
                 .exec("DELETE FROM outbox WHERE id <= ?", vec![last_id.into()])
                 .map_err(|e| ApiError::internal("outbox delete", e))?;

@@ -8,7 +8,7 @@ use worker::{D1Database, D1PreparedStatement, Env};
 
 use crate::core::consent::{ConsentPolicy, ConsentState};
 use crate::core::event::{AssertedConsent, Event};
-use crate::core::fanout::{DeliveryStatus, PixelRoute, RouteRecord};
+use crate::core::fanout::{DeliveryStatus, IntakeCounters, PixelRoute, RouteRecord};
 use crate::core::mapping::Platform;
 use crate::core::tenant::TenantConfig;
 use crate::edge::ApiError;
@@ -667,21 +667,13 @@ pub async fn already_delivered(
     Ok(out)
 }
 
-pub fn counters_stmt(
-    db: &D1Database,
-    tenant_id: &str,
-    hour: i64,
-    received: u32,
-    accepted: u32,
-    duplicates: u32,
-    rejected: u32,
-) -> Result<D1PreparedStatement, ApiError> {
+pub fn counters_stmt(db: &D1Database, c: &IntakeCounters) -> Result<D1PreparedStatement, ApiError> {
     stmt(
         db,
         "INSERT INTO intake_counters (tenant_id, hour, received, accepted, duplicates, rejected) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(tenant_id, hour) DO UPDATE SET received = received + excluded.received, accepted = accepted + excluded.accepted,
            duplicates = duplicates + excluded.duplicates, rejected = rejected + excluded.rejected",
-        &[s(tenant_id), n(hour), n(received as i64), n(accepted as i64), n(duplicates as i64), n(rejected as i64)],
+        &[s(&c.tenant_id), n(c.hour), n(c.received as i64), n(c.accepted as i64), n(c.duplicates as i64), n(c.rejected as i64)],
     )
 }
 
