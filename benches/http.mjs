@@ -7,6 +7,7 @@
 // functions with TurboFan in the background for the first seconds of load). Each concurrency then
 // alternates hello and event runs twice (half the seconds each), so drift of a shared machine hits
 // all sides alike.
+import { readdirSync, readFileSync } from "node:fs";
 import { startGateway, sleep } from "../tests/e2e/harness.mjs";
 
 const SECONDS = Number(process.argv[2] || 8);
@@ -42,12 +43,51 @@ async function measure(make, { seconds, concurrency }) {
   return { lat, errors, elapsed: (performance.now() - t0) / 1000 };
 }
 
+/**
+ * CPU time (ms) so far of the gateway's processes, by name (workerd, node for wrangler), and of
+ * this process (the load generator and the fake platform upstream), from /proc. CPU per request
+ * is steadier than requests/s on a shared machine, and it says where an event's extra time goes.
+ */
+function cpuMs(processGroup) {
+  const out = { bench_and_fake_upstream: (process.cpuUsage().user + process.cpuUsage().system) / 1000 };
+  let pids = [];
+  try { pids = readdirSync("/proc").filter((p) => /^\d+$/.test(p)); } catch { return null; }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const [comm, rest] = [stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), stat.slice(stat.lastIndexOf(")") + 2).split(" ")];
+      if (Number(rest[2]) !== processGroup) continue; // field 5: process group
+      const name = comm === "workerd" ? "workerd" : "wrangler_node";
+      out[name] = (out[name] || 0) + (Number(rest[11]) + Number(rest[12])) * 10; // utime + stime, 100 Hz ticks
+    } catch {}
+  }
+  return out;
+}
+
+function cpuPerRequest(before, after, requests) {
+  if (!before || !after) return null;
+  const per = {};
+  let total = 0;
+  for (const k of Object.keys(after)) {
+    per[k] = Math.round(((after[k] - (before[k] || 0)) / requests) * 100) / 100;
+    total += per[k];
+  }
+  return { total: Math.round(total * 100) / 100, ...per };
+}
+
 function summarize(...runs) {
   const lat = runs.flatMap((r) => r.lat).sort((a, b) => a - b);
   const elapsed = runs.reduce((t, r) => t + r.elapsed, 0);
   const errors = runs.reduce((t, r) => t + r.errors, 0);
   const r2 = (x) => x === null ? null : Math.round(x * 100) / 100;
-  return { requests: lat.length, errors, rps: Math.round(lat.length / elapsed), p50_ms: r2(percentile(lat, 50)), p99_ms: r2(percentile(lat, 99)) };
+  const out = { requests: lat.length, errors, rps: Math.round(lat.length / elapsed), p50_ms: r2(percentile(lat, 50)), p99_ms: r2(percentile(lat, 99)) };
+  const cpu = runs.map((r) => r.cpu).filter(Boolean);
+  if (cpu.length === runs.length) {
+    const sum = {};
+    for (const c of cpu) for (const [k, v] of Object.entries(c)) sum[k] = (sum[k] || 0) + v;
+    out.cpu_ms_per_request = cpuPerRequest({}, sum, lat.length);
+  }
+  return out;
 }
 
 const gw = await startGateway({ RETRY_BASE_SECONDS: "30", OUTBOUND_TIMEOUT_MS: "10000" });
@@ -80,14 +120,23 @@ try {
     const runs = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
     for (let round = 0; round < 2; round++) {
       for (const [kind, make] of Object.entries(kinds)) {
-        runs[kind].push(await measure(make, { seconds: SECONDS / 2, concurrency }));
-        // Let the consumer drain after event runs, so the next run does not pay for it.
+        const before = cpuMs(gw.processGroup);
+        const run = await measure(make, { seconds: SECONDS / 2, concurrency });
+        // Let the consumer drain after event runs, so the next run does not pay for it; the
+        // CPU the drain takes counts for the events.
         await sleep(kind === "events" ? 2500 : 500);
+        const after = cpuMs(gw.processGroup);
+        if (before && after) run.cpu = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] || 0)]));
+        runs[kind].push(run);
       }
     }
     const [hg, hp, e] = [summarize(...runs.hello_get), summarize(...runs.hello_post), summarize(...runs.events)];
+    // The same comparison by machine CPU per request (less noisy than requests/s here).
+    const cpuRatio = (h) => h.cpu_ms_per_request && e.cpu_ms_per_request
+      ? Math.round((h.cpu_ms_per_request.total / e.cpu_ms_per_request.total) * 1000) / 1000 : null;
     throughput.push({ concurrency, hello_get: hg, hello_post: hp, events: e,
-      ratio_vs_get: ratio(e, hg), ratio_vs_post: ratio(e, hp) });
+      ratio_vs_get: ratio(e, hg), ratio_vs_post: ratio(e, hp),
+      cpu_ratio_vs_get: cpuRatio(hg), cpu_ratio_vs_post: cpuRatio(hp) });
   }
 
   const calm = await load(event, { seconds: Math.max(3, SECONDS / 2), concurrency: 4 });

@@ -87,6 +87,8 @@ export async function startGateway(extraVars = {}) {
   }
   const gw = {
     base, fake, upstream: up, dir, log: () => log,
+    /** wrangler and its workerd processes share this process group (spawned detached). */
+    processGroup: child.pid,
     async stop() {
       // Keep workerd's output for post-mortems: E2E_LOG_DIR=/tmp/x scripts/test
       if (process.env.E2E_LOG_DIR) writeFileSync(join(process.env.E2E_LOG_DIR, `workerd-${port}.log`), log);
