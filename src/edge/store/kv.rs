@@ -82,12 +82,19 @@ pub async fn config_by_site_key(
 }
 
 async fn put_config(env: &Env, site_key: &str, cfg: &TenantConfig) {
-    let Ok(store) = kv(env) else { return };
-    let body = serde_json::to_string(cfg).unwrap_or_default();
     // A failed cache write only costs a D1 read later; never fail the request for it.
-    if let Ok(put) = store.put(&site_key_entry(site_key), body) {
+    put_cached(env, &site_key_entry(site_key), cfg, "config").await;
+}
+
+/// Writes a cache entry as JSON; a failure is logged, never raised (D1 holds the truth). The
+/// bytes go in with `put_bytes`: `put` would send the text through serde-wasm-bindgen's
+/// serializer, which the beacon's wasm otherwise does without.
+async fn put_cached(env: &Env, key: &str, value: &impl serde::Serialize, what: &str) {
+    let Ok(store) = kv(env) else { return };
+    let body = serde_json::to_string(value).unwrap_or_default();
+    if let Ok(put) = store.put_bytes(key, body.as_bytes()) {
         if let Err(e) = put.execute().await {
-            worker::console_warn!("KV put config failed: {e}");
+            worker::console_warn!("KV put {what} failed: {e}");
         }
     }
 }
@@ -155,15 +162,10 @@ async fn consent_uncached(
 }
 
 pub async fn put_consent(env: &Env, tenant_id: &str, visitor_id: &str, state: &ConsentState) {
-    remember_consent(&consent_entry(tenant_id, visitor_id), Some(state.clone()));
-    let Ok(store) = kv(env) else { return };
-    let body = serde_json::to_string(state).unwrap_or_default();
-    if let Ok(put) = store.put(&consent_entry(tenant_id, visitor_id), body) {
-        if let Err(e) = put.execute().await {
-            // D1 holds the record; the event path falls back to it on a KV miss.
-            worker::console_warn!("KV put consent failed: {e}");
-        }
-    }
+    let key = consent_entry(tenant_id, visitor_id);
+    remember_consent(&key, Some(state.clone()));
+    // D1 holds the record; the event path falls back to it on a KV miss.
+    put_cached(env, &key, state, "consent").await;
 }
 
 pub async fn delete_consent(env: &Env, tenant_id: &str, visitor_id: &str) -> Result<(), ApiError> {
