@@ -5,14 +5,15 @@
 // bytes through the client, wrangler's proxy and the runtime, none of the gateway's work).
 // Measured in steady state: a warm-up first lets V8 finish tiering the wasm up (it compiles hot
 // functions with TurboFan in the background for the first seconds of load). Each concurrency then
-// alternates hello and event runs twice (half the seconds each), so drift of a shared machine hits
-// all sides alike.
+// alternates hello and event runs in three rounds (a third of the seconds each), so drift of a
+// shared machine hits all sides alike; the ratio of each round shows the spread.
 import { readdirSync, readFileSync } from "node:fs";
 import { startGateway, sleep } from "../tests/e2e/harness.mjs";
 
-const SECONDS = Number(process.argv[2] || 8);
+const SECONDS = Number(process.argv[2] || 12);
 const CONCURRENCIES = String(process.argv[3] || "16,64").split(",").map(Number);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS || 15);
+const ROUNDS = 3;
 
 function percentile(sorted, p) {
   if (!sorted.length) return null;
@@ -118,10 +119,10 @@ try {
   const ratio = (e, h) => Math.round((e.rps / h.rps) * 1000) / 1000;
   for (const concurrency of CONCURRENCIES) {
     const runs = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       for (const [kind, make] of Object.entries(kinds)) {
         const before = cpuMs(gw.processGroup);
-        const run = await measure(make, { seconds: SECONDS / 2, concurrency });
+        const run = await measure(make, { seconds: SECONDS / ROUNDS, concurrency });
         // Let the consumer drain after event runs, so the next run does not pay for it; the
         // CPU the drain takes counts for the events.
         await sleep(kind === "events" ? 2500 : 500);
@@ -136,6 +137,9 @@ try {
       ? Math.round((h.cpu_ms_per_request.total / e.cpu_ms_per_request.total) * 1000) / 1000 : null;
     throughput.push({ concurrency, hello_get: hg, hello_post: hp, events: e,
       ratio_vs_get: ratio(e, hg), ratio_vs_post: ratio(e, hp),
+      // Per round (runs minutes apart see different machines here): the spread to expect.
+      ratio_vs_get_by_round: runs.events.map((r, i) => ratio(summarize(r), summarize(runs.hello_get[i]))),
+      ratio_vs_post_by_round: runs.events.map((r, i) => ratio(summarize(r), summarize(runs.hello_post[i]))),
       cpu_ratio_vs_get: cpuRatio(hg), cpu_ratio_vs_post: cpuRatio(hp) });
   }
 
