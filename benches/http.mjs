@@ -65,12 +65,12 @@ function cpuMs(processGroup) {
   return out;
 }
 
-function cpuPerRequest(before, after, requests) {
-  if (!before || !after) return null;
+/** CPU ms per request by process, and their total, from the CPU `used` over `requests`. */
+function cpuPerRequest(used, requests) {
   const per = {};
   let total = 0;
-  for (const k of Object.keys(after)) {
-    per[k] = Math.round(((after[k] - (before[k] || 0)) / requests) * 100) / 100;
+  for (const [k, ms] of Object.entries(used)) {
+    per[k] = Math.round((ms / requests) * 100) / 100;
     total += per[k];
   }
   return { total: Math.round(total * 100) / 100, ...per };
@@ -86,7 +86,7 @@ function summarize(...runs) {
   if (cpu.length === runs.length) {
     const sum = {};
     for (const c of cpu) for (const [k, v] of Object.entries(c)) sum[k] = (sum[k] || 0) + v;
-    out.cpu_ms_per_request = cpuPerRequest({}, sum, lat.length);
+    out.cpu_ms_per_request = cpuPerRequest(sum, lat.length);
   }
   return out;
 }

@@ -183,9 +183,7 @@ pub fn apply_claim<S: SeenStore>(
     let mut claimed = store.claim_all(&keys).into_iter();
     drop(keys);
     let mut outbox = Vec::new();
-    // (tenant, hour, claimed, accepted, rejected) in order of appearance; a call spans few
-    // tenants and hours.
-    let mut counters: Vec<(String, i64, u32, u32, u32)> = Vec::new();
+    let mut counters = Vec::with_capacity(req.parts.len());
     let fresh = req
         .parts
         .into_iter()
@@ -201,28 +199,19 @@ pub fn apply_claim<S: SeenStore>(
                     fresh
                 })
                 .collect();
-            let hour = part.now - part.now.rem_euclid(3600);
-            let at = match counters
-                .iter()
-                .position(|c| c.0 == part.tenant_id && c.1 == hour)
-            {
-                Some(at) => at,
-                None => {
-                    counters.push((part.tenant_id, hour, 0, 0, 0));
-                    counters.len() - 1
-                }
-            };
-            let c = &mut counters[at];
-            c.2 += fresh.len() as u32;
-            c.3 += fresh.iter().filter(|f| **f).count() as u32;
-            c.4 += part.rejected;
+            let accepted = fresh.iter().filter(|f| **f).count() as u32;
+            counters.push(IntakeCounters::new(
+                &part.tenant_id,
+                part.now,
+                fresh.len() as u32,
+                accepted,
+                part.rejected,
+            ));
             fresh
         })
         .collect();
-    for (tenant_id, hour, claimed, accepted, rejected) in counters {
-        let message = QueueMessage::intake_counters(&tenant_id, hour, claimed, accepted, rejected);
-        outbox.push(serde_json::to_string(&message).expect("counters serialize"));
-    }
+    // One Counters message per tenant and hour the call spans.
+    outbox.extend(counters_messages(counters));
     (fresh, outbox)
 }
 
@@ -241,12 +230,15 @@ pub fn coalesce_outbox(bodies: Vec<String>) -> Vec<String> {
             None => out.push(body),
         }
     }
-    out.extend(
-        coalesce_counters(parsed).into_iter().map(|c| {
-            serde_json::to_string(&QueueMessage::Counters(c)).expect("counters serialize")
-        }),
-    );
+    out.extend(counters_messages(parsed));
     out
+}
+
+/// The Counters messages for `counters`, summed per tenant and hour.
+fn counters_messages(counters: Vec<IntakeCounters>) -> impl Iterator<Item = String> {
+    coalesce_counters(counters)
+        .into_iter()
+        .map(|c| serde_json::to_string(&QueueMessage::Counters(c)).expect("counters serialize"))
 }
 
 /// How a request's events split over the shards: per shard (ascending), the indices of its
