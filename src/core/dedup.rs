@@ -55,11 +55,12 @@ pub fn fresh_in_order(keys: &[(&str, i64)], written: &[String]) -> Vec<bool> {
     keys.iter().map(|&(k, _)| unclaimed.remove(k)).collect()
 }
 
-/// One event of a claim: its dedup key and the queue messages (JSON) to send if it is fresh.
+/// One event of a claim: its dedup key and the queue message (JSON: its record and the first
+/// attempt of each destination) to send if it is fresh.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimItem {
     pub key: String,
-    pub messages: Vec<String>,
+    pub message: String,
 }
 
 /// One request's share of a claim on one shard. Only the shard knows which events were
@@ -87,7 +88,7 @@ pub struct ClaimRequest {
 ///
 /// ```text
 /// P <tenant_id> <now> <rejected> <events>     one per part, then per event:
-/// E <key> <messages>                          and that many message lines
+/// E <key>                                     and its message line
 /// ```
 impl ClaimRequest {
     pub fn encode(&self) -> String {
@@ -105,12 +106,8 @@ impl ClaimRequest {
                 p.events.len()
             ));
             for e in &p.events {
-                out.push_str(&format!("E {} {}\n", e.key, e.messages.len()));
-                for m in &e.messages {
-                    debug_assert!(!m.contains('\n'), "a queue message spans lines");
-                    out.push_str(m);
-                    out.push('\n');
-                }
+                debug_assert!(!e.message.contains('\n'), "a queue message spans lines");
+                out.push_str(&format!("E {}\n{}\n", e.key, e.message));
             }
         }
         out
@@ -142,13 +139,10 @@ impl ClaimRequest {
             let count = number(events)?;
             let mut items = Vec::new();
             for _ in 0..count {
-                let [key, messages] = fields::<2>(next("event")?, "E")?;
-                let messages = (0..number(messages)?)
-                    .map(|_| next("message").map(str::to_string))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let [key] = fields::<1>(next("event")?, "E")?;
                 items.push(ClaimItem {
                     key: key.to_string(),
-                    messages,
+                    message: next("message")?.to_string(),
                 });
             }
             parts.push(ClaimPart {
@@ -194,7 +188,7 @@ pub fn apply_claim<S: SeenStore>(
                 .map(|item| {
                     let fresh = claimed.next().unwrap_or(false);
                     if fresh {
-                        outbox.extend(item.messages);
+                        outbox.push(item.message);
                     }
                     fresh
                 })
@@ -317,17 +311,17 @@ mod tests {
             parts: vec![part(
                 "t",
                 5,
-                vec![item("e", &[]), item("e", &[]), item("f", &[])],
+                vec![item("e", "rec-e"), item("e", "rec-e2"), item("f", "rec-f")],
                 0,
             )],
         };
         assert_eq!(apply_claim(&mut s, req).0, vec![vec![true, false, true]]);
     }
 
-    fn item(event_id: &str, messages: &[&str]) -> ClaimItem {
+    fn item(event_id: &str, message: &str) -> ClaimItem {
         ClaimItem {
             key: dedup_key("t", event_id),
-            messages: messages.iter().map(|m| m.to_string()).collect(),
+            message: message.into(),
         }
     }
 
@@ -349,18 +343,18 @@ mod tests {
                 "t",
                 7_250,
                 vec![
-                    item("a", &["rec-a", "meta-a"]),
-                    item("old", &["rec-old"]),
-                    item("a", &["rec-a-again"]),
-                    item("b", &["rec-b"]),
+                    item("a", "rec-a"),
+                    item("old", "rec-old"),
+                    item("a", "rec-a-again"),
+                    item("b", "rec-b"),
                 ],
                 1,
             )],
         };
         let (fresh, outbox) = apply_claim(&mut s, req);
         assert_eq!(fresh, vec![vec![true, false, false, true]]);
-        assert_eq!(&outbox[..3], ["rec-a", "meta-a", "rec-b"]);
-        let counters: QueueMessage = serde_json::from_str(&outbox[3]).unwrap();
+        assert_eq!(&outbox[..2], ["rec-a", "rec-b"]);
+        let counters: QueueMessage = serde_json::from_str(&outbox[2]).unwrap();
         assert_eq!(
             counters,
             QueueMessage::Counters(IntakeCounters {
@@ -376,7 +370,7 @@ mod tests {
             parts: vec![part(
                 "t",
                 7_300,
-                vec![item("b", &["rec-b"]), item("c", &["rec-c"])],
+                vec![item("b", "rec-b"), item("c", "rec-c")],
                 0,
             )],
         };
@@ -402,7 +396,7 @@ mod tests {
                 .iter()
                 .map(|id| ClaimItem {
                     key: dedup_key(tenant, id),
-                    messages: vec![format!(r#"{{"kind":"record","id":"{tenant}-{id}"}}"#)],
+                    message: format!(r#"{{"kind":"record","id":"{tenant}-{id}"}}"#),
                 })
                 .collect();
             let req = ClaimRequest {
@@ -458,26 +452,21 @@ mod tests {
         let mut s = MemoryStore::default();
         let req = ClaimRequest {
             parts: vec![
-                part("t", 7_250, vec![item("a", &["rec-a"])], 2),
+                part("t", 7_250, vec![item("a", "rec-a")], 2),
                 // Another request for the same event, in the same call: its duplicate.
-                part(
-                    "t",
-                    7_251,
-                    vec![item("a", &["rec-a2"]), item("b", &["rec-b"])],
-                    0,
-                ),
+                part("t", 7_251, vec![item("a", "rec-a2"), item("b", "rec-b")], 0),
                 // Another tenant's event of the same id: a different key.
                 part(
                     "u",
                     7_252,
                     vec![ClaimItem {
                         key: dedup_key("u", "a"),
-                        messages: vec!["rec-ua".into()],
+                        message: "rec-ua".into(),
                     }],
                     0,
                 ),
                 // Same tenant, next hour: its own counters row.
-                part("t", 10_800, vec![item("c", &["rec-c"])], 0),
+                part("t", 10_800, vec![item("c", "rec-c")], 0),
             ],
         };
         let (fresh, outbox) = apply_claim(&mut s, req);
@@ -518,12 +507,7 @@ mod tests {
         .unwrap();
         let req = ClaimRequest {
             parts: vec![
-                part(
-                    "t-1",
-                    7_250,
-                    vec![item("a", &[&message, "{}"]), item("b", &[])],
-                    3,
-                ),
+                part("t-1", 7_250, vec![item("a", &message), item("b", "{}")], 3),
                 part("t-2", -1, vec![], 0),
             ],
         };
@@ -532,7 +516,8 @@ mod tests {
         for bad in [
             "X t 1 0 0",
             "P t 1 0 1",
-            "P t 1 0 1\nE k 2\n{}",
+            "P t 1 0 1\nE k",
+            "P t 1 0 2\nE k\n{}\nE j",
             "P t x 0 0",
             "P t 1",
         ] {

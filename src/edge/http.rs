@@ -603,8 +603,7 @@ async fn intake(
         let message =
             serde_json::to_string(&QueueMessage::accepted(&tenant_id, event, routed, now))
                 .map_err(|e| ApiError::internal("queue encode", e))?;
-        let messages = vec![message];
-        claims.push((p.event.event_id.as_str(), messages));
+        claims.push((p.event.event_id.as_str(), message));
     }
     let unavailable = |e: ApiError| ApiError {
         status: 503,

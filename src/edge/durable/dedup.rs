@@ -231,7 +231,7 @@ impl DedupShard {
 
 /// Claims a request's events and hands the fresh ones' queue messages to the shards' outboxes:
 /// one part per shard, all shards in parallel, each part in its shard's next group-committed call
-/// (see `group_commit`). `events` pairs each event id with its encoded messages; `rejected` is
+/// (see `group_commit`). `events` pairs each event id with its encoded message; `rejected` is
 /// the request's count of invalid events (for the intake counters). Returns, per event, whether it
 /// is new. An error means some shard did not answer: its events were not accepted (a retry by the
 /// client is then safe: the rest are duplicates).
@@ -239,7 +239,7 @@ pub async fn claim_and_enqueue(
     env: &Env,
     ctx: &worker::Context,
     tenant_id: &str,
-    events: Vec<(&str, Vec<String>)>,
+    events: Vec<(&str, String)>,
     rejected: u32,
     now: i64,
 ) -> std::result::Result<Vec<bool>, ApiError> {
@@ -251,7 +251,7 @@ pub async fn claim_and_enqueue(
     let mut items: Vec<Option<ClaimItem>> = keys
         .into_iter()
         .zip(events)
-        .map(|(key, (_, messages))| Some(ClaimItem { key, messages }))
+        .map(|(key, (_, message))| Some(ClaimItem { key, message }))
         .collect();
     let calls: Vec<_> = groups
         .iter()
