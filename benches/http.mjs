@@ -152,6 +152,14 @@ try {
     seconds: SECONDS, warmup_seconds: WARMUP_SECONDS, throughput,
     ack_while_platforms_answer: calm, ack_while_platforms_hang_2s: hanging,
   }));
+  // Every request must succeed: an error under load is a defect, not noise (the numbers above are
+  // printed anyway, for the post-mortem).
+  const runs = [...throughput.flatMap((t) => [t.hello_get, t.hello_post, t.events]), calm, hanging];
+  const errors = runs.reduce((n, r) => n + r.errors, 0);
+  if (errors) {
+    console.error(`bench: ${errors} requests failed`);
+    process.exitCode = 1;
+  }
 } finally {
   await gw.stop();
 }

@@ -14,8 +14,8 @@ use super::hash::sha256_hex;
 
 pub const DEDUP_WINDOW_SECS: i64 = 48 * 3600;
 /// Shards spread the claims over Durable Objects; one event id always lands on the same shard.
-/// Few, because claims are group-committed per shard (see edge::durable::group_commit): fewer
-/// shards mean fuller calls and fewer SQLite commits. Four hold 48 h of keys at ~400 million
+/// A shard runs one call at a time, so shards spread the load of a busy site; a batch of events
+/// costs one call per shard it touches, so there are few. Four hold 48 h of keys at ~400 million
 /// events a day before reaching the 10 GB a Durable Object may store (a key row is ~50 bytes);
 /// raising this moves keys to other shards, so events of the 48 h before the change could be
 /// accepted once more.
@@ -74,8 +74,10 @@ pub struct ClaimPart {
     pub rejected: u32,
 }
 
-/// One call to one shard: the shares of every request an isolate gathered for that shard while
-/// its previous call was in flight (group commit: one transaction for all of them).
+/// One call to one shard, one transaction: the shares of one or more requests. The intake sends
+/// one request's share per call. (It once gathered the shares of concurrent requests into one call,
+/// but Workers ties each I/O object to the request that made it, and a request resumed by another
+/// request's call could answer with a body of the wrong context: intermittent 500s under load.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimRequest {
     pub parts: Vec<ClaimPart>,

@@ -1,7 +1,7 @@
 //! HTTP routing and handlers. Handlers parse with `core`, do I/O, and render JSON.
 
 use serde_json::{json, Value};
-use worker::{Context, Env, Headers, Method, Request, Response, Result};
+use worker::{Env, Headers, Method, Request, Response, Result};
 
 use super::store::{d1, kv};
 use super::{cors, durable, json_response, now_secs, ApiError};
@@ -21,14 +21,14 @@ pub const PIXEL_GIF: [u8; 43] = [
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
+pub async fn handle(req: Request, env: Env) -> Result<Response> {
     let origin = req.headers().get("origin").ok().flatten();
     if req.method() == Method::Options {
         return Ok(cors::preflight(origin.as_deref()));
     }
     let path = req.path();
     let tracking = path.starts_with("/api/v1/tracking/");
-    let resp = match route(req, &env, &ctx, &path).await {
+    let resp = match route(req, &env, &path).await {
         Ok(r) => r,
         Err(e) => super::admin::with_retry_after(e.into_response()),
     };
@@ -61,7 +61,7 @@ fn served_by_jobs(method: &Method, segments: &[&str]) -> bool {
     )
 }
 
-async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult {
+async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
     #[cfg(not(feature = "jobs"))]
@@ -83,11 +83,11 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
         (Method::Get, [""]) | (Method::Get, ["demo"]) if super::dev_demo_enabled(env) => {
             demo_page(env).await
         }
-        (Method::Get, ["pixel.gif"]) => Ok(pixel_gif(req, env, ctx).await),
+        (Method::Get, ["pixel.gif"]) => Ok(pixel_gif(req, env).await),
         (Method::Post, ["api", "v1", "tenants"]) => create_tenant(req, env).await,
-        (Method::Post, ["api", "v1", "tracking", "events"]) => events(req, env, ctx, false).await,
+        (Method::Post, ["api", "v1", "tracking", "events"]) => events(req, env, false).await,
         (Method::Post, ["api", "v1", "tracking", "events", "batch"]) => {
-            events(req, env, ctx, true).await
+            events(req, env, true).await
         }
         (Method::Get, ["api", "v1", "tracking", "events", "recent"]) => recent(req, env).await,
         (Method::Get, ["api", "v1", "tracking", "events", "stats"]) => stats(req, env).await,
@@ -538,7 +538,6 @@ struct IntakeSummary {
 async fn intake(
     req: &Request,
     env: &Env,
-    ctx: &Context,
     caller: &TrackingCaller,
     body: &Value,
     batch: bool,
@@ -619,7 +618,7 @@ async fn intake(
             .map_err(unavailable)?;
         vec![]
     } else {
-        durable::dedup::claim_and_enqueue(env, ctx, &tenant_id, claims, rejected.len() as u32, now)
+        durable::dedup::claim_and_enqueue(env, &tenant_id, claims, rejected.len() as u32, now)
             .await
             .map_err(unavailable)?
     };
@@ -646,10 +645,10 @@ async fn intake(
     Ok(summary)
 }
 
-async fn events(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> ApiResult {
+async fn events(mut req: Request, env: &Env, batch: bool) -> ApiResult {
     let body = read_body(&mut req).await?;
     let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
-    let s = intake(&req, env, ctx, &caller, &body, batch).await?;
+    let s = intake(&req, env, &caller, &body, batch).await?;
     Ok(json_response(
         202,
         &json!({
@@ -665,7 +664,7 @@ async fn events(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> ApiR
 
 /// `GET /pixel.gif?site_key=…&event_name=…[&event_id&visitor_id&url&referrer&value&currency&fbc&fbp…]`
 /// for `<img>` beacons and no-JS fallbacks. Always the GIF, whatever happened.
-async fn pixel_gif(req: Request, env: &Env, ctx: &Context) -> Response {
+async fn pixel_gif(req: Request, env: &Env) -> Response {
     let outcome = async {
         let url = super::raw_url(&req);
         let caller = tracking_caller(&req, env, None).await?;
@@ -696,7 +695,7 @@ async fn pixel_gif(req: Request, env: &Env, ctx: &Context) -> Response {
             .or_insert(Value::String("page_view".into()));
         ev.insert("custom_data".into(), Value::Object(custom));
         ev.insert("click_ids".into(), Value::Object(click));
-        intake(&req, env, ctx, &caller, &Value::Object(ev), false).await
+        intake(&req, env, &caller, &Value::Object(ev), false).await
     }
     .await;
     if let Err(e) = outcome {

@@ -230,14 +230,13 @@ impl DedupShard {
 }
 
 /// Claims a request's events and hands the fresh ones' queue messages to the shards' outboxes:
-/// one part per shard, all shards in parallel, each part in its shard's next group-committed call
-/// (see `group_commit`). `events` pairs each event id with its encoded message; `rejected` is
+/// one call per shard the events fall on, all in parallel. `events` pairs each event id with its
+/// encoded message; `rejected` is
 /// the request's count of invalid events (for the intake counters). Returns, per event, whether it
 /// is new. An error means some shard did not answer: its events were not accepted (a retry by the
 /// client is then safe: the rest are duplicates).
 pub async fn claim_and_enqueue(
     env: &Env,
-    ctx: &worker::Context,
     tenant_id: &str,
     events: Vec<(&str, String)>,
     rejected: u32,
@@ -265,7 +264,8 @@ pub async fn claim_and_enqueue(
                 rejected: if n == 0 { rejected } else { 0 },
             };
             async move {
-                let fresh = super::group_commit::claim(env, ctx, *shard, part).await?;
+                let answer = call(env, *shard, &ClaimRequest { parts: vec![part] }).await?;
+                let fresh = answer.fresh.into_iter().next().unwrap_or_default();
                 Ok::<_, ApiError>((idx, fresh))
             }
         })

@@ -1,6 +1,5 @@
 //! Durable Objects.
 pub mod dedup;
-mod group_commit;
 #[cfg(feature = "jobs")]
 pub mod scheduler;
 
