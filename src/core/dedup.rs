@@ -63,24 +63,18 @@ pub struct ClaimItem {
     pub message: String,
 }
 
-/// One request's share of a claim on one shard. Only the shard knows which events were
-/// duplicates, so it also queues the intake counters for this share: its events, plus `rejected`
-/// (the request's invalid events, sent with one of its shares). D1 adds the shares up.
+/// One request's share of its events on one shard: one call, one transaction. Only the shard
+/// knows which events were duplicates, so it also queues the intake counters for this share: its
+/// events, plus `rejected` (the request's invalid events, sent with one of its shares). D1 adds
+/// the shares up. (The intake once gathered the shares of concurrent requests into one call, but
+/// Workers ties each I/O object to the request that made it, and a request resumed by another
+/// request's call could answer with a body of the wrong context: intermittent 500s under load.)
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClaimPart {
+pub struct ClaimRequest {
     pub tenant_id: String,
     pub now: i64,
     pub events: Vec<ClaimItem>,
     pub rejected: u32,
-}
-
-/// One call to one shard, one transaction: the shares of one or more requests. The intake sends
-/// one request's share per call. (It once gathered the shares of concurrent requests into one call,
-/// but Workers ties each I/O object to the request that made it, and a request resumed by another
-/// request's call could answer with a body of the wrong context: intermittent 500s under load.)
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimRequest {
-    pub parts: Vec<ClaimPart>,
 }
 
 /// A claim travels to its shard as lines, not JSON: the messages are JSON already, and nesting
@@ -89,28 +83,25 @@ pub struct ClaimRequest {
 /// UUIDs and keys hex, so neither holds a space):
 ///
 /// ```text
-/// P <tenant_id> <now> <rejected> <events>     one per part, then per event:
+/// C <tenant_id> <now> <rejected> <events>     then per event:
 /// E <key>                                     and its message line
 /// ```
 impl ClaimRequest {
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        for p in &self.parts {
-            debug_assert!(
-                !p.tenant_id.contains([' ', '\n']),
-                "a tenant id with a space"
-            );
-            out.push_str(&format!(
-                "P {} {} {} {}\n",
-                p.tenant_id,
-                p.now,
-                p.rejected,
-                p.events.len()
-            ));
-            for e in &p.events {
-                debug_assert!(!e.message.contains('\n'), "a queue message spans lines");
-                out.push_str(&format!("E {}\n{}\n", e.key, e.message));
-            }
+        debug_assert!(
+            !self.tenant_id.contains([' ', '\n']),
+            "a tenant id with a space"
+        );
+        let mut out = format!(
+            "C {} {} {} {}\n",
+            self.tenant_id,
+            self.now,
+            self.rejected,
+            self.events.len()
+        );
+        for e in &self.events {
+            debug_assert!(!e.message.contains('\n'), "a queue message spans lines");
+            out.push_str(&format!("E {}\n{}\n", e.key, e.message));
         }
         out
     }
@@ -135,79 +126,60 @@ impl ClaimRequest {
             v.parse::<i64>()
                 .map_err(|_| format!("claim: bad number {v:?}"))
         };
-        let mut parts = Vec::new();
-        while let Ok(line) = next("part") {
-            let [tenant_id, now, rejected, events] = fields::<4>(line, "P")?;
-            let count = number(events)?;
-            let mut items = Vec::new();
-            for _ in 0..count {
-                let [key] = fields::<1>(next("event")?, "E")?;
-                items.push(ClaimItem {
-                    key: key.to_string(),
-                    message: next("message")?.to_string(),
-                });
-            }
-            parts.push(ClaimPart {
-                tenant_id: tenant_id.to_string(),
-                now: number(now)?,
-                events: items,
-                rejected: number(rejected)? as u32,
+        let [tenant_id, now, rejected, count] = fields::<4>(next("header")?, "C")?;
+        let mut events = Vec::new();
+        for _ in 0..number(count)? {
+            let [key] = fields::<1>(next("event")?, "E")?;
+            events.push(ClaimItem {
+                key: key.to_string(),
+                message: next("message")?.to_string(),
             });
         }
-        Ok(ClaimRequest { parts })
+        if next("end").is_ok() {
+            return Err("claim: lines after the last event".into());
+        }
+        Ok(ClaimRequest {
+            tenant_id: tenant_id.to_string(),
+            now: number(now)?,
+            events,
+            rejected: number(rejected)? as u32,
+        })
     }
 }
 
-/// Per part, per event: fresh or duplicate.
+/// Per event: fresh or duplicate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClaimAnswer {
-    pub fresh: Vec<Vec<bool>>,
+    pub fresh: Vec<bool>,
 }
 
-/// The claim's effect: per part and event whether it is fresh, and the messages for the outbox in
-/// order (the fresh events' messages, then one Counters message per tenant and hour). Events are
-/// claimed in order, so a key repeated within the call is a duplicate the second time.
-pub fn apply_claim<S: SeenStore>(
-    store: &mut S,
-    req: ClaimRequest,
-) -> (Vec<Vec<bool>>, Vec<String>) {
+/// The claim's effect: per event whether it is fresh, and the messages for the outbox in order
+/// (the fresh events' messages, then the request's Counters message). Events are claimed in
+/// order, so a key repeated within the request is a duplicate the second time.
+pub fn apply_claim<S: SeenStore>(store: &mut S, req: ClaimRequest) -> (Vec<bool>, Vec<String>) {
     let keys: Vec<(&str, i64)> = req
-        .parts
+        .events
         .iter()
-        .flat_map(|p| p.events.iter().map(move |e| (e.key.as_str(), p.now)))
+        .map(|e| (e.key.as_str(), req.now))
         .collect();
-    let mut claimed = store.claim_all(&keys).into_iter();
+    let fresh = store.claim_all(&keys);
     drop(keys);
-    let mut outbox = Vec::new();
-    let mut counters = Vec::with_capacity(req.parts.len());
-    let fresh = req
-        .parts
+    let mut outbox: Vec<String> = req
+        .events
         .into_iter()
-        .map(|part| {
-            let fresh: Vec<bool> = part
-                .events
-                .into_iter()
-                .map(|item| {
-                    let fresh = claimed.next().unwrap_or(false);
-                    if fresh {
-                        outbox.push(item.message);
-                    }
-                    fresh
-                })
-                .collect();
-            let accepted = fresh.iter().filter(|f| **f).count() as u32;
-            counters.push(IntakeCounters::new(
-                &part.tenant_id,
-                part.now,
-                fresh.len() as u32,
-                accepted,
-                part.rejected,
-            ));
-            fresh
-        })
+        .zip(&fresh)
+        .filter(|(_, &fresh)| fresh)
+        .map(|(item, _)| item.message)
         .collect();
-    // One Counters message per tenant and hour the call spans.
-    outbox.extend(counters_messages(counters));
+    let accepted = outbox.len() as u32;
+    let counters = IntakeCounters::new(
+        &req.tenant_id,
+        req.now,
+        fresh.len() as u32,
+        accepted,
+        req.rejected,
+    );
+    outbox.extend(counters_messages(vec![counters]));
     (fresh, outbox)
 }
 
@@ -309,15 +281,13 @@ mod tests {
     #[test]
     fn repeats_inside_one_batch_count_once() {
         let mut s = MemoryStore::default();
-        let req = ClaimRequest {
-            parts: vec![part(
-                "t",
-                5,
-                vec![item("e", "rec-e"), item("e", "rec-e2"), item("f", "rec-f")],
-                0,
-            )],
-        };
-        assert_eq!(apply_claim(&mut s, req).0, vec![vec![true, false, true]]);
+        let req = claim(
+            "t",
+            5,
+            vec![item("e", "rec-e"), item("e", "rec-e2"), item("f", "rec-f")],
+            0,
+        );
+        assert_eq!(apply_claim(&mut s, req).0, vec![true, false, true]);
     }
 
     fn item(event_id: &str, message: &str) -> ClaimItem {
@@ -327,8 +297,8 @@ mod tests {
         }
     }
 
-    fn part(tenant: &str, now: i64, events: Vec<ClaimItem>, rejected: u32) -> ClaimPart {
-        ClaimPart {
+    fn claim(tenant: &str, now: i64, events: Vec<ClaimItem>, rejected: u32) -> ClaimRequest {
+        ClaimRequest {
             tenant_id: tenant.into(),
             now,
             events,
@@ -340,21 +310,19 @@ mod tests {
     fn a_claim_queues_the_messages_of_fresh_events_only_and_counts_its_share() {
         let mut s = MemoryStore::default();
         s.claim(&dedup_key("t", "old"), 7_000);
-        let req = ClaimRequest {
-            parts: vec![part(
-                "t",
-                7_250,
-                vec![
-                    item("a", "rec-a"),
-                    item("old", "rec-old"),
-                    item("a", "rec-a-again"),
-                    item("b", "rec-b"),
-                ],
-                1,
-            )],
-        };
+        let req = claim(
+            "t",
+            7_250,
+            vec![
+                item("a", "rec-a"),
+                item("old", "rec-old"),
+                item("a", "rec-a-again"),
+                item("b", "rec-b"),
+            ],
+            1,
+        );
         let (fresh, outbox) = apply_claim(&mut s, req);
-        assert_eq!(fresh, vec![vec![true, false, false, true]]);
+        assert_eq!(fresh, vec![true, false, false, true]);
         assert_eq!(&outbox[..2], ["rec-a", "rec-b"]);
         let counters: QueueMessage = serde_json::from_str(&outbox[2]).unwrap();
         assert_eq!(
@@ -368,18 +336,11 @@ mod tests {
                 rejected: 1,
             })
         );
-        let again = ClaimRequest {
-            parts: vec![part(
-                "t",
-                7_300,
-                vec![item("b", "rec-b"), item("c", "rec-c")],
-                0,
-            )],
-        };
+        let again = claim("t", 7_300, vec![item("b", "rec-b"), item("c", "rec-c")], 0);
         let (fresh, outbox) = apply_claim(&mut s, again);
         assert_eq!(
             (fresh, &outbox[0]),
-            (vec![vec![false, true]], &"rec-c".to_string())
+            (vec![false, true], &"rec-c".to_string())
         );
         assert!(outbox[1].contains(r#""received":2,"accepted":1,"duplicates":1,"rejected":0"#));
     }
@@ -401,9 +362,7 @@ mod tests {
                     message: format!(r#"{{"kind":"record","id":"{tenant}-{id}"}}"#),
                 })
                 .collect();
-            let req = ClaimRequest {
-                parts: vec![part(tenant, now, events, 1)],
-            };
+            let req = claim(tenant, now, events, 1);
             rows.extend(apply_claim(&mut s, req).1);
         }
         // A counters row that cannot be read is passed on for the consumer to report.
@@ -450,78 +409,23 @@ mod tests {
     }
 
     #[test]
-    fn coalesced_parts_answer_each_request_and_count_per_tenant_and_hour() {
-        let mut s = MemoryStore::default();
-        let req = ClaimRequest {
-            parts: vec![
-                part("t", 7_250, vec![item("a", "rec-a")], 2),
-                // Another request for the same event, in the same call: its duplicate.
-                part("t", 7_251, vec![item("a", "rec-a2"), item("b", "rec-b")], 0),
-                // Another tenant's event of the same id: a different key.
-                part(
-                    "u",
-                    7_252,
-                    vec![ClaimItem {
-                        key: dedup_key("u", "a"),
-                        message: "rec-ua".into(),
-                    }],
-                    0,
-                ),
-                // Same tenant, next hour: its own counters row.
-                part("t", 10_800, vec![item("c", "rec-c")], 0),
-            ],
-        };
-        let (fresh, outbox) = apply_claim(&mut s, req);
-        assert_eq!(
-            fresh,
-            vec![vec![true], vec![false, true], vec![true], vec![true]]
-        );
-        assert_eq!(&outbox[..4], ["rec-a", "rec-b", "rec-ua", "rec-c"]);
-        let counters: Vec<QueueMessage> = outbox[4..]
-            .iter()
-            .map(|m| serde_json::from_str(m).unwrap())
-            .collect();
-        let row = |tenant: &str, hour, received, accepted, duplicates, rejected| {
-            QueueMessage::Counters(IntakeCounters {
-                tenant_id: tenant.into(),
-                hour,
-                received,
-                accepted,
-                duplicates,
-                rejected,
-            })
-        };
-        assert_eq!(
-            counters,
-            vec![
-                row("t", 7_200, 5, 2, 1, 2),
-                row("u", 7_200, 1, 1, 0, 0),
-                row("t", 10_800, 1, 1, 0, 0),
-            ]
-        );
-    }
-
-    #[test]
     fn a_claim_round_trips_through_its_line_format() {
         let message = serde_json::to_string(&serde_json::json!({
             "kind": "record", "text": "two\nlines, \"quotes\", tab\t and é"
         }))
         .unwrap();
-        let req = ClaimRequest {
-            parts: vec![
-                part("t-1", 7_250, vec![item("a", &message), item("b", "{}")], 3),
-                part("t-2", -1, vec![], 0),
-            ],
-        };
+        let req = claim("t-1", 7_250, vec![item("a", &message), item("b", "{}")], 3);
         assert_eq!(ClaimRequest::decode(&req.encode()), Ok(req));
-        assert_eq!(ClaimRequest::decode(""), Ok(ClaimRequest { parts: vec![] }));
+        let empty = claim("t-2", -1, vec![], 0);
+        assert_eq!(ClaimRequest::decode(&empty.encode()), Ok(empty));
         for bad in [
+            "",
             "X t 1 0 0",
-            "P t 1 0 1",
-            "P t 1 0 1\nE k",
-            "P t 1 0 2\nE k\n{}\nE j",
-            "P t x 0 0",
-            "P t 1",
+            "C t 1 0 1",
+            "C t 1 0 1\nE k",
+            "C t 1 0 1\nE k\n{}\nE j\n{}",
+            "C t x 0 0",
+            "C t 1",
         ] {
             assert!(ClaimRequest::decode(bad).is_err(), "{bad:?}");
         }

@@ -11,7 +11,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlS
 
 use crate::core::dedup::{
     apply_claim, by_shard, coalesce_outbox, dedup_key, fresh_in_order, next_shard_alarm,
-    ClaimAnswer, ClaimItem, ClaimPart, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
+    ClaimAnswer, ClaimItem, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
 };
 use crate::edge::{now_ms, queue, ApiError};
 
@@ -231,9 +231,8 @@ impl DedupShard {
 
 /// Claims a request's events and hands the fresh ones' queue messages to the shards' outboxes:
 /// one call per shard the events fall on, all in parallel. `events` pairs each event id with its
-/// encoded message; `rejected` is
-/// the request's count of invalid events (for the intake counters). Returns, per event, whether it
-/// is new. An error means some shard did not answer: its events were not accepted (a retry by the
+/// encoded message; `rejected` is the request's count of invalid events (for the intake
+/// counters). Returns, per event, whether it is new. An error means some shard did not answer: its events were not accepted (a retry by the
 /// client is then safe: the rest are duplicates).
 pub async fn claim_and_enqueue(
     env: &Env,
@@ -256,17 +255,22 @@ pub async fn claim_and_enqueue(
         .iter()
         .enumerate()
         .map(|(n, (shard, idx))| {
-            let part = ClaimPart {
+            let claim = ClaimRequest {
                 tenant_id: tenant_id.to_string(),
                 now,
                 events: idx.iter().filter_map(|&i| items[i].take()).collect(),
-                // The request's invalid events are counted once, with its first part.
+                // The request's invalid events are counted once, with its first share.
                 rejected: if n == 0 { rejected } else { 0 },
             };
             async move {
-                let answer = call(env, *shard, &ClaimRequest { parts: vec![part] }).await?;
-                let fresh = answer.fresh.into_iter().next().unwrap_or_default();
-                Ok::<_, ApiError>((idx, fresh))
+                let answer = call(env, *shard, &claim).await?;
+                if answer.fresh.len() != idx.len() {
+                    return Err(ApiError::internal(
+                        "dedup answer",
+                        format!("{} answers for {} events", answer.fresh.len(), idx.len()),
+                    ));
+                }
+                Ok((idx, answer.fresh))
             }
         })
         .collect();
