@@ -232,8 +232,8 @@ impl DedupShard {
 /// Claims a request's events and hands the fresh ones' queue messages to the shards' outboxes:
 /// one call per shard the events fall on, all in parallel. `events` pairs each event id with its
 /// encoded message; `rejected` is the request's count of invalid events (for the intake
-/// counters). Returns, per event, whether it is new. An error means some shard did not answer: its events were not accepted (a retry by the
-/// client is then safe: the rest are duplicates).
+/// counters). Returns, per event, whether it is new. An error means some shard did not answer:
+/// its events were not accepted (a retry by the client is then safe: the rest are duplicates).
 pub async fn claim_and_enqueue(
     env: &Env,
     tenant_id: &str,
@@ -262,16 +262,7 @@ pub async fn claim_and_enqueue(
                 // The request's invalid events are counted once, with its first share.
                 rejected: if n == 0 { rejected } else { 0 },
             };
-            async move {
-                let answer = call(env, *shard, &claim).await?;
-                if answer.fresh.len() != idx.len() {
-                    return Err(ApiError::internal(
-                        "dedup answer",
-                        format!("{} answers for {} events", answer.fresh.len(), idx.len()),
-                    ));
-                }
-                Ok((idx, answer.fresh))
-            }
+            async move { Ok::<_, ApiError>((idx, call(env, *shard, &claim).await?)) }
         })
         .collect();
     let mut fresh = vec![false; items.len()];
@@ -284,11 +275,12 @@ pub async fn claim_and_enqueue(
     Ok(fresh)
 }
 
-pub(super) async fn call(
+/// One claim on one shard; per event of the claim, whether it is new.
+async fn call(
     env: &Env,
     shard: u32,
     claim: &ClaimRequest,
-) -> std::result::Result<ClaimAnswer, ApiError> {
+) -> std::result::Result<Vec<bool>, ApiError> {
     let ns = env
         .durable_object("DEDUP")
         .map_err(|e| ApiError::internal("DEDUP binding", e))?;
@@ -309,7 +301,19 @@ pub(super) async fn call(
     if resp.status_code() >= 300 {
         return Err(ApiError::internal("dedup status", resp.status_code()));
     }
-    resp.json()
+    let answer: ClaimAnswer = resp
+        .json()
         .await
-        .map_err(|e| ApiError::internal("dedup answer", e))
+        .map_err(|e| ApiError::internal("dedup answer", e))?;
+    if answer.fresh.len() != claim.events.len() {
+        return Err(ApiError::internal(
+            "dedup answer",
+            format!(
+                "{} answers for {} events",
+                answer.fresh.len(),
+                claim.events.len()
+            ),
+        ));
+    }
+    Ok(answer.fresh)
 }
