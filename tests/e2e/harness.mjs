@@ -12,6 +12,18 @@ const ROOT = resolve(import.meta.dirname, "../..");
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 const ENC_KEY = Buffer.alloc(32, 7).toString("base64");
 
+const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
+
+/**
+ * wrangler dev's local explorer and trace collector store a trace of every invocation (request,
+ * DO call, alarm, queue batch) in SQLite on the same workerd thread: dev tooling that would be
+ * measured as ours by the bench, and that slows the tests. Production has neither.
+ */
+export function wranglerEnv() {
+  return { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true",
+    X_LOCAL_OBSERVABILITY: "false", X_LOCAL_EXPLORER: "false" };
+}
+
 async function freePort() {
   return new Promise((res) => {
     const s = net.createServer();
@@ -25,7 +37,7 @@ async function freePort() {
  * a VM disk each sync stalls every request in flight for about a millisecond (about 1.5 per
  * event), which production, where storage is a remote service, never does to the isolate.
  */
-function stateRoot() {
+export function stateRoot() {
   try {
     accessSync("/dev/shm", constants.W_OK);
     return "/dev/shm";
@@ -64,38 +76,19 @@ export async function startGateway(extraVars = {}) {
   const jobsConfigFile = privateConfig("wrangler.jobs.toml");
   // .dev.vars beside the configs: wrangler gives it to both Workers (--env-file reaches only the first).
   writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
-  const wrangler = join(ROOT, "node_modules/.bin/wrangler");
-  // wrangler dev's local explorer and trace collector store a trace of every invocation (request,
-  // DO call, alarm, queue batch) in SQLite on the same workerd thread: dev tooling that would be
-  // measured as ours by the bench, and that slows the tests. Production has neither.
-  const env = { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true",
-    X_LOCAL_OBSERVABILITY: "false", X_LOCAL_EXPLORER: "false" };
-  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "-c", configFile, "--persist-to", dir], { cwd: ROOT, env, stdio: "pipe" });
-  const port = await freePort();
-  const child = spawn(wrangler, ["dev", "-c", configFile, "-c", jobsConfigFile, "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir,
-    "--test-scheduled", "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())],
-  { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let log = "";
-  child.stdout.on("data", (d) => { log += d; });
-  child.stderr.on("data", (d) => { log += d; });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try { const r = await fetch(base + "/healthz"); if (r.ok) break; } catch {}
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error("gateway did not start:\n" + log);
-    await sleep(200);
-  }
+  const env = wranglerEnv();
+  execFileSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "-c", configFile, "--persist-to", dir], { cwd: ROOT, env, stdio: "pipe" });
+  const dev = await startWorkers({ configs: [configFile, jobsConfigFile], dir, env, readyPath: "/healthz", extraArgs: ["--test-scheduled"] });
+  const { base, port, child } = dev;
   const gw = {
-    base, fake, upstream: up, dir, log: () => log,
+    base, fake, upstream: up, dir, log: dev.log,
     /** wrangler and its workerd processes share this process group (spawned detached). */
     processGroup: child.pid,
     async stop() {
       // Keep workerd's output for post-mortems: E2E_LOG_DIR=/tmp/x scripts/test
-      if (process.env.E2E_LOG_DIR) writeFileSync(join(process.env.E2E_LOG_DIR, `workerd-${port}.log`), log);
-      try { process.kill(-child.pid, "SIGTERM"); } catch {}
+      if (process.env.E2E_LOG_DIR) writeFileSync(join(process.env.E2E_LOG_DIR, `workerd-${port}.log`), dev.log());
+      await dev.stop();
       await new Promise((r) => fake.server.close(r));
-      await sleep(300);
-      rmSync(dir, { recursive: true, force: true });
     },
     async req(method, path, { body, headers = {}, token } = {}) {
       const h = { ...headers };
@@ -136,6 +129,35 @@ export async function startGateway(extraVars = {}) {
     },
   };
   return gw;
+}
+
+/**
+ * `wrangler dev --local` of `configs` (one workerd; state under `dir`), in its own process group,
+ * once `readyPath` answers. `stop()` ends it and removes `dir`.
+ */
+export async function startWorkers({ configs, dir, env = wranglerEnv(), readyPath = "/", extraArgs = [] }) {
+  const port = await freePort();
+  const child = spawn(WRANGLER, ["dev", ...configs.flatMap((c) => ["-c", c]), "--local", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", dir,
+    "--show-interactive-dev-session=false", "--inspector-port", String(await freePort()), ...extraArgs],
+  { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let log = "";
+  child.stdout.on("data", (d) => { log += d; });
+  child.stderr.on("data", (d) => { log += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try { const r = await fetch(base + readyPath); if (r.ok) break; } catch {}
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error("wrangler dev did not start:\n" + log);
+    await sleep(200);
+  }
+  return {
+    base, port, child, log: () => log,
+    async stop() {
+      try { process.kill(-child.pid, "SIGTERM"); } catch {}
+      await sleep(300);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
