@@ -26,7 +26,7 @@ mod entry {
     #[cfg(feature = "jobs")]
     #[event(queue)]
     async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
-        crate::edge::dispatch::consume(batch, env).await
+        crate::edge::delivery::consume(batch, env).await
     }
 
     #[event(scheduled)]

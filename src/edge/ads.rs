@@ -9,8 +9,10 @@ use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env, Request};
 
-use super::durable::scheduler::{self, SchedulerRequest};
-use super::{json_response, now_ms, now_secs, random_bytes, secret_box, uuid_v4, ApiError};
+use super::durable::scheduler;
+use super::{
+    bindings, config, json_response, now_ms, now_secs, random_bytes, secrets, uuid_v4, ApiError,
+};
 use crate::core::ads::accounts::{self, AdAccountInfo};
 use crate::core::ads::alerts::{self, Alert, AlertThresholds, BudgetStatus};
 use crate::core::ads::audience::{self, AudienceSyncStatus, CustomerRecord, HashedContact};
@@ -19,11 +21,8 @@ use crate::core::ads::google_ads::{self, GoogleAdsCredentials};
 use crate::core::ads::kpi::{self, DailyMetrics, Metrics};
 use crate::core::ads::meta_insights::{self, CallBudget, ConversionRule};
 use crate::core::ads::oauth::{self, OAuthClient, TokenGrant};
-use crate::core::ads::schedule::{JobEffect, JobKind};
-use crate::core::ads::{
-    AccountRef, AdsConfig, AdsPlatform, ApiFailure, Campaign, CampaignStatus,
-    DEFAULT_GOOGLE_ADS_API_VERSION,
-};
+use crate::core::ads::schedule::{JobEffect, JobKind, SchedulerRequest};
+use crate::core::ads::{AccountRef, AdsPlatform, ApiFailure, Campaign, CampaignStatus};
 use crate::core::event::FieldError;
 use crate::core::outbound::{InboundResponse, OutboundRequest};
 
@@ -39,26 +38,10 @@ const MAX_PAGES: usize = 200;
 
 // ---------------------------------------------------------------- configuration
 
-use super::var;
-
-pub fn ads_config(env: &Env) -> AdsConfig {
-    let mut cfg = AdsConfig::from_platform_config(&super::platform_config(env));
-    if let Some(v) = var(env, "META_OAUTH_DIALOG_BASE") {
-        cfg.meta_dialog_base = v;
-    }
-    if let Some(v) = var(env, "GOOGLE_OAUTH_BASE") {
-        cfg.google_oauth_base = v;
-    }
-    if let Some(v) = var(env, "GOOGLE_ACCOUNTS_BASE") {
-        cfg.google_accounts_base = v;
-    }
-    cfg.google_ads_api_version =
-        var(env, "GOOGLE_ADS_API_VERSION").unwrap_or_else(|| DEFAULT_GOOGLE_ADS_API_VERSION.into());
-    cfg
-}
+pub use super::config::ads_config;
 
 fn timeout_ms(env: &Env) -> u64 {
-    super::outbound_timeout_ms(env).max(30_000)
+    config::outbound_timeout_ms(env).max(30_000)
 }
 
 fn oauth_client(
@@ -66,43 +49,36 @@ fn oauth_client(
     platform: AdsPlatform,
     redirect_uri: &str,
 ) -> std::result::Result<OAuthClient, ApiError> {
-    let (id, secret) = match platform {
-        AdsPlatform::Meta => ("META_APP_ID", "META_APP_SECRET"),
-        AdsPlatform::Google => ("GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET"),
-    };
-    let missing = |n: &str| ApiError::new(500, "misconfigured", &format!("{n} is not set"));
+    let (client_id, client_secret) = config::oauth_app(env, platform)?;
     Ok(OAuthClient {
-        client_id: var(env, id).ok_or_else(|| missing(id))?,
-        client_secret: var(env, secret).ok_or_else(|| missing(secret))?,
+        client_id,
+        client_secret,
         redirect_uri: redirect_uri.to_string(),
     })
 }
 
-/// HMAC key of the OAuth `state`, derived from the token encryption key.
 fn state_key(env: &Env) -> std::result::Result<Vec<u8>, ApiError> {
-    let key = var(env, "TOKEN_ENCRYPTION_KEY")
-        .ok_or_else(|| ApiError::new(500, "misconfigured", "TOKEN_ENCRYPTION_KEY is not set"))?;
-    Ok(oauth::hmac_sha256(key.as_bytes(), b"pixelgate oauth state v1").to_vec())
+    secrets::oauth_state_key(env)
 }
 
 fn seal(env: &Env, plain: &str) -> std::result::Result<String, ApiError> {
-    Ok(secret_box(env)?.seal(plain, random_bytes()))
+    secrets::seal(env, plain)
 }
 
 fn open(env: &Env, sealed: &str) -> std::result::Result<String, ApiFailure> {
-    secret_box(env)
-        .map_err(|e| ApiFailure::Permanent { reason: e.message })?
-        .open(sealed)
-        .map_err(|e| ApiFailure::AuthInvalid {
-            reason: format!("stored token unreadable: {e}"),
-        })
+    secrets::open(env, sealed).map_err(|e| match e.code {
+        "secret_unreadable" => ApiFailure::AuthInvalid {
+            reason: format!("stored token unreadable: {}", e.message),
+        },
+        _ => ApiFailure::Permanent { reason: e.message },
+    })
 }
 
 // ---------------------------------------------------------------- outbound
 
-/// Like `dispatch::send`, but keeps the whole answer (insights pages are large).
+/// Like `fetch::send`, but keeps the whole answer (insights pages are large).
 async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
-    super::dispatch::send_limited(req, timeout_ms, MAX_ADS_RESPONSE_BYTES).await
+    super::fetch::send_limited(req, timeout_ms, MAX_ADS_RESPONSE_BYTES).await
 }
 
 // ---------------------------------------------------------------- D1 helpers
@@ -110,7 +86,7 @@ async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
 use super::store::d1::{all, batch, first, n, opt, run, s, stmt};
 
 fn db(env: &Env) -> std::result::Result<D1Database, ApiError> {
-    super::store::d1::db(env)
+    bindings::db(env)
 }
 
 fn f(v: f64) -> JsValue {
@@ -310,7 +286,7 @@ async fn metric_rows(
 /// Tenant of the api key in `Authorization: Bearer` (issue 6's lookup: current or previous key
 /// during a rotation, failed attempts rate limited per client IP).
 async fn require_api_key(req: &Request, env: &Env) -> std::result::Result<String, ApiError> {
-    super::admin::authenticate(req, env)
+    super::auth::authenticate(req, env)
         .await
         .map(|a| a.tenant_id)
 }
@@ -386,7 +362,7 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
 // ---------------------------------------------------------------- OAuth
 
 fn redirect_uri(req: &Request, env: &Env, platform: AdsPlatform) -> String {
-    let base = var(env, "PUBLIC_BASE_URL").unwrap_or_else(|| {
+    let base = config::public_base_url(env).unwrap_or_else(|| {
         req.url()
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default()
@@ -594,7 +570,7 @@ async fn register_jobs(env: &Env, account: &AccountRow) -> std::result::Result<V
         AdsPlatform::Meta => account.token_expires_at,
         AdsPlatform::Google => None,
     };
-    let (_, body) = scheduler::call(
+    let (_, body) = bindings::scheduler(
         env,
         &account.tenant_id,
         &SchedulerRequest::AddAccount {
@@ -610,7 +586,7 @@ async fn register_jobs(env: &Env, account: &AccountRow) -> std::result::Result<V
 
 fn google_creds(env: &Env, login: Option<&str>, access_token: &str) -> GoogleAdsCredentials {
     GoogleAdsCredentials {
-        developer_token: var(env, "GOOGLE_ADS_DEVELOPER_TOKEN").unwrap_or_default(),
+        developer_token: config::google_ads_developer_token(env),
         login_customer_id: login.map(str::to_string),
         access_token: access_token.to_string(),
     }
@@ -673,7 +649,7 @@ async fn get_account(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = account_by_id(&db(env)?, &tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::new(404, "not_found", "no such ads account"))?;
-    let (_, table) = scheduler::call(
+    let (_, table) = bindings::scheduler(
         env,
         &tenant_id,
         &SchedulerRequest::Jobs {
@@ -699,7 +675,7 @@ async fn delete_account(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = account_by_id(&db, &tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::new(404, "not_found", "no such ads account"))?;
-    scheduler::call(
+    bindings::scheduler(
         env,
         &tenant_id,
         &SchedulerRequest::RemoveAccount {
@@ -769,7 +745,7 @@ async fn sync_account(req: Request, env: &Env, id: &str) -> ApiResult {
             .ok()
             .filter(|d| (0..=86_400).contains(d))
             .ok_or_else(|| invalid("delay", "must be 0..86400 seconds"))?;
-        let (status, body) = scheduler::call(
+        let (status, body) = bindings::scheduler(
             env,
             &tenant_id,
             &SchedulerRequest::ScheduleAt {
@@ -785,7 +761,7 @@ async fn sync_account(req: Request, env: &Env, id: &str) -> ApiResult {
             &body,
         ));
     }
-    let (_, body) = scheduler::call(
+    let (_, body) = bindings::scheduler(
         env,
         &tenant_id,
         &SchedulerRequest::RunNow {
@@ -1162,7 +1138,7 @@ async fn sync_audience_now(req: Request, env: &Env, id: &str) -> ApiResult {
             "only customer lists are synced; lookalikes follow their source",
         ));
     }
-    let (status, mut body) = scheduler::call(
+    let (status, mut body) = bindings::scheduler(
         env,
         &tenant_id,
         &SchedulerRequest::SyncAudience {
@@ -1681,7 +1657,7 @@ async fn deliver_alerts(
             .unwrap_or_default();
             let payload = alerts::slack_payload(&name, list);
             let req = OutboundRequest::post_json(url, payload.to_string());
-            let r = super::dispatch::send(&req, super::outbound_timeout_ms(env)).await;
+            let r = super::fetch::send(&req, config::outbound_timeout_ms(env)).await;
             if (200..300).contains(&r.status) {
                 "sent"
             } else {
@@ -2098,7 +2074,7 @@ pub async fn wake_schedulers(env: &Env) {
         Err(_) => return,
     };
     let calls = tenants.iter().map(|t| async move {
-        let r = scheduler::call(
+        let r = bindings::scheduler(
             env,
             &t.tenant_id,
             &SchedulerRequest::Wake {

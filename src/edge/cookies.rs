@@ -9,10 +9,7 @@ use crate::core::consent::ConsentState;
 use crate::core::cookies::{self as c, CookieScope};
 use crate::core::tenant::TenantConfig;
 use crate::core::weburl;
-
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
+use crate::edge::request::{header, raw_url};
 
 pub fn request_cookies(req: &Request) -> BTreeMap<String, String> {
     header(req, "cookie")
@@ -23,7 +20,7 @@ pub fn request_cookies(req: &Request) -> BTreeMap<String, String> {
 /// `Secure` when the gateway is reached over https or the page is https (a https page cannot
 /// call an http gateway, so behind a TLS-terminating proxy the Origin tells the truth).
 pub fn scope(req: &Request, config: &TenantConfig) -> CookieScope {
-    let raw_url = super::raw_url(req);
+    let raw_url = raw_url(req);
     let url = weburl::parse_http_url(&raw_url);
     let origin_header = header(req, "origin");
     let origin = origin_header.as_deref().and_then(weburl::parse_http_url);

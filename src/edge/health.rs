@@ -1,21 +1,22 @@
-//! The daily pixel health check job and the webhook test: they call platforms and webhooks, so
-//! they run in the jobs Worker (`jobs` feature).
+//! Pixel verification (a platform test call), the daily pixel health check and the webhook
+//! test: they call platforms and webhooks, so they run in the jobs Worker (`jobs` feature).
 
 use serde_json::{json, Value};
 use worker::{Env, Request};
 
-use super::admin::authenticate;
+use super::auth::authenticate;
+use super::fetch::send;
 use super::store::d1;
-use super::{dispatch, json_response, ApiError};
+use super::{bindings, config, json_response, now_secs, secrets, ApiError, ApiResult};
+use crate::core::destinations::{destination, snippet};
 use crate::core::event::FieldError;
 use crate::core::health::{self, Activity, CheckResult};
-
-type ApiResult = std::result::Result<worker::Response, ApiError>;
+use crate::core::retry::Outcome;
 
 /// `POST /api/v1/tracking/settings/notifications/test`: sends a sample message to the webhook.
 pub async fn test_notification(req: Request, env: &Env) -> ApiResult {
     let auth = authenticate(&req, env).await?;
-    let p = d1::tenant_profile(&d1::db(env)?, &auth.tenant_id).await?;
+    let p = d1::tenant_profile(&bindings::db(env)?, &auth.tenant_id).await?;
     let url = p.notify_webhook_url.ok_or_else(|| {
         ApiError::invalid(FieldError::new("webhook_url", "no webhook is configured"))
     })?;
@@ -23,9 +24,9 @@ pub async fn test_notification(req: Request, env: &Env) -> ApiResult {
         "text": format!("pixelgate: test notification for {}", p.name),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "pixelgate test notification: health check alerts will arrive here."}}],
     });
-    let answer = dispatch::send(
+    let answer = send(
         &health::notification_request(&url, &payload),
-        super::outbound_timeout_ms(env),
+        config::outbound_timeout_ms(env),
     )
     .await;
     Ok(json_response(
@@ -41,12 +42,10 @@ pub async fn run_health_check(
     env: &Env,
     now: i64,
 ) -> std::result::Result<(usize, usize), ApiError> {
-    let db = d1::db(env)?;
+    let db = bindings::db(env)?;
     let candidates = d1::health_candidates(&db, now - health::SILENT_AFTER).await?;
-    let dashboard = env
-        .var("PUBLIC_BASE_URL")
-        .ok()
-        .map(|v| format!("{}/admin/", v.to_string().trim_end_matches('/')))
+    let dashboard = config::public_base_url(env)
+        .map(|base| format!("{base}/admin/"))
         .unwrap_or_default();
     let mut tested = 0;
     let mut notified = 0;
@@ -76,7 +75,7 @@ pub async fn run_health_check(
             }
             tested += 1;
             let verify = match d1::get_pixel(&db, &tenant_id, &c.id).await {
-                Ok(Some(row)) => match dispatch::verify(env, &row).await {
+                Ok(Some(row)) => match verify(env, &row).await {
                     Ok(v) => v,
                     Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
                 },
@@ -122,9 +121,9 @@ pub async fn run_health_check(
             if let Some(url) = &t.notify_webhook_url {
                 let checks: Vec<CheckResult> = results.iter().map(|r| r.1.clone()).collect();
                 let payload = health::notification(&t.name, &checks, &dashboard);
-                let answer = dispatch::send(
+                let answer = send(
                     &health::notification_request(url, &payload),
-                    super::outbound_timeout_ms(env),
+                    config::outbound_timeout_ms(env),
                 )
                 .await;
                 let ok = (200..300).contains(&answer.status);
@@ -148,4 +147,35 @@ pub async fn run_health_check(
         }
     }
     Ok((tested, notified))
+}
+
+/// The pixel `verify` endpoint: the platform's answer to a test call, as JSON.
+pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
+    let platform = row
+        .platform()
+        .ok_or_else(|| ApiError::new(500, "bad_pixel", "unknown platform"))?;
+    let dest = destination(platform).ok_or_else(|| {
+        ApiError::new(
+            501,
+            "unsupported",
+            "this platform is not supported by this gateway version",
+        )
+    })?;
+    let creds = secrets::credentials(env, row)?;
+    let req = match dest.plan_verify(&config::platform_config(env), &creds, now_secs()) {
+        Ok(r) => r,
+        Err(reason) => return Ok(json!({"ok": false, "platform": platform, "error": reason})),
+    };
+    drop(creds);
+    let answer = send(&req, config::outbound_timeout_ms(env)).await;
+    let outcome = dest.classify(&answer);
+    let findings = dest.verify_findings(&answer);
+    Ok(json!({
+        "ok": matches!(outcome, Outcome::Delivered { .. }) && findings.is_empty(),
+        "findings": findings,
+        "platform": platform,
+        "http_status": answer.status,
+        "outcome": outcome,
+        "response": snippet(&answer.body),
+    }))
 }

@@ -2,19 +2,13 @@
 //!
 //! The jobs Worker (`pixelgate-jobs`, wrangler.jobs.toml) is this crate built with every feature.
 //! It has no public route: the beacon Worker hands it the endpoints that call platforms or belong
-//! to the ads module (see `http::served_by_jobs`) and every cron run, so the triggers are declared
+//! to the ads module (the `http` route table marks them) and every cron run, so the triggers are declared
 //! once and work the same under `wrangler dev --test-scheduled` and in production.
 
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
-use super::{admin_token, ApiError};
-
-const BINDING: &str = "JOBS";
-
-fn jobs_worker(env: &Env) -> Result<worker::Fetcher, ApiError> {
-    env.service(BINDING)
-        .map_err(|e| ApiError::internal("JOBS service binding", e))
-}
+use super::bindings::jobs_worker;
+use super::{config, ApiError};
 
 /// Passes the request through unchanged and returns the jobs Worker's answer.
 pub async fn forward(req: Request, env: &Env) -> Result<Response, ApiError> {
@@ -33,9 +27,12 @@ pub async fn forward(req: Request, env: &Env) -> Result<Response, ApiError> {
 
 /// Runs a cron trigger in the jobs Worker (`POST /internal/cron`, admin token) and logs how it went.
 pub async fn forward_cron(env: &Env, cron: &str, scheduled_secs: i64) {
-    let Some(token) = admin_token(env) else {
-        worker::console_error!("cron {cron} not run: ADMIN_TOKEN is not set");
-        return;
+    let token = match config::admin_token(env) {
+        Ok(t) => t,
+        Err(e) => {
+            worker::console_error!("cron {cron} not run: {}", e.message);
+            return;
+        }
     };
     let outcome = async {
         let headers = Headers::new();

@@ -3,11 +3,9 @@
 
 use worker::{Env, SendMessage};
 
+use super::bindings::{self, DELIVERY_QUEUE};
 use super::ApiError;
 use crate::core::fanout::{send_batches, QueueMessage};
-
-const QUEUE: &str = "DELIVERY_QUEUE";
-pub(crate) const DLQ: &str = "DEAD_LETTER_QUEUE";
 
 /// Sends messages in as few sendBatch calls as the limits allow.
 pub async fn enqueue(
@@ -15,7 +13,7 @@ pub async fn enqueue(
     messages: Vec<QueueMessage>,
     delay_secs: u32,
 ) -> Result<(), ApiError> {
-    enqueue_to(env, QUEUE, messages, delay_secs).await
+    enqueue_to(env, DELIVERY_QUEUE, messages, delay_secs).await
 }
 
 pub(crate) async fn enqueue_to(
@@ -36,7 +34,7 @@ pub(crate) async fn enqueue_to(
 
 /// Sends already encoded messages to the delivery Queue (the dedup shards' outbox flush).
 pub(crate) async fn send_encoded(env: &Env, bodies: Vec<String>) -> Result<(), ApiError> {
-    send_bodies(env, QUEUE, bodies, 0).await
+    send_bodies(env, DELIVERY_QUEUE, bodies, 0).await
 }
 
 async fn send_bodies(
@@ -45,9 +43,7 @@ async fn send_bodies(
     bodies: Vec<String>,
     delay_secs: u32,
 ) -> Result<(), ApiError> {
-    let queue = env
-        .queue(binding)
-        .map_err(|e| ApiError::internal("queue binding", e))?;
+    let queue = bindings::queue(env, binding)?;
     let sizes: Vec<usize> = bodies.iter().map(String::len).collect();
     let mut bodies = bodies.into_iter();
     for group in send_batches(&sizes) {

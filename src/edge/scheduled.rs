@@ -2,9 +2,13 @@
 //! left to purge, and a pixel tested today is not tested again). `now` is the event's scheduled
 //! time, so a run evaluates the data as of its schedule.
 
-use worker::Env;
+use serde_json::json;
+use worker::{Env, Request};
 
+use super::auth::require_admin;
+use super::request::query_param;
 use super::store::d1;
+use super::{bindings, json_response, now_secs, ApiError, ApiResult};
 
 /// 08:00 UTC daily: pixel health check (seed 002, 5.3).
 pub const HEALTH_CHECK_CRON: &str = "0 8 * * *";
@@ -33,7 +37,7 @@ pub async fn run(cron: &str, now: i64, env: &Env) {
 }
 
 async fn retention(env: &Env, cron: &str, now: i64) {
-    match d1::db(env) {
+    match bindings::db(env) {
         Ok(db) => match d1::purge(&db, now).await {
             Ok((ips, events)) => {
                 let limits = d1::purge_auth_failures(
@@ -52,4 +56,17 @@ async fn retention(env: &Env, cron: &str, now: i64) {
         },
         Err(e) => worker::console_error!("retention ({cron}): {}", e.message),
     }
+}
+
+/// `POST /internal/cron?cron=…&scheduled=…` (admin token): a cron run handed over by the beacon
+/// Worker, which holds the triggers.
+pub async fn internal_cron(req: Request, env: &Env) -> ApiResult {
+    require_admin(&req, env).await?;
+    let cron = query_param(&req, "cron")
+        .ok_or_else(|| ApiError::field("cron", "is required (the cron expression)"))?;
+    let scheduled = query_param(&req, "scheduled")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(now_secs);
+    run(&cron, scheduled, env).await;
+    Ok(json_response(200, &json!({"ok": true, "cron": cron})))
 }

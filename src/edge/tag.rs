@@ -5,53 +5,26 @@
 use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
+use super::auth::browser_site;
+use super::request::query_nonempty;
 use super::store::{d1, kv};
-use super::{cookies, json_response, now_ms, ApiError};
+use super::{bindings, cookies, json_response, now_ms, uuid_v4, ApiError, ApiResult};
 use crate::core::banner::{parse_banner, stored_banner};
 use crate::core::consent::ConsentState;
 use crate::core::cookies::{valid_visitor_id, VISITOR_COOKIE};
 use crate::core::tenant::TenantConfig;
 
-type ApiResult = std::result::Result<Response, ApiError>;
-
-fn query(req: &Request, key: &str) -> Option<String> {
-    super::query_param(req, key).filter(|v| !v.is_empty())
-}
-
 /// A browser on one of the tenant's sites: `site_key` in the query and an allowed Origin (or
 /// Referer). Same rule as the events/consent endpoints.
-async fn site(req: &Request, env: &Env) -> std::result::Result<TenantConfig, ApiError> {
-    let unknown = || ApiError {
-        status: 401,
-        code: "unauthorized",
-        message: "a known site_key query parameter is required".into(),
-        field: Some("site_key".into()),
-    };
-    let site_key = query(req, "site_key").ok_or_else(unknown)?;
-    let config = kv::config_by_site_key(env, &site_key)
-        .await?
-        .ok_or_else(unknown)?;
-    let h = req.headers();
-    let from = h
-        .get("origin")
-        .ok()
-        .flatten()
-        .or_else(|| h.get("referer").ok().flatten());
-    match from {
-        Some(o) if config.origin_allowed(&o) => Ok(config),
-        _ => Err(ApiError::new(
-            403,
-            "origin_not_allowed",
-            "this site_key is not allowed from this origin",
-        )),
-    }
+async fn site(req: &Request, env: &Env) -> Result<TenantConfig, ApiError> {
+    browser_site(req, env, query_nonempty(req, "site_key")).await
 }
 
 /// `GET /api/v1/tracking/config?site_key=…` — what the tag and banner need: banner settings and
 /// the tenant's default for visitors without a choice. Public per site; cached briefly.
 pub async fn config(req: Request, env: &Env) -> ApiResult {
     let cfg = site(&req, env).await?;
-    let settings = d1::tenant_settings(&d1::db(env)?, &cfg.tenant_id).await?;
+    let settings = d1::tenant_settings(&bindings::db(env)?, &cfg.tenant_id).await?;
     let banner = stored_banner(&settings);
     let resp = json_response(
         200,
@@ -84,16 +57,16 @@ pub async fn identify(req: Request, env: &Env) -> ApiResult {
         .get(VISITOR_COOKIE)
         .filter(|v| valid_visitor_id(v))
         .cloned()
-        .or_else(|| query(&req, "vid").filter(|v| valid_visitor_id(v)))
-        .unwrap_or_else(super::uuid_v4);
+        .or_else(|| query_nonempty(&req, "vid").filter(|v| valid_visitor_id(v)))
+        .unwrap_or_else(uuid_v4);
     let consent = kv::consent(env, &cfg.tenant_id, &visitor_id).await?;
     let (set, ident) = cookies::plan(
         &req,
         &cfg,
         &visitor_id,
         consent.as_ref(),
-        query(&req, "fbp").as_deref(),
-        query(&req, "fbc").as_deref(),
+        query_nonempty(&req, "fbp").as_deref(),
+        query_nonempty(&req, "fbc").as_deref(),
         now_ms(),
     );
     let body =
@@ -101,7 +74,7 @@ pub async fn identify(req: Request, env: &Env) -> ApiResult {
     Ok(cookies::with_cookies(json_response(200, &body), &set))
 }
 
-/// Set-Cookie for the consent endpoint's answer (called by `http::post_consent`).
+/// Set-Cookie for the consent endpoint's answer (called by `tracking::post_consent`).
 pub fn consent_cookies(
     resp: Response,
     req: &Request,
@@ -126,7 +99,7 @@ pub fn consent_cookies(
 /// The banner part of `GET /api/v1/tracking/settings`.
 pub async fn banner_settings(env: &Env, tenant_id: &str) -> Result<Value, ApiError> {
     Ok(stored_banner(
-        &d1::tenant_settings(&d1::db(env)?, tenant_id).await?,
+        &d1::tenant_settings(&bindings::db(env)?, tenant_id).await?,
     ))
 }
 
@@ -141,6 +114,6 @@ pub async fn save_banner(
         return Ok(None);
     };
     let banner = parse_banner(b, "banner.")?;
-    d1::set_tenant_setting(&d1::db(env)?, tenant_id, "banner", &banner).await?;
+    d1::set_tenant_setting(&bindings::db(env)?, tenant_id, "banner", &banner).await?;
     Ok(Some(banner))
 }

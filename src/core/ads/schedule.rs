@@ -347,6 +347,48 @@ impl JobTable {
     }
 }
 
+/// What the Scheduler Durable Object is asked to do (its request body, JSON).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SchedulerRequest {
+    AddAccount {
+        tenant_id: String,
+        account: String,
+        platform: AdsPlatform,
+        token_expires_at: Option<i64>,
+    },
+    RemoveAccount {
+        tenant_id: String,
+        account: String,
+    },
+    /// Run a job now and answer with its outcome (`POST /api/v1/ads/sync/{id}`).
+    RunNow {
+        tenant_id: String,
+        kind: JobKind,
+        account: String,
+        range: Option<DateRange>,
+    },
+    /// Move a job's next run (the alarm fires then).
+    ScheduleAt {
+        tenant_id: String,
+        kind: JobKind,
+        account: String,
+        at: i64,
+    },
+    /// Sync one audience now (`POST /api/v1/ads/audiences/{id}/sync`).
+    SyncAudience {
+        tenant_id: String,
+        audience_id: String,
+    },
+    /// From the cron: make sure the alarm is set; run overdue jobs.
+    Wake {
+        tenant_id: String,
+    },
+    Jobs {
+        tenant_id: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

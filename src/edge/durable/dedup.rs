@@ -13,7 +13,7 @@ use crate::core::dedup::{
     apply_claim, by_shard, coalesce_outbox, dedup_key, fresh_in_order, next_shard_alarm,
     ClaimAnswer, ClaimItem, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
 };
-use crate::edge::{now_ms, queue, ApiError};
+use crate::edge::{bindings, now_ms, queue, ApiError};
 
 /// How often the shard sweeps expired keys.
 const SWEEP_EVERY_MS: i64 = 6 * 3600 * 1000;
@@ -251,20 +251,23 @@ pub async fn claim_and_enqueue(
         .zip(events)
         .map(|(key, (_, message))| Some(ClaimItem { key, message }))
         .collect();
-    let calls: Vec<_> = groups
-        .iter()
-        .enumerate()
-        .map(|(n, (shard, idx))| {
-            let claim = ClaimRequest {
-                tenant_id: tenant_id.to_string(),
-                now,
-                events: idx.iter().filter_map(|&i| items[i].take()).collect(),
-                // The request's invalid events are counted once, with its first share.
-                rejected: if n == 0 { rejected } else { 0 },
-            };
-            async move { Ok::<_, ApiError>((idx, call(env, *shard, &claim).await?)) }
-        })
-        .collect();
+    let calls: Vec<_> =
+        groups
+            .iter()
+            .enumerate()
+            .map(|(n, (shard, idx))| {
+                let claim = ClaimRequest {
+                    tenant_id: tenant_id.to_string(),
+                    now,
+                    events: idx.iter().filter_map(|&i| items[i].take()).collect(),
+                    // The request's invalid events are counted once, with its first share.
+                    rejected: if n == 0 { rejected } else { 0 },
+                };
+                async move {
+                    Ok::<_, ApiError>((idx, bindings::dedup_claim(env, *shard, &claim).await?))
+                }
+            })
+            .collect();
     let mut fresh = vec![false; items.len()];
     for result in futures_util::future::join_all(calls).await {
         let (idx, answers) = result?;
@@ -273,47 +276,4 @@ pub async fn claim_and_enqueue(
         }
     }
     Ok(fresh)
-}
-
-/// One claim on one shard; per event of the claim, whether it is new.
-async fn call(
-    env: &Env,
-    shard: u32,
-    claim: &ClaimRequest,
-) -> std::result::Result<Vec<bool>, ApiError> {
-    let ns = env
-        .durable_object("DEDUP")
-        .map_err(|e| ApiError::internal("DEDUP binding", e))?;
-    let stub = ns
-        .id_from_name(&format!("shard-{shard}"))
-        .and_then(|id| id.get_stub())
-        .map_err(|e| ApiError::internal("dedup stub", e))?;
-    let body = claim.encode();
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_body(Some(body.into()));
-    let r = Request::new_with_init("https://dedup.internal/", &init)
-        .map_err(|e| ApiError::internal("dedup request", e))?;
-    let mut resp = stub
-        .fetch_with_request(r)
-        .await
-        .map_err(|e| ApiError::internal("dedup call", e))?;
-    if resp.status_code() >= 300 {
-        return Err(ApiError::internal("dedup status", resp.status_code()));
-    }
-    let answer: ClaimAnswer = resp
-        .json()
-        .await
-        .map_err(|e| ApiError::internal("dedup answer", e))?;
-    if answer.fresh.len() != claim.events.len() {
-        return Err(ApiError::internal(
-            "dedup answer",
-            format!(
-                "{} answers for {} events",
-                answer.fresh.len(),
-                claim.events.len()
-            ),
-        ));
-    }
-    Ok(answer.fresh)
 }

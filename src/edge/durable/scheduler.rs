@@ -9,7 +9,6 @@
 //! - A DO handles one event at a time only between awaits: a run reloads the table before it
 //!   applies its result, so a concurrent `add_account` is not lost.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::{
@@ -18,51 +17,10 @@ use worker::{
 
 use crate::core::ads::calendar::DateRange;
 use crate::core::ads::meta_insights::CallBudget;
-use crate::core::ads::schedule::{JobEffect, JobKind, JobTable};
-use crate::core::ads::{AdsPlatform, ApiFailure};
+use crate::core::ads::schedule::{JobEffect, JobKind, JobTable, SchedulerRequest};
+use crate::core::ads::ApiFailure;
 use crate::edge::ads::{self, RunError};
 use crate::edge::{now_ms, now_secs, ApiError};
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum SchedulerRequest {
-    AddAccount {
-        tenant_id: String,
-        account: String,
-        platform: AdsPlatform,
-        token_expires_at: Option<i64>,
-    },
-    RemoveAccount {
-        tenant_id: String,
-        account: String,
-    },
-    /// Run a job now and answer with its outcome (`POST /api/v1/ads/sync/{id}`).
-    RunNow {
-        tenant_id: String,
-        kind: JobKind,
-        account: String,
-        range: Option<DateRange>,
-    },
-    /// Move a job's next run (the alarm fires then).
-    ScheduleAt {
-        tenant_id: String,
-        kind: JobKind,
-        account: String,
-        at: i64,
-    },
-    /// Sync one audience now (`POST /api/v1/ads/audiences/{id}/sync`).
-    SyncAudience {
-        tenant_id: String,
-        audience_id: String,
-    },
-    /// From the cron: make sure the alarm is set; run overdue jobs.
-    Wake {
-        tenant_id: String,
-    },
-    Jobs {
-        tenant_id: String,
-    },
-}
 
 #[durable_object]
 pub struct Scheduler {
@@ -342,37 +300,6 @@ impl DurableObject for Scheduler {
         }
         Response::empty()
     }
-}
-
-/// Sends a request to the tenant's scheduler and returns its JSON answer.
-pub async fn call(
-    env: &Env,
-    tenant_id: &str,
-    request: &SchedulerRequest,
-) -> std::result::Result<(u16, Value), ApiError> {
-    let ns = env
-        .durable_object("SCHEDULER")
-        .map_err(|e| ApiError::internal("SCHEDULER binding", e))?;
-    let stub = ns
-        .id_from_name(tenant_id)
-        .and_then(|id| id.get_stub())
-        .map_err(|e| ApiError::internal("scheduler stub", e))?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post).with_body(Some(
-        serde_json::to_string(request).unwrap_or_default().into(),
-    ));
-    let r = Request::new_with_init("https://scheduler.internal/", &init)
-        .map_err(|e| ApiError::internal("scheduler request", e))?;
-    let mut resp = stub
-        .fetch_with_request(r)
-        .await
-        .map_err(|e| ApiError::internal("scheduler call", e))?;
-    let status = resp.status_code();
-    let body: Value = resp
-        .json()
-        .await
-        .map_err(|e| ApiError::internal("scheduler answer", e))?;
-    Ok((status, body))
 }
 
 /// Whether a failure class came from the platform (for the API's status code).

@@ -10,7 +10,7 @@ use worker::Env;
 use super::d1;
 use crate::core::consent::ConsentState;
 use crate::core::tenant::TenantConfig;
-use crate::edge::{now_ms, ApiError};
+use crate::edge::{bindings, now_ms, ApiError};
 
 /// Per-isolate memo of tenant configs: most beacons then need no KV read at all. Short, because
 /// another isolate may have changed the config; writes in this isolate invalidate at once.
@@ -29,8 +29,7 @@ thread_local! {
 }
 
 fn kv(env: &Env) -> Result<KvStore, ApiError> {
-    env.kv("KV")
-        .map_err(|e| ApiError::internal("KV binding", e))
+    bindings::kv(env)
 }
 
 fn site_key_entry(site_key: &str) -> String {
@@ -61,7 +60,7 @@ pub async fn config_by_site_key(
     let cfg = match cached {
         Some(c) => Some(c),
         None => {
-            let db = d1::db(env)?;
+            let db = bindings::db(env)?;
             match d1::tenant_id_by_site_key(&db, site_key).await? {
                 Some(tid) => {
                     let cfg = d1::load_tenant_config(&db, &tid).await?;
@@ -101,7 +100,7 @@ async fn put_cached(env: &Env, key: &str, value: &impl serde::Serialize, what: &
 
 /// Rebuilds the cached config after any change to the tenant or its pixels.
 pub async fn refresh_config(env: &Env, tenant_id: &str) -> Result<(), ApiError> {
-    let db = d1::db(env)?;
+    let db = bindings::db(env)?;
     let site_key = d1::site_key_of(&db, tenant_id).await?;
     let cfg = d1::load_tenant_config(&db, tenant_id).await?;
     CONFIGS.with(|m| {
@@ -154,7 +153,7 @@ async fn consent_uncached(
     if cached.is_some() {
         return Ok(cached);
     }
-    let stored = d1::latest_consent(&d1::db(env)?, tenant_id, visitor_id).await?;
+    let stored = d1::latest_consent(&bindings::db(env)?, tenant_id, visitor_id).await?;
     if let Some(s) = &stored {
         put_consent(env, tenant_id, visitor_id, s).await;
     }

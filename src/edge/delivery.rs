@@ -1,4 +1,5 @@
-//! Delivery: the queue consumer and the one place that talks HTTP to platforms.
+//! Delivery: the queue consumer. It stores each batch's events, sends each pixel's jobs to its
+//! platform (through `fetch`), records the outcomes and re-enqueues retries.
 //!
 //! Retries are ours, not the queue's: a job that must be retried is re-sent as a new message with
 //! its attempt counter advanced and a delay (workers-rs exposes no attempt count), and the
@@ -7,97 +8,22 @@
 use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
-use serde_json::{json, Value};
-use worker::{Env, Fetch, Headers, MessageBatch, Method as WMethod, Request, RequestInit};
+use worker::{Env, MessageBatch};
 
-use super::queue::{self, enqueue};
+use super::bindings::{self, DEAD_LETTER_QUEUE, DEAD_LETTER_QUEUE_NAME};
+use super::fetch::send;
+use super::queue::{enqueue, enqueue_to};
 use super::store::d1::{self, DeliveryUpdate};
-use super::{now_secs, ApiError};
+use super::{config, now_secs, secrets, ApiError};
 use crate::core::destinations::{destination, snippet, Credentials};
 use crate::core::fanout::{
     coalesce_counters, settle, DeliveryJob, DeliveryStatus, IntakeCounters, QueueMessage,
     Settlement,
 };
-use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
 use crate::core::retry::Outcome;
 
-const DLQ_NAME: &str = "pixelgate-dlq";
-const MAX_RESPONSE_BYTES: usize = 16 * 1024;
-
-/// Sends one planned request, giving up after `timeout_ms` (a hanging platform must not hold
-/// the batch, and with it every other destination, forever).
-pub async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
-    send_limited(req, timeout_ms, MAX_RESPONSE_BYTES).await
-}
-
-/// `send`, keeping at most `max_body` bytes of the answer.
-pub async fn send_limited(
-    req: &OutboundRequest,
-    timeout_ms: u64,
-    max_body: usize,
-) -> InboundResponse {
-    let headers = Headers::new();
-    for (k, v) in &req.headers {
-        let _ = headers.set(k, v);
-    }
-    let mut init = RequestInit::new();
-    init.with_method(match req.method {
-        Method::Get => WMethod::Get,
-        Method::Post => WMethod::Post,
-    })
-    .with_headers(headers);
-    if let Some(b) = &req.body {
-        init.with_body(Some(b.as_str().into()));
-    }
-    let request = match Request::new_with_init(&req.url, &init) {
-        Ok(r) => r,
-        Err(e) => return InboundResponse::no_answer(&format!("bad request: {e}")),
-    };
-    // AbortSignal.timeout covers connect, headers and body; the platform's hang ends here.
-    let signal: worker::AbortSignal = abort_signal_timeout(timeout_ms as f64).into();
-    match Fetch::Request(request).send_with_signal(&signal).await {
-        Ok(mut resp) => {
-            let status = resp.status_code();
-            let retry_after = resp.headers().get("retry-after").ok().flatten();
-            match resp.text().await {
-                Ok(body) => InboundResponse {
-                    status,
-                    retry_after,
-                    body: snippet_bytes(&body, max_body),
-                },
-                Err(e) if signal.aborted() => InboundResponse::no_answer(&format!(
-                    "timed out after {timeout_ms} ms reading the body: {e}"
-                )),
-                Err(_) => InboundResponse {
-                    status,
-                    retry_after,
-                    body: String::new(),
-                },
-            }
-        }
-        Err(_) if signal.aborted() => {
-            InboundResponse::no_answer(&format!("timed out after {timeout_ms} ms"))
-        }
-        Err(e) => InboundResponse::no_answer(&format!("network error: {e}")),
-    }
-}
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
-    fn abort_signal_timeout(ms: f64) -> web_sys::AbortSignal;
-}
-
-fn snippet_bytes(body: &str, max: usize) -> String {
-    let mut end = body.len().min(max);
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    body[..end].to_string()
-}
-
 pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
-    if batch.queue() == DLQ_NAME {
+    if batch.queue() == DEAD_LETTER_QUEUE_NAME {
         return consume_dead_letters(batch, env).await;
     }
     let mut records = Vec::new();
@@ -134,7 +60,7 @@ async fn store_records(
     records: &[QueueMessage],
     counters: Vec<IntakeCounters>,
 ) -> Result<(), ApiError> {
-    let db = d1::db(env)?;
+    let db = bindings::db(env)?;
     let now = now_secs();
     let (mut events, mut routes) = (Vec::new(), Vec::new());
     for r in records {
@@ -190,7 +116,7 @@ async fn deliver_group(
     pixel: &str,
     jobs: Vec<DeliveryJob>,
 ) -> Result<(), ApiError> {
-    let db = d1::db(env)?;
+    let db = bindings::db(env)?;
     let now = now_secs();
     let pairs: Vec<(String, String)> = jobs
         .iter()
@@ -224,10 +150,10 @@ async fn deliver_group(
         }
         return write_updates(env, &jobs, updates, requeue, dead).await;
     };
-    let creds: Credentials = super::http::credentials(env, row)?;
-    let cfg = super::platform_config(env);
-    let policy = super::retry_policy(env);
-    let timeout = super::outbound_timeout_ms(env);
+    let creds: Credentials = secrets::credentials(env, row)?;
+    let cfg = config::platform_config(env);
+    let policy = config::retry_policy(env);
+    let timeout = config::outbound_timeout_ms(env);
 
     let deliveries: Vec<_> = jobs.iter().map(|j| j.delivery.clone()).collect();
     let plan = dest.plan(&cfg, &creds, &deliveries, now);
@@ -305,7 +231,7 @@ async fn write_updates(
     requeue: Vec<(u32, DeliveryJob)>,
     dead: Vec<DeliveryJob>,
 ) -> Result<(), ApiError> {
-    let db = d1::db(env)?;
+    let db = bindings::db(env)?;
     let now = now_secs();
     let rows: Vec<DeliveryUpdate> = updates
         .iter()
@@ -341,7 +267,7 @@ async fn write_updates(
             .into_iter()
             .map(|j| QueueMessage::Deliver(Box::new(j)))
             .collect();
-        queue::enqueue_to(env, queue::DLQ, msgs, 0).await?;
+        enqueue_to(env, DEAD_LETTER_QUEUE, msgs, 0).await?;
     }
     Ok(())
 }
@@ -368,7 +294,7 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
     }
     let settled = async {
         store_records(&env, &records, counters).await?;
-        let db = d1::db(&env)?;
+        let db = bindings::db(&env)?;
         let now = now_secs();
         let stmts = dead
             .iter()
@@ -387,35 +313,4 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
         }
     }
     Ok(())
-}
-
-/// The pixel `verify` endpoint: the platform's answer to a test call, as JSON.
-pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
-    let platform = row
-        .platform()
-        .ok_or_else(|| ApiError::new(500, "bad_pixel", "unknown platform"))?;
-    let dest = destination(platform).ok_or_else(|| {
-        ApiError::new(
-            501,
-            "unsupported",
-            "this platform is not supported by this gateway version",
-        )
-    })?;
-    let creds = super::http::credentials(env, row)?;
-    let req = match dest.plan_verify(&super::platform_config(env), &creds, now_secs()) {
-        Ok(r) => r,
-        Err(reason) => return Ok(json!({"ok": false, "platform": platform, "error": reason})),
-    };
-    drop(creds);
-    let answer = send(&req, super::outbound_timeout_ms(env)).await;
-    let outcome = dest.classify(&answer);
-    let findings = dest.verify_findings(&answer);
-    Ok(json!({
-        "ok": matches!(outcome, Outcome::Delivered { .. }) && findings.is_empty(),
-        "findings": findings,
-        "platform": platform,
-        "http_status": answer.status,
-        "outcome": outcome,
-        "response": snippet(&answer.body),
-    }))
 }

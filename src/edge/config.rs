@@ -1,0 +1,98 @@
+//! Every variable and secret the Workers read, with its default (the README's configuration
+//! table). Handlers ask here instead of spelling variable names.
+
+use worker::Env;
+
+use super::ApiError;
+use crate::core::ads::{AdsConfig, AdsPlatform, DEFAULT_GOOGLE_ADS_API_VERSION};
+use crate::core::destinations::PlatformConfig;
+use crate::core::retry::RetryPolicy;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A variable or secret; empty counts as unset.
+pub(crate) fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .or_else(|| env.secret(name).ok().map(|v| v.to_string()))
+        .filter(|v| !v.is_empty())
+}
+
+fn required(env: &Env, name: &str) -> Result<String, ApiError> {
+    var(env, name).ok_or_else(|| ApiError::new(500, "misconfigured", &format!("{name} is not set")))
+}
+
+pub fn platform_config(env: &Env) -> PlatformConfig {
+    let d = PlatformConfig::default();
+    PlatformConfig {
+        meta_graph_base: var(env, "META_GRAPH_BASE").unwrap_or(d.meta_graph_base),
+        meta_api_version: var(env, "META_API_VERSION").unwrap_or(d.meta_api_version),
+        ga4_mp_base: var(env, "GA4_MP_BASE").unwrap_or(d.ga4_mp_base),
+        linkedin_api_base: var(env, "LINKEDIN_API_BASE").unwrap_or(d.linkedin_api_base),
+        linkedin_version: var(env, "LINKEDIN_VERSION").unwrap_or(d.linkedin_version),
+        tiktok_api_base: var(env, "TIKTOK_API_BASE").unwrap_or(d.tiktok_api_base),
+        google_ads_api_base: var(env, "GOOGLE_ADS_API_BASE").unwrap_or(d.google_ads_api_base),
+    }
+}
+
+pub fn ads_config(env: &Env) -> AdsConfig {
+    let mut cfg = AdsConfig::from_platform_config(&platform_config(env));
+    if let Some(v) = var(env, "META_OAUTH_DIALOG_BASE") {
+        cfg.meta_dialog_base = v;
+    }
+    if let Some(v) = var(env, "GOOGLE_OAUTH_BASE") {
+        cfg.google_oauth_base = v;
+    }
+    if let Some(v) = var(env, "GOOGLE_ACCOUNTS_BASE") {
+        cfg.google_accounts_base = v;
+    }
+    cfg.google_ads_api_version =
+        var(env, "GOOGLE_ADS_API_VERSION").unwrap_or_else(|| DEFAULT_GOOGLE_ADS_API_VERSION.into());
+    cfg
+}
+
+/// The OAuth app of an ads platform: (client id, client secret).
+pub fn oauth_app(env: &Env, platform: AdsPlatform) -> Result<(String, String), ApiError> {
+    let (id, secret) = match platform {
+        AdsPlatform::Meta => ("META_APP_ID", "META_APP_SECRET"),
+        AdsPlatform::Google => ("GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_CLIENT_SECRET"),
+    };
+    Ok((required(env, id)?, required(env, secret)?))
+}
+
+pub fn google_ads_developer_token(env: &Env) -> String {
+    var(env, "GOOGLE_ADS_DEVELOPER_TOKEN").unwrap_or_default()
+}
+
+/// The public origin (no trailing slash) when the operator set one.
+pub fn public_base_url(env: &Env) -> Option<String> {
+    var(env, "PUBLIC_BASE_URL").map(|v| v.trim_end_matches('/').to_string())
+}
+
+pub fn retry_policy(env: &Env) -> RetryPolicy {
+    RetryPolicy {
+        base_delay_secs: var(env, "RETRY_BASE_SECONDS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(RetryPolicy::default().base_delay_secs),
+    }
+}
+
+pub fn outbound_timeout_ms(env: &Env) -> u64 {
+    var(env, "OUTBOUND_TIMEOUT_MS")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+pub fn admin_token(env: &Env) -> Result<String, ApiError> {
+    required(env, "ADMIN_TOKEN")
+}
+
+/// Base64 of the 32-byte token encryption key.
+pub fn token_encryption_key(env: &Env) -> Result<String, ApiError> {
+    required(env, "TOKEN_ENCRYPTION_KEY")
+}
+
+pub fn dev_demo_enabled(env: &Env) -> bool {
+    var(env, "DEV_DEMO").as_deref() == Some("1")
+}

@@ -1,0 +1,234 @@
+//! What the dashboard reads and manages beyond configuration: the tenant's profile, api key
+//! rotation, recent events, 24 h stats, hourly series and the notification webhook.
+
+use serde_json::{json, Value};
+use worker::{Env, Request};
+
+use super::auth::{authenticate, tenant_of_api_key};
+use super::request::{query_param, read_json, MAX_SETTINGS_BYTES};
+use super::store::d1;
+use super::{bindings, json_response, now_secs, random_bytes, ApiError, ApiResult};
+use crate::core::event::FieldError;
+use crate::core::health;
+use crate::core::ratelimit;
+use crate::core::secrets::{format_key, hash_api_key};
+
+/// `GET /api/v1/tenants/me`: what the dashboard shows about the caller's tenant.
+pub async fn me(req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let p = d1::tenant_profile(&bindings::db(env)?, &auth.tenant_id).await?;
+    let now = now_secs();
+    let prev_valid =
+        p.has_prev_key != 0 && ratelimit::previous_key_valid(p.api_key_prev_expires_at, now);
+    Ok(json_response(
+        200,
+        &json!({
+            "tenant_id": p.id,
+            "name": p.name,
+            "domains": serde_json::from_str::<Value>(&p.domains).unwrap_or(json!([])),
+            "site_key": p.site_key,
+            "retention_days": p.retention_days,
+            "created_at": p.created_at,
+            "api_key": {
+                "authenticated_with": if auth.via_prev { "previous" } else { "current" },
+                "rotated_at": p.api_key_rotated_at,
+                "previous_key_valid_until": if prev_valid { p.api_key_prev_expires_at } else { None },
+            },
+            "notifications": notifications_view(p.notify_webhook_url.as_deref()),
+        }),
+    ))
+}
+
+/// `POST /api/v1/tenants/keys/rotate {grace_seconds?}`: a new api key, shown once. Without a
+/// grace period the old key stops working at once; with one it is accepted until then.
+pub async fn rotate_key(mut req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    if auth.via_prev {
+        return Err(ApiError::new(
+            403,
+            "forbidden",
+            "rotate with the current api key, not the previous one",
+        ));
+    }
+    let body = read_json(&mut req, MAX_SETTINGS_BYTES).await?;
+    let grace = ratelimit::grace_secs(body.get("grace_seconds"))
+        .map_err(|m| ApiError::invalid(FieldError::new("grace_seconds", m)))?;
+    let now = now_secs();
+    let new_key = format_key("sk", &random_bytes::<32>());
+    let prev_until = (grace > 0).then_some(now + grace);
+    let db = bindings::db(env)?;
+    if !d1::rotate_api_key(
+        &db,
+        &auth.tenant_id,
+        &auth.key_hash,
+        &hash_api_key(&new_key),
+        prev_until,
+        now,
+    )
+    .await?
+    {
+        return Err(ApiError::new(
+            409,
+            "conflict",
+            "the key was rotated concurrently; use the newest key",
+        ));
+    }
+    Ok(json_response(
+        200,
+        &json!({
+            "api_key": new_key,
+            "previous_key_valid_until": prev_until,
+            "note": "the new api_key is shown once; store it now",
+        }),
+    ))
+}
+
+/// `DELETE /api/v1/tenants/keys/previous`: end a rotation's grace period now.
+pub async fn revoke_previous(req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let revoked = d1::revoke_previous_key(&bindings::db(env)?, &auth.tenant_id).await?;
+    Ok(json_response(200, &json!({"revoked": revoked})))
+}
+
+/// The webhook URL is a credential (anyone holding it can post to the channel): only its host
+/// is shown back.
+fn notifications_view(url: Option<&str>) -> Value {
+    let host = url.and_then(crate::core::weburl::url_host);
+    json!({"webhook_set": url.is_some(), "webhook_host": host})
+}
+
+/// `GET /api/v1/tracking/settings/notifications`
+pub async fn get_notifications(req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let p = d1::tenant_profile(&bindings::db(env)?, &auth.tenant_id).await?;
+    Ok(json_response(
+        200,
+        &notifications_view(p.notify_webhook_url.as_deref()),
+    ))
+}
+
+/// `PUT /api/v1/tracking/settings/notifications {webhook_url: "https://…" | null}`
+pub async fn put_notifications(mut req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let body = read_json(&mut req, MAX_SETTINGS_BYTES).await?;
+    let url = match body.get("webhook_url") {
+        None => {
+            return Err(ApiError::invalid(FieldError::new(
+                "webhook_url",
+                "is required (a URL, or null to remove it)",
+            )))
+        }
+        Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(
+            health::validate_webhook_url(s)
+                .map_err(|m| ApiError::invalid(FieldError::new("webhook_url", m)))?,
+        ),
+        Some(_) => {
+            return Err(ApiError::invalid(FieldError::new(
+                "webhook_url",
+                "must be a string or null",
+            )))
+        }
+    };
+    d1::set_notify_webhook(&bindings::db(env)?, &auth.tenant_id, url.as_deref()).await?;
+    Ok(json_response(200, &notifications_view(url.as_deref())))
+}
+
+/// `GET /api/v1/tracking/events/hourly?hours=48`: per hour (oldest first) events received and,
+/// per platform, deliveries delivered / failed / skipped (consent).
+pub async fn hourly(req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let hours = match query_param(&req, "hours") {
+        None => 48,
+        Some(v) => match v.parse::<u32>() {
+            Ok(h) if (1..=168).contains(&h) => h,
+            _ => {
+                return Err(ApiError::invalid(FieldError::new(
+                    "hours",
+                    "must be an integer between 1 and 168",
+                )))
+            }
+        },
+    };
+    let now = now_secs();
+    let buckets = health::hour_buckets(now, hours);
+    let (deliveries, events) = d1::hourly(&bindings::db(env)?, &auth.tenant_id, buckets[0]).await?;
+    let idx = |h: i64| buckets.binary_search(&h).ok();
+    let mut ev = vec![0i64; buckets.len()];
+    for r in &events {
+        if let Some(i) = idx(r.hour) {
+            ev[i] += r.n;
+        }
+    }
+    let mut platforms = serde_json::Map::new();
+    for r in &deliveries {
+        let Some(i) = idx(r.hour) else { continue };
+        let p = platforms.entry(r.platform.clone()).or_insert_with(|| {
+            json!({"delivered": vec![0; buckets.len()], "failed": vec![0; buckets.len()], "skipped": vec![0; buckets.len()]})
+        });
+        if let Some(slot) = p.get_mut(r.status.as_str()).and_then(|a| a.get_mut(i)) {
+            *slot = json!(slot.as_i64().unwrap_or(0) + r.n);
+        }
+    }
+    Ok(json_response(
+        200,
+        &json!({"hours": buckets, "events": ev, "platforms": platforms}),
+    ))
+}
+
+pub async fn recent(req: Request, env: &Env) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let events = d1::recent_events(&bindings::db(env)?, &tenant_id, 50).await?;
+    Ok(json_response(200, &json!({"events": events})))
+}
+
+pub async fn stats(req: Request, env: &Env) -> ApiResult {
+    use crate::core::stats::ratio;
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let now = now_secs();
+    let rows = d1::stats(&bindings::db(env)?, &tenant_id, now - 24 * 3600).await?;
+    let mut platforms = serde_json::Map::new();
+    let (mut delivered, mut failed) = (0u64, 0u64);
+    for r in &rows.per_platform {
+        let entry = platforms
+            .entry(r.platform.clone())
+            .or_insert_with(|| json!({"delivered": 0, "failed": 0, "queued": 0, "retrying": 0, "skipped": 0, "last_delivery_at": null}));
+        entry[r.status.as_str()] = json!(r.n);
+        if r.status == "delivered" {
+            entry["last_delivery_at"] = json!(r.last_at);
+            delivered += r.n as u64;
+        }
+        if r.status == "failed" {
+            failed += r.n as u64;
+        }
+    }
+    for v in platforms.values_mut() {
+        let d = v["delivered"].as_u64().unwrap_or(0);
+        let f = v["failed"].as_u64().unwrap_or(0);
+        v["success_rate"] = json!(ratio(d, d + f));
+        v["status"] = json!(match ratio(d, d + f) {
+            None => "idle",
+            Some(r) if r >= 0.95 => "healthy",
+            Some(r) if r > 0.0 => "degraded",
+            Some(_) => "failing",
+        });
+    }
+    let c = &rows.counters;
+    let received = c.received.unwrap_or(0) as u64;
+    Ok(json_response(
+        200,
+        &json!({
+            "window_hours": 24,
+            "events_24h": rows.events,
+            "received_24h": received,
+            "accepted_24h": c.accepted.unwrap_or(0),
+            "duplicates_24h": c.duplicates.unwrap_or(0),
+            "rejected_24h": c.rejected.unwrap_or(0),
+            "server_side_success_rate": ratio(delivered, delivered + failed),
+            "consent_rate": ratio(rows.marketing_consented_events as u64, rows.events as u64),
+            "dedup_rate": ratio(c.duplicates.unwrap_or(0) as u64, received),
+            "platforms": platforms,
+        }),
+    ))
+}

@@ -1,0 +1,81 @@
+//! The outbound HTTP client: sends a request `core` planned, with a timeout, and keeps a bounded
+//! part of the answer. Every platform and webhook call goes through here.
+
+use worker::{Fetch, Headers, Method as WMethod, Request, RequestInit};
+
+use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
+
+/// Tracking platforms answer in a few hundred bytes; this keeps any error text whole.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024;
+
+/// Sends one planned request, giving up after `timeout_ms` (a hanging platform must not hold
+/// the batch, and with it every other destination, forever).
+pub async fn send(req: &OutboundRequest, timeout_ms: u64) -> InboundResponse {
+    send_limited(req, timeout_ms, MAX_RESPONSE_BYTES).await
+}
+
+/// `send`, keeping at most `max_body` bytes of the answer.
+pub async fn send_limited(
+    req: &OutboundRequest,
+    timeout_ms: u64,
+    max_body: usize,
+) -> InboundResponse {
+    let headers = Headers::new();
+    for (k, v) in &req.headers {
+        let _ = headers.set(k, v);
+    }
+    let mut init = RequestInit::new();
+    init.with_method(match req.method {
+        Method::Get => WMethod::Get,
+        Method::Post => WMethod::Post,
+    })
+    .with_headers(headers);
+    if let Some(b) = &req.body {
+        init.with_body(Some(b.as_str().into()));
+    }
+    let request = match Request::new_with_init(&req.url, &init) {
+        Ok(r) => r,
+        Err(e) => return InboundResponse::no_answer(&format!("bad request: {e}")),
+    };
+    // AbortSignal.timeout covers connect, headers and body; the platform's hang ends here.
+    let signal: worker::AbortSignal = abort_signal_timeout(timeout_ms as f64).into();
+    match Fetch::Request(request).send_with_signal(&signal).await {
+        Ok(mut resp) => {
+            let status = resp.status_code();
+            let retry_after = resp.headers().get("retry-after").ok().flatten();
+            match resp.text().await {
+                Ok(body) => InboundResponse {
+                    status,
+                    retry_after,
+                    body: truncate_bytes(&body, max_body).to_string(),
+                },
+                Err(e) if signal.aborted() => InboundResponse::no_answer(&format!(
+                    "timed out after {timeout_ms} ms reading the body: {e}"
+                )),
+                Err(_) => InboundResponse {
+                    status,
+                    retry_after,
+                    body: String::new(),
+                },
+            }
+        }
+        Err(_) if signal.aborted() => {
+            InboundResponse::no_answer(&format!("timed out after {timeout_ms} ms"))
+        }
+        Err(e) => InboundResponse::no_answer(&format!("network error: {e}")),
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
+    fn abort_signal_timeout(ms: f64) -> web_sys::AbortSignal;
+}
+
+fn truncate_bytes(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

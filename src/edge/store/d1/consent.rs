@@ -1,0 +1,113 @@
+//! Consent records: append-only evidence per visitor, and the visitor erase.
+
+use serde::Deserialize;
+use serde_json::Value;
+use worker::D1Database;
+
+use super::*;
+use crate::core::consent::ConsentState;
+use crate::edge::ApiError;
+
+#[derive(Deserialize)]
+struct ConsentRow {
+    analytics: i64,
+    marketing: i64,
+    functional: i64,
+    version: String,
+    tc_string: Option<String>,
+    created_at: i64,
+}
+
+impl ConsentRow {
+    fn state(self) -> ConsentState {
+        ConsentState {
+            analytics: self.analytics != 0,
+            marketing: self.marketing != 0,
+            functional: self.functional != 0,
+            version: self.version,
+            updated_at: self.created_at,
+            tc_string: self.tc_string,
+        }
+    }
+}
+
+pub async fn insert_consent(
+    db: &D1Database,
+    tenant_id: &str,
+    visitor_id: &str,
+    c: &ConsentState,
+    ip: Option<&str>,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "INSERT INTO consent_records (tenant_id, visitor_id, analytics, marketing, functional, version, tc_string, ip, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        &[
+            s(tenant_id),
+            s(visitor_id),
+            n(c.analytics as i64),
+            n(c.marketing as i64),
+            n(c.functional as i64),
+            s(&c.version),
+            opt(c.tc_string.as_deref()),
+            opt(ip),
+            n(c.updated_at),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn latest_consent(
+    db: &D1Database,
+    tenant_id: &str,
+    visitor_id: &str,
+) -> Result<Option<ConsentState>, ApiError> {
+    Ok(first::<ConsentRow>(
+        db,
+        "SELECT analytics, marketing, functional, version, tc_string, created_at FROM consent_records
+         WHERE tenant_id = ?1 AND visitor_id = ?2 ORDER BY id DESC LIMIT 1",
+        &[s(tenant_id), s(visitor_id)],
+    )
+    .await?
+    .map(ConsentRow::state))
+}
+
+pub async fn consent_history(
+    db: &D1Database,
+    tenant_id: &str,
+    visitor_id: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let rows: Vec<ConsentRow> = all(
+        db,
+        "SELECT analytics, marketing, functional, version, tc_string, created_at FROM consent_records
+         WHERE tenant_id = ?1 AND visitor_id = ?2 ORDER BY id DESC LIMIT 20",
+        &[s(tenant_id), s(visitor_id)],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| serde_json::to_value(r.state()).unwrap_or(Value::Null))
+        .collect())
+}
+
+/// GDPR erasure: consent history, events and their delivery log for one visitor.
+pub async fn erase_visitor(
+    db: &D1Database,
+    tenant_id: &str,
+    visitor_id: &str,
+) -> Result<(), ApiError> {
+    batch(
+        db,
+        vec![
+            stmt(
+                db,
+                "DELETE FROM deliveries WHERE tenant_id = ?1 AND event_id IN (SELECT event_id FROM events WHERE tenant_id = ?1 AND visitor_id = ?2)",
+                &[s(tenant_id), s(visitor_id)],
+            )?,
+            stmt(db, "DELETE FROM events WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
+            stmt(db, "DELETE FROM consent_records WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
+        ],
+    )
+    .await
+}

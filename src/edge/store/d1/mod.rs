@@ -1,0 +1,93 @@
+//! D1, the record of truth: tenants, pixels, consent records, events (hashed PII only), the
+//! delivery log and counters, one file per table family. Every query that reads tenant data is
+//! scoped by tenant_id. This file holds the statement helpers they share.
+
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::edge::ApiError;
+
+mod auth;
+mod consent;
+// Written by the queue consumer and the retention job only.
+#[cfg(feature = "jobs")]
+mod events;
+mod pixels;
+mod reports;
+mod tenants;
+
+pub use auth::*;
+pub use consent::*;
+#[cfg(feature = "jobs")]
+pub use events::*;
+pub use pixels::*;
+pub use reports::*;
+pub use tenants::*;
+
+pub(crate) fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+pub(crate) fn n(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+pub(crate) fn opt(v: Option<&str>) -> JsValue {
+    v.map(JsValue::from_str).unwrap_or(JsValue::NULL)
+}
+
+pub(crate) fn stmt(
+    db: &D1Database,
+    sql: &str,
+    args: &[JsValue],
+) -> Result<D1PreparedStatement, ApiError> {
+    db.prepare(sql)
+        .bind(args)
+        .map_err(|e| ApiError::internal("D1 bind", e))
+}
+
+pub(crate) async fn all<T: for<'de> Deserialize<'de>>(
+    db: &D1Database,
+    sql: &str,
+    args: &[JsValue],
+) -> Result<Vec<T>, ApiError> {
+    stmt(db, sql, args)?
+        .all()
+        .await
+        .map_err(|e| ApiError::internal("D1 query", e))?
+        .results()
+        .map_err(|e| ApiError::internal("D1 decode", e))
+}
+
+pub(crate) async fn first<T: for<'de> Deserialize<'de>>(
+    db: &D1Database,
+    sql: &str,
+    args: &[JsValue],
+) -> Result<Option<T>, ApiError> {
+    stmt(db, sql, args)?
+        .first(None)
+        .await
+        .map_err(|e| ApiError::internal("D1 query", e))
+}
+
+pub(crate) async fn run(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<u64, ApiError> {
+    let r = stmt(db, sql, args)?
+        .run()
+        .await
+        .map_err(|e| ApiError::internal("D1 write", e))?;
+    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64)
+}
+
+/// Runs statements in D1 batches of at most 100 (each batch is one transaction and one round trip).
+pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
+    let mut rest = statements;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(100));
+        db.batch(rest)
+            .await
+            .map_err(|e| ApiError::internal("D1 batch", e))?;
+        rest = tail;
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Tenants: creation, configuration (consent policy, free-form settings), api keys and the
+//! notification webhook.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wasm_bindgen::JsValue;
+use worker::D1Database;
+
+use super::*;
+use crate::core::consent::ConsentPolicy;
+use crate::core::fanout::PixelRoute;
+use crate::core::tenant::TenantConfig;
+use crate::edge::ApiError;
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct SiteKeyRow {
+    site_key: String,
+}
+
+pub async fn create_tenant(
+    db: &D1Database,
+    id: &str,
+    name: &str,
+    domains: &[String],
+    site_key: &str,
+    api_key_hash: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "INSERT INTO tenants (id, name, domains, site_key, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &[s(id), s(name), s(&json!(domains).to_string()), s(site_key), s(api_key_hash), n(now)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Api key lookups (current key, or the previous one during a rotation's grace period) are
+/// `auth_lookup` below.
+pub async fn tenant_id_by_site_key(
+    db: &D1Database,
+    site_key: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(first::<IdRow>(
+        db,
+        "SELECT id FROM tenants WHERE site_key = ?1",
+        &[s(site_key)],
+    )
+    .await?
+    .map(|r| r.id))
+}
+
+pub async fn site_key_of(db: &D1Database, tenant_id: &str) -> Result<String, ApiError> {
+    first::<SiteKeyRow>(
+        db,
+        "SELECT site_key FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?
+    .map(|r| r.site_key)
+    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))
+}
+
+#[derive(Deserialize)]
+struct TenantCfgRow {
+    domains: String,
+    consent_policy: String,
+}
+
+pub async fn load_tenant_config(
+    db: &D1Database,
+    tenant_id: &str,
+) -> Result<TenantConfig, ApiError> {
+    let row: TenantCfgRow = first(
+        db,
+        "SELECT domains, consent_policy FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?
+    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))?;
+    let pixels = list_pixels(db, tenant_id).await?;
+    Ok(TenantConfig {
+        tenant_id: tenant_id.to_string(),
+        domains: serde_json::from_str(&row.domains).unwrap_or_default(),
+        consent_policy: serde_json::from_str::<ConsentPolicy>(&row.consent_policy)
+            .unwrap_or_default(),
+        pixels: pixels
+            .iter()
+            .filter_map(|p| {
+                Some(PixelRoute {
+                    id: p.id.clone(),
+                    platform: p.platform()?,
+                    is_active: p.is_active != 0,
+                    server_side_enabled: p.server_side_enabled != 0,
+                    domains: p.domains(),
+                    event_names: p.event_names(),
+                })
+            })
+            .collect(),
+    })
+}
+
+pub async fn set_consent_policy(
+    db: &D1Database,
+    tenant_id: &str,
+    policy: &ConsentPolicy,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE tenants SET consent_policy = ?2 WHERE id = ?1",
+        &[
+            s(tenant_id),
+            s(&serde_json::to_string(policy).unwrap_or_default()),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+#[derive(Deserialize)]
+struct SettingsRow {
+    settings: String,
+}
+
+/// The tenant's free-form settings JSON (`banner`, ...); `{}` when unset or unreadable.
+pub async fn tenant_settings(db: &D1Database, tenant_id: &str) -> Result<Value, ApiError> {
+    let row: Option<SettingsRow> = first(
+        db,
+        "SELECT settings FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?;
+    Ok(row
+        .and_then(|r| serde_json::from_str(&r.settings).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({})))
+}
+
+/// Sets one top-level key of the settings JSON, keeping the others.
+pub async fn set_tenant_setting(
+    db: &D1Database,
+    tenant_id: &str,
+    key: &str,
+    value: &Value,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE tenants SET settings = json_set(CASE WHEN json_valid(settings) THEN settings ELSE '{}' END, ?2, json(?3)) WHERE id = ?1",
+        &[s(tenant_id), s(&format!("$.{key}")), s(&value.to_string())],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// New current key. With `prev_until`, the old current key stays valid until then; without, it
+/// (and any earlier previous key) stops working at once.
+pub async fn rotate_api_key(
+    db: &D1Database,
+    tenant_id: &str,
+    old_hash: &str,
+    new_hash: &str,
+    prev_until: Option<i64>,
+    now: i64,
+) -> Result<bool, ApiError> {
+    // `api_key_hash = old_hash` makes concurrent rotations with the same key race-free: one wins.
+    let sql = if prev_until.is_some() {
+        "UPDATE tenants SET api_key_hash_prev = api_key_hash, api_key_hash = ?3, api_key_prev_expires_at = ?4, api_key_rotated_at = ?5
+         WHERE id = ?1 AND api_key_hash = ?2"
+    } else {
+        "UPDATE tenants SET api_key_hash_prev = NULL, api_key_hash = ?3, api_key_prev_expires_at = NULL, api_key_rotated_at = ?5
+         WHERE id = ?1 AND api_key_hash = ?2"
+    };
+    Ok(run(
+        db,
+        sql,
+        &[
+            s(tenant_id),
+            s(old_hash),
+            s(new_hash),
+            prev_until.map(n).unwrap_or(JsValue::NULL),
+            n(now),
+        ],
+    )
+    .await?
+        > 0)
+}
+
+pub async fn revoke_previous_key(db: &D1Database, tenant_id: &str) -> Result<bool, ApiError> {
+    Ok(run(
+        db,
+        "UPDATE tenants SET api_key_hash_prev = NULL, api_key_prev_expires_at = NULL WHERE id = ?1 AND api_key_hash_prev IS NOT NULL",
+        &[s(tenant_id)],
+    )
+    .await?
+        > 0)
+}
+
+#[derive(Deserialize, serde::Serialize)]
+pub struct TenantProfile {
+    pub id: String,
+    pub name: String,
+    pub domains: String,
+    pub site_key: String,
+    pub retention_days: i64,
+    pub created_at: i64,
+    pub api_key_rotated_at: Option<i64>,
+    pub api_key_prev_expires_at: Option<i64>,
+    pub has_prev_key: i64,
+    pub notify_webhook_url: Option<String>,
+}
+
+pub async fn tenant_profile(db: &D1Database, tenant_id: &str) -> Result<TenantProfile, ApiError> {
+    first(
+        db,
+        "SELECT id, name, domains, site_key, retention_days, created_at, api_key_rotated_at, api_key_prev_expires_at,
+           (api_key_hash_prev IS NOT NULL) AS has_prev_key, notify_webhook_url FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?
+    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))
+}
+
+pub async fn set_notify_webhook(
+    db: &D1Database,
+    tenant_id: &str,
+    url: Option<&str>,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE tenants SET notify_webhook_url = ?2 WHERE id = ?1",
+        &[s(tenant_id), opt(url)],
+    )
+    .await
+    .map(|_| ())
+}
+
+#[derive(Deserialize)]
+pub struct NotifyTarget {
+    pub name: String,
+    pub notify_webhook_url: Option<String>,
+}
+
+pub async fn notify_target(
+    db: &D1Database,
+    tenant_id: &str,
+) -> Result<Option<NotifyTarget>, ApiError> {
+    first(
+        db,
+        "SELECT name, notify_webhook_url FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await
+}

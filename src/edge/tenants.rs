@@ -1,0 +1,244 @@
+//! Tenants and what they configure: creating a tenant (operator), its settings (consent policy,
+//! banner) and all of its pixels (list and read with health, create, update, delete, verify).
+
+use serde_json::{json, Value};
+use worker::{Env, Request};
+
+use super::auth::{authenticate, require_admin, tenant_of_api_key};
+use super::request::{read_json, MAX_JSON_BYTES};
+use super::store::{d1, kv};
+use super::{
+    bindings, json_response, now_secs, random_bytes, secrets, tag, uuid_v4, ApiError, ApiResult,
+};
+use crate::core::consent::ConsentPolicy;
+use crate::core::event::FieldError;
+use crate::core::health::{self, Activity};
+use crate::core::secrets::{format_key, hash_api_key};
+use crate::core::tenant::{parse_new_tenant, parse_pixel_input};
+
+pub async fn create_tenant(mut req: Request, env: &Env) -> ApiResult {
+    require_admin(&req, env).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let t = parse_new_tenant(&body)?;
+    let tenant_id = uuid_v4();
+    let site_key = format_key("pk", &random_bytes::<16>());
+    let api_key = format_key("sk", &random_bytes::<32>());
+    let db = bindings::db(env)?;
+    d1::create_tenant(
+        &db,
+        &tenant_id,
+        &t.name,
+        &t.domains,
+        &site_key,
+        &hash_api_key(&api_key),
+        now_secs(),
+    )
+    .await?;
+    Ok(json_response(
+        201,
+        &json!({"tenant_id": tenant_id, "name": t.name, "domains": t.domains, "site_key": site_key, "api_key": api_key,
+                "note": "api_key is shown once; store it now"}),
+    ))
+}
+
+pub async fn get_settings(req: Request, env: &Env) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let cfg = d1::load_tenant_config(&bindings::db(env)?, &tenant_id).await?;
+    let banner = tag::banner_settings(env, &tenant_id).await?;
+    Ok(json_response(
+        200,
+        &json!({"consent_policy": cfg.consent_policy, "domains": cfg.domains, "banner": banner}),
+    ))
+}
+
+pub async fn put_settings(mut req: Request, env: &Env) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let policy: Option<ConsentPolicy> = match body.get("consent_policy") {
+        Some(p) => Some(serde_json::from_value(p.clone()).map_err(|e| {
+            ApiError::invalid(FieldError::new("consent_policy", format!("invalid: {e}")))
+        })?),
+        None if body.get("banner").is_some() => None,
+        None => {
+            return Err(ApiError::invalid(FieldError::new(
+                "consent_policy",
+                "is required (or banner)",
+            )))
+        }
+    };
+    // Banner first: it validates everything before anything is written.
+    let banner = match tag::save_banner(env, &tenant_id, &body).await? {
+        Some(b) => b,
+        None => tag::banner_settings(env, &tenant_id).await?,
+    };
+    let db = bindings::db(env)?;
+    if let Some(p) = &policy {
+        d1::set_consent_policy(&db, &tenant_id, p).await?;
+        kv::refresh_config(env, &tenant_id).await?;
+    }
+    let policy = d1::load_tenant_config(&db, &tenant_id)
+        .await?
+        .consent_policy;
+    Ok(json_response(
+        200,
+        &json!({"consent_policy": policy, "banner": banner}),
+    ))
+}
+
+fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity {
+    let health_ok = a
+        .and_then(|a| a.health_result.as_deref())
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .and_then(|v| v.get("ok").and_then(Value::as_bool));
+    Activity {
+        is_active: row.is_active != 0,
+        server_side_enabled: row.server_side_enabled != 0,
+        created_at: row.created_at,
+        delivered_24h: a.and_then(|a| a.delivered_24h).unwrap_or(0) as u64,
+        failed_24h: a.and_then(|a| a.failed_24h).unwrap_or(0) as u64,
+        last_delivered_at: a.and_then(|a| a.last_delivered_at),
+        health_checked_at: a.and_then(|a| a.health_checked_at),
+        health_ok,
+    }
+}
+
+fn pixel_with_health(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>, now: i64) -> Value {
+    let mut v = row.to_json();
+    v["health"] =
+        serde_json::to_value(health::status(&activity_of(row, a), now)).unwrap_or(Value::Null);
+    v["health_check"] = json!({
+        "checked_at": a.and_then(|a| a.health_checked_at),
+        "result": a.and_then(|a| a.health_result.as_deref()).and_then(|r| serde_json::from_str::<Value>(r).ok()),
+    });
+    v
+}
+
+/// `GET /api/v1/tracking/pixels`: each pixel with `health` {color, status, reason, …}.
+pub async fn list_pixels(req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let db = bindings::db(env)?;
+    let now = now_secs();
+    let rows = d1::list_pixels(&db, &auth.tenant_id).await?;
+    let acts = d1::pixel_activity(&db, &auth.tenant_id, now - health::DAY).await?;
+    let pixels: Vec<Value> = rows
+        .iter()
+        .map(|r| pixel_with_health(r, acts.iter().find(|a| a.id == r.id), now))
+        .collect();
+    Ok(json_response(200, &json!({"pixels": pixels})))
+}
+
+/// `GET /api/v1/tracking/pixels/{id}` with `health`.
+pub async fn get_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let db = bindings::db(env)?;
+    // Another tenant's pixel is indistinguishable from a missing one.
+    let row = d1::get_pixel(&db, &auth.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("pixel"))?;
+    let now = now_secs();
+    let acts = d1::pixel_activity(&db, &auth.tenant_id, now - health::DAY).await?;
+    Ok(json_response(
+        200,
+        &pixel_with_health(&row, acts.iter().find(|a| a.id == row.id), now),
+    ))
+}
+
+pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let db = bindings::db(env)?;
+    let existing = match id {
+        Some(id) => Some(
+            d1::get_pixel(&db, &tenant_id, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("pixel"))?,
+        ),
+        None => None,
+    };
+    let input = parse_pixel_input(&body, existing.as_ref().and_then(|p| p.platform()))?;
+    let sb = secrets::secret_box(env)?;
+    let seal = |v: &Option<Option<String>>, old: Option<&String>| -> Option<String> {
+        match v {
+            Some(Some(secret)) => Some(sb.seal(secret, random_bytes::<12>())),
+            Some(None) => None,
+            None => old.cloned(),
+        }
+    };
+    let new_id = uuid_v4();
+    let pixel_uuid = id.unwrap_or(&new_id);
+    let access = seal(
+        &input.access_token,
+        existing.as_ref().and_then(|p| p.access_token_enc.as_ref()),
+    );
+    let secret = seal(
+        &input.api_secret,
+        existing.as_ref().and_then(|p| p.api_secret_enc.as_ref()),
+    );
+    let test_code = match &input.test_event_code {
+        Some(v) => v.clone(),
+        None => existing.as_ref().and_then(|p| p.test_event_code.clone()),
+    };
+    let domains = input
+        .domains
+        .clone()
+        .unwrap_or_else(|| existing.as_ref().map(|p| p.domains()).unwrap_or_default());
+    let event_names = input.event_names.clone().unwrap_or_else(|| {
+        existing
+            .as_ref()
+            .map(|p| p.event_names())
+            .unwrap_or_default()
+    });
+    let write = d1::PixelWrite {
+        id: pixel_uuid,
+        platform: input.platform.expect("validated"),
+        pixel_id: input
+            .pixel_id
+            .as_deref()
+            .or(existing.as_ref().map(|p| p.pixel_id.as_str()))
+            .expect("validated"),
+        access_token_enc: access.as_deref(),
+        api_secret_enc: secret.as_deref(),
+        is_active: input
+            .is_active
+            .unwrap_or(existing.as_ref().map(|p| p.is_active != 0).unwrap_or(true)),
+        server_side_enabled: input.server_side_enabled.unwrap_or(
+            existing
+                .as_ref()
+                .map(|p| p.server_side_enabled != 0)
+                .unwrap_or(true),
+        ),
+        test_event_code: test_code.as_deref(),
+        domains: &domains,
+        event_names: &event_names,
+    };
+    d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
+    kv::refresh_config(env, &tenant_id).await?;
+    let row = d1::get_pixel(&db, &tenant_id, pixel_uuid)
+        .await?
+        .ok_or_else(|| ApiError::internal("pixel write", "row missing after write"))?;
+    Ok(json_response(
+        if id.is_some() { 200 } else { 201 },
+        &row.to_json(),
+    ))
+}
+
+pub async fn delete_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    if !d1::delete_pixel(&bindings::db(env)?, &tenant_id, id).await? {
+        return Err(ApiError::not_found("pixel"));
+    }
+    kv::refresh_config(env, &tenant_id).await?;
+    Ok(json_response(200, &json!({"deleted": id})))
+}
+
+#[cfg(feature = "jobs")]
+pub async fn verify_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let db = bindings::db(env)?;
+    let row = d1::get_pixel(&db, &tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("pixel"))?;
+    let result = super::health::verify(env, &row).await?;
+    d1::record_verify(&db, &tenant_id, id, &result, now_secs()).await?;
+    Ok(json_response(200, &result))
+}

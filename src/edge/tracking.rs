@@ -1,0 +1,262 @@
+//! What browsers and sites send: events (one, a batch, or a `pixel.gif` beacon) and consent
+//! choices. The intake validates, hashes, reads consent, routes, claims each event id in its
+//! dedup shard (which keeps the fresh events' queue messages in its outbox) and answers 202
+//! before any platform is called.
+
+use serde_json::{json, Value};
+use worker::{Env, Headers, Request, Response};
+
+use super::auth::{tracking_caller, TrackingCaller};
+use super::request::{self, client_ip, geo_country, read_json, MAX_JSON_BYTES};
+use super::store::{d1, kv};
+use super::{bindings, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult};
+use crate::core::consent::parse_consent_body;
+use crate::core::event::{self, IntakeContext, Parsed, Rejection};
+use crate::core::fanout::{self, QueueMessage};
+
+/// The 43-byte transparent 1×1 GIF.
+pub const PIXEL_GIF: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+struct IntakeSummary {
+    accepted: Vec<String>,
+    duplicates: Vec<String>,
+    rejected: Vec<Rejection>,
+    warnings: Vec<Value>,
+}
+
+/// Validate, hash, dedup, route, enqueue. Answers before any platform is called.
+async fn intake(
+    req: &Request,
+    env: &Env,
+    caller: &TrackingCaller,
+    body: &Value,
+    batch: bool,
+) -> Result<IntakeSummary, ApiError> {
+    let now = now_secs();
+    let ip = client_ip(req);
+    let ua = req.headers().get("user-agent").ok().flatten();
+    let geo = geo_country(req);
+    let ictx = IntakeContext {
+        now,
+        ip: ip.as_deref(),
+        user_agent: ua.as_deref(),
+        geo_country: geo.as_deref(),
+        trusted: caller.trusted,
+    };
+    let mut new_id = uuid_v4;
+    let (parsed, rejected): (Vec<Parsed>, Vec<Rejection>) = if batch {
+        let out = event::parse_batch(body, &ictx, &mut new_id)?;
+        (out.accepted, out.rejected)
+    } else {
+        (
+            vec![event::parse_event(body, "", &ictx, &mut new_id)?],
+            vec![],
+        )
+    };
+    let tenant_id = caller.config.tenant_id.clone();
+
+    // One consent read per distinct visitor, all in parallel (memoized per isolate).
+    let mut visitors: Vec<&str> = parsed
+        .iter()
+        .filter(|p| p.event.consent.is_none())
+        .filter_map(|p| p.event.visitor_id.as_deref())
+        .collect();
+    visitors.sort_unstable();
+    visitors.dedup();
+    let reads = visitors.iter().map(|v| kv::consent(env, &tenant_id, v));
+    let states = futures_util::future::join_all(reads).await;
+    let mut consent_of = std::collections::HashMap::new();
+    for (v, s) in visitors.iter().zip(states) {
+        consent_of.insert(*v, s?);
+    }
+
+    // Every event is routed and encoded before the claim, which stores the fresh ones' messages
+    // in the shard's outbox in the same transaction (a duplicate's are dropped there).
+    let mut claims = Vec::with_capacity(parsed.len());
+    for p in &parsed {
+        let stored = p
+            .event
+            .visitor_id
+            .as_deref()
+            .and_then(|v| consent_of.get(v))
+            .and_then(|s| s.as_ref());
+        let event = std::sync::Arc::new(p.event.clone());
+        let routed = fanout::route(
+            &tenant_id,
+            &event,
+            &caller.config.pixels,
+            stored,
+            &caller.config.consent_policy,
+        );
+        // One message per event: its record and the first attempt of each destination.
+        let message =
+            serde_json::to_string(&QueueMessage::accepted(&tenant_id, event, routed, now))
+                .map_err(|e| ApiError::internal("queue encode", e))?;
+        claims.push((p.event.event_id.as_str(), message));
+    }
+    let unavailable = |e: ApiError| ApiError {
+        status: 503,
+        code: "unavailable",
+        message: format!("events not accepted, retry: {}", e.message),
+        field: None,
+    };
+    let fresh = if claims.is_empty() {
+        // Nothing to claim: only the counters of the rejected events go out.
+        let counters = QueueMessage::intake_counters(&tenant_id, now, 0, 0, rejected.len() as u32);
+        super::queue::enqueue(env, vec![counters], 0)
+            .await
+            .map_err(unavailable)?;
+        vec![]
+    } else {
+        durable::dedup::claim_and_enqueue(env, &tenant_id, claims, rejected.len() as u32, now)
+            .await
+            .map_err(unavailable)?
+    };
+
+    let mut summary = IntakeSummary {
+        accepted: vec![],
+        duplicates: vec![],
+        rejected,
+        warnings: vec![],
+    };
+    for (i, (p, is_fresh)) in parsed.iter().zip(&fresh).enumerate() {
+        for w in &p.warnings {
+            summary
+                .warnings
+                .push(json!({"index": i, "field": w.field, "message": w.message}));
+        }
+        let id = p.event.event_id.clone();
+        if *is_fresh {
+            summary.accepted.push(id);
+        } else {
+            summary.duplicates.push(id);
+        }
+    }
+    Ok(summary)
+}
+
+pub async fn events(mut req: Request, env: &Env, batch: bool) -> ApiResult {
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
+    let s = intake(&req, env, &caller, &body, batch).await?;
+    Ok(json_response(
+        202,
+        &json!({
+            "accepted": s.accepted.len(),
+            "duplicates": s.duplicates.len(),
+            "rejected": s.rejected,
+            "warnings": s.warnings,
+            "event_ids": s.accepted,
+            "duplicate_ids": s.duplicates,
+        }),
+    ))
+}
+
+/// `GET /pixel.gif?site_key=…&event_name=…[&event_id&visitor_id&url&referrer&value&currency&fbc&fbp…]`
+/// for `<img>` beacons and no-JS fallbacks. Always the GIF, whatever happened.
+pub async fn pixel_gif(req: Request, env: &Env) -> Response {
+    let outcome = async {
+        let url = request::raw_url(&req);
+        let caller = tracking_caller(&req, env, None).await?;
+        let mut ev = serde_json::Map::new();
+        let mut custom = serde_json::Map::new();
+        let mut click = serde_json::Map::new();
+        for (k, v) in crate::core::weburl::query_pairs(&url) {
+            let v = Value::String(v.to_string());
+            match k.as_ref() {
+                "event_name" | "event_id" | "visitor_id" | "url" | "referrer" | "event_time" => {
+                    ev.insert(k.to_string(), v);
+                }
+                "value" | "currency" => {
+                    custom.insert(k.to_string(), v);
+                }
+                "fbc" | "fbp" | "gclid" | "ttclid" | "li_fat_id" => {
+                    click.insert(k.to_string(), v);
+                }
+                _ => {}
+            }
+        }
+        if !ev.contains_key("url") {
+            if let Ok(Some(r)) = req.headers().get("referer") {
+                ev.insert("url".into(), Value::String(r));
+            }
+        }
+        ev.entry("event_name")
+            .or_insert(Value::String("page_view".into()));
+        ev.insert("custom_data".into(), Value::Object(custom));
+        ev.insert("click_ids".into(), Value::Object(click));
+        intake(&req, env, &caller, &Value::Object(ev), false).await
+    }
+    .await;
+    if let Err(e) = outcome {
+        worker::console_warn!(
+            "pixel.gif beacon dropped: {} {}",
+            e.code,
+            e.field.unwrap_or_default()
+        );
+    }
+    let h = Headers::new();
+    let _ = h.set("content-type", "image/gif");
+    let _ = h.set("cache-control", "no-store, max-age=0");
+    Response::from_bytes(PIXEL_GIF.to_vec())
+        .expect("gif")
+        .with_headers(h)
+}
+
+pub async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
+    let (visitor_id, state) = parse_consent_body(&body, now_secs())?;
+    let tenant_id = &caller.config.tenant_id;
+    d1::insert_consent(
+        &bindings::db(env)?,
+        tenant_id,
+        &visitor_id,
+        &state,
+        client_ip(&req).as_deref(),
+    )
+    .await?;
+    kv::put_consent(env, tenant_id, &visitor_id, &state).await;
+    let resp = json_response(201, &json!({"visitor_id": visitor_id, "consent": state}));
+    Ok(tag::consent_cookies(
+        resp,
+        &req,
+        &caller.config,
+        &visitor_id,
+        &state,
+        &body,
+    ))
+}
+
+pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
+    let caller = tracking_caller(&req, env, None).await?;
+    let db = bindings::db(env)?;
+    let tenant_id = &caller.config.tenant_id;
+    let latest = d1::latest_consent(&db, tenant_id, visitor).await?;
+    // Browsers see their own state; only the tenant's server sees the history.
+    let history = if caller.trusted {
+        Some(d1::consent_history(&db, tenant_id, visitor).await?)
+    } else {
+        None
+    };
+    Ok(json_response(
+        200,
+        &json!({"visitor_id": visitor, "consent": latest, "default_applies": latest.is_none(),
+                "default": caller.config.consent_policy, "history": history}),
+    ))
+}
+
+pub async fn erase_visitor(req: Request, env: &Env, visitor: &str) -> ApiResult {
+    let caller = tracking_caller(&req, env, None).await?;
+    let tenant_id = &caller.config.tenant_id;
+    d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor).await?;
+    kv::delete_consent(env, tenant_id, visitor).await?;
+    Ok(json_response(
+        200,
+        &json!({"visitor_id": visitor, "erased": ["consent", "events", "deliveries"]}),
+    ))
+}
