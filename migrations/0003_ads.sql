@@ -1,4 +1,4 @@
--- Connected ads accounts (issue 7): accounts + encrypted tokens, campaigns, daily metrics,
+-- Connected ads accounts: accounts + encrypted tokens, campaigns, daily metrics,
 -- alerts, audiences (hashes only), OAuth states. Money is INTEGER micros.
 
 CREATE TABLE ads_accounts (

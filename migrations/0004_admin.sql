@@ -1,4 +1,4 @@
--- Dashboard, tenant security and the daily pixel health check (issue 6).
+-- Dashboard, tenant security and the daily pixel health check.
 
 -- Key rotation: the previous key (api_key_hash_prev) is accepted only until this instant; NULL or
 -- past means it no longer works. Rotation without a grace period clears api_key_hash_prev.

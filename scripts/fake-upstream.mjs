@@ -16,7 +16,7 @@ export function startFakeUpstream(port = 0) {
   const requests = [];
   let scripts = [];
 
-  // Ads (issue 7): per-account shape of the fake Meta/Google data, set with POST /__ads
+  // Ads: per-account shape of the fake Meta/Google data, set with POST /__ads
   // {account, campaigns, page_size, currency}. Defaults: Meta 3 campaigns, Google 2, pages of 4.
   const adsAccounts = {};
   let adsCounter = 0;

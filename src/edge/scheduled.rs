@@ -10,11 +10,11 @@ use super::request::query_param;
 use super::store::d1;
 use super::{bindings, json_response, now_secs, ApiError, ApiResult};
 
-/// 08:00 UTC daily: pixel health check (seed 002, 5.3).
+/// 08:00 UTC daily: pixel health check (a test event to each pixel silent for 48 h).
 pub const HEALTH_CHECK_CRON: &str = "0 8 * * *";
 /// 03:15 UTC daily: retention.
 pub const RETENTION_CRON: &str = "15 3 * * *";
-/// Hourly: wake the ads scheduler Durable Objects (issue 7).
+/// Hourly: wake the ads Scheduler Durable Objects (their alarms do the work).
 pub const ADS_WAKE_CRON: &str = "0 * * * *";
 
 pub async fn run(cron: &str, now: i64, env: &Env) {

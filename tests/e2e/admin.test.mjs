@@ -1,4 +1,4 @@
-// Dashboard API, tenant security and the scheduled jobs (issue 6), in real workerd.
+// Dashboard API, tenant security and the scheduled jobs, in real workerd.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";

@@ -1,4 +1,4 @@
-// Ads accounts (issue 7) in real workerd: OAuth against the fake, Scheduler DO (alarms), metrics
+// Ads accounts in real workerd: OAuth against the fake, Scheduler DO (alarms), metrics
 // sync with pagination, KPIs, idempotent reruns, failure notification, alerts, audiences.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

@@ -54,7 +54,7 @@ export async function startGateway(extraVars = {}) {
     ADMIN_TOKEN, TOKEN_ENCRYPTION_KEY: ENC_KEY,
     META_GRAPH_BASE: up, GA4_MP_BASE: up, LINKEDIN_API_BASE: up, TIKTOK_API_BASE: up, GOOGLE_ADS_API_BASE: up,
     RETRY_BASE_SECONDS: "1", OUTBOUND_TIMEOUT_MS: "2000",
-    // Ads accounts (issue 7): OAuth endpoints and app credentials, all at the fake.
+    // Ads accounts: OAuth endpoints and app credentials, all at the fake.
     META_OAUTH_DIALOG_BASE: up, GOOGLE_OAUTH_BASE: up, GOOGLE_ACCOUNTS_BASE: up,
     META_APP_ID: "fake-meta-app", META_APP_SECRET: "fake-meta-secret",
     GOOGLE_OAUTH_CLIENT_ID: "fake-google-client", GOOGLE_OAUTH_CLIENT_SECRET: "fake-google-secret",

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use worker::D1Database;
 
-use super::*;
+use super::{first, n, run, s};
 use crate::edge::ApiError;
 
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use worker::D1Database;
 
-use super::*;
+use super::{all, batch, first, n, opt, run, s, stmt};
 use crate::core::consent::ConsentState;
 use crate::edge::ApiError;
 

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::*;
+use super::{all, n, run, s, stmt};
 use crate::core::event::{AssertedConsent, Event};
 use crate::core::fanout::{DeliveryStatus, IntakeCounters, RouteRecord};
 use crate::core::mapping::Platform;

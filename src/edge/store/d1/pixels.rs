@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::D1Database;
 
-use super::*;
+use super::{all, first, n, opt, run, s};
 use crate::core::mapping::Platform;
 use crate::edge::ApiError;
 

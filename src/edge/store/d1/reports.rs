@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::D1Database;
 
-use super::*;
+use super::{all, first, n, s};
 use crate::edge::ApiError;
 
 #[derive(Deserialize)]

@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::D1Database;
 
-use super::*;
+use super::pixels::list_pixels;
+use super::{first, n, opt, run, s};
 use crate::core::consent::ConsentPolicy;
 use crate::core::fanout::PixelRoute;
 use crate::core::tenant::TenantConfig;
