@@ -12,7 +12,7 @@ use pixelgate::core::consent::{ConsentPolicy, ConsentState};
 use pixelgate::core::destinations::{destination, Credentials, PlatformConfig};
 use pixelgate::core::event::{parse_event, IntakeContext};
 use pixelgate::core::fanout::{route, PixelRoute};
-use pixelgate::core::mapping::Platform;
+use pixelgate::core::platform::Platform;
 use serde_json::json;
 
 const NOW: i64 = 1_760_000_000;

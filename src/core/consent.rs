@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::event::{AssertedConsent, FieldError};
-use super::mapping::Platform;
+use super::platform::Platform;
 
 /// The latest consent state of a visitor (what the KV cache holds; D1 keeps every version).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::hash::{hash_normalized, Sha256Hex};
 use super::jsonmap::pick;
-use super::mapping::EventName;
 use super::normalize;
+use super::platform::EventName;
 use super::weburl;
 
 /// Beacons are small; anything bigger is abuse or a bug on the site (answered 413).

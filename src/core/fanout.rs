@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision, DeliveryMode};
 use super::destinations::{destination, DeliveryEvent};
 use super::event::{AssertedConsent, Event};
-use super::mapping::{EventName, Platform};
+use super::platform::{EventName, Platform};
 use super::retry::{next_step, NextStep, Outcome, RetryPolicy};
 use super::weburl::url_host;
 

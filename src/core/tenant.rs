@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::consent::ConsentPolicy;
 use super::event::FieldError;
 use super::fanout::{domain_allowed, PixelRoute};
-use super::mapping::Platform;
+use super::platform::Platform;
 use super::weburl::url_host;
 
 /// What the beacon path needs about a tenant, cached in KV under the site key (no secrets).
@@ -246,8 +246,8 @@ fn parse_event_names(v: Option<&Value>) -> Result<Vec<String>, FieldError> {
             .as_str()
             .ok_or_else(|| FieldError::new(&f, "must be a string"))?
             .trim();
-        let parsed = super::mapping::EventName::parse(s);
-        let name = if parsed == super::mapping::EventName::Custom {
+        let parsed = super::platform::EventName::parse(s);
+        let name = if parsed == super::platform::EventName::Custom {
             if s.is_empty()
                 || s.len() > 40
                 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -53,8 +53,8 @@ use super::{
 use crate::core::consent::google_consent_signals;
 use crate::core::hash::{sha256_hex, Sha256Hex};
 use crate::core::jsonmap::pick;
-use crate::core::mapping::{EventName, Platform};
 use crate::core::outbound::{json_text, InboundResponse, JsonObject, OutboundRequest};
+use crate::core::platform::{EventName, Platform};
 use crate::core::retry::{classify_status, Outcome};
 
 pub struct Ga4;

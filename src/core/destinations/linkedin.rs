@@ -39,8 +39,8 @@ use super::{
 use crate::core::consent::DeliveryMode;
 use crate::core::hash::Sha256Hex;
 use crate::core::jsonmap::pick;
-use crate::core::mapping::Platform;
 use crate::core::outbound::{HeaderText, InboundResponse, JsonObject, Method, OutboundRequest};
+use crate::core::platform::Platform;
 use crate::core::retry::{parse_retry_after, Outcome};
 
 pub struct Linkedin;

@@ -18,8 +18,8 @@ use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
-use crate::core::mapping::Platform;
 use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
+use crate::core::platform::Platform;
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
 
 pub struct Meta;

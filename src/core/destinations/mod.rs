@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::consent::DeliveryMode;
 use super::event::{AssertedConsent, ClickIds, Event, HashedUser};
-use super::mapping::Platform;
 use super::outbound::{InboundResponse, OutboundRequest};
+use super::platform::Platform;
 use super::retry::Outcome;
 
 pub mod ga4;

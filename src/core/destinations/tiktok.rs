@@ -41,8 +41,8 @@ use super::{
 };
 use crate::core::consent::DeliveryMode;
 use crate::core::jsonmap::pick;
-use crate::core::mapping::Platform;
 use crate::core::outbound::{InboundResponse, JsonObject, OutboundRequest};
+use crate::core::platform::Platform;
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
 
 pub struct Tiktok;

@@ -7,7 +7,7 @@ use worker::{D1Database, D1PreparedStatement};
 use super::{all, n, run, s, stmt};
 use crate::core::event::{AssertedConsent, Event};
 use crate::core::fanout::{DeliveryStatus, IntakeCounters, RouteRecord};
-use crate::core::mapping::Platform;
+use crate::core::platform::Platform;
 use crate::edge::ApiError;
 
 /// D1 writes many rows in one statement: the rows travel as one JSON array parameter that

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use worker::D1Database;
 
 use super::{all, first, n, opt, run, s};
-use crate::core::mapping::Platform;
+use crate::core::platform::Platform;
 use crate::edge::ApiError;
 
 #[derive(Deserialize)]
