@@ -11,6 +11,7 @@ use super::hash::{hash_normalized, Sha256Hex};
 use super::jsonmap::pick;
 use super::normalize;
 use super::platform::EventName;
+use super::text::truncate_bytes;
 use super::weburl;
 
 /// Beacons are small; anything bigger is abuse or a bug on the site (answered 413).
@@ -275,7 +276,7 @@ pub fn parse_event(
             let mut out = BTreeMap::new();
             for (k, v) in u {
                 if let Some(s) = opt_str(Some(v), || path(&format!("utm.{k}")))? {
-                    out.insert(k.clone(), truncate(&s, 256));
+                    out.insert(k.clone(), truncate_bytes(&s, 256).to_string());
                 }
             }
             out
@@ -311,7 +312,7 @@ pub fn parse_event(
             utm,
             client: ClientContext {
                 ip: ctx.ip.map(str::to_string),
-                user_agent: ctx.user_agent.map(|s| truncate(s, 512)),
+                user_agent: ctx.user_agent.map(|s| truncate_bytes(s, 512).to_string()),
             },
             consent,
         },
@@ -322,17 +323,6 @@ pub fn parse_event(
 
 fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 /// `field` names the path for the error only; it is built lazily because most values are fine

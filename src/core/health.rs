@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::outbound::OutboundRequest;
 use super::stats::ratio;
+use super::text::truncate_bytes;
 
 pub const DAY: i64 = 24 * 3600;
 /// Silence after which the daily check sends a platform test event (seed 002, 5.3).
@@ -199,7 +200,7 @@ pub fn notification(tenant_name: &str, results: &[CheckResult], dashboard_url: &
             "text": {"type": "mrkdwn", "text": format!(
                 "{icon} *{}* `{}` — silent {} h — test event {}\n{}",
                 escape_mrkdwn(&r.platform), escape_mrkdwn(&r.pixel_id), r.silent_hours,
-                if r.ok { "accepted" } else { "FAILED" }, escape_mrkdwn(&truncate(&r.answer, 300)))}
+                if r.ok { "accepted" } else { "FAILED" }, escape_mrkdwn(&shortened(&r.answer, 300)))}
         }));
     }
     if !dashboard_url.is_empty() {
@@ -218,15 +219,15 @@ fn escape_mrkdwn(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
+/// At most `max` bytes of `s`, with "…" when something was cut, so a shortened platform answer
+/// does not read as the whole of it.
+fn shortened(s: &str, max: usize) -> String {
+    let kept = truncate_bytes(s, max);
+    if kept.len() < s.len() {
+        format!("{kept}…")
+    } else {
+        kept.to_string()
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// A tenant's notification webhook: https, or http only to a loopback host (local dev and tests).

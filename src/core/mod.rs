@@ -19,4 +19,5 @@ pub mod retry;
 pub mod secrets;
 pub mod stats;
 pub mod tenant;
+pub mod text;
 pub mod weburl;

@@ -29,6 +29,7 @@ use super::calendar::{Date, DateRange};
 use super::kpi::{latest_per_key, DailyMetrics, Metrics};
 use super::schedule::JobEffect;
 use super::{micros_to_units, AdsPlatform, Campaign, CampaignStatus};
+use crate::core::text::truncate_chars;
 
 pub const ALERT_COOLDOWN_SECS: i64 = 24 * 3600;
 pub const PERFORMANCE_WINDOW_DAYS: i64 = 7;
@@ -385,7 +386,7 @@ fn platform_label(p: Option<AdsPlatform>) -> &'static str {
 /// `{text, blocks}` for a Slack incoming webhook (and any Slack-compatible receiver).
 pub fn slack_payload(tenant_name: &str, alerts: &[Alert]) -> Value {
     let text = format!("pixelgate: {} ads alert(s) for {tenant_name}", alerts.len());
-    let header: String = text.chars().take(MAX_HEADER_CHARS).collect();
+    let header = truncate_chars(&text, MAX_HEADER_CHARS);
     let mut blocks =
         vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})];
     let room = MAX_SLACK_BLOCKS - 2;

@@ -56,6 +56,7 @@ use crate::core::jsonmap::pick;
 use crate::core::outbound::{json_text, InboundResponse, JsonObject, OutboundRequest};
 use crate::core::platform::{EventName, Platform};
 use crate::core::retry::{classify_status, Outcome};
+use crate::core::text::truncate_chars;
 
 pub struct Ga4;
 
@@ -171,17 +172,6 @@ fn value_limit(param: &str) -> usize {
         "page_referrer" => 420,
         "page_title" => 300,
         _ => MAX_PARAM_VALUE_LEN,
-    }
-}
-
-/// The first `max` characters of `s`.
-fn truncate_chars(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s; // no more characters than bytes
-    }
-    match s.char_indices().nth(max) {
-        Some((end, _)) => &s[..end],
-        None => s,
     }
 }
 

@@ -8,6 +8,7 @@ use super::event::{AssertedConsent, ClickIds, Event, HashedUser};
 use super::outbound::{InboundResponse, OutboundRequest};
 use super::platform::Platform;
 use super::retry::Outcome;
+use super::text::truncate_bytes;
 
 pub mod ga4;
 pub mod linkedin;
@@ -163,13 +164,9 @@ pub fn destination(platform: Platform) -> Option<&'static dyn Destination> {
     }
 }
 
-/// Shared helper: the first N chars of an error body, for stored `last_error`s.
+/// The first 300 bytes of an error body (cut on a character boundary), for stored `last_error`s.
 pub fn snippet(body: &str) -> String {
-    let mut end = body.len().min(300);
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    body[..end].to_string()
+    truncate_bytes(body, 300).to_string()
 }
 
 /// Builds delivery events the way the intake does, for the destinations' golden tests.
