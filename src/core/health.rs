@@ -4,11 +4,12 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::calendar::SECS_PER_DAY;
 use super::outbound::OutboundRequest;
 use super::stats::ratio;
 use super::text::truncate_bytes;
 
-pub const DAY: i64 = 24 * 3600;
+pub const DAY: i64 = SECS_PER_DAY;
 /// Silence after which the daily check sends a platform test event (seed 002, 5.3).
 pub const SILENT_AFTER: i64 = 48 * 3600;
 /// Delivery success rate at or above which a pixel with recent traffic is green.

@@ -1,6 +1,7 @@
 //! The functional core: pure Rust, no `worker` types, tested natively with `cargo test`.
 pub mod ads;
 pub mod banner;
+pub mod calendar;
 pub mod consent;
 pub mod cookies;
 pub mod dedup;

@@ -22,6 +22,7 @@
 //! Unicode lowercase mapping (`str::to_lowercase`, which handles the Greek final sigma like
 //! JavaScript's `toLowerCase` does in Meta's library).
 
+use super::calendar;
 use super::hash::is_sha256_hex;
 use std::borrow::Cow;
 use std::fmt;
@@ -37,6 +38,10 @@ impl fmt::Display for NormalizeError {
 }
 
 impl std::error::Error for NormalizeError {}
+
+/// The `today` of [`normalize_dob_at`] from a Unix timestamp; on Cloudflare Workers (no std
+/// clock): `yyyymmdd_from_unix_secs((js_sys::Date::now() / 1000.0) as u64)`.
+pub use calendar::yyyymmdd_from_unix_secs;
 
 const EMPTY: NormalizeError = NormalizeError("empty");
 const NOT_EMAIL: NormalizeError = NormalizeError("not an email address");
@@ -1071,37 +1076,6 @@ pub fn normalize_country(raw: &str) -> Result<String, NormalizeError> {
 // Date of birth
 // ---------------------------------------------------------------------------------------------
 
-fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = (if z >= 0 { z } else { z - 146_096 }) / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// UTC calendar date of a Unix timestamp, as YYYYMMDD (e.g. for [`normalize_dob_at`] on
-/// Cloudflare Workers: `yyyymmdd_from_unix_secs((js_sys::Date::now() / 1000.0) as u64)`).
-pub fn yyyymmdd_from_unix_secs(secs: u64) -> u32 {
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    y as u32 * 10_000 + m * 100 + d
-}
-
 /// Today's UTC date as YYYYMMDD. On `wasm32-unknown-unknown` (Cloudflare Workers) std has no
 /// clock, so this returns 9999-12-31 and only [`normalize_dob_at`] can reject future dates.
 fn today_yyyymmdd() -> u32 {
@@ -1150,7 +1124,7 @@ fn check_date(y: u32, m: u32, d: u32, today: u32) -> Result<String, NormalizeErr
     if y < 1900 {
         return Err(DATE_BEFORE_1900);
     }
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+    if !(1..=12).contains(&m) || d == 0 || d > calendar::days_in_month(i64::from(y), m) {
         return Err(DATE_INVALID);
     }
     let v = y * 10_000 + m * 100 + d;
@@ -1205,13 +1179,7 @@ pub fn normalize_dob_at(raw: &str, today: u32) -> Result<String, NormalizeError>
         },
         None => t,
     };
-    let today = if today % 10_000 == 1231 {
-        (today / 10_000 + 1) * 10_000 + 101 // Dec 31 -> Jan 1 next year
-    } else if today % 100 >= days_in_month(today / 10_000, today / 100 % 100) {
-        (today / 100 + 1) * 100 + 1 // last day of month -> 1st of next month
-    } else {
-        today + 1
-    };
+    let today = calendar::day_after_yyyymmdd(today);
 
     // (value, digit count) of the numbers met, at most three.
     let mut nums = [(0u32, 0usize); 3];
@@ -1267,7 +1235,11 @@ pub fn normalize_dob_at(raw: &str, today: u32) -> Result<String, NormalizeError>
             [(v, 8)] => {
                 let v = *v;
                 let (y, m, d) = (v / 10_000, v / 100 % 100, v % 100);
-                if y >= 1900 && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m) {
+                if y >= 1900
+                    && (1..=12).contains(&m)
+                    && d >= 1
+                    && d <= calendar::days_in_month(i64::from(y), m)
+                {
                     (y, m, d)
                 } else {
                     ymd_from_three(&[(v / 1_000_000, 2), (v / 10_000 % 100, 2), (v % 10_000, 4)])?
@@ -4481,13 +4453,6 @@ mod tests {
         ok(normalize_dob("1990-05-17"), "19900517");
         #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
         err(normalize_dob("2999-01-01"), DATE_FUTURE);
-        let (y, m, d) = civil_from_days(0);
-        assert_eq!((y, m, d), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
-        assert_eq!(yyyymmdd_from_unix_secs(0), 19700101);
-        assert_eq!(yyyymmdd_from_unix_secs(1_767_225_599), 20251231);
-        assert_eq!(yyyymmdd_from_unix_secs(1_767_225_600), 20260101);
     }
 
     // -----------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 //! delivery log are kept for the tenant's retention (default 90 days). The SQL in the edge applies
 //! exactly these formulas; `now` is the scheduled time of the cron run.
 
-pub const DAY: i64 = 86_400;
+use super::calendar::SECS_PER_DAY;
+
+pub const DAY: i64 = SECS_PER_DAY;
 pub const IP_RETENTION_DAYS: i64 = 30;
 pub const DEFAULT_RETENTION_DAYS: i64 = 90;
 /// Rate-limit windows (one minute each) are useless after a day.

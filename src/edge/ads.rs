@@ -16,13 +16,13 @@ use super::{
 use crate::core::ads::accounts::{self, AdAccountInfo};
 use crate::core::ads::alerts::{self, Alert, AlertThresholds, BudgetStatus};
 use crate::core::ads::audience::{self, AudienceSyncStatus, CustomerRecord, HashedContact};
-use crate::core::ads::calendar::{Date, DateRange};
 use crate::core::ads::google_ads::{self, GoogleAdsCredentials};
 use crate::core::ads::kpi::{self, DailyMetrics, Metrics};
 use crate::core::ads::meta_insights::{self, CallBudget, ConversionRule};
 use crate::core::ads::oauth::{self, OAuthClient, TokenGrant};
 use crate::core::ads::schedule::{JobEffect, JobKind, SchedulerRequest};
 use crate::core::ads::{AccountRef, AdsPlatform, ApiFailure, Campaign, CampaignStatus};
+use crate::core::calendar::{Date, DateRange};
 use crate::core::event::FieldError;
 use crate::core::outbound::{InboundResponse, OutboundRequest};
 

@@ -25,10 +25,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::calendar::{Date, DateRange};
 use super::kpi::{latest_per_key, DailyMetrics, Metrics};
 use super::schedule::JobEffect;
 use super::{micros_to_units, AdsPlatform, Campaign, CampaignStatus};
+use crate::core::calendar::{Date, DateRange};
 use crate::core::text::truncate_chars;
 
 pub const ALERT_COOLDOWN_SECS: i64 = 24 * 3600;

@@ -27,9 +27,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::calendar::{Date, DateRange};
 use super::kpi::{DailyMetrics, Metrics};
 use super::{bearer, units_to_micros, AccountRef, AdsConfig, ApiFailure, Campaign, CampaignStatus};
+use crate::core::calendar::{Date, DateRange};
 use crate::core::destinations::snippet;
 use crate::core::outbound::{InboundResponse, OutboundRequest};
 use crate::core::retry::parse_retry_after;

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::calendar::{Date, DateRange};
 use super::{micros_to_units, AdsPlatform};
+use crate::core::calendar::{Date, DateRange};
 
 /// The raw counters of one campaign-day, or of any sum of them.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

@@ -39,11 +39,11 @@
 use serde_json::{json, Value};
 use url::form_urlencoded;
 
-use super::calendar::{Date, DateRange};
 use super::kpi::{DailyMetrics, Metrics};
 use super::{
     bearer, parse_decimal_micros, AccountRef, AdsConfig, ApiFailure, Campaign, CampaignStatus, Page,
 };
+use crate::core::calendar::{Date, DateRange};
 use crate::core::destinations::meta::Meta;
 use crate::core::destinations::{snippet, Destination};
 use crate::core::outbound::{InboundResponse, Method, OutboundRequest};

@@ -11,7 +11,7 @@
 //!   thousands of campaign-days therefore never drift, and D1 stores them as INTEGER. Ratios
 //!   (CPC, ROAS, ...) are computed from the exact sums and only then turned into `f64`.
 //! - conversions are `f64`: Google's data-driven attribution reports fractional conversions.
-//! - dates are UTC calendar days; see [`calendar`].
+//! - dates are UTC calendar days; see [`crate::core::calendar`].
 //! - every platform failure is an [`ApiFailure`], whose class decides retry, backoff or marking
 //!   the account in error.
 
@@ -24,7 +24,6 @@ use super::retry::parse_retry_after;
 pub mod accounts;
 pub mod alerts;
 pub mod audience;
-pub mod calendar;
 pub mod google_ads;
 pub mod kpi;
 pub mod meta_insights;

@@ -22,8 +22,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::calendar::{Date, DateRange, SECS_PER_DAY};
 use super::{AdsPlatform, ApiFailure};
+use crate::core::calendar::{Date, DateRange, SECS_PER_DAY};
 
 pub const DAILY_SYNC_HOUR: i64 = 6;
 pub const DAILY_SYNC_LOOKBACK_DAYS: i64 = 3;
@@ -392,7 +392,7 @@ pub enum SchedulerRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::ads::calendar::Weekday;
+    use crate::core::calendar::Weekday;
 
     fn t(date: &str, hour: i64, minute: i64) -> i64 {
         Date::parse(date).unwrap().start_unix() + hour * HOUR + minute * 60

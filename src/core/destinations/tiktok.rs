@@ -310,8 +310,8 @@ mod tests {
     use crate::core::hash::sha256_hex;
     use crate::core::outbound::Method;
 
+    use crate::core::calendar::SECS_PER_DAY as DAY;
     use crate::core::destinations::testing::{delivery, NOW};
-    const DAY: i64 = 24 * 3600;
 
     fn full(v: Value) -> DeliveryEvent {
         delivery(v, DeliveryMode::Full)

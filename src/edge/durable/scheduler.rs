@@ -15,10 +15,10 @@ use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, ScheduledTime, SqlStorage, State,
 };
 
-use crate::core::ads::calendar::DateRange;
 use crate::core::ads::meta_insights::CallBudget;
 use crate::core::ads::schedule::{JobEffect, JobKind, JobTable, SchedulerRequest};
 use crate::core::ads::ApiFailure;
+use crate::core::calendar::DateRange;
 use crate::edge::ads::{self, RunError};
 use crate::edge::{now_ms, now_secs, ApiError};
 

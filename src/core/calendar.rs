@@ -1,12 +1,17 @@
-//! UTC calendar days without a date crate.
+//! UTC calendar days without a date crate: every conversion between Unix time and dates in the
+//! core goes through here.
 //!
 //! Rules followed:
 //! - a [`Date`] is a count of days since 1970-01-01 (proleptic Gregorian), converted to and from
 //!   year/month/day with Howard Hinnant's `days_from_civil` / `civil_from_days` algorithms,
 //!   exact for every date a report can ask for;
+//! - a day is [`SECS_PER_DAY`] seconds (Unix time has no leap seconds), and the day of a
+//!   timestamp is its floor division by that, also before 1970;
+//! - leap years are the Gregorian ones: divisible by 4, except centuries not divisible by 400;
 //! - 1970-01-01 was a Thursday, so with Monday = 0 the weekday is `(days + 3) mod 7`;
 //! - dates travel as ISO 8601 `YYYY-MM-DD`, the form Meta's `time_range`, Google's GAQL
-//!   `segments.date` and the report API's `from`/`to` all use.
+//!   `segments.date` and the report API's `from`/`to` all use; dates of birth are compared as
+//!   `YYYYMMDD` numbers ([`Date::yyyymmdd`]), which order like the dates they write.
 
 use std::fmt;
 
@@ -112,6 +117,12 @@ impl Date {
         Date::from_days(days_from_civil(y, m, 1))
     }
 
+    /// The date as the number `YYYYMMDD` (2026-01-15 -> 20260115), for years 0 to 9999.
+    pub fn yyyymmdd(self) -> u32 {
+        let (y, m, d) = self.ymd();
+        y as u32 * 10_000 + m * 100 + d
+    }
+
     /// `YYYY-MM`, the period label of month-to-date reports.
     pub fn month_label(self) -> String {
         let (y, m, _) = self.ymd();
@@ -173,16 +184,38 @@ impl DateRange {
     }
 }
 
-fn is_leap(year: i64) -> bool {
+/// UTC calendar date of a Unix timestamp, as `YYYYMMDD` (see [`Date::yyyymmdd`]).
+pub fn yyyymmdd_from_unix_secs(secs: u64) -> u32 {
+    Date::from_days((secs / SECS_PER_DAY as u64) as i64).yyyymmdd()
+}
+
+/// The day after a `YYYYMMDD` date, as `YYYYMMDD`: Dec 31 -> Jan 1 of the next year, the last
+/// day of a month -> the 1st of the next. Computed on the digits, so that an out-of-range
+/// input (a day past the month's end, month 13) still gives a larger number instead of none.
+pub fn day_after_yyyymmdd(v: u32) -> u32 {
+    if v % 10_000 == 1231 {
+        (v / 10_000 + 1) * 10_000 + 101
+    } else if v % 100 >= days_in_month(i64::from(v / 10_000), v / 100 % 100) {
+        (v / 100 + 1) * 100 + 1
+    } else {
+        v + 1
+    }
+}
+
+/// Gregorian leap year: divisible by 4, except centuries not divisible by 400.
+pub fn is_leap_year(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-fn days_in_month(year: i64, month: u32) -> u32 {
+/// Days in `month` (1-12) of `year`; 0 for a month that does not exist, so that any day fails
+/// a `day <= days_in_month` check.
+pub fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        _ => 28,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 0,
     }
 }
 
@@ -236,6 +269,42 @@ mod tests {
             let (y, m, dd) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, dd), days);
             assert!(dd <= days_in_month(y, m));
+        }
+    }
+
+    #[test]
+    fn leap_years_and_month_lengths() {
+        assert!(is_leap_year(2000) && is_leap_year(2024) && is_leap_year(1996));
+        assert!(!is_leap_year(1900) && !is_leap_year(2100) && !is_leap_year(2025));
+        assert_eq!(days_in_month(2024, 2), 29);
+        assert_eq!(days_in_month(1900, 2), 28);
+        assert_eq!(days_in_month(2026, 4), 30);
+        assert_eq!(days_in_month(2026, 12), 31);
+        assert_eq!(days_in_month(2026, 0), 0);
+        assert_eq!(days_in_month(2026, 13), 0);
+    }
+
+    #[test]
+    fn yyyymmdd_of_days_and_timestamps() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(d("2026-01-15").yyyymmdd(), 20260115);
+        assert_eq!(yyyymmdd_from_unix_secs(0), 19700101);
+        assert_eq!(yyyymmdd_from_unix_secs(1_767_225_599), 20251231);
+        assert_eq!(yyyymmdd_from_unix_secs(1_767_225_600), 20260101);
+        assert_eq!(day_after_yyyymmdd(20260115), 20260116);
+        assert_eq!(day_after_yyyymmdd(20260131), 20260201);
+        assert_eq!(day_after_yyyymmdd(20240228), 20240229);
+        assert_eq!(day_after_yyyymmdd(20250228), 20250301);
+        assert_eq!(day_after_yyyymmdd(20251231), 20260101);
+        assert_eq!(day_after_yyyymmdd(99991231), 100000101);
+        for days in 0..(3 * 146_097) {
+            let day = Date::from_days(days);
+            assert_eq!(
+                day_after_yyyymmdd(day.yyyymmdd()),
+                day.add_days(1).yyyymmdd()
+            );
         }
     }
 
