@@ -692,7 +692,7 @@ fn parse_click_ids(
     click_ids: Option<&Value>,
     prefix: &str,
 ) -> Result<ClickIds, FieldError> {
-    // Click ids may sit at the top level (seed 002's example) or under `click_ids`.
+    // Click ids are accepted at the top level of the event as well as under `click_ids`.
     let nested = match click_ids {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m),

@@ -10,7 +10,8 @@ use super::stats::ratio;
 use super::text::truncate_bytes;
 
 pub const DAY: i64 = SECS_PER_DAY;
-/// Silence after which the daily check sends a platform test event (seed 002, 5.3).
+/// A pixel that has delivered nothing for this long gets a platform test event from the daily
+/// check.
 pub const SILENT_AFTER: i64 = 48 * 3600;
 /// Delivery success rate at or above which a pixel with recent traffic is green.
 pub const HEALTHY_SUCCESS: f64 = 0.95;

@@ -1,4 +1,4 @@
-//! Canonical event names and their names on each platform (seed 002, "Event Mapping Universal").
+//! The destination platforms, and the canonical event names with their name on each platform.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,9 +52,9 @@ pub enum EventName {
     Custom,
 }
 
-/// Seed 002 table: canonical → (Meta, Google, LinkedIn, TikTok). Where the seed names an event
-/// the platform does not know, the platform's own name wins: TikTok's sign-up event is
-/// `CompleteRegistration` (not "Registration") and its pixel reports page views as `Pageview`.
+/// Canonical → (Meta, Google, LinkedIn, TikTok), each the platform's own standard event name, so
+/// that the platform recognizes it: TikTok's sign-up event is `CompleteRegistration` (it has no
+/// "Registration") and its pixel reports page views as `Pageview`.
 const TABLE: [(EventName, &str, [&str; 4]); 8] = [
     (
         EventName::PageView,

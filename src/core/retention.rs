@@ -1,4 +1,4 @@
-//! Retention cutoffs (seed 002, section 8): client IPs are kept 30 days at most; events and their
+//! Retention cutoffs: client IPs are kept 30 days at most; events and their
 //! delivery log are kept for the tenant's retention (default 90 days). The SQL in the edge applies
 //! exactly these formulas; `now` is the scheduled time of the cron run.
 

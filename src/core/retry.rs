@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Seed 002: at most 3 delivery attempts, then the event is failed and dead-lettered.
+/// At most 3 delivery attempts, then the event is failed and dead-lettered.
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Rate-limit deferrals do not use up attempts (the platform asked us to wait, nothing failed),
 /// but they are bounded so a permanently throttled token cannot loop forever.

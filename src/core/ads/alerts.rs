@@ -1,6 +1,6 @@
 //! Budget and performance alerts, and the Slack-compatible webhook they are delivered with.
 //!
-//! Rules followed (seeds 000 §5.2, 003, 004; Slack "Incoming webhooks" and Block Kit limits):
+//! Rules followed (Slack "Incoming webhooks" and Block Kit limits):
 //! - budget: an active campaign with less than 20 % of its budget left
 //!   (`remaining / budget < budget_remaining_fraction`). Meta reports `budget_remaining`; for
 //!   Google (and Meta campaigns without it) remaining = daily budget − today's spend;
@@ -10,8 +10,8 @@
 //! - performance drop: conversions or ROAS of the last 7 complete days down by at least
 //!   `performance_drop_fraction` (default 25 %) against the 7 days before, when the earlier
 //!   week had at least 10 conversions; the larger of the two drops is reported;
-//! - thresholds are per tenant ([`AlertThresholds`], seed 004 defaults); a rule set to `None`
-//!   is off;
+//! - thresholds are per tenant ([`AlertThresholds`], defaulting to the figures above); a rule
+//!   set to `None` is off;
 //! - at most one alert per (rule, campaign) per 24 hours: [`throttle`] drops alerts whose key
 //!   was sent less than [`ALERT_COOLDOWN_SECS`] ago, given the last send times the edge keeps;
 //! - sync failures (3 consecutive, or an invalid token) become [`AlertKind::SyncFailing`];

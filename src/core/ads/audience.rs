@@ -1,7 +1,7 @@
 //! Customer lists: intake with hashing, weekly replace-mode sync to Meta Custom Audiences and
 //! Google Ads Customer Match, and Meta lookalikes.
 //!
-//! Rules followed (seed 000 §4.5 and §5.4; Marketing API "Customer File Custom Audiences",
+//! Rules followed (Marketing API "Customer File Custom Audiences",
 //! "Custom Audience Usersreplace", "Lookalike Audiences"; Google Ads API "Customer Match",
 //! `OfflineUserDataJobService`):
 //! - intake: each email and phone is normalized with the platform's rules
@@ -461,8 +461,9 @@ pub fn plan_customer_match_run(
     ))
 }
 
-/// Seed 000 `sync_status` of an audience after a sync attempt: a failure that will be retried
-/// leaves it pending; one that needs the tenant (token, permissions, bad list) is an error.
+/// The `sync_status` of an audience after a sync attempt: synced on success; a failure that will
+/// be retried leaves it pending; one that needs the tenant (token, permissions, bad list) is an
+/// error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AudienceSyncStatus {

@@ -1,7 +1,7 @@
 //! Daily campaign metrics, derived KPIs and the unified cross-platform reports
 //! (`GET /api/v1/ads/metrics?from&to&platform`, `GET /api/v1/ads/spend`).
 //!
-//! Rules followed (seeds 000 and 004):
+//! Rules followed:
 //! - CTR = clicks / impressions × 100; CPC = spend / clicks; CPM = spend / impressions × 1000;
 //!   conversion rate = conversions / clicks × 100; CPA = spend / conversions;
 //!   ROAS = conversion value / spend. A zero denominator gives `None` (shown as null), never
@@ -13,9 +13,8 @@
 //!   the report keeps the last row of a key it is given twice, so nothing is counted twice.
 //! - amounts in different currencies are never added together: every report is split by
 //!   currency (one entry in the usual single-currency case).
-//! - month-to-date spend (seed 000, FOC callback) runs from the 1st of the current UTC month to
-//!   today inclusive; seed 000's `blended_cpl` is the same figure as the blended CPA here, since
-//!   leads count as conversions.
+//! - month-to-date spend runs from the 1st of the current UTC month to today inclusive; its
+//!   blended cost per lead is the blended CPA (`blended_cpa`), since leads count as conversions.
 //! - KPIs are rounded to 4 decimals for presentation; money totals are exact micros converted to
 //!   units.
 
@@ -264,7 +263,8 @@ fn currency_report(currency: String, rows: &[&DailyMetrics]) -> CurrencyReport {
     }
 }
 
-/// Month-to-date spend in one currency, in the shape of seed 000's FOC payload.
+/// Month-to-date spend in one currency: the total and per platform, conversions, and the
+/// blended CPA and ROAS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrencySpend {
     pub currency: String,
@@ -609,7 +609,7 @@ mod tests {
         assert_eq!(eur.spend_by_platform[&AdsPlatform::Google], 2_220.5);
         assert_eq!(eur.total_conversions, 127.0);
         assert_eq!(eur.total_conversion_value, 45_600.0);
-        // Seed 000's example figures: blended CPL 42.68, blended ROAS 8.41.
+        // 5,420.50 spent for 127 conversions worth 45,600: blended CPA 42.68, blended ROAS 8.41.
         assert_eq!(eur.blended_cpa, Some(42.6811));
         assert_eq!(eur.blended_roas, Some(8.4125));
         let json = serde_json::to_value(&spend).unwrap();

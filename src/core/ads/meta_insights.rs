@@ -33,7 +33,7 @@
 //!   tenant must reconnect: [`ApiFailure::AuthInvalid`]. The throttling headers
 //!   (`x-business-use-case-usage`, `x-app-usage`) are not read: the edge hands the core only
 //!   status, `Retry-After` and body;
-//! - budget: at most 200 calls per hour per ad account (seed 001), tracked by [`CallBudget`]
+//! - budget: at most 200 calls per hour per ad account, tracked by [`CallBudget`]
 //!   over a sliding hour.
 
 use serde_json::{json, Value};

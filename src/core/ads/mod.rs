@@ -1,5 +1,5 @@
-//! Connected ads accounts (seeds 000, 001, 003, 004; issue 7): the pure core of metrics sync,
-//! KPIs, the per-tenant job schedule, alerts, OAuth and audience sync.
+//! Connected ads accounts: the pure core of metrics sync, KPIs, the per-tenant job schedule,
+//! alerts, OAuth and audience sync.
 //!
 //! Like the destinations, nothing here does I/O: every platform call is planned as an
 //! [`OutboundRequest`] and every answer is read back from an [`InboundResponse`]; the edge (the
@@ -30,7 +30,7 @@ pub mod meta_insights;
 pub mod oauth;
 pub mod schedule;
 
-/// The ads platforms an account can be connected to (seed 000: `meta|google`).
+/// The ads platforms an account can be connected to: Meta and Google.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AdsPlatform {
@@ -63,7 +63,8 @@ pub struct AccountRef {
     pub currency: String,
 }
 
-/// Seed 000 campaign status enum.
+/// A campaign's status, the same three for every platform: each platform's own statuses map
+/// onto them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CampaignStatus {

@@ -22,7 +22,7 @@
 //!   Graph endpoints accept the same parameters as a POST form, as the common OAuth client
 //!   libraries send them);
 //! - Meta tokens from the code are short-lived; they are exchanged for a ~60-day token with
-//!   `grant_type=fb_exchange_token`, and exchanged again 7 days before expiry (seed 001). Meta
+//!   `grant_type=fb_exchange_token`, and exchanged again 7 days before expiry. Meta
 //!   does not extend a token that way indefinitely: [`refresh_extended`] tells whether the
 //!   expiry moved; if not, the tenant must reconnect before it passes;
 //! - Google access tokens live one hour; they are refreshed with

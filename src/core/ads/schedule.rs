@@ -1,19 +1,19 @@
 //! The per-tenant job table the scheduler Durable Object keeps, and its calendar.
 //!
-//! Rules followed (seeds 000 and 001, issue 7):
-//! - daily metrics sync at 06:00 UTC (seed 000 §5.1), re-reading the last
+//! Rules followed:
+//! - daily metrics sync at 06:00 UTC, re-reading the last
 //!   [`DAILY_SYNC_LOOKBACK_DAYS`] complete days: platforms keep attributing conversions to past
 //!   days, and rows are upserted by (campaign, day), so re-reading overwrites, never adds;
-//! - intraday refresh every 4 hours (seed 001 flow 2), on UTC slots 00, 04, 08, 12, 16, 20,
+//! - intraday refresh every 4 hours, on UTC slots 00, 04, 08, 12, 16, 20,
 //!   re-reading today only;
-//! - audience sync Mondays 03:00 UTC (seed 000 §5.4);
-//! - Meta long-lived token refresh 7 days before expiry (seed 001); after a refresh that did
+//! - audience sync Mondays 03:00 UTC;
+//! - Meta long-lived token refresh 7 days before expiry; after a refresh that did
 //!   not push the expiry back, the next attempt waits at least a day (no busy loop);
 //! - health check daily at 08:00 UTC;
 //! - a failed run is retried with exponential backoff (5 min, 20 min, 80 min, ...) but never
 //!   later than the job's next regular slot, which then takes over; a rate limit waits for the
 //!   platform's hint; an invalid token is not retried before the next regular slot;
-//! - after [`NOTIFY_AFTER_FAILURES`] consecutive failures (seed 000 §5.1), or at once for an
+//! - after [`NOTIFY_AFTER_FAILURES`] (3) consecutive failures, or at once for an
 //!   invalid token, the tenant is notified and the account marked in error — once per run of
 //!   failures; the next success clears it and marks the account active again;
 //! - alarms are at-least-once: [`Job::run_key`] names the slot a run belongs to, so a repeated

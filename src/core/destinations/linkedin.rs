@@ -4,8 +4,8 @@
 //! - every call carries `Authorization: Bearer <token>` (a token with the `rw_conversions` scope),
 //!   `LinkedIn-Version: <YYYYMM>` and `X-Restli-Protocol-Version: 2.0.0`.
 //! - `pixel_id` is the conversion rule id, sent as `urn:lla:llaPartnerConversion:{id}`. The rule,
-//!   not the event, says what kind of conversion this is (LEAD, PURCHASE, KEY_PAGE_VIEW, …), so the
-//!   seed's LinkedIn event names are not part of the payload: every event routed to a LinkedIn
+//!   not the event, says what kind of conversion this is (LEAD, PURCHASE, KEY_PAGE_VIEW, …), so no
+//!   event name is part of the payload: every event routed to a LinkedIn
 //!   pixel counts as one conversion of that rule.
 //! - one event is a plain POST answered 201 with an empty body; several go in one POST with
 //!   `X-RestLi-Method: BATCH_CREATE` and `{"elements":[…]}`, at most 5000 per batch, answered with

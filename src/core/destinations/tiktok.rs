@@ -7,12 +7,12 @@
 //!   1000 events in `data`.
 //! - each event is `{event, event_time (unix seconds), event_id, user, page, properties}`;
 //!   `event_id` is what TikTok de-duplicates against the browser pixel.
-//! - event names are TikTok's event codes. Seed 002's TikTok column is followed except where it is
-//!   not a TikTok code: sign-ups are `CompleteRegistration` (the seed says "Registration") and page
-//!   views are `Pageview`, the name the TikTok pixel itself reports for a page (the seed says
-//!   "PageView"). Lead → `SubmitForm`, purchase → `PlaceAnOrder`, add_to_cart → `AddToCart`,
-//!   contact → `Contact`, schedule → `Schedule`, view_content → `ViewContent`. Custom events keep
-//!   their own name (reporting and audiences only; TikTok does not optimize on them).
+//! - event names are TikTok's own event codes, also where another spelling would be expected:
+//!   sign-ups are `CompleteRegistration` (TikTok has no "Registration") and page views are
+//!   `Pageview`, the name the TikTok pixel itself reports for a page (not "PageView"). Lead →
+//!   `SubmitForm`, purchase → `PlaceAnOrder`, add_to_cart → `AddToCart`, contact → `Contact`,
+//!   schedule → `Schedule`, view_content → `ViewContent`. Custom events keep their own name
+//!   (reporting and audiences only; TikTok does not optimize on them).
 //! - `user.email`, `user.phone` and `user.external_id` are SHA-256 hex of normalized values; the
 //!   phone is hashed in E.164 form with the '+' (the `ph_e164` hash, not Meta's digits-only one).
 //!   `ttclid`, `ttp` (the `_ttp` cookie), `ip` and `user_agent` are sent unhashed. Names and address
