@@ -7,16 +7,22 @@ use super::latin::{compose_latin, fold_key};
 use super::tables::regions::{CA_CODES, CA_PROVINCES, STATE_FILLER, US_CODES, US_STATES};
 use super::NormalizeError;
 
-const CITY_NO_LETTERS: NormalizeError = NormalizeError("city has no letters");
+const CITY_NO_LETTERS: NormalizeError = NormalizeError("city must contain at least one letter");
 const CITY_LETTER_FIRST: NormalizeError = NormalizeError("city must start with a letter");
-const STATE_NO_LETTERS: NormalizeError = NormalizeError("state has no letters");
+const STATE_NO_LETTERS: NormalizeError = NormalizeError("state must contain at least one letter");
 const STATE_LETTER_FIRST: NormalizeError = NormalizeError("state must start with a letter");
-const STATE_NOT_US: NormalizeError = NormalizeError("not a US state");
-const STATE_NOT_CA: NormalizeError = NormalizeError("not a Canadian province or territory");
-const ZIP_BAD_CHARS: NormalizeError = NormalizeError("postal code contains invalid characters");
-const ZIP_TOO_SHORT: NormalizeError = NormalizeError("postal code is too short");
-const ZIP_TOO_LONG: NormalizeError = NormalizeError("postal code is too long");
-const ZIP_US: NormalizeError = NormalizeError("US zip code must have 5 digits");
+const STATE_NOT_US: NormalizeError = NormalizeError(
+    "must be a US state, DC, territory or armed-forces code or name, such as CA or California",
+);
+const STATE_NOT_CA: NormalizeError =
+    NormalizeError("must be a Canadian province or territory code or name, such as QC or Québec");
+const ZIP_BAD_CHARS: NormalizeError =
+    NormalizeError("postal code may only hold ASCII letters, digits, spaces, '-', '.' and '_'");
+const ZIP_TOO_SHORT: NormalizeError =
+    NormalizeError("postal code is too short: it must have 2-10 letters and digits");
+const ZIP_TOO_LONG: NormalizeError =
+    NormalizeError("postal code is too long: it must have 2-10 letters and digits");
+const ZIP_US: NormalizeError = NormalizeError("US zip code must have 5 digits, or 9 (ZIP+4)");
 
 /// Shared rule for city and non-US/CA state, from Meta's library (`getNormalizedCity`):
 /// keep only `[a-z0-9]` (everything else, accented letters included, is removed), lowercase,

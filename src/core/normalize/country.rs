@@ -5,7 +5,8 @@ use super::tables::country_names::COUNTRY_NAMES;
 use super::tables::iso_countries::ISO_COUNTRIES;
 use super::NormalizeError;
 
-const UNKNOWN_COUNTRY: NormalizeError = NormalizeError("unknown country");
+const UNKNOWN_COUNTRY: NormalizeError =
+    NormalizeError("must be a country: an ISO 3166-1 code (US, DEU) or its name");
 
 /// ISO alpha-2 (lowercase, `'static`) for a country code or name, if known.
 pub(super) fn lookup_country(raw: &str) -> Option<&'static str> {

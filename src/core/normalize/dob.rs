@@ -6,11 +6,13 @@ use super::tables::dates::{DATE_FILLER, MONTHS};
 use super::NormalizeError;
 use crate::core::calendar;
 
-const NOT_DATE: NormalizeError = NormalizeError("not a date");
+const NOT_DATE: NormalizeError =
+    NormalizeError("must be a date such as 1990-05-17, 05/17/1990 or 17 May 1990");
 const DATE_YEAR_DIGITS: NormalizeError = NormalizeError("year must have 4 digits");
-const DATE_BEFORE_1900: NormalizeError = NormalizeError("year is before 1900");
-const DATE_INVALID: NormalizeError = NormalizeError("not a real calendar date");
-const DATE_FUTURE: NormalizeError = NormalizeError("date is in the future");
+const DATE_BEFORE_1900: NormalizeError = NormalizeError("year must be 1900 or later");
+const DATE_INVALID: NormalizeError =
+    NormalizeError("date must exist: month 1-12, day within that month");
+const DATE_FUTURE: NormalizeError = NormalizeError("date of birth must not be in the future");
 
 /// Today's UTC date as YYYYMMDD. On `wasm32-unknown-unknown` (Cloudflare Workers) std has no
 /// clock, so this returns 9999-12-31 and only [`normalize_dob_at`] can reject future dates.

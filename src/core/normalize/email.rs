@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use super::chars::{lowercase_owned, trim};
 use super::NormalizeError;
 
-const NOT_EMAIL: NormalizeError = NormalizeError("not an email address");
+const NOT_EMAIL: NormalizeError =
+    NormalizeError("must be an ASCII email address such as name@example.com");
 
 /// Peel what people paste around an address: `mailto:` (and its `?subject=` query),
 /// `Name <addr>`, surrounding quotes/brackets and trailing sentence punctuation.

@@ -5,7 +5,7 @@ use super::latin::{compose_latin, fold_key};
 use super::tables::genders::GENDERS;
 use super::NormalizeError;
 
-const NAME_NO_LETTERS: NormalizeError = NormalizeError("name has no letters");
+const NAME_NO_LETTERS: NormalizeError = NormalizeError("name must contain at least one letter");
 const GENDER_UNKNOWN: NormalizeError = NormalizeError("gender must be female or male");
 
 /// First or last name (Meta `getNormalizedName`: strip whitespace and punctuation, lowercase).

@@ -5,14 +5,30 @@ use super::country::lookup_country;
 use super::tables::phone_plans::{PhoneCountry, CALLING_CODES, PHONE_COUNTRIES};
 use super::NormalizeError;
 
-const PHONE_TOO_FEW: NormalizeError = NormalizeError("phone number has too few digits");
-const PHONE_TOO_MANY: NormalizeError = NormalizeError("phone number has too many digits");
-const PHONE_LETTERS: NormalizeError = NormalizeError("phone number contains letters");
-const PHONE_BAD_CHARS: NormalizeError = NormalizeError("phone number contains invalid characters");
-const PHONE_PLUS: NormalizeError = NormalizeError("phone number has a misplaced '+'");
-const PHONE_NO_CC: NormalizeError = NormalizeError("phone number has no country code");
-const PHONE_UNKNOWN_CC: NormalizeError = NormalizeError("unknown country calling code");
-const PHONE_NANP: NormalizeError = NormalizeError("not a valid North American phone number");
+const PHONE_TOO_FEW: NormalizeError = NormalizeError(
+    "phone number has too few digits for its country (7-15 digits with the country code)",
+);
+const PHONE_TOO_MANY: NormalizeError = NormalizeError(
+    "phone number has too many digits for its country (7-15 digits with the country code)",
+);
+const PHONE_LETTERS: NormalizeError = NormalizeError(
+    "phone number must not contain letters, except in an extension such as x123 or ext. 5",
+);
+const PHONE_BAD_CHARS: NormalizeError = NormalizeError(
+    "phone number may only hold digits, one leading '+', spaces, - . / ( ) [ ] and an extension \
+     such as x123",
+);
+const PHONE_PLUS: NormalizeError =
+    NormalizeError("phone number may hold one '+', before its first digit");
+const PHONE_NO_CC: NormalizeError = NormalizeError(
+    "phone number needs its country code (such as +44) when the event's country is unknown",
+);
+const PHONE_UNKNOWN_CC: NormalizeError =
+    NormalizeError("phone number must start with an assigned country calling code after '+' or 00");
+const PHONE_NANP: NormalizeError = NormalizeError(
+    "North American numbers have 10 digits, the area code and exchange not starting with 0 or 1 \
+     (NXX-NXX-XXXX)",
+);
 
 impl PhoneCountry {
     fn fits(&self, len: usize) -> bool {
