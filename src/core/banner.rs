@@ -57,7 +57,7 @@ pub fn parse_banner(v: &Value, prefix: &str) -> Result<Value, FieldError> {
                 {
                     return Err(FieldError::new(
                         p(k),
-                        "must be 1-32 letters, digits, '-', '_' or '.'",
+                        "must be 1-32 characters, each an ASCII letter, digit, '-', '_' or '.'",
                     ));
                 }
                 out.insert(k.clone(), Value::String(s));
@@ -75,7 +75,10 @@ pub fn parse_banner(v: &Value, prefix: &str) -> Result<Value, FieldError> {
             "default_language" => {
                 let s = val.as_str().unwrap_or_default().to_ascii_lowercase();
                 if !LANGUAGES.contains(&s.as_str()) {
-                    return Err(FieldError::new(p(k), "must be one of es, en, pt"));
+                    return Err(FieldError::new(
+                        p(k),
+                        format!("must be one of {}", LANGUAGES.join(", ")),
+                    ));
                 }
                 out.insert(k.clone(), Value::String(s));
             }
@@ -83,7 +86,10 @@ pub fn parse_banner(v: &Value, prefix: &str) -> Result<Value, FieldError> {
                 let s = val.as_str().unwrap_or_default().trim();
                 let ok = s.len() <= 2048 && super::weburl::parse_http_url(s).is_some();
                 if !ok {
-                    return Err(FieldError::new(p(k), "must be an absolute http(s) URL"));
+                    return Err(FieldError::new(
+                        p(k),
+                        "must be an absolute http:// or https:// URL of at most 2048 bytes",
+                    ));
                 }
                 out.insert(k.clone(), Value::String(s.into()));
             }
@@ -102,21 +108,33 @@ pub fn parse_banner(v: &Value, prefix: &str) -> Result<Value, FieldError> {
                     }
                     let s = cv.as_str().unwrap_or_default().trim().to_ascii_lowercase();
                     if !is_hex_color(&s) {
-                        return Err(FieldError::new(f, "must be a hex color such as #1a73e8"));
+                        return Err(FieldError::new(
+                            f,
+                            "must be a hex color: '#' then 3, 6 or 8 hex digits, such as #1a73e8",
+                        ));
                     }
                     colors.insert(ck.clone(), Value::String(s));
                 }
                 out.insert(k.clone(), Value::Object(colors));
             }
             "texts" => {
-                let t = val
-                    .as_object()
-                    .ok_or_else(|| FieldError::new(p(k), "must be an object keyed by language"))?;
+                let t = val.as_object().ok_or_else(|| {
+                    FieldError::new(
+                        p(k),
+                        format!(
+                            "must be an object keyed by language ({})",
+                            LANGUAGES.join(", ")
+                        ),
+                    )
+                })?;
                 let mut texts = Map::new();
                 for (lang, entries) in t {
                     let lf = p(&format!("texts.{lang}"));
                     if !LANGUAGES.contains(&lang.as_str()) {
-                        return Err(FieldError::new(lf, "language must be es, en or pt"));
+                        return Err(FieldError::new(
+                            lf,
+                            format!("language must be one of {}", LANGUAGES.join(", ")),
+                        ));
                     }
                     let e = entries
                         .as_object()
@@ -132,7 +150,12 @@ pub fn parse_banner(v: &Value, prefix: &str) -> Result<Value, FieldError> {
                         }
                         let s = tv
                             .as_str()
-                            .ok_or_else(|| FieldError::new(&f, "must be a string"))?
+                            .ok_or_else(|| {
+                                FieldError::new(
+                                    &f,
+                                    format!("must be a string of 1-{MAX_TEXT} characters"),
+                                )
+                            })?
                             .trim();
                         if s.is_empty() || s.chars().count() > MAX_TEXT {
                             return Err(FieldError::new(
@@ -149,7 +172,8 @@ pub fn parse_banner(v: &Value, prefix: &str) -> Result<Value, FieldError> {
             _ => {
                 return Err(FieldError::new(
                     p(k),
-                    "unknown banner setting (use enabled, version, position, default_language, privacy_url, colors, texts)",
+                    "unknown banner setting (use enabled, version, position, default_language, \
+                     privacy_url, colors, texts)",
                 ))
             }
         }

@@ -98,6 +98,9 @@ pub fn google_consent_signals(consent: AssertedConsent) -> (&'static str, &'stat
     (v, v)
 }
 
+const VERSION_RULE: &str =
+    "must be a number, or a string of at most 32 bytes with at least one non-space character";
+
 /// Parses `POST /api/v1/tracking/consent`. Returns the visitor id and the new state.
 pub fn parse_consent_body(body: &Value, now: i64) -> Result<(String, ConsentState), FieldError> {
     let obj = body
@@ -115,7 +118,7 @@ pub fn parse_consent_body(body: &Value, now: i64) -> Result<(String, ConsentStat
         Some(_) => {
             return Err(FieldError::new(
                 "visitor_id",
-                "must be 1-128 characters of letters, digits, '-', '_', '.' or ':'",
+                "must be 1-128 characters, each an ASCII letter, digit, '-', '_', '.' or ':'",
             ))
         }
         None => return Err(FieldError::new("visitor_id", "is required")),
@@ -131,12 +134,7 @@ pub fn parse_consent_body(body: &Value, now: i64) -> Result<(String, ConsentStat
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 32 => s.trim().to_string(),
         Some(Value::Number(n)) => n.to_string(),
         None | Some(Value::Null) => return Err(FieldError::new("version", "is required")),
-        Some(_) => {
-            return Err(FieldError::new(
-                "version",
-                "must be a string of at most 32 characters",
-            ))
-        }
+        Some(_) => return Err(FieldError::new("version", VERSION_RULE)),
     };
     let tc_string = match obj.get("tc_string") {
         Some(Value::String(s)) if s.len() <= 4096 => Some(s.clone()),
@@ -144,7 +142,7 @@ pub fn parse_consent_body(body: &Value, now: i64) -> Result<(String, ConsentStat
         Some(_) => {
             return Err(FieldError::new(
                 "tc_string",
-                "must be a TCF string of at most 4096 characters",
+                "must be the TCF consent string, at most 4096 bytes",
             ))
         }
     };

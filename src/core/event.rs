@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::calendar::SECS_PER_DAY;
 use super::hash::{hash_normalized, Sha256Hex};
 use super::jsonmap::pick;
 use super::normalize;
@@ -24,6 +25,23 @@ pub const MAX_AGE_SECS: i64 = 90 * 24 * 3600;
 const MAX_ID_LEN: usize = 128;
 const MAX_URL_LEN: usize = 2048;
 const MAX_CUSTOM_KEYS: usize = 50;
+const MAX_CLICK_ID_LEN: usize = 512;
+const MAX_CUSTOM_KEY_LEN: usize = 64;
+
+/// The rule for `event_id` and `visitor_id` (ASCII, so its characters are its bytes).
+const ID_RULE: &str = "must be 1-128 characters, each an ASCII letter, digit, '-', '_', '.' or ':'";
+const _: () = assert!(MAX_ID_LEN == 128, "ID_RULE states the bound");
+
+const EVENT_NAME_RULE: &str = "must be a standard event name (page_view, lead, signup, \
+    add_to_cart, purchase, contact, schedule, view_content, in any case, with or without '_', '-' \
+    or spaces, or a platform's own name such as Purchase or generate_lead) or a custom name of \
+    1-40 ASCII letters, digits and '_' that does not start with a digit";
+
+/// A custom_data value other than the known keys.
+const CUSTOM_VALUE_RULE: &str =
+    "must be a string, number, boolean, or an array of strings, numbers and booleans";
+
+const CONTENTS_ITEM: &str = "{id, quantity?, item_price?, title?, category?, brand?}";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {
@@ -215,10 +233,7 @@ pub fn parse_event(
     let (event_id, generated_id) = match opt_string(event_id, || path("event_id"))? {
         Some(id) => {
             if id.len() > MAX_ID_LEN || !id.chars().all(is_id_char) {
-                return Err(FieldError::new(
-                    path("event_id"),
-                    "must be 1-128 characters of letters, digits, '-', '_', '.' or ':'",
-                ));
+                return Err(FieldError::new(path("event_id"), ID_RULE));
             }
             (id, false)
         }
@@ -235,10 +250,7 @@ pub fn parse_event(
                 .all(|c| c.is_ascii_alphanumeric() || c == '_')
             || raw_name.starts_with(|c: char| c.is_ascii_digit())
         {
-            return Err(FieldError::new(
-                path("event_name"),
-                "unknown event name: use page_view, lead, signup, add_to_cart, purchase, contact, schedule, view_content, or a custom name of letters, digits and '_' (≤ 40, not starting with a digit)",
-            ));
+            return Err(FieldError::new(path("event_name"), EVENT_NAME_RULE));
         }
         Some(raw_name)
     } else {
@@ -249,10 +261,7 @@ pub fn parse_event(
     let visitor_id = opt_string(visitor_id, || path("visitor_id"))?;
     if let Some(v) = &visitor_id {
         if v.len() > MAX_ID_LEN || !v.chars().all(is_id_char) {
-            return Err(FieldError::new(
-                path("visitor_id"),
-                "must be 1-128 characters of letters, digits, '-', '_', '.' or ':'",
-            ));
+            return Err(FieldError::new(path("visitor_id"), ID_RULE));
         }
     }
     let url = parse_url(url.or(event_source_url), || path("url"))?;
@@ -350,7 +359,7 @@ fn opt_str<'a>(
             Ok((!t.is_empty()).then_some(Cow::Borrowed(t)))
         }
         Some(Value::Number(n)) => Ok(Some(Cow::Owned(n.to_string()))),
-        Some(_) => Err(FieldError::new(field(), "must be a string")),
+        Some(_) => Err(FieldError::new(field(), "must be a string or a number")),
     }
 }
 
@@ -369,35 +378,30 @@ fn parse_event_time(
     field: impl FnOnce() -> String,
     now: i64,
 ) -> Result<i64, FieldError> {
+    let rule = || {
+        format!(
+            "must be a Unix time in seconds or milliseconds (a number or a numeric string), at \
+             most {} days old and at most {} minutes ahead of the server clock",
+            MAX_AGE_SECS / SECS_PER_DAY,
+            FUTURE_SKEW_SECS / 60
+        )
+    };
     let raw = match v {
         None | Some(Value::Null) => return Ok(now),
         Some(Value::Number(n)) => match n.as_f64() {
             Some(n) => n,
-            None => return Err(FieldError::new(field(), "must be a number")),
+            None => return Err(FieldError::new(field(), rule())),
         },
         Some(Value::String(s)) => match s.trim().parse::<f64>() {
             Ok(n) => n,
-            Err(_) => {
-                return Err(FieldError::new(
-                    field(),
-                    "must be a unix timestamp in seconds",
-                ))
-            }
+            Err(_) => return Err(FieldError::new(field(), rule())),
         },
-        Some(_) => {
-            return Err(FieldError::new(
-                field(),
-                "must be a unix timestamp in seconds",
-            ))
-        }
+        Some(_) => return Err(FieldError::new(field(), rule())),
     };
     // Browsers hand out Date.now() in milliseconds; accept it rather than reject the event.
     let secs = if raw > 1.0e11 { raw / 1000.0 } else { raw } as i64;
-    if secs > now + FUTURE_SKEW_SECS {
-        return Err(FieldError::new(field(), "is in the future"));
-    }
-    if secs < now - MAX_AGE_SECS {
-        return Err(FieldError::new(field(), "is older than 90 days"));
+    if secs > now + FUTURE_SKEW_SECS || secs < now - MAX_AGE_SECS {
+        return Err(FieldError::new(field(), rule()));
     }
     Ok(secs)
 }
@@ -406,13 +410,13 @@ fn parse_url(v: Option<&Value>, field: impl Fn() -> String) -> Result<Option<Str
     let Some(s) = opt_str(v, &field)? else {
         return Ok(None);
     };
-    if s.len() > MAX_URL_LEN {
-        return Err(FieldError::new(field(), "is longer than 2048 characters"));
+    if s.len() <= MAX_URL_LEN && weburl::parse_http_url(&s).is_some() {
+        return Ok(Some(s.into_owned()));
     }
-    match weburl::parse_http_url(&s) {
-        Some(_) => Ok(Some(s.into_owned())),
-        None => Err(FieldError::new(field(), "must be an absolute http(s) URL")),
-    }
+    Err(FieldError::new(
+        field(),
+        format!("must be an absolute http:// or https:// URL of at most {MAX_URL_LEN} bytes"),
+    ))
 }
 
 /// user_data accepts our long names and Meta's short ones (`em`, `ph`, ...) so existing CAPI
@@ -445,7 +449,9 @@ fn hash_user_data(
         let Some(i) = USER_FIELDS.iter().position(|(l, s)| key == l || key == s) else {
             return Err(FieldError::new(
                 format!("{prefix}user_data.{key}"),
-                "unknown user_data field (use email, phone, first_name, last_name, city, state, zip, country, dob, gender, external_id)",
+                "unknown user_data field: use email, phone, first_name, last_name, city, state, \
+                 zip, country, dob, gender, external_id, or Meta's short names em, ph, fn, ln, \
+                 ct, st, zp, db, ge",
             ));
         };
         if given[i].is_none() || key == USER_FIELDS[i].0 {
@@ -555,7 +561,7 @@ fn parse_custom_data(
     if c.len() > MAX_CUSTOM_KEYS {
         return Err(FieldError::new(
             format!("{prefix}custom_data"),
-            "has more than 50 keys",
+            format!("must have at most {MAX_CUSTOM_KEYS} keys"),
         ));
     }
     let mut out = Map::new();
@@ -571,20 +577,23 @@ fn parse_custom_data(
                 if s.len() != 3 || !s.chars().all(|ch| ch.is_ascii_alphabetic()) {
                     return Err(FieldError::new(
                         field(),
-                        "must be a 3-letter ISO 4217 code such as EUR",
+                        "must be a 3-letter ISO 4217 currency code such as EUR (any case)",
                     ));
                 }
                 Value::from(s)
             }
             "content_ids" => {
-                let arr = v
-                    .as_array()
-                    .ok_or_else(|| FieldError::new(field(), "must be an array of strings"))?;
+                let arr = v.as_array().ok_or_else(|| {
+                    FieldError::new(field(), "must be an array of non-empty strings or numbers")
+                })?;
                 let mut ids = Vec::with_capacity(arr.len());
                 for (i, id) in arr.iter().enumerate() {
                     let id =
                         opt_string(Some(id), || format!("{}[{i}]", field()))?.ok_or_else(|| {
-                            FieldError::new(format!("{}[{i}]", field()), "must not be empty")
+                            FieldError::new(
+                                format!("{}[{i}]", field()),
+                                "must be a non-empty string or a number",
+                            )
                         })?;
                     ids.push(Value::from(id));
                 }
@@ -593,27 +602,27 @@ fn parse_custom_data(
             "contents" => parse_contents(v, field)?,
             "num_items" => match v.as_u64() {
                 Some(n) => Value::from(n),
-                None => return Err(FieldError::new(field(), "must be a whole number")),
-            },
-            _ => match v {
-                Value::Object(_) => {
+                None => {
                     return Err(FieldError::new(
                         field(),
-                        "nested objects are not supported here",
+                        "must be a whole number of 0 or more",
                     ))
                 }
+            },
+            _ => match v {
+                Value::Object(_) => return Err(FieldError::new(field(), CUSTOM_VALUE_RULE)),
                 Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
-                    return Err(FieldError::new(
-                        field(),
-                        "arrays may only hold strings, numbers or booleans",
-                    ))
+                    return Err(FieldError::new(field(), CUSTOM_VALUE_RULE))
                 }
                 Value::Null => continue,
                 other => other.clone(),
             },
         };
-        if k.len() > 64 {
-            return Err(FieldError::new(field(), "key is longer than 64 characters"));
+        if k.len() > MAX_CUSTOM_KEY_LEN {
+            return Err(FieldError::new(
+                field(),
+                format!("key must be at most {MAX_CUSTOM_KEY_LEN} bytes long"),
+            ));
         }
         out.insert(k.clone(), v);
     }
@@ -626,23 +635,26 @@ fn parse_money(v: &Value, field: impl Fn() -> String) -> Result<f64, FieldError>
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     }
-    .ok_or_else(|| FieldError::new(field(), "must be a number"))?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(FieldError::new(field(), "must be a non-negative number"));
-    }
+    .filter(|n| n.is_finite() && *n >= 0.0)
+    .ok_or_else(|| {
+        FieldError::new(
+            field(),
+            "must be a number of 0 or more (or a string holding one)",
+        )
+    })?;
     Ok(n)
 }
 
 fn parse_contents(v: &Value, field: impl Fn() -> String) -> Result<Value, FieldError> {
-    let arr = v.as_array().ok_or_else(|| {
-        FieldError::new(field(), "must be an array of {id, quantity, item_price}")
-    })?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| FieldError::new(field(), format!("must be an array of {CONTENTS_ITEM}")))?;
     let mut out = Vec::with_capacity(arr.len());
     for (i, item) in arr.iter().enumerate() {
         let f = || format!("{}[{i}]", field());
         let obj = item
             .as_object()
-            .ok_or_else(|| FieldError::new(f(), "must be an object"))?;
+            .ok_or_else(|| FieldError::new(f(), format!("must be an object {CONTENTS_ITEM}")))?;
         let [id, quantity, item_price, title, category, brand] = pick(
             obj,
             &["id", "quantity", "item_price", "title", "category", "brand"],
@@ -653,7 +665,10 @@ fn parse_contents(v: &Value, field: impl Fn() -> String) -> Result<Value, FieldE
         o.insert("id".into(), Value::from(id));
         if let Some(q) = quantity {
             let q = q.as_u64().ok_or_else(|| {
-                FieldError::new(format!("{}.quantity", f()), "must be a whole number")
+                FieldError::new(
+                    format!("{}.quantity", f()),
+                    "must be a whole number of 0 or more",
+                )
             })?;
             o.insert("quantity".into(), Value::from(q));
         }
@@ -714,10 +729,10 @@ fn parse_click_ids(
         let v = in_click_ids[i].or(top_level[i]);
         let s = opt_string(v, || format!("{prefix}click_ids.{key}"))?;
         if let Some(s) = &s {
-            if s.len() > 512 {
+            if s.len() > MAX_CLICK_ID_LEN {
                 return Err(FieldError::new(
                     format!("{prefix}click_ids.{key}"),
-                    "is longer than 512 characters",
+                    format!("must be at most {MAX_CLICK_ID_LEN} bytes long"),
                 ));
             }
         }
@@ -730,7 +745,7 @@ fn parse_click_ids(
         if !fb_shaped(f) {
             return Err(FieldError::new(
                 format!("{prefix}click_ids.fbc"),
-                "must look like fb.1.<ms>.<fbclid>",
+                "must look like fb.1.<ms>.<fbclid>: start with 'fb.' and hold at least 3 dots",
             ));
         }
     }
@@ -739,7 +754,7 @@ fn parse_click_ids(
         if !fb_shaped(f) {
             return Err(FieldError::new(
                 format!("{prefix}click_ids.fbp"),
-                "must look like fb.1.<ms>.<random>",
+                "must look like fb.1.<ms>.<random>: start with 'fb.' and hold at least 3 dots",
             ));
         }
     }
@@ -790,15 +805,12 @@ pub fn parse_batch(
         .get("events")
         .ok_or_else(|| FieldError::new("events", "is required"))?
         .as_array()
-        .ok_or_else(|| FieldError::new("events", "must be an array"))?;
-    if events.is_empty() {
-        return Err(FieldError::new("events", "must hold at least one event"));
-    }
-    if events.len() > MAX_BATCH {
+        .ok_or_else(|| FieldError::new("events", "must be an array of event objects"))?;
+    if events.is_empty() || events.len() > MAX_BATCH {
         return Err(FieldError::new(
             "events",
             format!(
-                "holds {} events; at most {MAX_BATCH} per batch",
+                "holds {} events; a batch holds 1 to {MAX_BATCH}",
                 events.len()
             ),
         ));

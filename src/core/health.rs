@@ -234,18 +234,17 @@ fn shortened(s: &str, max: usize) -> String {
 
 /// A tenant's notification webhook: https, or http only to a loopback host (local dev and tests).
 pub fn validate_webhook_url(raw: &str) -> Result<String, String> {
+    const RULE: &str = "must be an https:// URL of at most 2048 bytes without credentials \
+        before the host (http:// only to localhost, 127.0.0.1 or [::1])";
     let raw = raw.trim();
     if raw.len() > 2048 {
-        return Err("is longer than 2048 characters".into());
+        return Err(RULE.into());
     }
-    let u = super::weburl::parse_http_url(raw).ok_or("must be an https:// URL")?;
+    let u = super::weburl::parse_http_url(raw).ok_or(RULE)?;
     let host = u.host.to_ascii_lowercase();
     let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
-    if !(u.https || loopback) {
-        return Err("must be an https:// URL".into());
-    }
-    if u.userinfo {
-        return Err("must not contain credentials before the host".into());
+    if !(u.https || loopback) || u.userinfo {
+        return Err(RULE.into());
     }
     Ok(raw.to_string())
 }

@@ -9,6 +9,21 @@ use super::fanout::{domain_allowed, PixelRoute};
 use super::platform::Platform;
 use super::weburl::url_host;
 
+const MAX_DOMAINS: usize = 50;
+
+/// The rule for one entry of a domain list.
+const HOST_RULE: &str = "must be a host name such as shop.example.com or *.example.com \
+    (dot-separated labels of 1-63 ASCII letters, digits or '-', at most 253 characters), or a URL \
+    with such a host";
+
+/// The rule for the names a pixel is limited to.
+const EVENT_NAMES_RULE: &str = "must be an array of event names: standard names (page_view, \
+    lead, signup, add_to_cart, purchase, contact, schedule, view_content, or a platform's own \
+    name) or custom names of 1-40 ASCII letters, digits and '_'";
+
+const TEST_EVENT_CODE_RULE: &str =
+    "must be at most 50 ASCII letters, digits, '_' or '-' (empty or null removes it)";
+
 /// What the beacon path needs about a tenant, cached in KV under the site key (no secrets).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantConfig {
@@ -42,7 +57,7 @@ pub fn parse_new_tenant(body: &Value) -> Result<NewTenant, FieldError> {
         Some(_) => {
             return Err(FieldError::new(
                 "name",
-                "must be a non-empty string of at most 200 characters",
+                "must be a string of at most 200 bytes with at least one non-space character",
             ))
         }
         None => return Err(FieldError::new("name", "is required")),
@@ -51,7 +66,7 @@ pub fn parse_new_tenant(body: &Value) -> Result<NewTenant, FieldError> {
     if domains.is_empty() {
         return Err(FieldError::new(
             "domains",
-            "must list at least one domain the tag runs on",
+            format!("must list 1 to {MAX_DOMAINS} host names the tag runs on"),
         ));
     }
     Ok(NewTenant { name, domains })
@@ -67,21 +82,29 @@ pub fn parse_domains(v: Option<&Value>, field: &str) -> Result<Vec<String>, Fiel
     let arr = match v {
         None | Some(Value::Null) => return Ok(vec![]),
         Some(Value::Array(a)) => a,
-        Some(_) => return Err(FieldError::new(field, "must be an array of host names")),
+        Some(_) => {
+            return Err(FieldError::new(
+                field,
+                format!("must be an array of at most {MAX_DOMAINS} host names"),
+            ))
+        }
     };
-    if arr.len() > 50 {
-        return Err(FieldError::new(field, "may hold at most 50 domains"));
+    if arr.len() > MAX_DOMAINS {
+        return Err(FieldError::new(
+            field,
+            format!("must be an array of at most {MAX_DOMAINS} host names"),
+        ));
     }
     let mut out = Vec::new();
     for (i, d) in arr.iter().enumerate() {
         let f = format!("{field}[{i}]");
         let s = d
             .as_str()
-            .ok_or_else(|| FieldError::new(&f, "must be a host name"))?
+            .ok_or_else(|| FieldError::new(&f, HOST_RULE))?
             .trim()
             .to_ascii_lowercase();
         let host = if s.contains("://") {
-            url_host(&s).ok_or_else(|| FieldError::new(&f, "is not a valid URL or host name"))?
+            url_host(&s).ok_or_else(|| FieldError::new(&f, HOST_RULE))?
         } else {
             s
         };
@@ -94,7 +117,7 @@ pub fn parse_domains(v: Option<&Value>, field: &str) -> Result<Vec<String>, Fiel
                     && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         if !valid {
-            return Err(FieldError::new(&f, "is not a valid host name"));
+            return Err(FieldError::new(&f, HOST_RULE));
         }
         if !out.contains(&host) {
             out.push(host);
@@ -142,7 +165,10 @@ pub fn parse_pixel_input(
                 "id" | "created_at" | "updated_at" | "has_access_token" | "has_api_secret"
             )
         {
-            return Err(FieldError::new(k, "unknown field"));
+            return Err(FieldError::new(
+                k,
+                format!("unknown field (use {})", KNOWN.join(", ")),
+            ));
         }
     }
     let mut input = PixelInput::default();
@@ -174,7 +200,7 @@ pub fn parse_pixel_input(
         Some(Value::Number(n)) => {
             input.pixel_id = Some(validate_pixel_id(platform, &n.to_string())?)
         }
-        Some(_) => return Err(FieldError::new("pixel_id", "must be a string")),
+        Some(_) => return Err(FieldError::new("pixel_id", "must be a string or a number")),
         None if existing.is_none() => return Err(FieldError::new("pixel_id", "is required")),
         None => {}
     }
@@ -193,12 +219,7 @@ pub fn parse_pixel_input(
         {
             Some(Some(s.trim().to_string()))
         }
-        Some(_) => {
-            return Err(FieldError::new(
-                "test_event_code",
-                "must be at most 50 letters or digits",
-            ))
-        }
+        Some(_) => return Err(FieldError::new("test_event_code", TEST_EVENT_CODE_RULE)),
     };
     if obj.contains_key("event_names") {
         input.event_names = Some(parse_event_names(obj.get("event_names"))?);
@@ -212,7 +233,7 @@ pub fn parse_pixel_input(
     {
         return Err(FieldError::new(
             "api_secret",
-            "is required for GA4 (Measurement Protocol API secret)",
+            "is required for a google (GA4) pixel: its Measurement Protocol API secret",
         ));
     }
     if existing.is_none()
@@ -221,7 +242,7 @@ pub fn parse_pixel_input(
     {
         return Err(FieldError::new(
             "access_token",
-            "is required for server-side delivery to this platform",
+            "is required for meta, linkedin and tiktok pixels: the platform's API access token",
         ));
     }
     Ok(input)
@@ -232,19 +253,14 @@ fn parse_event_names(v: Option<&Value>) -> Result<Vec<String>, FieldError> {
     let arr = match v {
         None | Some(Value::Null) => return Ok(vec![]),
         Some(Value::Array(a)) => a,
-        Some(_) => {
-            return Err(FieldError::new(
-                "event_names",
-                "must be an array of event names",
-            ))
-        }
+        Some(_) => return Err(FieldError::new("event_names", EVENT_NAMES_RULE)),
     };
     let mut out = Vec::new();
     for (i, n) in arr.iter().enumerate() {
         let f = format!("event_names[{i}]");
         let s = n
             .as_str()
-            .ok_or_else(|| FieldError::new(&f, "must be a string"))?
+            .ok_or_else(|| FieldError::new(&f, EVENT_NAMES_RULE))?
             .trim();
         let parsed = super::platform::EventName::parse(s);
         let name = if parsed == super::platform::EventName::Custom {
@@ -252,10 +268,7 @@ fn parse_event_names(v: Option<&Value>) -> Result<Vec<String>, FieldError> {
                 || s.len() > 40
                 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
-                return Err(FieldError::new(
-                    &f,
-                    "must be an event name (letters, digits, '_', ≤ 40)",
-                ));
+                return Err(FieldError::new(&f, EVENT_NAMES_RULE));
             }
             s.to_string()
         } else {
@@ -281,7 +294,7 @@ fn secret(obj: &Map<String, Value>, key: &str) -> Result<Option<Option<String>>,
         }
         Some(_) => Err(FieldError::new(
             key,
-            "must be a non-empty token without spaces",
+            "must be a token of 1 to 4096 bytes without spaces (null removes it)",
         )),
     }
 }
@@ -301,9 +314,9 @@ pub fn validate_pixel_id(platform: Platform, id: &str) -> Result<String, FieldEr
         Platform::Meta | Platform::Linkedin => {
             if id.len() < 3 || id.len() > 25 || !id.chars().all(|c| c.is_ascii_digit()) {
                 return err(if platform == Platform::Meta {
-                    "must be the numeric Meta pixel (dataset) id"
+                    "must be the Meta pixel (dataset) id: 3-25 digits"
                 } else {
-                    "must be the numeric LinkedIn conversion rule id"
+                    "must be the LinkedIn conversion rule id: 3-25 digits"
                 });
             }
         }
@@ -314,13 +327,16 @@ pub fn validate_pixel_id(platform: Platform, id: &str) -> Result<String, FieldEr
                 && up.len() <= 22
                 && up[2..].chars().all(|c| c.is_ascii_alphanumeric());
             if !ok {
-                return err("must be a GA4 measurement id like G-ABC123XYZ");
+                return err(
+                    "must be a GA4 measurement id: G- then 4-20 ASCII letters and digits, like \
+                     G-ABC123XYZ",
+                );
             }
             return Ok(up);
         }
         Platform::Tiktok => {
             if id.len() < 10 || id.len() > 40 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return err("must be the TikTok pixel code (letters and digits)");
+                return err("must be the TikTok pixel code: 10-40 ASCII letters and digits");
             }
         }
     }
@@ -429,6 +445,29 @@ mod tests {
             .as_deref(),
             Some("G-ABC123")
         );
+    }
+
+    #[test]
+    fn pixel_id_messages_state_the_bounds_the_code_applies() {
+        let check = |p: Platform, shortest_ok: &str, longest_ok: &str, bound: &str| {
+            let too_short = &shortest_ok[..shortest_ok.len() - 1];
+            let too_long = format!("{longest_ok}1");
+            assert!(validate_pixel_id(p, shortest_ok).is_ok(), "{shortest_ok}");
+            assert!(validate_pixel_id(p, longest_ok).is_ok(), "{longest_ok}");
+            for bad in [too_short, too_long.as_str()] {
+                let e = validate_pixel_id(p, bad).unwrap_err();
+                assert!(e.message.contains(bound), "{bad}: {}", e.message);
+            }
+        };
+        check(Platform::Meta, "123", &"1".repeat(25), "3-25 digits");
+        check(Platform::Linkedin, "123", &"1".repeat(25), "3-25 digits");
+        check(
+            Platform::Google,
+            "G-AB12",
+            &format!("G-{}", "A".repeat(20)),
+            "G- then 4-20",
+        );
+        check(Platform::Tiktok, &"C".repeat(10), &"C".repeat(40), "10-40");
     }
 
     #[test]

@@ -281,7 +281,7 @@ pub fn plan_meta_lookalike(
     }
     let country = spec.country.trim().to_ascii_uppercase();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err("lookalike country must be a two-letter ISO code".into());
+        return Err("lookalike country must be a two-letter ISO 3166-1 code such as US".into());
     }
     let body = json!({
         "name": spec.name,
