@@ -166,7 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_table_maps_every_platform() {
+    fn event_table_maps_every_platform() {
         assert_eq!(
             EventName::Purchase.for_platform(Platform::Meta),
             Some("Purchase")

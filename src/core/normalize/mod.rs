@@ -59,8 +59,8 @@ pub use email::{google_email_from_normalized, normalize_email, normalize_email_g
 pub use person::{normalize_external_id, normalize_gender, normalize_name};
 pub use phone::{normalize_phone, normalize_phone_meta};
 
-/// The `today` of [`normalize_dob_at`] from a Unix timestamp; on Cloudflare Workers (no std
-/// clock): `yyyymmdd_from_unix_secs((js_sys::Date::now() / 1000.0) as u64)`.
+/// The `today` of [`normalize_dob_at`] from a Unix timestamp: on Cloudflare Workers std has no
+/// clock, so the caller passes the request's own time (the intake passes its `now`).
 pub use super::calendar::yyyymmdd_from_unix_secs;
 
 /// Why a value cannot be used. The message is short and human-readable.
