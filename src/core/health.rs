@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::calendar::SECS_PER_DAY;
 use super::outbound::OutboundRequest;
 use super::stats::ratio;
-use super::text::truncate_bytes;
+use super::text::{escape_mrkdwn, truncate_bytes};
 
 pub const DAY: i64 = SECS_PER_DAY;
 /// A pixel that has delivered nothing for this long gets a platform test event from the daily
@@ -213,12 +213,6 @@ pub fn notification(tenant_name: &str, results: &[CheckResult], dashboard_url: &
 
 pub fn notification_request(webhook_url: &str, payload: &Value) -> OutboundRequest {
     OutboundRequest::post_json(webhook_url.to_string(), payload.to_string())
-}
-
-fn escape_mrkdwn(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// At most `max` bytes of `s`, with "…" when something was cut, so a shortened platform answer

@@ -28,9 +28,26 @@ pub fn truncate_chars(s: &str, max: usize) -> &str {
     }
 }
 
+/// Text for a Slack-compatible `mrkdwn` field: `&`, `<` and `>` are control characters there
+/// (links and mentions), so a platform's answer or a tenant's name must not carry them raw.
+pub fn escape_mrkdwn(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mrkdwn_control_characters_are_escaped() {
+        assert_eq!(
+            escape_mrkdwn("<@here> & <https://x|y>"),
+            "&lt;@here&gt; &amp; &lt;https://x|y&gt;"
+        );
+        assert_eq!(escape_mrkdwn("plain"), "plain");
+    }
 
     #[test]
     fn bytes_never_split_a_character() {

@@ -4,6 +4,7 @@
 use worker::{Fetch, Headers, Method as WMethod, Request, RequestInit};
 
 use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
+use crate::core::text::truncate_bytes;
 
 /// Tracking platforms answer in a few hundred bytes; this keeps any error text whole.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024;
@@ -70,12 +71,4 @@ pub async fn send_limited(
 extern "C" {
     #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout)]
     fn abort_signal_timeout(ms: f64) -> web_sys::AbortSignal;
-}
-
-fn truncate_bytes(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

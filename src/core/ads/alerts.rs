@@ -29,7 +29,7 @@ use super::kpi::{latest_per_key, DailyMetrics, Metrics};
 use super::schedule::JobEffect;
 use super::{micros_to_units, AdsPlatform, Campaign, CampaignStatus};
 use crate::core::calendar::{Date, DateRange};
-use crate::core::text::truncate_chars;
+use crate::core::text::{escape_mrkdwn, truncate_chars};
 
 pub const ALERT_COOLDOWN_SECS: i64 = 24 * 3600;
 pub const PERFORMANCE_WINDOW_DAYS: i64 = 7;
@@ -369,12 +369,6 @@ pub fn sync_failure_alert(effect: &JobEffect, platform: Option<AdsPlatform>) -> 
 }
 
 /// Slack mrkdwn escaping: only `&`, `<` and `>` are control characters.
-fn escape_mrkdwn(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 fn platform_label(p: Option<AdsPlatform>) -> &'static str {
     match p {
         Some(AdsPlatform::Meta) => "Meta",

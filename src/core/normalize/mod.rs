@@ -186,6 +186,8 @@ mod tests {
             }
         }
         let per_event = start.elapsed() / iterations;
-        assert!(per_event.as_micros() < 500, "{per_event:?} per event");
+        // Wall time of an unoptimized build on a shared machine: generous, it catches only a
+        // pathological regression (the release budget is measured by scripts/bench).
+        assert!(per_event.as_micros() < 2_000, "{per_event:?} per event");
     }
 }
