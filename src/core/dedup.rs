@@ -9,7 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fanout::{coalesce_counters, IntakeCounters, QueueMessage};
+use super::fanout::{
+    coalesce_counters, send_batches, IntakeCounters, QueueMessage, MAX_MESSAGE_BYTES,
+};
 use super::hash::sha256_hex;
 
 pub const DEDUP_WINDOW_SECS: i64 = 48 * 3600;
@@ -183,23 +185,87 @@ pub fn apply_claim<S: SeenStore>(store: &mut S, req: ClaimRequest) -> (Vec<bool>
     (fresh, outbox)
 }
 
-/// The outbox rows of a flush, ready for the Queue: counters summed per tenant and hour
-/// (`fanout::coalesce_counters`) after the event messages, which pass through as stored.
-pub fn coalesce_outbox(bodies: Vec<String>) -> Vec<String> {
-    // The tag comes first in an internally tagged enum, so counters are known by their prefix.
-    const COUNTERS: &str = r#"{"kind":"counters","#;
-    let (counters, mut out): (Vec<String>, Vec<String>) =
-        bodies.into_iter().partition(|b| b.starts_with(COUNTERS));
-    let mut parsed = Vec::with_capacity(counters.len());
-    for body in counters {
-        match IntakeCounters::from_json(body.as_bytes()) {
-            Some(c) => parsed.push(c),
-            // Not ours to judge here: the consumer reports what it cannot decode.
-            None => out.push(body),
+/// One flush of a shard's outbox, planned from its rows `(id, body)` in id order.
+#[derive(Debug, PartialEq)]
+pub struct FlushPlan {
+    /// Rows whose message the Queue would refuse: kept aside with the reason, never sent, so
+    /// one such row can neither loop nor hold back the rows after it.
+    pub set_aside: Vec<(i64, String)>,
+    /// sendBatch calls in order; after each succeeds its `done` rows are deleted, so a later
+    /// failure never sends an earlier group twice.
+    pub sends: Vec<FlushSend>,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct FlushSend {
+    pub bodies: Vec<String>,
+    pub done: Vec<i64>,
+}
+
+pub fn plan_flush(rows: Vec<(i64, String)>) -> FlushPlan {
+    let mut set_aside = Vec::new();
+    let (mut ids, mut bodies) = (Vec::new(), Vec::new());
+    for (id, body) in rows {
+        if body.len() > MAX_MESSAGE_BYTES {
+            set_aside.push((
+                id,
+                format!(
+                    "message of {} bytes is over the {MAX_MESSAGE_BYTES} a queue message may take",
+                    body.len()
+                ),
+            ));
+        } else {
+            ids.push(id);
+            bodies.push(body);
         }
     }
-    out.extend(counters_messages(parsed));
-    out
+    // Events pass through in order; the counters of all rows are summed into a few messages sent
+    // last, whose rows are done only when every counters message went out.
+    const COUNTERS: &str = r#"{"kind":"counters","#;
+    let (mut event_ids, mut counter_ids) = (Vec::new(), Vec::new());
+    let (mut events, mut counters) = (Vec::new(), Vec::new());
+    for (id, body) in ids.into_iter().zip(bodies) {
+        match body
+            .starts_with(COUNTERS)
+            .then(|| IntakeCounters::from_json(body.as_bytes()))
+            .flatten()
+        {
+            Some(c) => {
+                counter_ids.push(id);
+                counters.push(c);
+            }
+            // Not ours to judge here: the consumer reports what it cannot decode.
+            None => {
+                event_ids.push(id);
+                events.push(body);
+            }
+        }
+    }
+    let mut sends = Vec::new();
+    let sizes: Vec<usize> = events.iter().map(String::len).collect();
+    let mut events = events.into_iter();
+    for group in send_batches(&sizes) {
+        sends.push(FlushSend {
+            done: event_ids[group.clone()].to_vec(),
+            bodies: events.by_ref().take(group.len()).collect(),
+        });
+    }
+    let counters: Vec<String> = counters_messages(counters).collect();
+    let sizes: Vec<usize> = counters.iter().map(String::len).collect();
+    let mut counters = counters.into_iter();
+    let groups = send_batches(&sizes);
+    let last = groups.len().saturating_sub(1);
+    for (n, group) in groups.into_iter().enumerate() {
+        sends.push(FlushSend {
+            bodies: counters.by_ref().take(group.len()).collect(),
+            done: if n == last {
+                std::mem::take(&mut counter_ids)
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    FlushPlan { set_aside, sends }
 }
 
 /// The Counters messages for `counters`, summed per tenant and hour.
@@ -369,7 +435,12 @@ mod tests {
         rows.push(r#"{"kind":"counters","tenant_id":"t""#.to_string());
         assert_eq!(rows.len(), 7 + 4 + 1);
 
-        let sent = coalesce_outbox(rows);
+        let rows = (0..).zip(rows).collect();
+        let sent: Vec<String> = plan_flush(rows)
+            .sends
+            .into_iter()
+            .flat_map(|s| s.bodies)
+            .collect();
         let records: Vec<&str> = sent[..7].iter().map(String::as_str).collect();
         assert_eq!(
             records,
@@ -495,5 +566,50 @@ mod tests {
             .map(|i| shard_of(&dedup_key("t", &i.to_string())))
             .collect();
         assert_eq!(used.len() as u32, SHARDS);
+    }
+
+    #[test]
+    fn a_flush_sets_aside_what_the_queue_refuses_and_deletes_per_group() {
+        let counters = |n: u32| {
+            serde_json::to_string(&QueueMessage::Counters(IntakeCounters {
+                tenant_id: "t".into(),
+                hour: 0,
+                received: n,
+                accepted: n,
+                duplicates: 0,
+                rejected: 0,
+            }))
+            .unwrap()
+        };
+        let record = |id: &str, pad: usize| {
+            format!(
+                r#"{{"kind":"record","id":"{id}","p":"{}"}}"#,
+                "x".repeat(pad)
+            )
+        };
+        let mut rows = vec![
+            (1, record("a", 10)),
+            (2, counters(1)),
+            (3, record("huge", MAX_MESSAGE_BYTES)),
+        ];
+        // Enough middle-sized records for two sendBatch calls.
+        for id in 4..8 {
+            rows.push((id, record("m", 60 * 1024)));
+        }
+        rows.push((8, counters(2)));
+        let plan = plan_flush(rows);
+        assert_eq!(plan.set_aside.len(), 1);
+        assert_eq!(plan.set_aside[0].0, 3);
+        assert!(plan.set_aside[0].1.contains("over the"));
+        let done: Vec<Vec<i64>> = plan.sends.iter().map(|s| s.done.clone()).collect();
+        assert_eq!(done, vec![vec![1, 4, 5, 6], vec![7], vec![2, 8]]);
+        // The counters of both rows travel summed, in one message.
+        let last = &plan.sends[2].bodies;
+        assert_eq!(last.len(), 1);
+        assert_eq!(
+            serde_json::from_str::<QueueMessage>(&last[0]).unwrap(),
+            serde_json::from_str::<QueueMessage>(&counters(3)).unwrap()
+        );
+        assert!(plan_flush(vec![]).sends.is_empty());
     }
 }

@@ -56,6 +56,39 @@ pub struct DeliveryJob {
     pub attempt: u32,
     #[serde(default)]
     pub deferrals: u32,
+    /// Sent in a request of its own: a request that carried it with other events was refused as
+    /// a whole, so each event must get its own answer. Never split again, so a permanent error
+    /// ends in one more call per event at most.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub solo: bool,
+}
+
+/// How long a split batch's events wait before each is sent alone. Not zero: a refused batch is
+/// never answered by an immediate storm of calls.
+pub const SPLIT_DELAY_SECS: u32 = 1;
+
+/// The requests a consumer batch's jobs for one pixel form, as indices into `jobs`: all jobs that
+/// may share a request in one unit (the destination cuts it into requests by its own batch
+/// limit), then each `solo` job alone. A second job for an (event, pixel) already in a unit is
+/// left out: the same delivery twice in one batch (a re-sent message) is sent once.
+pub fn plan_units(jobs: &[DeliveryJob]) -> Vec<Vec<usize>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut shared = Vec::new();
+    let mut units = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
+        if !seen.insert((j.pixel.as_str(), j.delivery.event.event_id.as_str())) {
+            continue;
+        }
+        if j.solo {
+            units.push(vec![i]);
+        } else {
+            shared.push(i);
+        }
+    }
+    if !shared.is_empty() {
+        units.insert(0, shared);
+    }
+    units
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +214,7 @@ impl QueueMessage {
                     },
                     attempt: 1,
                     deferrals: 0,
+                    solo: false,
                 })
                 .collect(),
             QueueMessage::Counters(_) => vec![],
@@ -271,9 +305,29 @@ pub fn coalesce_counters(counters: Vec<IntakeCounters>) -> Vec<IntakeCounters> {
 
 /// Cloudflare Queues take at most 100 messages and 256 KB per sendBatch; a margin is kept.
 pub const MAX_SEND_BATCH_MESSAGES: usize = 100;
+/// The largest message the intake puts on the Queue, which takes 128 KB per message: an event
+/// whose message would not fit is refused at intake (a message the Queue refuses would never
+/// be delivered), with room to spare for the Queue's own envelope.
+pub const MAX_MESSAGE_BYTES: usize = 120 * 1024;
 pub const MAX_SEND_BATCH_BYTES: usize = 200 * 1024;
 
 /// Splits messages (given by their body sizes) into consecutive groups that each fit one
+/// The event part that weighs most once encoded, to name in an error about the event's size.
+pub fn largest_part(event: &Event) -> &'static str {
+    let parts = [
+        (
+            "custom_data",
+            serde_json::to_string(&event.custom_data).map_or(0, |s| s.len()),
+        ),
+        ("url", event.url.as_deref().map_or(0, str::len)),
+        ("referrer", event.referrer.as_deref().map_or(0, str::len)),
+    ];
+    parts
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or("custom_data", |(name, _)| name)
+}
+
 /// sendBatch. A message larger than the byte limit travels alone (the Queue judges it).
 pub fn send_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
     consecutive_groups(sizes, MAX_SEND_BATCH_MESSAGES, MAX_SEND_BATCH_BYTES)
@@ -375,6 +429,7 @@ pub fn route(
                     },
                     attempt: 1,
                     deferrals: 0,
+                    solo: false,
                 });
             }
         }
@@ -425,9 +480,13 @@ pub fn settle(policy: RetryPolicy, jobs: &[&DeliveryJob], outcome: &Outcome) -> 
             .collect(),
         NextStep::Split => jobs
             .iter()
-            .map(|j| Settlement::Requeue {
-                job: Box::new((*j).clone()),
-                delay_secs: 0,
+            .map(|j| {
+                let mut job = (*j).clone();
+                job.solo = true;
+                Settlement::Requeue {
+                    job: Box::new(job),
+                    delay_secs: SPLIT_DELAY_SECS,
+                }
             })
             .collect(),
         NextStep::Retry {
@@ -692,14 +751,62 @@ mod tests {
             reason: "bad".into(),
             trace_id: None,
         };
+        // A refused batch comes back as solo jobs after a delay, its attempt not spent...
         let split = settle(policy, &[job, job], &perm);
-        assert!(split
+        let solo: Vec<&DeliveryJob> = split
             .iter()
-            .all(|s| matches!(s, Settlement::Requeue { delay_secs: 0, .. })));
+            .map(|s| match s {
+                Settlement::Requeue { job, delay_secs } => {
+                    assert_eq!(*delay_secs, SPLIT_DELAY_SECS);
+                    assert!(job.solo && job.attempt == 1);
+                    job.as_ref()
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // ...and each solo job's own permanent error fails it: the split happens once.
+        assert!(matches!(
+            settle(policy, &solo[..1], &perm)[0],
+            Settlement::Failed { .. }
+        ));
         assert!(matches!(
             settle(policy, &[job], &perm)[0],
             Settlement::Failed { .. }
         ));
+        // The flag travels in the message only when set (older messages decode as shared).
+        let wire = serde_json::to_string(solo[0]).unwrap();
+        assert!(wire.contains(r#""solo":true"#));
+        assert!(!serde_json::to_string(job).unwrap().contains("solo"));
+    }
+
+    #[test]
+    fn solo_jobs_travel_alone_and_repeated_deliveries_once() {
+        let pixels = [pixel("p1", Platform::Meta)];
+        let job = |id: &str, solo: bool| {
+            let mut ev = event("https://a.example/x");
+            Arc::make_mut(&mut ev).event_id = id.into();
+            let r = route(
+                "t",
+                &ev,
+                &pixels,
+                Some(&granted()),
+                &ConsentPolicy::default(),
+            );
+            let mut j = r.jobs[0].clone();
+            j.solo = solo;
+            j
+        };
+        let jobs = vec![
+            job("a", false),
+            job("b", true),
+            job("c", false),
+            job("a", false),
+            job("d", true),
+            job("b", true),
+        ];
+        assert_eq!(plan_units(&jobs), vec![vec![0, 2], vec![1], vec![4]]);
+        assert_eq!(plan_units(&jobs[1..2]), vec![vec![0]]);
+        assert!(plan_units(&[]).is_empty());
     }
 
     #[test]

@@ -17,8 +17,8 @@ use super::store::d1::{self, DeliveryUpdate};
 use super::{config, now_secs, secrets, ApiError};
 use crate::core::destinations::{destination, snippet, Credentials};
 use crate::core::fanout::{
-    coalesce_counters, settle, DeliveryJob, DeliveryStatus, IntakeCounters, QueueMessage,
-    Settlement,
+    coalesce_counters, plan_units, settle, DeliveryJob, DeliveryStatus, IntakeCounters,
+    QueueMessage, Settlement,
 };
 use crate::core::retry::Outcome;
 
@@ -155,22 +155,30 @@ async fn deliver_group(
     let policy = config::retry_policy(env);
     let timeout = config::outbound_timeout_ms(env);
 
-    let deliveries: Vec<_> = jobs.iter().map(|j| j.delivery.clone()).collect();
-    let plan = dest.plan(&cfg, &creds, &deliveries, now);
-    drop(creds);
-    for (i, reason) in &plan.rejected {
-        updates.push((
-            *i,
-            DeliveryStatus::Failed,
-            Some(format!("not sent: {reason}")),
-            None,
-            None,
-        ));
+    // Each unit is planned on its own: shared jobs together, each solo job alone.
+    let mut planned = Vec::new();
+    for unit in plan_units(&jobs) {
+        let deliveries: Vec<_> = unit.iter().map(|&i| jobs[i].delivery.clone()).collect();
+        let plan = dest.plan(&cfg, &creds, &deliveries, now);
+        for (i, reason) in &plan.rejected {
+            updates.push((
+                unit[*i],
+                DeliveryStatus::Failed,
+                Some(format!("not sent: {reason}")),
+                None,
+                None,
+            ));
+        }
+        for request in plan.requests {
+            let members: Vec<usize> = request.events.iter().map(|&i| unit[i]).collect();
+            planned.push((request.request, members));
+        }
     }
-    let answers = join_all(plan.requests.iter().map(|p| send(&p.request, timeout))).await;
-    for (planned, answer) in plan.requests.iter().zip(answers) {
+    drop(creds);
+    let answers = join_all(planned.iter().map(|(r, _)| send(r, timeout))).await;
+    for ((_, indices), answer) in planned.iter().zip(answers) {
         let outcome = dest.classify(&answer);
-        let members: Vec<&DeliveryJob> = planned.events.iter().map(|&i| &jobs[i]).collect();
+        let members: Vec<&DeliveryJob> = indices.iter().map(|&i| &jobs[i]).collect();
         let response = match &outcome {
             Outcome::Delivered { detail, .. } => Some(
                 detail
@@ -179,11 +187,7 @@ async fn deliver_group(
             ),
             _ => Some(format!("HTTP {}: {}", answer.status, snippet(&answer.body))),
         };
-        for (&i, s) in planned
-            .events
-            .iter()
-            .zip(settle(policy, &members, &outcome))
-        {
+        for (&i, s) in indices.iter().zip(settle(policy, &members, &outcome)) {
             let trace = outcome.trace_id().map(str::to_string);
             match s {
                 Settlement::Delivered => {

@@ -12,7 +12,7 @@ use super::store::{d1, kv};
 use super::{bindings, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult};
 use crate::core::consent::parse_consent_body;
 use crate::core::event::{self, IntakeContext, Parsed, Rejection};
-use crate::core::fanout::{self, QueueMessage};
+use crate::core::fanout::{self, QueueMessage, MAX_MESSAGE_BYTES};
 
 /// The 43-byte transparent 1×1 GIF.
 pub const PIXEL_GIF: [u8; 43] = [
@@ -48,7 +48,7 @@ async fn intake(
         trusted: caller.trusted,
     };
     let mut new_id = uuid_v4;
-    let (parsed, rejected): (Vec<Parsed>, Vec<Rejection>) = if batch {
+    let (parsed, mut rejected): (Vec<Parsed>, Vec<Rejection>) = if batch {
         let out = event::parse_batch(body, &ictx, &mut new_id)?;
         (out.accepted, out.rejected)
     } else {
@@ -57,6 +57,12 @@ async fn intake(
             vec![],
         )
     };
+    // Each accepted event's index in the request (a batch's rejected ones are not in `parsed`).
+    let mut request_index = (0..).filter(|i| !rejected.iter().any(|r| r.index == *i));
+    let request_index: Vec<usize> = parsed
+        .iter()
+        .map(|_| request_index.next().unwrap_or(0))
+        .collect();
     let tenant_id = caller.config.tenant_id.clone();
 
     // One consent read per distinct visitor, all in parallel (memoized per isolate).
@@ -77,7 +83,8 @@ async fn intake(
     // Every event is routed and encoded before the claim, which stores the fresh ones' messages
     // in the shard's outbox in the same transaction (a duplicate's are dropped there).
     let mut claims = Vec::with_capacity(parsed.len());
-    for p in &parsed {
+    let mut claimed = Vec::with_capacity(parsed.len());
+    for (n, p) in parsed.iter().enumerate() {
         let stored = p
             .event
             .visitor_id
@@ -96,8 +103,35 @@ async fn intake(
         let message =
             serde_json::to_string(&QueueMessage::accepted(&tenant_id, event, routed, now))
                 .map_err(|e| ApiError::internal("queue encode", e))?;
+        // A message the Queue cannot carry would never be delivered: refuse the event now,
+        // naming the part that made it too large, instead of acknowledging it.
+        if message.len() > MAX_MESSAGE_BYTES {
+            let field = fanout::largest_part(&p.event);
+            let message = format!(
+                "makes this event {} KB once encoded, over the {} KB an event may take; send less in {field}",
+                message.len() / 1024,
+                MAX_MESSAGE_BYTES / 1024
+            );
+            if !batch {
+                return Err(ApiError {
+                    status: 413,
+                    code: "payload_too_large",
+                    message: format!("{field} {message}"),
+                    field: Some(field.to_string()),
+                });
+            }
+            let index = request_index[n];
+            rejected.push(Rejection {
+                index,
+                field: format!("events[{index}].{field}"),
+                message,
+            });
+            continue;
+        }
         claims.push((p.event.event_id.as_str(), message));
+        claimed.push(n);
     }
+    rejected.sort_by_key(|r| r.index);
     let unavailable = |e: ApiError| ApiError {
         status: 503,
         code: "unavailable",
@@ -123,11 +157,12 @@ async fn intake(
         rejected,
         warnings: vec![],
     };
-    for (i, (p, is_fresh)) in parsed.iter().zip(&fresh).enumerate() {
+    for (&n, is_fresh) in claimed.iter().zip(&fresh) {
+        let p = &parsed[n];
         for w in &p.warnings {
             summary
                 .warnings
-                .push(json!({"index": i, "field": w.field, "message": w.message}));
+                .push(json!({"index": request_index[n], "field": w.field, "message": w.message}));
         }
         let id = p.event.event_id.clone();
         if *is_fresh {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 use crate::core::dedup::{
-    apply_claim, by_shard, coalesce_outbox, dedup_key, fresh_in_order, next_shard_alarm,
-    ClaimAnswer, ClaimItem, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
+    apply_claim, by_shard, dedup_key, fresh_in_order, next_shard_alarm, plan_flush, ClaimAnswer,
+    ClaimItem, ClaimRequest, SeenStore, DEDUP_WINDOW_SECS,
 };
 use crate::edge::{bindings, now_ms, queue, ApiError};
 
@@ -90,6 +90,8 @@ impl DurableObject for DedupShard {
             "CREATE TABLE IF NOT EXISTS seen (k TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID",
             "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)",
+            // Messages the Queue would refuse, with why: kept for inspection, never re-sent.
+            "CREATE TABLE IF NOT EXISTS outbox_aside (id INTEGER PRIMARY KEY, reason TEXT NOT NULL, body TEXT NOT NULL)",
         ] {
             sql.exec(ddl, None).expect("create dedup shard tables");
         }
@@ -164,8 +166,10 @@ impl DurableObject for DedupShard {
 }
 
 impl DedupShard {
-    /// Sends the outbox to the delivery Queue in order, deleting what the Queue took. Claims that
-    /// arrive meanwhile append rows with higher ids, which a later round (or alarm) sends.
+    /// Sends the outbox to the delivery Queue in order, deleting each group the Queue took as soon
+    /// as it took it (a later group's failure then re-sends nothing). A row the Queue would refuse
+    /// is moved aside with its reason. Claims that arrive meanwhile append rows with higher ids,
+    /// which a later round (or alarm) sends.
     async fn flush_outbox(&self) -> std::result::Result<(), ApiError> {
         loop {
             let rows: Vec<(f64, String)> = self
@@ -182,15 +186,42 @@ impl DedupShard {
                     Some((id, body))
                 })
                 .collect();
-            let Some(&(last_id, _)) = rows.last() else {
+            if rows.is_empty() {
                 return Ok(());
-            };
+            }
             let full_round = rows.len() as i64 == FLUSH_ROWS;
-            let bodies = coalesce_outbox(rows.into_iter().map(|(_, body)| body).collect());
-            queue::send_encoded(&self.env, bodies).await?;
-            self.sql
-                .exec("DELETE FROM outbox WHERE id <= ?", vec![last_id.into()])
-                .map_err(|e| ApiError::internal("outbox delete", e))?;
+            let plan = plan_flush(
+                rows.into_iter()
+                    .map(|(id, body)| (id as i64, body))
+                    .collect(),
+            );
+            for (id, reason) in &plan.set_aside {
+                worker::console_error!("dedup outbox: row {id} set aside: {reason}");
+                self.sql
+                    .exec(
+                        "INSERT INTO outbox_aside (id, reason, body) \
+                         SELECT id, ?2, body FROM outbox WHERE id = ?1",
+                        vec![(*id as f64).into(), reason.as_str().into()],
+                    )
+                    .and_then(|_| {
+                        self.sql
+                            .exec("DELETE FROM outbox WHERE id = ?", vec![(*id as f64).into()])
+                    })
+                    .map_err(|e| ApiError::internal("outbox set aside", e))?;
+            }
+            for send in plan.sends {
+                queue::send_encoded(&self.env, send.bodies).await?;
+                if !send.done.is_empty() {
+                    let ids = serde_json::to_string(&send.done)
+                        .map_err(|e| ApiError::internal("outbox ids", e))?;
+                    self.sql
+                        .exec(
+                            "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))",
+                            vec![ids.into()],
+                        )
+                        .map_err(|e| ApiError::internal("outbox delete", e))?;
+                }
+            }
             if !full_round {
                 return Ok(());
             }
