@@ -7,7 +7,7 @@ use serde_json::json;
 use worker::{Env, Method, Request, Response, Result};
 
 use super::{
-    auth, config, cors, dashboard, demo, json_response, tag, tenants, tracking, ApiError, ApiResult,
+    auth, request, config, cors, dashboard, demo, json_response, tag, tenants, tracking, ApiError, ApiResult,
 };
 
 pub async fn handle(req: Request, env: Env) -> Result<Response> {
@@ -96,9 +96,7 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
         // through the runtime, none of the work).
         (Post, ["healthz"]) => {
             let mut req = req;
-            req.bytes()
-                .await
-                .map_err(|e| ApiError::internal("read body", e))?;
+            request::read_bytes(&mut req, request::MAX_JSON_BYTES).await?;
             Ok(healthy())
         }
         (Get, [""] | ["demo"]) if config::dev_demo_enabled(env) => demo::demo_page(env).await,

@@ -1,5 +1,6 @@
 //! Reading a request: its body (one bounded JSON reader), the client's address, its query.
 
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use worker::Request;
 
@@ -27,7 +28,7 @@ pub async fn read_json(req: &mut Request, max: usize) -> Result<Value, ApiError>
     })
 }
 
-/// The raw body, refused with 413 past `max` bytes.
+/// The raw body, refused with 413 past `max` bytes (declared or read).
 pub async fn read_bytes(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -44,12 +45,18 @@ pub async fn read_bytes(req: &mut Request, max: usize) -> Result<Vec<u8>, ApiErr
             return Err(too_large());
         }
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::internal("read body", e))?;
-    if bytes.len() > max {
-        return Err(too_large());
+    // Read as a stream and stop at the limit: a chunked body declares no length, and a body is
+    // never buffered whole before it is judged.
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::internal("read body", e))?;
+        if bytes.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }

@@ -23,6 +23,11 @@ const ISOLATE_TTL_MS: i64 = 5_000;
 const CONSENT_TTL_MS: i64 = 3_000;
 const CONSENT_MEMO_MAX: usize = 10_000;
 
+/// Every KV entry expires after a minute (KV's shortest TTL), whatever happens to the writes
+/// that keep it current: a failed write or delete can leave a withdrawn consent or a removed
+/// pixel in the cache for that long at most, then D1 answers again.
+const CACHE_TTL_SECS: u64 = 60;
+
 thread_local! {
     static CONFIGS: RefCell<HashMap<String, (i64, TenantConfig)>> = RefCell::new(HashMap::new());
     static CONSENTS: RefCell<HashMap<String, (i64, Option<ConsentState>)>> = RefCell::new(HashMap::new());
@@ -92,6 +97,7 @@ async fn put_cached(env: &Env, key: &str, value: &impl serde::Serialize, what: &
     let Ok(store) = kv(env) else { return };
     let body = serde_json::to_string(value).unwrap_or_default();
     if let Ok(put) = store.put_bytes(key, body.as_bytes()) {
+        let put = put.expiration_ttl(CACHE_TTL_SECS);
         if let Err(e) = put.execute().await {
             worker::console_warn!("KV put {what} failed: {e}");
         }

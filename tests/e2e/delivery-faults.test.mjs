@@ -1,0 +1,99 @@
+// The delivery pipeline under platform faults and hostile input, in real workerd: a permanent
+// error never loops, an event too large for a queue message is refused at intake instead of
+// jamming its shard, and a body over the limit is refused before it is read.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startGateway, waitFor, sleep } from "./harness.mjs";
+
+let gw;
+before(async () => { gw = await startGateway(); });
+after(async () => { await gw?.stop(); });
+
+const consented = async (t, visitor, origin) => {
+  const r = await gw.consent(t, visitor, { marketing: true, analytics: true }, origin);
+  assert.equal(r.status, 201, r.text);
+};
+
+test("a permanent batch error ends in one call per event at most, then failed: no loop", async () => {
+  const domain = "storm.example", origin = `https://${domain}`;
+  const t = await gw.tenant([domain]);
+  const pixelId = String(300000 + Math.floor(Math.random() * 600000));
+  await gw.pixel(t.api_key, { platform: "meta", pixel_id: pixelId, access_token: "meta-tok" });
+  const refused = { status: 400, body: { error: { message: "Invalid parameter", type: "OAuthException", code: 100, error_subcode: 2804019, fbtrace_id: "Fstorm" } } };
+  await gw.script(`/v24.0/${pixelId}/events`, [refused], true);
+  await consented(t, "v-storm", origin);
+  const ids = ["storm-1", "storm-2", "storm-3"];
+  const r = await gw.event(t, { events: ids.map((id) => ({ event_id: id, event_name: "lead", visitor_id: "v-storm", url: `${origin}/x` })) }, { origin, batch: true });
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.accepted, 3);
+  const statuses = async () => Object.fromEntries((await gw.recent(t.api_key))
+    .filter((e) => ids.includes(e.event_id))
+    .map((e) => [e.event_id, e.deliveries.find((d) => d.platform === "meta")]));
+  const st = await waitFor(async () => {
+    const s = await statuses();
+    return ids.every((id) => s[id]?.status === "failed") && s;
+  }, { what: "three failed deliveries", timeout: 30_000 });
+  for (const id of ids) assert.match(st[id].last_error ?? "", /Invalid parameter|2804019/, JSON.stringify(st[id]));
+  const calls = (await gw.upstream(`/v24.0/${pixelId}/events`)).length;
+  // One refused request may have carried all three; each is then tried alone once.
+  assert.ok(calls >= 3 && calls <= 6, `${calls} calls`);
+  await sleep(4000);
+  assert.equal((await gw.upstream(`/v24.0/${pixelId}/events`)).length, calls, "no call after the events failed");
+});
+
+test("an event too large for a queue message is refused at intake and never jams its shard", async () => {
+  const domain = "huge.example", origin = `https://${domain}`;
+  const t = await gw.tenant([domain]);
+  const pixelId = String(300000 + Math.floor(Math.random() * 600000));
+  await gw.pixel(t.api_key, { platform: "meta", pixel_id: pixelId, access_token: "meta-tok" });
+  await consented(t, "v-huge", origin);
+  // 60 KB of JSON that grows past the Queue's 128 KB once re-encoded (1e15 is written out whole).
+  const numbers = Array.from({ length: 10_000 }, () => 1e15);
+  const body = JSON.stringify({ event_id: "huge-1", event_name: "lead", visitor_id: "v-huge", url: `${origin}/x`, custom_data: { numbers } })
+    .replaceAll("1000000000000000", "1e15");
+  assert.ok(body.length < 64 * 1024, `${body.length} bytes`);
+  const single = await gw.req("POST", `/api/v1/tracking/events?site_key=${t.site_key}`, { headers: { origin, "content-type": "text/plain" }, body });
+  assert.equal(single.status, 413, single.text);
+  assert.equal(single.json.error.field, "custom_data");
+  // In a batch only that event is rejected, by its index; the others go through.
+  const batch = `{"events":[{"event_id":"ok-1","event_name":"lead","visitor_id":"v-huge","url":"${origin}/a"},${body.replace('"huge-1"', '"huge-2"')}]}`;
+  const b = await gw.req("POST", `/api/v1/tracking/events/batch?site_key=${t.site_key}`, { headers: { origin, "content-type": "text/plain" }, body: batch });
+  assert.equal(b.status, 202, b.text);
+  assert.equal(b.json.accepted, 1);
+  assert.deepEqual(b.json.rejected.map((x) => [x.index, x.field]), [[1, "events[1].custom_data"]]);
+  // Later events on every shard still arrive.
+  const later = Array.from({ length: 12 }, (_, i) => `after-huge-${i}`);
+  for (const id of later) {
+    const r = await gw.event(t, { event_id: id, event_name: "lead", visitor_id: "v-huge", url: `${origin}/y` }, { origin });
+    assert.equal(r.status, 202, r.text);
+  }
+  await waitFor(async () => {
+    const sent = (await gw.upstream(`/v24.0/${pixelId}/events`)).flatMap((q) => JSON.parse(q.body).data.map((e) => e.event_id));
+    return [...later, "ok-1"].every((id) => sent.includes(id));
+  }, { what: "every later event delivered", timeout: 30_000 });
+});
+
+test("a body over the limit is refused while it streams, chunked or declared, POST /healthz too", async () => {
+  const t = await gw.tenant(["chunk.example"]);
+  const chunked = (path, total) => {
+    let sent = 0;
+    const body = new ReadableStream({
+      pull(c) {
+        if (sent >= total) return c.close();
+        const n = Math.min(8192, total - sent);
+        sent += n;
+        c.enqueue(new TextEncoder().encode("x".repeat(n)));
+      },
+    });
+    return fetch(gw.base + path, { method: "POST", body, duplex: "half", headers: { origin: "https://chunk.example", "content-type": "text/plain" } });
+  };
+  for (const path of [`/api/v1/tracking/events?site_key=${t.site_key}`, "/healthz"]) {
+    const r = await chunked(path, 200 * 1024);
+    assert.equal(r.status, 413, `${path}: ${await r.text()}`);
+    const small = await chunked(path, 10);
+    assert.notEqual(small.status, 413, path);
+  }
+  const declared = await gw.req("POST", "/healthz", { body: "y".repeat(70 * 1024), headers: { "content-type": "text/plain" } });
+  assert.equal(declared.status, 413);
+  assert.equal((await gw.req("POST", "/healthz", { body: "{}" })).status, 200);
+});
