@@ -9,7 +9,9 @@ use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision, D
 use super::destinations::{destination, DeliveryEvent};
 use super::event::{AssertedConsent, Event};
 use super::platform::{EventName, Platform};
-use super::retry::{next_step, NextStep, Outcome, RetryPolicy};
+use super::retry::{
+    backoff_secs, next_step, NextStep, Outcome, RetryPolicy, MAX_DEFERRALS, MAX_DELAY_SECS,
+};
 use super::weburl::url_host;
 
 /// What the intake needs to know about a pixel to route events (no secrets).
@@ -508,6 +510,32 @@ pub fn settle(policy: RetryPolicy, jobs: &[&DeliveryJob], outcome: &Outcome) -> 
     }
 }
 
+/// Jobs that did not run because our own storage failed before any request was sent: they wait
+/// (backoff by deferral, twice the retry backoff like a throttled platform) and run again without
+/// spending an attempt; past `MAX_DEFERRALS` waits they fail with `reason`.
+pub fn settle_unrun(policy: RetryPolicy, jobs: &[DeliveryJob], reason: &str) -> Vec<Settlement> {
+    jobs.iter()
+        .map(|j| {
+            if j.deferrals >= MAX_DEFERRALS {
+                return Settlement::Failed {
+                    reason: format!(
+                        "not sent: {reason} (still failing after {} waits)",
+                        j.deferrals
+                    ),
+                };
+            }
+            let mut job = j.clone();
+            job.deferrals += 1;
+            Settlement::Requeue {
+                delay_secs: backoff_secs(policy, job.deferrals)
+                    .saturating_mul(2)
+                    .clamp(1, MAX_DELAY_SECS),
+                job: Box::new(job),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -821,5 +849,39 @@ mod tests {
         let m = QueueMessage::Deliver(Box::new(r.jobs[0].clone()));
         let s = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<QueueMessage>(&s).unwrap(), m);
+    }
+
+    #[test]
+    fn jobs_that_did_not_run_wait_without_spending_attempts_then_fail() {
+        let r = route(
+            "t",
+            &event("https://a.example/x"),
+            &[pixel("p1", Platform::Meta)],
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        let policy = RetryPolicy { base_delay_secs: 1 };
+        let mut job = r.jobs[0].clone();
+        let mut waits = vec![];
+        loop {
+            match settle_unrun(policy, std::slice::from_ref(&job), "D1 unavailable").remove(0) {
+                Settlement::Requeue {
+                    job: next,
+                    delay_secs,
+                } => {
+                    assert_eq!(next.attempt, 1);
+                    waits.push(delay_secs);
+                    job = *next;
+                }
+                Settlement::Failed { reason } => {
+                    assert!(reason.contains("D1 unavailable"), "{reason}");
+                    break;
+                }
+                Settlement::Delivered => unreachable!(),
+            }
+        }
+        assert_eq!(waits.len() as u32, MAX_DEFERRALS);
+        assert_eq!(&waits[..3], &[2, 8, 32]);
+        assert!(waits.iter().all(|&w| (1..=MAX_DELAY_SECS).contains(&w)));
     }
 }

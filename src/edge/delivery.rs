@@ -17,8 +17,8 @@ use super::store::d1::{self, DeliveryUpdate};
 use super::{config, now_secs, secrets, ApiError};
 use crate::core::destinations::{destination, snippet, Credentials};
 use crate::core::fanout::{
-    coalesce_counters, plan_units, settle, DeliveryJob, DeliveryStatus, IntakeCounters,
-    QueueMessage, Settlement,
+    coalesce_counters, plan_units, settle, settle_unrun, DeliveryJob, DeliveryStatus,
+    IntakeCounters, QueueMessage, Settlement,
 };
 use crate::core::retry::Outcome;
 
@@ -116,13 +116,24 @@ async fn deliver_group(
     pixel: &str,
     jobs: Vec<DeliveryJob>,
 ) -> Result<(), ApiError> {
-    let db = bindings::db(env)?;
     let now = now_secs();
-    let pairs: Vec<(String, String)> = jobs
-        .iter()
-        .map(|j| (j.delivery.event.event_id.clone(), pixel.to_string()))
-        .collect();
-    let done = d1::already_delivered(&db, tenant_id, &pairs).await?;
+    // Everything read before a request goes out. If any of it fails, nothing was sent: the jobs
+    // wait and run again (bounded), instead of being acknowledged with nothing looking for them.
+    let prepared = async {
+        let db = bindings::db(env)?;
+        let pairs: Vec<(String, String)> = jobs
+            .iter()
+            .map(|j| (j.delivery.event.event_id.clone(), pixel.to_string()))
+            .collect();
+        let done = d1::already_delivered(&db, tenant_id, &pairs).await?;
+        let row = d1::get_pixel(&db, tenant_id, pixel).await?;
+        Ok::<_, ApiError>((done, row))
+    }
+    .await;
+    let (done, row) = match prepared {
+        Ok(p) => p,
+        Err(e) => return defer_unrun(env, jobs, "storage unavailable", e).await,
+    };
     let jobs: Vec<DeliveryJob> = jobs
         .into_iter()
         .filter(|j| !done.contains(&(j.delivery.event.event_id.clone(), pixel.to_string())))
@@ -134,7 +145,6 @@ async fn deliver_group(
     let mut requeue: Vec<(u32, DeliveryJob)> = Vec::new();
     let mut dead: Vec<DeliveryJob> = Vec::new();
 
-    let row = d1::get_pixel(&db, tenant_id, pixel).await?;
     let usable = row
         .as_ref()
         .filter(|r| r.is_active != 0 && r.server_side_enabled != 0);
@@ -150,7 +160,12 @@ async fn deliver_group(
         }
         return write_updates(env, &jobs, updates, requeue, dead).await;
     };
-    let creds: Credentials = secrets::credentials(env, row)?;
+    let creds: Credentials = match secrets::credentials(env, row) {
+        Ok(c) => c,
+        Err(e) => {
+            return defer_unrun(env, jobs, "the pixel's credentials could not be read", e).await
+        }
+    };
     let cfg = config::platform_config(env);
     let policy = config::retry_policy(env);
     let timeout = config::outbound_timeout_ms(env);
@@ -235,6 +250,9 @@ async fn write_updates(
     requeue: Vec<(u32, DeliveryJob)>,
     dead: Vec<DeliveryJob>,
 ) -> Result<(), ApiError> {
+    // The hand-offs first: they carry the work that is left. A status row that cannot be written
+    // now is stale until the job's next write; a lost retry would be a lost delivery.
+    hand_off(env, requeue, dead).await?;
     let db = bindings::db(env)?;
     let now = now_secs();
     let rows: Vec<DeliveryUpdate> = updates
@@ -254,7 +272,16 @@ async fn write_updates(
             }
         })
         .collect();
-    d1::batch(&db, d1::upsert_deliveries_stmts(&db, &rows, now)?).await?;
+    d1::batch(&db, d1::upsert_deliveries_stmts(&db, &rows, now)?).await
+}
+
+/// Re-enqueues retries (grouped by delay) and sends failed jobs to the dead-letter queue, kept
+/// there for inspection and replay.
+async fn hand_off(
+    env: &Env,
+    requeue: Vec<(u32, DeliveryJob)>,
+    dead: Vec<DeliveryJob>,
+) -> Result<(), ApiError> {
     let mut by_delay: BTreeMap<u32, Vec<QueueMessage>> = BTreeMap::new();
     for (delay, job) in requeue {
         by_delay
@@ -266,7 +293,6 @@ async fn write_updates(
         enqueue(env, msgs, delay).await?;
     }
     if !dead.is_empty() {
-        // Kept for inspection and replay; the status is already `failed`.
         let msgs = dead
             .into_iter()
             .map(|j| QueueMessage::Deliver(Box::new(j)))
@@ -274,6 +300,32 @@ async fn write_updates(
         enqueue_to(env, DEAD_LETTER_QUEUE, msgs, 0).await?;
     }
     Ok(())
+}
+
+/// Jobs that did not run because something of ours failed before any request was sent (`error`,
+/// logged; `reason` is what the delivery row says): they wait and run again, then fail.
+async fn defer_unrun(
+    env: &Env,
+    jobs: Vec<DeliveryJob>,
+    reason: &str,
+    error: ApiError,
+) -> Result<(), ApiError> {
+    worker::console_warn!("delivery deferred ({reason}): {}", error.message);
+    let (mut updates, mut requeue, mut dead) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, s) in settle_unrun(config::retry_policy(env), &jobs, reason)
+        .into_iter()
+        .enumerate()
+    {
+        match s {
+            Settlement::Requeue { job, delay_secs } => requeue.push((delay_secs, *job)),
+            Settlement::Failed { reason } => {
+                updates.push((i, DeliveryStatus::Failed, Some(reason), None, None));
+                dead.push(jobs[i].clone());
+            }
+            Settlement::Delivered => {}
+        }
+    }
+    write_updates(env, &jobs, updates, requeue, dead).await
 }
 
 /// Messages land here after we fail them explicitly, or when the consumer crashed 3 times on a

@@ -7,7 +7,8 @@ use serde_json::json;
 use worker::{Env, Method, Request, Response, Result};
 
 use super::{
-    auth, request, config, cors, dashboard, demo, json_response, tag, tenants, tracking, ApiError, ApiResult,
+    auth, config, cors, dashboard, demo, json_response, request, tag, tenants, tracking, ApiError,
+    ApiResult,
 };
 
 pub async fn handle(req: Request, env: Env) -> Result<Response> {
