@@ -6,7 +6,7 @@ use super::chars::{lowercase_owned, trim};
 use super::NormalizeError;
 
 const NOT_EMAIL: NormalizeError =
-    NormalizeError("must be an ASCII email address such as name@example.com");
+    NormalizeError("must be an ASCII email address: a local part, @, then a domain with a dot");
 
 /// Peel what people paste around an address: `mailto:` (and its `?subject=` query),
 /// `Name <addr>`, surrounding quotes/brackets and trailing sentence punctuation.
