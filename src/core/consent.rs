@@ -88,6 +88,67 @@ pub fn decide(platform: Platform, consent: AssertedConsent, policy: &ConsentPoli
     }
 }
 
+/// The `version` of the consent record an erase leaves: every purpose denied. It stops what the
+/// erased visitor still had in flight, and a later choice of the visitor's own supersedes it.
+pub const ERASED_VERSION: &str = "erased";
+
+impl ConsentState {
+    /// The record an erase of the visitor at `at` leaves.
+    pub fn erasure(at: i64) -> ConsentState {
+        ConsentState {
+            analytics: false,
+            marketing: false,
+            functional: false,
+            version: ERASED_VERSION.to_string(),
+            updated_at: at,
+            tc_string: None,
+        }
+    }
+
+    pub fn is_erasure(&self) -> bool {
+        self.version == ERASED_VERSION
+    }
+}
+
+/// What becomes of a delivery planned at intake when it is about to be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recheck {
+    /// Send, in this mode (never more than was planned).
+    Send(DeliveryMode),
+    /// The visitor withdrew consent after the event: record the skip with this reason.
+    Skip(&'static str),
+    /// The visitor was erased after the event: send nothing and record nothing.
+    Erased,
+}
+
+/// Consent holds at delivery time: the visitor's current record (`now`) is checked again for an
+/// event that happened at `event_time`. Only a choice made at or after the event can change the
+/// plan, since the intake already applied anything older (or the tenant's server asserted the
+/// consent itself); a grant never upgrades a limited-data delivery.
+pub fn recheck(
+    platform: Platform,
+    planned: DeliveryMode,
+    event_time: i64,
+    now: Option<&ConsentState>,
+    policy: &ConsentPolicy,
+) -> Recheck {
+    let Some(state) = now.filter(|s| s.updated_at >= event_time) else {
+        return Recheck::Send(planned);
+    };
+    if state.is_erasure() {
+        return Recheck::Erased;
+    }
+    let consent = AssertedConsent {
+        analytics: state.analytics,
+        marketing: state.marketing,
+    };
+    match decide(platform, consent, policy) {
+        Decision::Skip(_) => Recheck::Skip("consent withdrawn after the event"),
+        Decision::Send(DeliveryMode::Limited) => Recheck::Send(DeliveryMode::Limited),
+        Decision::Send(DeliveryMode::Full) => Recheck::Send(planned),
+    }
+}
+
 /// Google Consent Mode v2 signals derived from the purposes (GA4 MP `consent` object).
 pub fn google_consent_signals(consent: AssertedConsent) -> (&'static str, &'static str) {
     let v = if consent.marketing {
@@ -261,5 +322,89 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn consent_is_checked_again_at_delivery() {
+        use DeliveryMode::{Full, Limited};
+        let state = |analytics, marketing, at| ConsentState {
+            analytics,
+            marketing,
+            functional: true,
+            version: "v1".into(),
+            updated_at: at,
+            tc_string: None,
+        };
+        let strict = ConsentPolicy::default();
+        let limited = ConsentPolicy {
+            limited_data_without_consent: true,
+            ..ConsentPolicy::default()
+        };
+        let withdrawn = state(false, false, 200);
+        // No record, or one older than the event: the plan stands.
+        assert_eq!(
+            recheck(Platform::Meta, Full, 100, None, &strict),
+            Recheck::Send(Full)
+        );
+        assert_eq!(
+            recheck(Platform::Meta, Full, 300, Some(&withdrawn), &strict),
+            Recheck::Send(Full)
+        );
+        // A withdrawal after the event skips it, or downgrades it where the tenant chose
+        // limited data; GA4 follows analytics consent.
+        assert_eq!(
+            recheck(Platform::Meta, Full, 100, Some(&withdrawn), &strict),
+            Recheck::Skip("consent withdrawn after the event")
+        );
+        assert_eq!(
+            recheck(Platform::Meta, Full, 100, Some(&withdrawn), &limited),
+            Recheck::Send(Limited)
+        );
+        assert_eq!(
+            recheck(
+                Platform::Google,
+                Full,
+                100,
+                Some(&state(true, false, 200)),
+                &strict
+            ),
+            Recheck::Send(Full)
+        );
+        assert_eq!(
+            recheck(
+                Platform::Google,
+                Full,
+                100,
+                Some(&state(false, true, 200)),
+                &strict
+            ),
+            Recheck::Skip("consent withdrawn after the event")
+        );
+        // A later grant never upgrades a limited delivery.
+        assert_eq!(
+            recheck(
+                Platform::Tiktok,
+                Limited,
+                100,
+                Some(&state(true, true, 200)),
+                &limited
+            ),
+            Recheck::Send(Limited)
+        );
+        // An erase after the event stops it without a trace; one before it is a plain denial.
+        let erased = ConsentState::erasure(200);
+        assert!(erased.is_erasure() && !erased.marketing && !erased.analytics);
+        assert_eq!(
+            recheck(Platform::Linkedin, Full, 100, Some(&erased), &strict),
+            Recheck::Erased
+        );
+        assert_eq!(
+            recheck(Platform::Linkedin, Full, 200, Some(&erased), &strict),
+            Recheck::Erased
+        );
+        assert_eq!(
+            recheck(Platform::Linkedin, Full, 300, Some(&erased), &strict),
+            Recheck::Send(Full)
+        );
     }
 }

@@ -5,16 +5,18 @@
 //! its attempt counter advanced and a delay (workers-rs exposes no attempt count), and the
 //! original is acked. The queue's own retries/DLQ only catch consumer crashes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures_util::future::join_all;
-use worker::{Env, MessageBatch};
+use worker::{Env, MessageBatch, QueueRetryOptionsBuilder};
 
 use super::bindings::{self, DEAD_LETTER_QUEUE, DEAD_LETTER_QUEUE_NAME};
 use super::fetch::send;
 use super::queue::{enqueue, enqueue_to};
 use super::store::d1::{self, DeliveryUpdate};
+use super::store::kv;
 use super::{config, now_secs, secrets, ApiError};
+use crate::core::consent::{recheck, ConsentPolicy, ConsentState, Recheck};
 use crate::core::destinations::{destination, snippet, Credentials};
 use crate::core::fanout::{
     coalesce_counters, plan_units, settle, settle_unrun, DeliveryJob, DeliveryStatus,
@@ -40,19 +42,119 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
             Err(e) => worker::console_error!("dropping undecodable queue message: {e}"),
         }
     }
+    // Let the queue retry the whole batch after a wait (and dead-letter it if storage stays
+    // down); nothing of it was sent yet.
+    let retry_later = |what: &str, e: ApiError| {
+        worker::console_error!("{what} failed, batch will be retried: {}", e.message);
+        let delay = config::retry_policy(&env).base_delay_secs.max(1);
+        batch.retry_all_with_options(
+            &QueueRetryOptionsBuilder::new()
+                .with_delay_seconds(delay)
+                .build(),
+        );
+    };
+    let consent = match consent_now(&env, &jobs).await {
+        Ok(c) => c,
+        Err(e) => {
+            retry_later("reading consent", e);
+            return Ok(());
+        }
+    };
+    // An event whose visitor was erased after it is neither stored nor delivered.
+    records.retain(|r| !consent.erased_record(r));
+    jobs.retain(|j| consent.recheck(j) != Recheck::Erased);
     // Records first: the event row must exist before its delivery rows change.
     if let Err(e) = store_records(&env, &records, counters).await {
-        // Let the queue retry the whole batch (and dead-letter it if D1 stays down).
-        worker::console_error!(
-            "storing events failed, batch will be retried: {}",
-            e.message
-        );
-        batch.retry_all();
+        retry_later("storing events", e);
         return Ok(());
     }
-    deliver(&env, jobs).await;
+    deliver(&env, jobs, &consent).await;
     batch.ack_all();
     Ok(())
+}
+
+/// The visitors' consent as it is now and their tenants' policies: every delivery attempt is
+/// checked against them (`consent::recheck`).
+struct ConsentNow {
+    states: HashMap<(String, String), ConsentState>,
+    policies: HashMap<String, ConsentPolicy>,
+}
+
+/// One read per distinct visitor (memoized per isolate, cached in KV for a minute at most), and
+/// the policy of each tenant whose visitors changed their choice since an event.
+async fn consent_now(env: &Env, jobs: &[DeliveryJob]) -> Result<ConsentNow, ApiError> {
+    let mut visitors: Vec<(&str, &str)> = jobs
+        .iter()
+        .filter_map(|j| {
+            Some((
+                j.tenant_id.as_str(),
+                j.delivery.event.visitor_id.as_deref()?,
+            ))
+        })
+        .collect();
+    visitors.sort_unstable();
+    visitors.dedup();
+    let reads = visitors.iter().map(|(t, v)| kv::consent(env, t, v));
+    let mut states = HashMap::new();
+    for ((t, v), state) in visitors.iter().zip(join_all(reads).await) {
+        if let Some(state) = state? {
+            states.insert((t.to_string(), v.to_string()), state);
+        }
+    }
+    let mut tenants: Vec<&str> = jobs
+        .iter()
+        .filter(|j| {
+            j.delivery.event.visitor_id.as_ref().is_some_and(|v| {
+                states
+                    .get(&(j.tenant_id.clone(), v.clone()))
+                    .is_some_and(|s| s.updated_at >= j.delivery.event.event_time)
+            })
+        })
+        .map(|j| j.tenant_id.as_str())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let mut policies = HashMap::new();
+    if !tenants.is_empty() {
+        let db = bindings::db(env)?;
+        for t in tenants {
+            policies.insert(t.to_string(), d1::consent_policy(&db, t).await?);
+        }
+    }
+    Ok(ConsentNow { states, policies })
+}
+
+impl ConsentNow {
+    fn state(&self, tenant_id: &str, visitor_id: Option<&str>) -> Option<&ConsentState> {
+        self.states
+            .get(&(tenant_id.to_string(), visitor_id?.to_string()))
+    }
+
+    fn recheck(&self, job: &DeliveryJob) -> Recheck {
+        let event = &job.delivery.event;
+        recheck(
+            job.platform,
+            job.delivery.mode,
+            event.event_time,
+            self.state(&job.tenant_id, event.visitor_id.as_deref()),
+            &self
+                .policies
+                .get(&job.tenant_id)
+                .copied()
+                .unwrap_or_default(),
+        )
+    }
+
+    fn erased_record(&self, record: &QueueMessage) -> bool {
+        let QueueMessage::Record {
+            tenant_id, event, ..
+        } = record
+        else {
+            return false;
+        };
+        self.state(tenant_id, event.visitor_id.as_deref())
+            .is_some_and(|s| s.is_erasure() && s.updated_at >= event.event_time)
+    }
 }
 
 async fn store_records(
@@ -89,7 +191,7 @@ async fn store_records(
 }
 
 /// Groups jobs per pixel, plans each group with its destination, sends all groups concurrently.
-async fn deliver(env: &Env, jobs: Vec<DeliveryJob>) {
+async fn deliver(env: &Env, jobs: Vec<DeliveryJob>, consent: &ConsentNow) {
     if jobs.is_empty() {
         return;
     }
@@ -103,7 +205,7 @@ async fn deliver(env: &Env, jobs: Vec<DeliveryJob>) {
     let work = groups
         .into_iter()
         .map(|((tenant, pixel), jobs)| async move {
-            if let Err(e) = deliver_group(env, &tenant, &pixel, jobs).await {
+            if let Err(e) = deliver_group(env, &tenant, &pixel, jobs, consent).await {
                 worker::console_error!("delivery to pixel {pixel} failed to run: {}", e.message);
             }
         });
@@ -115,6 +217,7 @@ async fn deliver_group(
     tenant_id: &str,
     pixel: &str,
     jobs: Vec<DeliveryJob>,
+    consent: &ConsentNow,
 ) -> Result<(), ApiError> {
     let now = now_secs();
     // Everything read before a request goes out. If any of it fails, nothing was sent: the jobs
@@ -134,22 +237,47 @@ async fn deliver_group(
         Ok(p) => p,
         Err(e) => return defer_unrun(env, jobs, "storage unavailable", e).await,
     };
-    let jobs: Vec<DeliveryJob> = jobs
-        .into_iter()
-        .filter(|j| !done.contains(&(j.delivery.event.event_id.clone(), pixel.to_string())))
-        .collect();
-    if jobs.is_empty() {
-        return Ok(());
+    // Consent holds at delivery time: a withdrawal since the event skips it (recorded), an
+    // erase drops it (nothing recorded), a limited-data fallback downgrades it.
+    let incoming = jobs;
+    let (mut jobs, mut withdrawn): (Vec<DeliveryJob>, Vec<(DeliveryJob, &str)>) =
+        (Vec::with_capacity(incoming.len()), Vec::new());
+    for mut j in incoming {
+        if done.contains(&(j.delivery.event.event_id.clone(), pixel.to_string())) {
+            continue;
+        }
+        match consent.recheck(&j) {
+            Recheck::Send(mode) => {
+                j.delivery.mode = mode;
+                jobs.push(j);
+            }
+            Recheck::Skip(reason) => withdrawn.push((j, reason)),
+            Recheck::Erased => {}
+        }
     }
     let mut updates: Vec<Update> = Vec::new();
     let mut requeue: Vec<(u32, DeliveryJob)> = Vec::new();
     let mut dead: Vec<DeliveryJob> = Vec::new();
+    let sendable = jobs.len();
+    for (j, reason) in withdrawn {
+        updates.push((
+            jobs.len(),
+            DeliveryStatus::Skipped,
+            Some(reason.into()),
+            None,
+            None,
+        ));
+        jobs.push(j);
+    }
+    if sendable == 0 {
+        return write_updates(env, &jobs, updates, requeue, dead).await;
+    }
 
     let usable = row
         .as_ref()
         .filter(|r| r.is_active != 0 && r.server_side_enabled != 0);
     let (Some(row), Some(dest)) = (usable, destination(jobs[0].platform)) else {
-        for i in 0..jobs.len() {
+        for i in 0..sendable {
             updates.push((
                 i,
                 DeliveryStatus::Skipped,
@@ -172,7 +300,7 @@ async fn deliver_group(
 
     // Each unit is planned on its own: shared jobs together, each solo job alone.
     let mut planned = Vec::new();
-    for unit in plan_units(&jobs) {
+    for unit in plan_units(&jobs[..sendable]) {
         let deliveries: Vec<_> = unit.iter().map(|&i| jobs[i].delivery.clone()).collect();
         let plan = dest.plan(&cfg, &creds, &deliveries, now);
         for (i, reason) in &plan.rejected {
@@ -349,6 +477,9 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
         }
     }
     let settled = async {
+        let consent = consent_now(&env, &dead).await?;
+        records.retain(|r| !consent.erased_record(r));
+        dead.retain(|j| consent.recheck(j) != Recheck::Erased);
         store_records(&env, &records, counters).await?;
         let db = bindings::db(&env)?;
         let now = now_secs();

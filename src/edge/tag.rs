@@ -59,7 +59,10 @@ pub async fn identify(req: Request, env: &Env) -> ApiResult {
         .cloned()
         .or_else(|| query_nonempty(&req, "vid").filter(|v| valid_visitor_id(v)))
         .unwrap_or_else(uuid_v4);
-    let consent = kv::consent(env, &cfg.tenant_id, &visitor_id).await?;
+    // After an erase the visitor has made no choice: the banner asks again.
+    let consent = kv::consent(env, &cfg.tenant_id, &visitor_id)
+        .await?
+        .filter(|s| !s.is_erasure());
     let (set, ident) = cookies::plan(
         &req,
         &cfg,

@@ -10,7 +10,7 @@ use super::auth::{tracking_caller, TrackingCaller};
 use super::request::{self, client_ip, geo_country, read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
 use super::{bindings, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult};
-use crate::core::consent::parse_consent_body;
+use crate::core::consent::{parse_consent_body, ConsentState};
 use crate::core::event::{self, IntakeContext, Parsed, Rejection};
 use crate::core::fanout::{self, QueueMessage, MAX_MESSAGE_BYTES};
 
@@ -271,7 +271,10 @@ pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
     let caller = tracking_caller(&req, env, None).await?;
     let db = bindings::db(env)?;
     let tenant_id = &caller.config.tenant_id;
-    let latest = d1::latest_consent(&db, tenant_id, visitor).await?;
+    // After an erase the visitor has made no choice (the erasure record only stops deliveries).
+    let latest = d1::latest_consent(&db, tenant_id, visitor)
+        .await?
+        .filter(|s| !s.is_erasure());
     // Browsers see their own state; only the tenant's server sees the history.
     let history = if caller.trusted {
         Some(d1::consent_history(&db, tenant_id, visitor).await?)
@@ -288,8 +291,10 @@ pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
 pub async fn erase_visitor(req: Request, env: &Env, visitor: &str) -> ApiResult {
     let caller = tracking_caller(&req, env, None).await?;
     let tenant_id = &caller.config.tenant_id;
-    d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor).await?;
-    kv::delete_consent(env, tenant_id, visitor).await?;
+    let erasure = ConsentState::erasure(now_secs());
+    d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor, &erasure).await?;
+    // The erasure, not a deletion, goes to the cache: deliveries in flight read it and stop.
+    kv::put_consent(env, tenant_id, visitor, &erasure).await;
     Ok(json_response(
         200,
         &json!({"visitor_id": visitor, "erased": ["consent", "events", "deliveries"]}),

@@ -97,3 +97,45 @@ test("a body over the limit is refused while it streams, chunked or declared, PO
   assert.equal(declared.status, 413);
   assert.equal((await gw.req("POST", "/healthz", { body: "{}" })).status, 200);
 });
+
+async function throttledMeta(domain) {
+  const t = await gw.tenant([domain]);
+  const pixelId = String(300000 + Math.floor(Math.random() * 600000));
+  await gw.pixel(t.api_key, { platform: "meta", pixel_id: pixelId, access_token: "meta-tok" });
+  // The first call is throttled for 4 s; the next ones would be accepted.
+  await gw.script(`/v24.0/${pixelId}/events`, [{ status: 429, headers: { "retry-after": "4" }, body: { error: { message: "Too many calls", code: 17 } } }]);
+  return { t, pixelId, origin: `https://${domain}` };
+}
+
+test("a consent withdrawal between intake and delivery stops the deferred delivery", async () => {
+  const { t, pixelId, origin } = await throttledMeta("withdraw.example");
+  await consented(t, "v-withdraw", origin);
+  const r = await gw.event(t, { event_id: "wd-1", event_name: "lead", visitor_id: "v-withdraw", url: `${origin}/x` }, { origin });
+  assert.equal(r.status, 202, r.text);
+  await waitFor(async () => (await gw.upstream(`/v24.0/${pixelId}/events`)).length === 1, { what: "the throttled first call" });
+  const w = await gw.consent(t, "v-withdraw", { marketing: false, analytics: false }, origin);
+  assert.equal(w.status, 201, w.text);
+  const d = await waitFor(async () => {
+    const ev = (await gw.recent(t.api_key)).find((e) => e.event_id === "wd-1");
+    const meta = ev?.deliveries.find((x) => x.platform === "meta");
+    return meta?.status === "skipped" && meta;
+  }, { what: "the delivery skipped after the withdrawal", timeout: 20_000 });
+  assert.match(d.last_error ?? d.reason ?? JSON.stringify(d), /withdrawn/);
+  assert.equal((await gw.upstream(`/v24.0/${pixelId}/events`)).length, 1, "nothing sent after the withdrawal");
+});
+
+test("an erase while a delivery is deferred stops it and leaves nothing re-created", async () => {
+  const { t, pixelId, origin } = await throttledMeta("erase.example");
+  await consented(t, "v-erase", origin);
+  const r = await gw.event(t, { event_id: "er-1", event_name: "lead", visitor_id: "v-erase", url: `${origin}/x` }, { origin });
+  assert.equal(r.status, 202, r.text);
+  await waitFor(async () => (await gw.upstream(`/v24.0/${pixelId}/events`)).length === 1, { what: "the throttled first call" });
+  const erased = await gw.req("DELETE", "/api/v1/tracking/consent/v-erase", { token: t.api_key });
+  assert.equal(erased.status, 200, erased.text);
+  await sleep(8000);
+  assert.equal((await gw.upstream(`/v24.0/${pixelId}/events`)).length, 1, "nothing sent after the erase");
+  assert.equal((await gw.recent(t.api_key)).filter((e) => e.event_id === "er-1").length, 0, "the event is not re-created");
+  // The visitor has no choice on record now: the banner asks again.
+  const after = await gw.req("GET", "/api/v1/tracking/consent/v-erase", { token: t.api_key });
+  assert.equal(after.json.consent, null);
+});

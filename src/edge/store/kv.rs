@@ -172,11 +172,3 @@ pub async fn put_consent(env: &Env, tenant_id: &str, visitor_id: &str, state: &C
     // D1 holds the record; the event path falls back to it on a KV miss.
     put_cached(env, &key, state, "consent").await;
 }
-
-pub async fn delete_consent(env: &Env, tenant_id: &str, visitor_id: &str) -> Result<(), ApiError> {
-    remember_consent(&consent_entry(tenant_id, visitor_id), None);
-    kv(env)?
-        .delete(&consent_entry(tenant_id, visitor_id))
-        .await
-        .map_err(|e| ApiError::internal("KV delete consent", e))
-}

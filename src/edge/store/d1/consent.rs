@@ -91,11 +91,14 @@ pub async fn consent_history(
         .collect())
 }
 
-/// GDPR erasure: consent history, events and their delivery log for one visitor.
+/// GDPR erasure: consent history, events and their delivery log for one visitor, in one
+/// transaction that leaves the erasure record (every purpose denied, `ConsentState::erasure`):
+/// deliveries still in flight for the visitor see it and stop.
 pub async fn erase_visitor(
     db: &D1Database,
     tenant_id: &str,
     visitor_id: &str,
+    erasure: &ConsentState,
 ) -> Result<(), ApiError> {
     batch(
         db,
@@ -107,6 +110,12 @@ pub async fn erase_visitor(
             )?,
             stmt(db, "DELETE FROM events WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
             stmt(db, "DELETE FROM consent_records WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
+            stmt(
+                db,
+                "INSERT INTO consent_records (tenant_id, visitor_id, analytics, marketing, functional, version, created_at)
+                 VALUES (?1, ?2, 0, 0, 0, ?3, ?4)",
+                &[s(tenant_id), s(visitor_id), s(&erasure.version), n(erasure.updated_at)],
+            )?,
         ],
     )
     .await

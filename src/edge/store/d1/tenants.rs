@@ -68,6 +68,24 @@ pub async fn site_key_of(db: &D1Database, tenant_id: &str) -> Result<String, Api
 }
 
 #[derive(Deserialize)]
+struct PolicyRow {
+    consent_policy: String,
+}
+
+/// The tenant's consent policy alone (the queue consumer's re-check needs nothing else).
+pub async fn consent_policy(db: &D1Database, tenant_id: &str) -> Result<ConsentPolicy, ApiError> {
+    let row: Option<PolicyRow> = first(
+        db,
+        "SELECT consent_policy FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?;
+    Ok(row
+        .and_then(|r| serde_json::from_str(&r.consent_policy).ok())
+        .unwrap_or_default())
+}
+
+#[derive(Deserialize)]
 struct TenantCfgRow {
     domains: String,
     consent_policy: String,
