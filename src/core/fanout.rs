@@ -101,6 +101,8 @@ pub enum DeliveryStatus {
     Delivered,
     Failed,
     Skipped,
+    /// Parked while the platform refuses the pixel; resumed when its credentials change.
+    Paused,
 }
 
 impl DeliveryStatus {
@@ -111,6 +113,7 @@ impl DeliveryStatus {
             DeliveryStatus::Delivered => "delivered",
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::Skipped => "skipped",
+            DeliveryStatus::Paused => "paused",
         }
     }
 }
@@ -464,6 +467,10 @@ pub enum Settlement {
     Failed {
         reason: String,
     },
+    /// Park the job (as it is: nothing spent) until the pixel's credentials change.
+    Paused {
+        reason: String,
+    },
 }
 
 /// Applies one outcome to the jobs that shared a request.
@@ -474,6 +481,12 @@ pub fn settle(policy: RetryPolicy, jobs: &[&DeliveryJob], outcome: &Outcome) -> 
     let deferrals = jobs.iter().map(|j| j.deferrals).max().unwrap_or(0);
     match next_step(policy, outcome, attempt, deferrals, jobs.len()) {
         NextStep::Done => jobs.iter().map(|_| Settlement::Delivered).collect(),
+        NextStep::Pause { reason } => jobs
+            .iter()
+            .map(|_| Settlement::Paused {
+                reason: reason.clone(),
+            })
+            .collect(),
         NextStep::Fail { reason } => jobs
             .iter()
             .map(|_| Settlement::Failed {
@@ -877,7 +890,7 @@ mod tests {
                     assert!(reason.contains("D1 unavailable"), "{reason}");
                     break;
                 }
-                Settlement::Delivered => unreachable!(),
+                other => panic!("{other:?}"),
             }
         }
         assert_eq!(waits.len() as u32, MAX_DEFERRALS);

@@ -39,6 +39,8 @@ pub struct Activity {
     /// The daily check's last test event for this pixel: when, and whether the platform took it.
     pub health_checked_at: Option<i64>,
     pub health_ok: Option<bool>,
+    /// Why the platform refuses the pixel, while its deliveries are paused.
+    pub paused: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,6 +86,13 @@ pub fn status(a: &Activity, now: i64) -> Health {
             Color::Grey,
             "inactive",
             "Server-side delivery is off for this pixel.".into(),
+        );
+    }
+    if let Some(reason) = &a.paused {
+        return mk(
+            Color::Red,
+            "paused",
+            format!("Deliveries are paused: the platform refuses this pixel ({reason}). Update its credentials to resume them."),
         );
     }
     // A failed test event newer than the last delivery outranks everything else.
@@ -209,6 +218,36 @@ pub fn notification(tenant_name: &str, results: &[CheckResult], dashboard_url: &
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{}|Open the pixel dashboard>", dashboard_url)}]}));
     }
     json!({"text": text, "blocks": blocks})
+}
+
+/// The message sent once when a pixel's deliveries pause because the platform refuses it.
+pub fn paused_notification(
+    tenant_name: &str,
+    platform: &str,
+    pixel_id: &str,
+    reason: &str,
+    dashboard_url: &str,
+) -> Value {
+    let text = format!(
+        "pixelgate: deliveries to {platform} pixel {pixel_id} of {tenant_name} are paused: the platform refuses the pixel. They resume when its credentials are updated."
+    );
+    let mut detail = format!(
+        ":red_circle: *{}* `{}` — {}",
+        escape_mrkdwn(platform),
+        escape_mrkdwn(pixel_id),
+        escape_mrkdwn(&shortened(reason, 300))
+    );
+    if !dashboard_url.is_empty() {
+        detail.push_str(&format!("\n<{dashboard_url}|Open the dashboard>"));
+    }
+    json!({
+        "text": text,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "Pixel paused", "emoji": true}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(&text)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": detail}},
+        ],
+    })
 }
 
 pub fn notification_request(webhook_url: &str, payload: &Value) -> OutboundRequest {
@@ -451,5 +490,38 @@ mod tests {
         assert_eq!(b.len(), 48);
         assert_eq!(*b.last().unwrap(), NOW + 1234 - (NOW + 1234) % 3600);
         assert_eq!(b[1] - b[0], 3600);
+    }
+
+    #[test]
+    fn a_paused_pixel_is_red_with_the_reason_and_notified_once() {
+        let a = Activity {
+            is_active: true,
+            server_side_enabled: true,
+            created_at: 0,
+            delivered_24h: 40,
+            last_delivered_at: Some(1_000),
+            paused: Some("Meta error 190: Error validating access token".into()),
+            ..Default::default()
+        };
+        let h = status(&a, 2_000);
+        assert_eq!((h.color, h.status), (Color::Red, "paused"));
+        assert!(
+            h.reason.contains("Error validating access token"),
+            "{}",
+            h.reason
+        );
+        let n = paused_notification(
+            "Shop <1>",
+            "meta",
+            "123",
+            "token <expired>",
+            "https://g/admin/",
+        );
+        let body = n.to_string();
+        assert!(
+            body.contains("Pixel paused") && body.contains("&lt;expired&gt;"),
+            "{body}"
+        );
+        assert!(!body.contains("<expired>"));
     }
 }

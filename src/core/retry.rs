@@ -33,8 +33,16 @@ pub enum Outcome {
         #[serde(skip_serializing_if = "Option::is_none")]
         trace_id: Option<String>,
     },
-    /// Retrying cannot help: bad token, invalid parameter, unknown pixel.
+    /// Retrying cannot help this request: an invalid parameter, an event the platform refuses.
     Permanent {
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trace_id: Option<String>,
+    },
+    /// The platform refuses the pixel itself (expired or revoked token, unknown pixel, missing
+    /// permission): every event to it would fail the same way until its credentials change, so
+    /// its deliveries pause instead of failing one by one.
+    PixelRefused {
         reason: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         trace_id: Option<String>,
@@ -47,7 +55,8 @@ impl Outcome {
             Outcome::Delivered { trace_id, .. }
             | Outcome::Retryable { trace_id, .. }
             | Outcome::RateLimited { trace_id, .. }
-            | Outcome::Permanent { trace_id, .. } => trace_id.as_deref(),
+            | Outcome::Permanent { trace_id, .. }
+            | Outcome::PixelRefused { trace_id, .. } => trace_id.as_deref(),
         }
     }
 
@@ -56,7 +65,8 @@ impl Outcome {
             Outcome::Delivered { .. } => None,
             Outcome::Retryable { reason, .. }
             | Outcome::RateLimited { reason, .. }
-            | Outcome::Permanent { reason, .. } => Some(reason),
+            | Outcome::Permanent { reason, .. }
+            | Outcome::PixelRefused { reason, .. } => Some(reason),
         }
     }
 }
@@ -91,6 +101,10 @@ pub enum NextStep {
     Fail {
         reason: String,
     },
+    /// The pixel is refused: park the job, spending nothing, until its credentials change.
+    Pause {
+        reason: String,
+    },
 }
 
 /// `attempt` is the attempt that just ran (1-based).
@@ -103,6 +117,9 @@ pub fn next_step(
 ) -> NextStep {
     match outcome {
         Outcome::Delivered { .. } => NextStep::Done,
+        Outcome::PixelRefused { reason, .. } => NextStep::Pause {
+            reason: reason.clone(),
+        },
         Outcome::Permanent { .. } if batch_len > 1 => NextStep::Split,
         Outcome::Permanent { reason, .. } => NextStep::Fail {
             reason: reason.clone(),
@@ -174,6 +191,11 @@ pub fn classify_status(status: u16, retry_after: Option<&str>, reason: String) -
         200..=299 => Outcome::Delivered {
             trace_id: None,
             detail: None,
+        },
+        // The credentials themselves are refused: no event can pass until they change.
+        401 | 403 => Outcome::PixelRefused {
+            reason,
+            trace_id: None,
         },
         _ => Outcome::Permanent {
             reason,
@@ -301,7 +323,7 @@ mod tests {
         ));
         assert!(matches!(
             classify_status(401, None, "x".into()),
-            Outcome::Permanent { .. }
+            Outcome::PixelRefused { .. }
         ));
         assert!(matches!(
             classify_status(204, None, "x".into()),

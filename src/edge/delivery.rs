@@ -22,6 +22,7 @@ use crate::core::fanout::{
     coalesce_counters, plan_units, settle, settle_unrun, DeliveryJob, DeliveryStatus,
     IntakeCounters, QueueMessage, Settlement,
 };
+use crate::core::health;
 use crate::core::retry::Outcome;
 
 pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()> {
@@ -270,7 +271,7 @@ async fn deliver_group(
         jobs.push(j);
     }
     if sendable == 0 {
-        return write_updates(env, &jobs, updates, requeue, dead).await;
+        return write_updates(env, &jobs, updates, requeue, dead, Vec::new()).await;
     }
 
     let usable = row
@@ -286,8 +287,16 @@ async fn deliver_group(
                 None,
             ));
         }
-        return write_updates(env, &jobs, updates, requeue, dead).await;
+        return write_updates(env, &jobs, updates, requeue, dead, Vec::new()).await;
     };
+    // A paused pixel's jobs are parked as they are, without a call the platform would refuse.
+    if row.paused_at.is_some() {
+        let reason = row.paused_reason.clone().unwrap_or_default();
+        for i in 0..sendable {
+            updates.push((i, DeliveryStatus::Paused, Some(reason.clone()), None, None));
+        }
+        return write_updates(env, &jobs, updates, requeue, dead, (0..sendable).collect()).await;
+    }
     let creds: Credentials = match secrets::credentials(env, row) {
         Ok(c) => c,
         Err(e) => {
@@ -319,6 +328,7 @@ async fn deliver_group(
     }
     drop(creds);
     let answers = join_all(planned.iter().map(|(r, _)| send(r, timeout))).await;
+    let (mut parked, mut refused) = (Vec::new(), None);
     for ((_, indices), answer) in planned.iter().zip(answers) {
         let outcome = dest.classify(&answer);
         let members: Vec<&DeliveryJob> = indices.iter().map(|&i| &jobs[i]).collect();
@@ -356,10 +366,70 @@ async fn deliver_group(
                     ));
                     dead.push(jobs[i].clone());
                 }
+                Settlement::Paused { reason } => {
+                    updates.push((
+                        i,
+                        DeliveryStatus::Paused,
+                        Some(reason.clone()),
+                        trace,
+                        response.clone(),
+                    ));
+                    parked.push(i);
+                    refused = Some(reason);
+                }
             }
         }
     }
-    write_updates(env, &jobs, updates, requeue, dead).await
+    write_updates(env, &jobs, updates, requeue, dead, parked).await?;
+    if let Some(reason) = refused {
+        pause_pixel(env, tenant_id, row, &reason, now).await?;
+    }
+    Ok(())
+}
+
+/// The platform refuses the pixel: pause it (its later jobs are parked without a call) and tell
+/// the tenant's webhook, once per pause.
+async fn pause_pixel(
+    env: &Env,
+    tenant_id: &str,
+    row: &d1::PixelRow,
+    reason: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let db = bindings::db(env)?;
+    if !d1::pause_pixel(&db, tenant_id, &row.id, reason, now).await? {
+        return Ok(());
+    }
+    worker::console_warn!("pixel {} of tenant {tenant_id} paused: {reason}", row.id);
+    kv::refresh_config(env, tenant_id).await?;
+    let Some(target) = d1::notify_target(&db, tenant_id).await? else {
+        return Ok(());
+    };
+    let Some(url) = target.notify_webhook_url else {
+        return Ok(());
+    };
+    let dashboard = config::public_base_url(env)
+        .map(|base| format!("{base}/admin/"))
+        .unwrap_or_default();
+    let payload = health::paused_notification(
+        &target.name,
+        &row.platform,
+        &row.pixel_id,
+        reason,
+        &dashboard,
+    );
+    let answer = send(
+        &health::notification_request(&url, &payload),
+        config::outbound_timeout_ms(env),
+    )
+    .await;
+    if !(200..300).contains(&answer.status) {
+        worker::console_warn!(
+            "pause notice: webhook of tenant {tenant_id} answered {}",
+            answer.status
+        );
+    }
+    Ok(())
 }
 
 /// (job index, new status, last error, platform trace id, short platform answer)
@@ -377,6 +447,7 @@ async fn write_updates(
     updates: Vec<Update>,
     requeue: Vec<(u32, DeliveryJob)>,
     dead: Vec<DeliveryJob>,
+    parked: Vec<usize>,
 ) -> Result<(), ApiError> {
     // The hand-offs first: they carry the work that is left. A status row that cannot be written
     // now is stale until the job's next write; a lost retry would be a lost delivery.
@@ -400,7 +471,27 @@ async fn write_updates(
             }
         })
         .collect();
-    d1::batch(&db, d1::upsert_deliveries_stmts(&db, &rows, now)?).await
+    let mut stmts = d1::upsert_deliveries_stmts(&db, &rows, now)?;
+    // Parked jobs are kept in the same transaction as their `paused` rows.
+    if let Some(first) = parked.first().map(|&i| &jobs[i]) {
+        let bodies = parked
+            .iter()
+            .map(|&i| {
+                let j = &jobs[i];
+                serde_json::to_string(&QueueMessage::Deliver(Box::new(j.clone())))
+                    .map(|body| (j.delivery.event.event_id.clone(), body))
+                    .map_err(|e| ApiError::internal("park encode", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        stmts.extend(d1::park_jobs_stmts(
+            &db,
+            &first.tenant_id,
+            &first.pixel,
+            &bodies,
+            now,
+        )?);
+    }
+    d1::batch(&db, stmts).await
 }
 
 /// Re-enqueues retries (grouped by delay) and sends failed jobs to the dead-letter queue, kept
@@ -450,10 +541,11 @@ async fn defer_unrun(
                 updates.push((i, DeliveryStatus::Failed, Some(reason), None, None));
                 dead.push(jobs[i].clone());
             }
-            Settlement::Delivered => {}
+            // settle_unrun only waits or fails.
+            Settlement::Delivered | Settlement::Paused { .. } => {}
         }
     }
-    write_updates(env, &jobs, updates, requeue, dead).await
+    write_updates(env, &jobs, updates, requeue, dead, Vec::new()).await
 }
 
 /// Messages land here after we fail them explicitly, or when the consumer crashed 3 times on a

@@ -2,13 +2,14 @@
 //! banner) and all of its pixels (list and read with health, create, update, delete, verify).
 
 use serde_json::{json, Value};
-use worker::{Env, Request};
+use worker::{D1Database, Env, Request};
 
 use super::auth::{authenticate, require_admin, tenant_of_api_key};
 use super::request::{read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
 use super::{
-    bindings, json_response, now_secs, random_bytes, secrets, tag, uuid_v4, ApiError, ApiResult,
+    bindings, json_response, now_secs, queue, random_bytes, secrets, tag, uuid_v4, ApiError,
+    ApiResult,
 };
 use crate::core::consent::ConsentPolicy;
 use crate::core::event::FieldError;
@@ -99,6 +100,9 @@ fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity
         last_delivered_at: a.and_then(|a| a.last_delivered_at),
         health_checked_at: a.and_then(|a| a.health_checked_at),
         health_ok,
+        paused: row
+            .paused_at
+            .map(|_| row.paused_reason.clone().unwrap_or_default()),
     }
 }
 
@@ -212,6 +216,16 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         event_names: &event_names,
     };
     d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
+    // New credentials end a pause: what was parked goes back on the queue.
+    let credentials_changed = input.access_token.is_some()
+        || input.api_secret.is_some()
+        || input
+            .pixel_id
+            .as_deref()
+            .is_some_and(|p| existing.as_ref().is_some_and(|e| e.pixel_id != p));
+    if credentials_changed && existing.as_ref().is_some_and(|e| e.paused_at.is_some()) {
+        resume_pixel(env, &db, &tenant_id, pixel_uuid).await?;
+    }
     kv::refresh_config(env, &tenant_id).await?;
     let row = d1::get_pixel(&db, &tenant_id, pixel_uuid)
         .await?
@@ -220,6 +234,26 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         if id.is_some() { 200 } else { 201 },
         &row.to_json(),
     ))
+}
+
+/// Ends a pixel's pause and re-drives its parked deliveries through the normal path (consent is
+/// checked again at delivery), a thousand at a time, each deleted once the queue has it.
+async fn resume_pixel(
+    env: &Env,
+    db: &D1Database,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    d1::unpause_pixel(db, tenant_id, id).await?;
+    loop {
+        let parked = d1::parked_jobs(db, tenant_id, id, 1000).await?;
+        if parked.is_empty() {
+            return Ok(());
+        }
+        let (event_ids, bodies): (Vec<String>, Vec<String>) = parked.into_iter().unzip();
+        queue::send_encoded(env, bodies).await?;
+        d1::unpark_jobs(db, tenant_id, id, &event_ids).await?;
+    }
 }
 
 pub async fn delete_pixel(req: Request, env: &Env, id: &str) -> ApiResult {

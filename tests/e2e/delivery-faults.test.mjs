@@ -139,3 +139,45 @@ test("an erase while a delivery is deferred stops it and leaves nothing re-creat
   const after = await gw.req("GET", "/api/v1/tracking/consent/v-erase", { token: t.api_key });
   assert.equal(after.json.consent, null);
 });
+
+test("a refused token pauses the pixel (parked, red, notified once) and new credentials resume it exactly once", async () => {
+  const domain = "paused.example", origin = `https://${domain}`;
+  const t = await gw.tenant([domain]);
+  const pixelId = String(300000 + Math.floor(Math.random() * 600000));
+  const px = await gw.pixel(t.api_key, { platform: "meta", pixel_id: pixelId, access_token: "expired-tok" });
+  const hook = `http://127.0.0.1:${gw.fake.port}/hooks/paused-${pixelId}`;
+  assert.equal((await gw.req("PUT", "/api/v1/tracking/settings/notifications", { token: t.api_key, body: { webhook_url: hook } })).status, 200);
+  const refused = { status: 400, body: { error: { message: "Error validating access token: Session has expired", type: "OAuthException", code: 190, error_subcode: 463, fbtrace_id: "Fexp" } } };
+  await gw.script(`/v24.0/${pixelId}/events`, [refused], true);
+  await consented(t, "v-paused", origin);
+  const ev = (id) => ({ event_id: id, event_name: "lead", visitor_id: "v-paused", url: `${origin}/x` });
+  assert.equal((await gw.event(t, { events: ["p-1", "p-2", "p-3"].map(ev) }, { origin, batch: true })).status, 202);
+  const meta = async (id) => (await gw.recent(t.api_key)).find((e) => e.event_id === id)?.deliveries.find((d) => d.platform === "meta");
+  await waitFor(async () => (await Promise.all(["p-1", "p-2", "p-3"].map(meta))).every((d) => d?.status === "paused"), { what: "three paused deliveries" });
+  // Later events are parked without a call.
+  const callsAtPause = (await gw.upstream(`/v24.0/${pixelId}/events`)).length;
+  assert.ok(callsAtPause >= 1 && callsAtPause <= 3, `${callsAtPause} calls`);
+  for (const id of ["p-4", "p-5"]) assert.equal((await gw.event(t, ev(id), { origin })).status, 202);
+  await waitFor(async () => (await Promise.all(["p-4", "p-5"].map(meta))).every((d) => d?.status === "paused"), { what: "later events parked" });
+  assert.equal((await gw.upstream(`/v24.0/${pixelId}/events`)).length, callsAtPause, "no call while paused");
+  const d1 = await meta("p-1");
+  assert.match(d1.last_error, /Error validating access token/);
+  // Red with the reason, and one notification.
+  const pixel = (await gw.req("GET", `/api/v1/tracking/pixels/${px.id}`, { token: t.api_key })).json;
+  assert.equal(pixel.health.color, "red");
+  assert.equal(pixel.health.status, "paused");
+  assert.match(pixel.paused.reason, /190/);
+  const hooks = await gw.upstream(`/hooks/paused-${pixelId}`);
+  assert.equal(hooks.length, 1, "notified once");
+  assert.match(hooks[0].body, /paused/);
+  // New credentials: every parked event is delivered, once.
+  await fetch(`${gw.upstream}/__reset`, { method: "POST" });
+  const put = await gw.req("PUT", `/api/v1/tracking/pixels/${px.id}`, { token: t.api_key, body: { access_token: "fresh-tok" } });
+  assert.equal(put.status, 200, put.text);
+  assert.equal(put.json.paused, null);
+  await waitFor(async () => (await Promise.all(["p-1", "p-2", "p-3", "p-4", "p-5"].map(meta))).every((d) => d?.status === "delivered"), { what: "five delivered after the resume", timeout: 20_000 });
+  const sent = (await gw.upstream(`/v24.0/${pixelId}/events`)).flatMap((q) => JSON.parse(q.body).data.map((e) => e.event_id));
+  assert.deepEqual([...sent].sort(), ["p-1", "p-2", "p-3", "p-4", "p-5"]);
+  const after = (await gw.req("GET", `/api/v1/tracking/pixels/${px.id}`, { token: t.api_key })).json;
+  assert.notEqual(after.health.status, "paused");
+});

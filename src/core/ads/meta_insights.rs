@@ -150,20 +150,9 @@ pub fn read_meta_response(r: &InboundResponse) -> Result<Value, ApiFailure> {
             retry_after_secs,
         }),
         Outcome::Retryable { reason, .. } => Err(ApiFailure::Retryable { reason }),
-        Outcome::Permanent { reason, .. } if r.status == 401 || is_auth_error(&r.body) => {
-            Err(ApiFailure::AuthInvalid { reason })
-        }
+        Outcome::PixelRefused { reason, .. } => Err(ApiFailure::AuthInvalid { reason }),
         Outcome::Permanent { reason, .. } => Err(ApiFailure::Permanent { reason }),
     }
-}
-
-/// Code 190 / 102: the token is invalid, expired or revoked; 10 and 200–299: a permission the
-/// token lacks. Either way only reconnecting the account helps.
-fn is_auth_error(body: &str) -> bool {
-    let code = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v.pointer("/error/code").and_then(Value::as_i64));
-    matches!(code, Some(190 | 102 | 10 | 200..=299))
 }
 
 /// The cursor of the next page, if the page says there is one.

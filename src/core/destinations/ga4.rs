@@ -986,7 +986,7 @@ mod tests {
         ));
         assert!(matches!(
             Ga4.classify(&resp(403, None, "forbidden")),
-            Outcome::Permanent { .. }
+            Outcome::PixelRefused { .. }
         ));
     }
 

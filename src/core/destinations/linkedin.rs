@@ -264,7 +264,7 @@ impl Destination for Linkedin {
                 reason: format!("LinkedIn HTTP {}: {}", r.status, snippet(&msg)),
                 trace_id: None,
             },
-            401 | 403 => Outcome::Permanent {
+            401 | 403 => Outcome::PixelRefused {
                 reason: format!(
                     "LinkedIn HTTP {}: token invalid or lacks rw_conversions: {}",
                     r.status,
@@ -533,7 +533,7 @@ mod tests {
         let invalid_token = r#"{"serviceErrorCode":65600,"code":"INVALID_ACCESS_TOKEN","message":"Invalid access token","status":401}"#;
         assert_eq!(
             Linkedin.classify(&resp(401, invalid_token)),
-            Outcome::Permanent {
+            Outcome::PixelRefused {
                 reason:
                     "LinkedIn HTTP 401: token invalid or lacks rw_conversions: Invalid access token"
                         .into(),
@@ -542,7 +542,7 @@ mod tests {
         );
         let denied = r#"{"serviceErrorCode":100,"code":"ACCESS_DENIED","message":"Not enough permissions to access: conversionEvents.CREATE.20251001","status":403}"#;
         match Linkedin.classify(&resp(403, denied)) {
-            Outcome::Permanent { reason, .. } => {
+            Outcome::PixelRefused { reason, .. } => {
                 assert!(
                     reason.contains("rw_conversions") && reason.contains("Not enough permissions"),
                     "{reason}"

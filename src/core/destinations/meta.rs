@@ -231,6 +231,17 @@ impl Destination for Meta {
                 reason,
                 trace_id: trace,
             }
+        } else if r.status == 401
+            || matches!(code, 190 | 102 | 10 | 200..=299)
+            || (code == 100 && subcode == Some(33))
+        {
+            // 190/102: the token is invalid, expired or revoked; 10 and 200-299: a permission
+            // the token lacks; 100/33: the pixel does not exist or the token cannot see it.
+            // Every event to this pixel would fail alike until its credentials change.
+            Outcome::PixelRefused {
+                reason,
+                trace_id: trace,
+            }
         } else {
             Outcome::Permanent {
                 reason,
@@ -291,7 +302,8 @@ fn set_trace(o: &mut Outcome, trace: Option<String>) {
         Outcome::Delivered { trace_id, .. }
         | Outcome::Retryable { trace_id, .. }
         | Outcome::RateLimited { trace_id, .. }
-        | Outcome::Permanent { trace_id, .. } => *trace_id = trace,
+        | Outcome::Permanent { trace_id, .. }
+        | Outcome::PixelRefused { trace_id, .. } => *trace_id = trace,
     }
 }
 
@@ -487,8 +499,20 @@ mod tests {
             r#"{"error":{"message":"Error validating access token","code":190,"fbtrace_id":"T2"}}"#;
         assert!(matches!(
             Meta.classify(&resp(400, token)),
-            Outcome::Permanent { .. }
+            Outcome::PixelRefused { .. }
         ));
+        // An unknown pixel (or one the token cannot see), a missing permission, a bare 401.
+        let unknown = r#"{"error":{"message":"Unsupported post request. Object with ID '1' does not exist","code":100,"error_subcode":33}}"#;
+        let permission = r#"{"error":{"message":"Permissions error","code":200}}"#;
+        for (status, body) in [(400, unknown), (403, permission), (401, "nope")] {
+            assert!(
+                matches!(
+                    Meta.classify(&resp(status, body)),
+                    Outcome::PixelRefused { .. }
+                ),
+                "{body}"
+            );
+        }
         let throttled =
             r#"{"error":{"message":"User request limit reached","code":17,"fbtrace_id":"T3"}}"#;
         assert!(matches!(

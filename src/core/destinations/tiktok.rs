@@ -26,9 +26,10 @@
 //!   gateway applies to web events for TikTok as for Meta; TikTok's own documentation of the window
 //!   could not be confirmed.)
 //! - TikTok answers HTTP 200 for errors too: `{"code":0,"message":"OK","request_id":…}` is success,
-//!   any other code is an error. 40100 is the rate limit (QPS/QPM/QPD exceeded); other 40xxx codes
-//!   are request, permission or token problems (40001 no permission, 40002 invalid parameters,
-//!   40105 access token missing or invalid, …) and permanent; 5xxxx codes are TikTok-side errors
+//!   any other code is an error. 40100 is the rate limit (QPS/QPM/QPD exceeded); 40001 (no
+//!   permission), 40104 and 40105 (access token missing, invalid or revoked) refuse the pixel
+//!   itself, whose deliveries then pause; other 40xxx codes are request problems (40002 invalid
+//!   parameters, …) and permanent; 5xxxx codes are TikTok-side errors
 //!   worth a retry; an unknown code is permanent, with TikTok's message. `request_id` is the trace
 //!   id.
 //! - test events: with `test_event_code` set, events appear under Test Events in Events Manager
@@ -269,6 +270,13 @@ impl Destination for Tiktok {
             }
         } else if (50000..60000).contains(&code) || r.status >= 500 {
             Outcome::Retryable {
+                reason,
+                trace_id: trace,
+            }
+        } else if matches!(code, 40001 | 40104 | 40105) || matches!(r.status, 401 | 403) {
+            // No permission on the pixel, or an access token missing, invalid or revoked: every
+            // event to this pixel would fail alike until its credentials change.
+            Outcome::PixelRefused {
                 reason,
                 trace_id: trace,
             }
@@ -570,11 +578,11 @@ mod tests {
         let no_permission = r#"{"code":40001,"message":"No permission to operate pixel CABC123DEF","request_id":"r-4"}"#;
         assert!(matches!(
             Tiktok.classify(&resp(200, no_permission)),
-            Outcome::Permanent { .. }
+            Outcome::PixelRefused { .. }
         ));
         let bad_token = r#"{"code":40105,"message":"The access token is invalid or has been revoked.","request_id":"r-5"}"#;
         assert!(
-            matches!(Tiktok.classify(&resp(200, bad_token)), Outcome::Permanent { reason, .. } if reason.starts_with("TikTok error 40105"))
+            matches!(Tiktok.classify(&resp(200, bad_token)), Outcome::PixelRefused { reason, .. } if reason.starts_with("TikTok error 40105"))
         );
         let system = r#"{"code":50000,"message":"System error","request_id":"r-6"}"#;
         assert_eq!(

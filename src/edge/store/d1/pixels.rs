@@ -2,9 +2,9 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::D1Database;
+use worker::{D1Database, D1PreparedStatement};
 
-use super::{all, first, n, opt, run, s};
+use super::{all, first, n, opt, run, s, stmt};
 use crate::core::platform::Platform;
 use crate::edge::ApiError;
 
@@ -24,6 +24,9 @@ pub struct PixelRow {
     pub last_verify_result: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Set while the platform refuses the pixel (its deliveries are parked in `paused_jobs`).
+    pub paused_reason: Option<String>,
+    pub paused_at: Option<i64>,
 }
 
 impl PixelRow {
@@ -56,11 +59,12 @@ impl PixelRow {
             "last_verify_result": self.last_verify_result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "paused": self.paused_at.map(|at| json!({"since": at, "reason": self.paused_reason})),
         })
     }
 }
 
-const PIXEL_COLUMNS: &str = "id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at";
+const PIXEL_COLUMNS: &str = "id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at, paused_reason, paused_at";
 
 pub async fn list_pixels(db: &D1Database, tenant_id: &str) -> Result<Vec<PixelRow>, ApiError> {
     all(
@@ -131,7 +135,102 @@ pub async fn upsert_pixel(
     .map(|_| ())
 }
 
+/// Pauses the pixel with the platform's reason; true only for the call that paused it (the one
+/// that notifies), false when it was paused already.
+pub async fn pause_pixel(
+    db: &D1Database,
+    tenant_id: &str,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, ApiError> {
+    Ok(run(
+        db,
+        "UPDATE pixels SET paused_reason = ?3, paused_at = ?4 WHERE tenant_id = ?1 AND id = ?2 AND paused_at IS NULL",
+        &[s(tenant_id), s(id), s(reason), n(now)],
+    )
+    .await?
+        == 1)
+}
+
+/// Parks jobs of a paused pixel: `(event_id, Deliver message)` each, kept as they are.
+pub fn park_jobs_stmts(
+    db: &D1Database,
+    tenant_id: &str,
+    pixel: &str,
+    jobs: &[(String, String)],
+    now: i64,
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    jobs.iter()
+        .map(|(event_id, body)| {
+            stmt(
+                db,
+                "INSERT INTO paused_jobs (tenant_id, pixel_id, event_id, body, paused_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO UPDATE SET body = excluded.body",
+                &[s(tenant_id), s(pixel), s(event_id), s(body), n(now)],
+            )
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct ParkedRow {
+    event_id: String,
+    body: String,
+}
+
+/// Ends the pixel's pause (its credentials changed).
+pub async fn unpause_pixel(db: &D1Database, tenant_id: &str, id: &str) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE pixels SET paused_reason = NULL, paused_at = NULL WHERE tenant_id = ?1 AND id = ?2",
+        &[s(tenant_id), s(id)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Up to `limit` parked jobs of the pixel: `(event_id, Deliver message)`.
+pub async fn parked_jobs(
+    db: &D1Database,
+    tenant_id: &str,
+    id: &str,
+    limit: u32,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let rows: Vec<ParkedRow> = all(
+        db,
+        "SELECT event_id, body FROM paused_jobs WHERE tenant_id = ?1 AND pixel_id = ?2 ORDER BY paused_at, event_id LIMIT ?3",
+        &[s(tenant_id), s(id), n(limit as i64)],
+    )
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.event_id, r.body)).collect())
+}
+
+/// Forgets parked jobs once they are back on the queue.
+pub async fn unpark_jobs(
+    db: &D1Database,
+    tenant_id: &str,
+    id: &str,
+    event_ids: &[String],
+) -> Result<(), ApiError> {
+    let ids = serde_json::to_string(event_ids).map_err(|e| ApiError::internal("unpark", e))?;
+    run(
+        db,
+        "DELETE FROM paused_jobs WHERE tenant_id = ?1 AND pixel_id = ?2 AND event_id IN (SELECT value FROM json_each(?3))",
+        &[s(tenant_id), s(id), s(&ids)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Deletes the pixel and whatever was parked for it.
 pub async fn delete_pixel(db: &D1Database, tenant_id: &str, id: &str) -> Result<bool, ApiError> {
+    run(
+        db,
+        "DELETE FROM paused_jobs WHERE tenant_id = ?1 AND pixel_id = ?2",
+        &[s(tenant_id), s(id)],
+    )
+    .await?;
     Ok(run(
         db,
         "DELETE FROM pixels WHERE tenant_id = ?1 AND id = ?2",
