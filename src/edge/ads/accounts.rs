@@ -33,7 +33,7 @@ pub(super) async fn register_jobs(env: &Env, account: &AccountRow) -> Result<Val
 async fn account_or_404(env: &Env, tenant_id: &str, id: &str) -> Result<AccountRow, ApiError> {
     store::account_by_id(&bindings::db(env)?, tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(404, "not_found", "no such ads account"))
+        .ok_or_else(|| ApiError::not_found("ads account"))
 }
 
 pub(super) async fn list_accounts(req: Request, env: &Env) -> ApiResult {

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use worker::{D1Database, Env, Request};
 
-use super::{read_json, MAX_JSON_BODY_BYTES};
 use crate::core::ads::alerts::{self, Alert, AlertThresholds, BudgetStatus};
 use crate::core::ads::calendar::{Date, DateRange};
 use crate::core::outbound::OutboundRequest;
 use crate::edge::auth::tenant_of_api_key;
+use crate::edge::request::{read_json, MAX_JSON_BYTES};
 use crate::edge::store::ads::{self as store, AccountRow};
 use crate::edge::{bindings, config, fetch, json_response, now_secs, ApiError, ApiResult};
 
@@ -58,7 +58,7 @@ pub(super) async fn list_alerts(req: Request, env: &Env) -> ApiResult {
 /// webhook (an http(s) URL, or null/empty: none) into the stored settings.
 pub(super) async fn put_thresholds(mut req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
-    let body = read_json(&mut req, MAX_JSON_BODY_BYTES).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
     let Some(input) = body.as_object() else {
         return Err(ApiError::field("body", "must be an object"));
     };

@@ -8,12 +8,13 @@ use worker::{D1Database, Env, Request};
 use super::client::{
     access_token, google_creds, internal_failure, meta_call, open_token, send, timeout_ms, RunError,
 };
-use super::{read_json, upstream_error, MAX_AUDIENCE_BODY_BYTES, MAX_JSON_BODY_BYTES};
+use super::upstream_error;
 use crate::core::ads::audience::{self, AudienceSyncStatus, CustomerRecord};
 use crate::core::ads::meta_insights::CallBudget;
 use crate::core::ads::schedule::SchedulerRequest;
 use crate::core::ads::{AdsPlatform, ApiFailure};
 use crate::edge::auth::tenant_of_api_key;
+use crate::edge::request::{read_json, MAX_AUDIENCE_BYTES, MAX_JSON_BYTES};
 use crate::edge::store::ads::{self as store, AccountRow, AudienceRow, NewLookalike};
 use crate::edge::{
     bindings, config, json_response, now_secs, random_bytes, uuid_v4, ApiError, ApiResult,
@@ -35,7 +36,7 @@ struct NewAudience {
 /// phones are never stored or logged), synced later.
 pub(super) async fn create_audience(mut req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
-    let body = read_json(&mut req, MAX_AUDIENCE_BODY_BYTES).await?;
+    let body = read_json(&mut req, MAX_AUDIENCE_BYTES).await?;
     let input: NewAudience = serde_json::from_value(body).map_err(|e| {
         ApiError::field(
             "body",
@@ -98,7 +99,7 @@ pub(super) async fn sync_audience_now(req: Request, env: &Env, id: &str) -> ApiR
     let db = bindings::db(env)?;
     let aud = store::audience_by_id(&db, &tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(404, "not_found", "no such audience"))?;
+        .ok_or_else(|| ApiError::not_found("audience"))?;
     if aud.kind != "customer_list" {
         return Err(ApiError::new(
             409,
@@ -136,14 +137,14 @@ struct LookalikeInput {
 /// `POST /audiences/{id}/lookalike`: a Meta lookalike of a synced customer list, created at once.
 pub(super) async fn lookalike(mut req: Request, env: &Env, id: &str) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
-    let body = read_json(&mut req, MAX_JSON_BODY_BYTES).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
     let input: LookalikeInput = serde_json::from_value(body).map_err(|e| {
         ApiError::field("body", &format!("expected {{country, ratio, name?}}: {e}"))
     })?;
     let db = bindings::db(env)?;
     let aud = store::audience_by_id(&db, &tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(404, "not_found", "no such audience"))?;
+        .ok_or_else(|| ApiError::not_found("audience"))?;
     let account = store::account_by_id(&db, &tenant_id, &aud.ads_account_id)
         .await?
         .ok_or_else(|| ApiError::new(404, "not_found", "the audience's ads account is gone"))?;

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::{Env, Request};
 
 use crate::core::ads::calendar::Date;
@@ -54,41 +54,6 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
         (Post, ["audiences", id, "lookalike"]) => audiences::lookalike(req, env, id).await,
         _ => Err(ApiError::new(404, "not_found", "no such endpoint")),
     }
-}
-
-/// Audience uploads are larger than tracking beacons.
-const MAX_AUDIENCE_BODY_BYTES: usize = 32 * 1024 * 1024;
-const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
-
-async fn read_json(req: &mut Request, max: usize) -> Result<Value, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            413,
-            "payload_too_large",
-            &format!("body is larger than {} KB", max / 1024),
-        )
-    };
-    if let Ok(Some(len)) = req.headers().get("content-length") {
-        if len.parse::<usize>().unwrap_or(0) > max {
-            return Err(too_large());
-        }
-    }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::internal("read body", e))?;
-    if bytes.len() > max {
-        return Err(too_large());
-    }
-    if bytes.is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError {
-        status: 400,
-        code: "invalid_json",
-        message: format!("body is not valid JSON: {e}"),
-        field: Some("body".into()),
-    })
 }
 
 fn platform_param(p: &str) -> Result<AdsPlatform, ApiError> {
