@@ -12,14 +12,11 @@ use super::client::{
     access_token, google_creds, internal_failure, meta_call, oauth_client, open_token, send,
     timeout_ms,
 };
-use crate::core::ads::accounts;
-use crate::core::ads::alerts;
 use crate::core::ads::calendar::DateRange;
-use crate::core::ads::google_ads;
 use crate::core::ads::kpi::DailyMetrics;
 use crate::core::ads::meta_insights::{self, CallBudget, ConversionRule};
-use crate::core::ads::oauth;
 use crate::core::ads::schedule::{JobEffect, JobKind, SchedulerRequest};
+use crate::core::ads::{accounts, alerts, google_ads, oauth};
 use crate::core::ads::{AdsPlatform, ApiFailure, Campaign};
 use crate::edge::store::ads::{self as store, AccountRow};
 use crate::edge::{bindings, config, now_ms, now_secs, secrets, ApiError};
