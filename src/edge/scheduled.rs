@@ -27,7 +27,7 @@ pub async fn run(cron: &str, now: i64, env: &Env) {
         },
         RETENTION_CRON => retention(env, cron, now).await,
         // Hourly: wake every tenant's ads Scheduler DO (the DOs do the work on their alarms).
-        ADS_WAKE_CRON => super::ads::wake_schedulers(env).await,
+        ADS_WAKE_CRON => super::ads::jobs::wake_schedulers(env).await,
         // Any other schedule: retention is always safe to run.
         _ => {
             worker::console_warn!("unknown cron {cron}: running retention");

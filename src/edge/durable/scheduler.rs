@@ -17,9 +17,8 @@ use worker::{
 
 use crate::core::ads::meta_insights::CallBudget;
 use crate::core::ads::schedule::{JobEffect, JobKind, JobTable, SchedulerRequest};
-use crate::core::ads::ApiFailure;
 use crate::core::calendar::DateRange;
-use crate::edge::ads::{self, RunError};
+use crate::edge::ads::jobs::{self, RunError};
 use crate::edge::{now_ms, now_secs, ApiError};
 
 #[durable_object]
@@ -111,7 +110,7 @@ impl Scheduler {
         let range = range.or(job.sync_range());
         let started = now_ms();
         let mut budget = self.budget(account);
-        let run = ads::run_job(
+        let run = jobs::run_job(
             &self.env,
             tenant_id,
             kind,
@@ -151,10 +150,10 @@ impl Scheduler {
         }
         self.save(&table);
         if let Err(RunError::Failed(failure)) = &run.outcome {
-            ads::record_account_error(&self.env, tenant_id, account, failure.reason()).await;
+            jobs::record_account_error(&self.env, tenant_id, account, failure.reason()).await;
         }
         if !effects.is_empty() {
-            ads::apply_effects(&self.env, tenant_id, &effects).await;
+            jobs::apply_effects(&self.env, tenant_id, &effects).await;
             answer["effects"] = json!(effects);
         }
         if let Err(e) = self.arm(&table).await {
@@ -225,13 +224,13 @@ impl Scheduler {
             } => {
                 self.remember_tenant(&tenant_id);
                 let Some(account) =
-                    ads::audience_account(&self.env, &tenant_id, &audience_id).await?
+                    jobs::audience_account(&self.env, &tenant_id, &audience_id).await?
                 else {
                     return Err(ApiError::new(404, "not_found", "no such audience"));
                 };
                 let mut budget = self.budget(&account);
                 let result =
-                    ads::sync_audience(&self.env, &tenant_id, &audience_id, &mut budget).await;
+                    jobs::sync_audience(&self.env, &tenant_id, &audience_id, &mut budget).await;
                 self.save_budget(&account, &budget);
                 Ok(match result {
                     Ok(v) => json!({"ok": true, "result": v}),
@@ -300,9 +299,4 @@ impl DurableObject for Scheduler {
         }
         Response::empty()
     }
-}
-
-/// Whether a failure class came from the platform (for the API's status code).
-pub fn is_failure(v: &Value) -> Option<ApiFailure> {
-    serde_json::from_value(v.get("error")?.clone()).ok()
 }

@@ -1,0 +1,92 @@
+//! Ads accounts (jobs Worker): a tenant connects its Meta and Google Ads accounts, their campaigns
+//! and daily metrics are synced on a schedule, reported on and alerted on, and customer lists are
+//! uploaded as audiences. Every platform request is planned by `crate::core::ads` (whose files
+//! these mirror); this module sends, stores (all SQL is in `store::ads`) and renders.
+//!
+//! Where things are:
+//! - here: the `/api/v1/ads/...` route table and the few helpers the handlers share;
+//! - `oauth`: connecting accounts (start, callback, discovery of the granted ad accounts);
+//! - `accounts`: the accounts API and the sync endpoint;
+//! - `reports`: metrics and month-to-date spend;
+//! - `alerts`: thresholds, the alerts API, the rules run after each sync and the webhook delivery;
+//! - `audiences`: the audiences API and the replace-mode sync of a customer list;
+//! - `jobs`: what the per-tenant Scheduler Durable Object runs, and the hourly wake of the
+//!   schedulers. The Scheduler calls into `jobs`; nothing here names the Scheduler's code, only
+//!   its binding (`bindings::scheduler`).
+//! - `client`: the platform client: large answers, Meta's hourly call budget, access tokens.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use worker::{Env, Request};
+
+use crate::core::ads::{AdsPlatform, ApiFailure};
+use crate::core::calendar::Date;
+use crate::edge::{ApiError, ApiResult};
+
+mod accounts;
+mod alerts;
+mod audiences;
+mod client;
+pub mod jobs;
+mod oauth;
+mod reports;
+
+/// `/api/v1/ads/...`: `rest` is what follows `ads`.
+pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
+    use worker::Method::*;
+    match (req.method(), rest) {
+        (Get, ["oauth", p, "start"]) => oauth::oauth_start(req, env, platform_param(p)?).await,
+        (Get, ["oauth", p, "callback"]) => {
+            oauth::oauth_callback(req, env, platform_param(p)?).await
+        }
+        (Get, ["accounts"]) => accounts::list_accounts(req, env).await,
+        (Get, ["accounts", id]) => accounts::get_account(req, env, id).await,
+        (Delete, ["accounts", id]) => accounts::delete_account(req, env, id).await,
+        (Post, ["sync", id]) => accounts::sync_account(req, env, id).await,
+        (Get, ["metrics"]) => reports::metrics(req, env).await,
+        (Get, ["spend"]) => reports::spend(req, env).await,
+        (Get, ["alerts"]) => alerts::list_alerts(req, env).await,
+        (Put, ["alerts", "thresholds"]) => alerts::put_thresholds(req, env).await,
+        (Post, ["audiences"]) => audiences::create_audience(req, env).await,
+        (Get, ["audiences"]) => audiences::list_audiences(req, env).await,
+        (Post, ["audiences", id, "sync"]) => audiences::sync_audience_now(req, env, id).await,
+        (Post, ["audiences", id, "lookalike"]) => audiences::lookalike(req, env, id).await,
+        _ => Err(ApiError::new(404, "not_found", "no such endpoint")),
+    }
+}
+
+fn platform_param(p: &str) -> Result<AdsPlatform, ApiError> {
+    AdsPlatform::parse(p)
+        .ok_or_else(|| ApiError::new(404, "not_found", "platform must be meta or google"))
+}
+
+/// Query parameter `name` as a date, when given.
+fn parse_date_param(q: &BTreeMap<String, String>, name: &str) -> Result<Option<Date>, ApiError> {
+    match q.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => Date::parse(v)
+            .map(Some)
+            .ok_or_else(|| ApiError::field(name, "must be a date YYYY-MM-DD")),
+    }
+}
+
+/// A platform call that failed while serving a request: 400 when retrying cannot help (bad or
+/// revoked grant, refused request), else 502.
+fn upstream_error(context: &str, f: &ApiFailure) -> ApiError {
+    let status = match f {
+        ApiFailure::AuthInvalid { .. } | ApiFailure::Permanent { .. } => 400,
+        _ => 502,
+    };
+    ApiError::new(
+        status,
+        "upstream_error",
+        &format!("{context}: {}", f.reason()),
+    )
+}
+
+/// The platform failure a Scheduler answer reports in `error`, if it is one (for the API's status
+/// code).
+pub fn is_failure(v: &Value) -> Option<ApiFailure> {
+    serde_json::from_value(v.get("error")?.clone()).ok()
+}

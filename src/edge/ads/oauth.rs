@@ -1,0 +1,244 @@
+//! Connecting ad accounts: the OAuth start (a signed, single-use `state`), the callback (code
+//! exchange, Meta's long-lived token, the granted ad accounts stored with sealed tokens and their
+//! jobs registered with the tenant's Scheduler).
+
+use serde_json::json;
+use worker::{Env, Request};
+
+use super::accounts::register_jobs;
+use super::client::{google_creds, oauth_client, send, timeout_ms};
+use super::upstream_error;
+use crate::core::ads::accounts::{self, AdAccountInfo};
+use crate::core::ads::google_ads;
+use crate::core::ads::oauth::{self, TokenGrant};
+use crate::core::ads::{AdsPlatform, ApiFailure};
+use crate::edge::auth::tenant_of_api_key;
+use crate::edge::request::query_map;
+use crate::edge::store::ads::{self as store, AccountGrant, NewOAuthState};
+use crate::edge::{
+    bindings, config, json_response, now_secs, random_bytes, secrets, uuid_v4, ApiError, ApiResult,
+};
+
+/// Where the platform sends the user back: under PUBLIC_BASE_URL when set, else this request's
+/// origin.
+fn redirect_uri(req: &Request, env: &Env, platform: AdsPlatform) -> String {
+    let base = config::public_base_url(env).unwrap_or_else(|| {
+        req.url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    });
+    format!(
+        "{}/api/v1/ads/oauth/{}/callback",
+        base.trim_end_matches('/'),
+        platform.as_str()
+    )
+}
+
+pub(super) async fn oauth_start(req: Request, env: &Env, platform: AdsPlatform) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let q = query_map(&req);
+    let account_id = match q
+        .get("account_id")
+        .map(|a| a.trim())
+        .filter(|a| !a.is_empty())
+    {
+        None => None,
+        Some(a) => Some(match platform {
+            AdsPlatform::Meta => {
+                let id = a.trim_start_matches("act_");
+                if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ApiError::field(
+                        "account_id",
+                        "must be a Meta ad account id (digits, optional act_)",
+                    ));
+                }
+                id.to_string()
+            }
+            AdsPlatform::Google => google_ads::normalize_customer_id(a).ok_or_else(|| {
+                ApiError::field("account_id", "must be a 10-digit Google Ads customer id")
+            })?,
+        }),
+    };
+    let login_customer_id = match q.get("login_customer_id").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(google_ads::normalize_customer_id(v).ok_or_else(|| {
+            ApiError::field("login_customer_id", "must be a 10-digit customer id")
+        })?),
+    };
+    let redirect = redirect_uri(&req, env, platform);
+    let client = oauth_client(env, platform, &redirect)?;
+    let now = now_secs();
+    let nonce: String = random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let state = oauth::create_state(
+        &secrets::oauth_state_key(env)?,
+        &tenant_id,
+        platform,
+        &nonce,
+        now,
+    )
+    .map_err(|e| ApiError::internal("oauth state", format!("{e:?}")))?;
+    let expires_at = now + oauth::STATE_TTL_SECS;
+    let db = bindings::db(env)?;
+    store::save_oauth_state(
+        &db,
+        &NewOAuthState {
+            nonce: &nonce,
+            tenant_id: &tenant_id,
+            platform,
+            account_id: account_id.as_deref(),
+            login_customer_id: login_customer_id.as_deref(),
+            redirect_uri: &redirect,
+            expires_at,
+        },
+        now,
+    )
+    .await?;
+    let url = oauth::authorize_url(&config::ads_config(env), platform, &client, &state);
+    Ok(json_response(
+        200,
+        &json!({"authorize_url": url, "state": state, "expires_at": expires_at, "redirect_uri": redirect}),
+    ))
+}
+
+pub(super) async fn oauth_callback(req: Request, env: &Env, platform: AdsPlatform) -> ApiResult {
+    let q = query_map(&req);
+    if let Some(err) = q.get("error") {
+        return Err(ApiError::new(
+            400,
+            "oauth_denied",
+            &format!("the platform returned error={err}"),
+        ));
+    }
+    let state = q
+        .get("state")
+        .ok_or_else(|| ApiError::field("state", "is required"))?;
+    let code = q
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::field("code", "is required"))?;
+    let now = now_secs();
+    let verified = oauth::verify_state(&secrets::oauth_state_key(env)?, state, platform, now)
+        .map_err(|e| ApiError {
+            status: 400,
+            code: "invalid_state",
+            message: format!("state is not valid: {e:?}"),
+            field: Some("state".into()),
+        })?;
+    let db = bindings::db(env)?;
+    let row = store::claim_oauth_state(&db, &verified.nonce, &verified.tenant_id, platform).await?;
+    let Some(row) = row.filter(|r| r.expires_at >= now) else {
+        return Err(ApiError {
+            status: 400,
+            code: "invalid_state",
+            message: "state was already used or has expired; start again".into(),
+            field: Some("state".into()),
+        });
+    };
+    let cfg = config::ads_config(env);
+    let client = oauth_client(env, platform, &row.redirect_uri)?;
+    let timeout = timeout_ms(env);
+    let exchanged = send(
+        &oauth::plan_code_exchange(&cfg, platform, &client, code),
+        timeout,
+    )
+    .await;
+    let mut grant = oauth::read_token_response(platform, &exchanged, now)
+        .map_err(|f| upstream_error("code exchange", &f))?;
+    if platform == AdsPlatform::Meta {
+        // The code gives a short-lived token: exchange it for a ~60-day one.
+        let long = send(
+            &oauth::plan_meta_token_exchange(&cfg, &client, &grant.access_token),
+            timeout,
+        )
+        .await;
+        grant = oauth::read_token_response(platform, &long, now)
+            .map_err(|f| upstream_error("long-lived token exchange", &f))?;
+    }
+    let infos = discover_accounts(
+        env,
+        platform,
+        &grant,
+        row.account_id.as_deref(),
+        row.login_customer_id.as_deref(),
+    )
+    .await
+    .map_err(|f| upstream_error("ad account lookup", &f))?;
+    if infos.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "no_ad_accounts",
+            "the granted user can reach no ad account",
+        ));
+    }
+    let access_enc = secrets::seal(env, &grant.access_token)?;
+    let refresh_enc = match &grant.refresh_token {
+        Some(r) => Some(secrets::seal(env, r)?),
+        None => None,
+    };
+    let mut connected = Vec::new();
+    for info in &infos {
+        let account = store::connect_account(
+            &db,
+            &uuid_v4(),
+            &AccountGrant {
+                tenant_id: &row.tenant_id,
+                platform,
+                info,
+                login_customer_id: row.login_customer_id.as_deref(),
+                access_token_enc: &access_enc,
+                refresh_token_enc: refresh_enc.as_deref(),
+                token_expires_at: grant.expires_at,
+            },
+            now,
+        )
+        .await?;
+        register_jobs(env, &account).await?;
+        connected.push(account.to_json());
+    }
+    Ok(json_response(200, &json!({"connected": connected})))
+}
+
+/// The ad accounts the grant reaches: the one asked for at the start, else every one.
+async fn discover_accounts(
+    env: &Env,
+    platform: AdsPlatform,
+    grant: &TokenGrant,
+    account_id: Option<&str>,
+    login: Option<&str>,
+) -> Result<Vec<AdAccountInfo>, ApiFailure> {
+    let cfg = config::ads_config(env);
+    let timeout = timeout_ms(env);
+    let token = &grant.access_token;
+    match platform {
+        AdsPlatform::Meta => match account_id {
+            Some(id) => Ok(vec![accounts::read_meta_account(
+                &send(&accounts::plan_meta_account(&cfg, token, id), timeout).await,
+            )?]),
+            None => accounts::read_meta_accounts(
+                &send(&accounts::plan_meta_accounts(&cfg, token), timeout).await,
+            ),
+        },
+        AdsPlatform::Google => {
+            let creds = google_creds(env, login, token);
+            let ids = match account_id {
+                Some(id) => vec![id.to_string()],
+                None => accounts::read_google_accessible_customers(
+                    &send(
+                        &accounts::plan_google_accessible_customers(&cfg, &creds),
+                        timeout,
+                    )
+                    .await,
+                )?,
+            };
+            let mut out = Vec::new();
+            for id in ids {
+                let r = send(&accounts::plan_google_customer(&cfg, &creds, &id), timeout).await;
+                out.push(accounts::read_google_customer(&r, &id)?);
+            }
+            Ok(out)
+        }
+    }
+}
