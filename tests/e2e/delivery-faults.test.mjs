@@ -171,7 +171,7 @@ test("a refused token pauses the pixel (parked, red, notified once) and new cred
   assert.equal(hooks.length, 1, "notified once");
   assert.match(hooks[0].body, /paused/);
   // New credentials: every parked event is delivered, once.
-  await fetch(`${gw.upstream}/__reset`, { method: "POST" });
+  await fetch(`http://127.0.0.1:${gw.fake.port}/__reset`, { method: "POST" });
   const put = await gw.req("PUT", `/api/v1/tracking/pixels/${px.id}`, { token: t.api_key, body: { access_token: "fresh-tok" } });
   assert.equal(put.status, 200, put.text);
   assert.equal(put.json.paused, null);
