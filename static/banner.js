@@ -1,6 +1,9 @@
 /*! pixelgate consent banner. Loaded by t.js when the visitor has no stored choice (or on
- * pixelgate('consent','open')). Also usable directly, e.g. for a live preview:
+ * pixelgate('consent','open')). Also usable directly:
  *   pixelgateBanner({c: {banner: settings}, l: "es", s: function (choice) {}, root: element})
+ * Preview (/admin/preview.html): p: 1 and no s. Drawn as for a visitor, but the buttons decide
+ * nothing (no choice is stored or sent) and it takes no focus or keys.
+ * pixelgateBanner.defaults = {texts: {en, es, pt}, colors}: what applies where settings are unset.
  * Renders in a shadow root with its own CSS; texts via textContent only. */
 (function (w, d) {
   var T = {
@@ -26,6 +29,7 @@
       privacy: "Política de privacidade", always_on: "sempre ativos", close: "Fechar"
     }
   };
+  var COLORS = { background: "#ffffff", text: "#1f2937", primary: "#1a56db", primary_text: "#ffffff" };
   var PURPOSES = ["analytics", "marketing", "functional"];
   var current;
 
@@ -47,9 +51,9 @@
       var own = (b.texts && b.texts[lang]) || {};
       for (k in own) if (typeof own[k] == "string") t[k] = own[k];
       var col = b.colors || {};
-      var bg = hex(col.background, "#ffffff"), fg = hex(col.text, "#1f2937"),
-        pr = hex(col.primary, "#1a56db"), pt = hex(col.primary_text, "#ffffff");
-      var pos = b.position || "bottom", inline = !!ui.root;
+      var bg = hex(col.background, COLORS.background), fg = hex(col.text, COLORS.text),
+        pr = hex(col.primary, COLORS.primary), pt = hex(col.primary_text, COLORS.primary_text);
+      var pos = b.position || "bottom", inline = !!ui.root, preview = !!ui.p;
       var prev = d.activeElement;
       var choice = ui.d || {};
 
@@ -137,6 +141,7 @@
         try { ui.s(c); } catch (e) {}
       }
       btns.parentNode.addEventListener("click", function (e) {
+        if (preview) return;
         var a = e.target && e.target.getAttribute && e.target.getAttribute("data-action");
         if (a == "accept") decide({ analytics: true, marketing: true, functional: true });
         else if (a == "reject") decide({ analytics: false, marketing: false, functional: false });
@@ -159,13 +164,14 @@
       (ui.root || d.body || d.documentElement).appendChild(host);
       var api = { close: close, host: host };
       current = api;
-      if (!inline) {
+      if (!inline && !preview) {
         d.addEventListener("keydown", trap, true);
         try { box.focus({ preventScroll: true }); } catch (e) {}
       }
       return api;
     } catch (e) {}
   };
+  w.pixelgateBanner.defaults = { texts: T, colors: COLORS };
   var ui = w.pixelgate && w.pixelgate._ui;
   if (ui) w.pixelgateBanner(ui);
 })(window, document);

@@ -389,14 +389,16 @@ async function loadEvents() {
 
 // ------------------------------------------------------------------ banner
 
-const TEXT_DEFAULTS = {
-  en: { title: "We value your privacy", description: "We use cookies to measure our site and to show relevant ads. Choose what you allow.", accept_all: "Accept all", reject_all: "Reject all", customize: "Customize", privacy: "Privacy policy", save: "Save choices" },
-  es: { title: "Tu privacidad importa", description: "Usamos cookies para medir el sitio y mostrar anuncios relevantes. Elige qué permites.", accept_all: "Aceptar todo", reject_all: "Rechazar todo", customize: "Personalizar", privacy: "Política de privacidad", save: "Guardar" },
-  pt: { title: "A sua privacidade importa", description: "Usamos cookies para medir o site e mostrar anúncios relevantes. Escolha o que permite.", accept_all: "Aceitar tudo", reject_all: "Rejeitar tudo", customize: "Personalizar", privacy: "Política de privacidade", save: "Guardar" },
-};
-const TEXT_FIELDS = ["title", "description", "accept_all", "reject_all", "customize", "privacy", "save"];
+// The banner's own texts and colours (banner.js's `pixelgateBanner.defaults`), reported by the
+// preview frame once it has loaded: placeholders for empty texts, values for unset colours.
+const TEXT_FIELDS = ["title", "description", "accept_all", "reject_all", "save", "privacy",
+  "necessary", "always_on", "analytics", "marketing", "functional", "customize", "close"];
+const COLOR_FIELDS = ["background", "text", "primary", "primary_text"];
+const preview = { frame: $("#banner-preview"), ready: false, defaults: null };
 
 async function loadBanner() {
+  // Loaded when first needed, after the listener below: its "ready" message cannot be missed.
+  if (!preview.frame.getAttribute("src")) preview.frame.src = "/admin/preview";
   const s = await api("GET", "/api/v1/tracking/settings");
   state.banner = structuredClone(s.banner || {});
   state.bannerLang = state.banner.default_language || "en";
@@ -412,15 +414,26 @@ function fillBannerForm() {
   f.default_language.value = b.default_language || "en";
   f.privacy_url.value = b.privacy_url || "";
   const c = b.colors || {};
-  f.c_background.value = c.background || "#ffffff";
-  f.c_text.value = c.text || "#1f2933";
-  f.c_primary.value = c.primary || "#1a73e8";
-  f.c_primary_text.value = c.primary_text || "#ffffff";
+  const dc = preview.defaults?.colors || {};
+  for (const k of COLOR_FIELDS) { const v = colorInput(c[k] || dc[k]); if (v) f[`c_${k}`].value = v; }
   $("#banner-langs").replaceChildren(...["en", "es", "pt"].map((l) =>
     h("button", { type: "button", class: l === state.bannerLang ? "lang on" : "lang", onclick: () => { readBannerForm(); state.bannerLang = l; fillBannerForm(); } }, l.toUpperCase())));
   const t = (b.texts || {})[state.bannerLang] || {};
-  for (const k of TEXT_FIELDS) { f[`t_${k}`].value = t[k] || ""; f[`t_${k}`].placeholder = TEXT_DEFAULTS[state.bannerLang][k]; }
+  for (const k of TEXT_FIELDS) f[`t_${k}`].value = t[k] || "";
+  fillPlaceholders();
   renderPreview();
+}
+
+/** <input type=color> takes #rrggbb only; the API also allows #rgb (and #rrggbbaa, alpha dropped). */
+function colorInput(v) {
+  if (!/^#[0-9a-f]{3,8}$/i.test(v || "")) return null;
+  return v.length === 4 ? `#${v[1]}${v[1]}${v[2]}${v[2]}${v[3]}${v[3]}` : v.slice(0, 7);
+}
+
+function fillPlaceholders() {
+  const f = $("#banner-form");
+  const d = preview.defaults?.texts?.[state.bannerLang] || {};
+  for (const k of TEXT_FIELDS) f[`t_${k}`].placeholder = typeof d[k] === "string" ? d[k] : "";
 }
 
 function readBannerForm() {
@@ -430,7 +443,7 @@ function readBannerForm() {
   b.position = f.position.value;
   b.default_language = f.default_language.value;
   if (f.privacy_url.value.trim()) b.privacy_url = f.privacy_url.value.trim(); else delete b.privacy_url;
-  b.colors = { background: f.c_background.value, text: f.c_text.value, primary: f.c_primary.value, primary_text: f.c_primary_text.value };
+  b.colors = Object.fromEntries(COLOR_FIELDS.map((k) => [k, f[`c_${k}`].value]));
   b.texts = b.texts || {};
   const t = {};
   for (const k of TEXT_FIELDS) { const v = f[`t_${k}`].value.trim(); if (v) t[k] = v; }
@@ -440,35 +453,38 @@ function readBannerForm() {
   return b;
 }
 
-/** Preview in a shadow root: the page's CSS cannot leak in, and texts go in as textContent. */
+/** The preview is banner.js itself, in a sandboxed iframe (/admin/preview.html): it gets the
+ *  settings being edited and the language whose texts are being edited, and draws the banner a
+ *  visitor would get, in preview mode (nothing stored or sent). */
 function renderPreview() {
   const b = state.banner;
-  const host = $("#banner-preview");
-  const root = host.shadowRoot || host.attachShadow({ mode: "open" });
-  const c = b.colors || {};
-  const t = { ...TEXT_DEFAULTS[state.bannerLang], ...((b.texts || {})[state.bannerLang] || {}) };
-  const style = document.createElement("style");
-  style.textContent = `
-    :host{display:block}
-    .page{position:relative;height:300px;border-radius:8px;background:repeating-linear-gradient(0deg,#f4f6f8 0 18px,#eef1f4 18px 36px);overflow:hidden;font:14px/1.4 system-ui,sans-serif}
-    .fake{position:absolute;left:20px;top:18px;right:20px;color:#9aa5b1;font-size:12px}
-    .banner{position:absolute;box-sizing:border-box;padding:16px;border-radius:10px;box-shadow:0 6px 24px rgba(0,0,0,.18);background:${c.background || "#fff"};color:${c.text || "#1f2933"}}
-    .bottom{left:12px;right:12px;bottom:12px}.top{left:12px;right:12px;top:12px}
-    .bottom-left{left:12px;bottom:12px;width:62%}.bottom-right{right:12px;bottom:12px;width:62%}
-    .center{left:50%;top:50%;transform:translate(-50%,-50%);width:72%}
-    h3{margin:0 0 6px;font-size:15px}p{margin:0 0 12px;font-size:13px}
-    a{color:inherit}
-    .btns{display:flex;gap:8px;flex-wrap:wrap}
-    button{font:inherit;font-size:13px;border-radius:6px;padding:7px 12px;cursor:pointer;border:1px solid ${c.primary || "#1a73e8"}}
-    .pri{background:${c.primary || "#1a73e8"};color:${c.primary_text || "#fff"}}
-    .sec{background:transparent;color:${c.text || "#1f2933"}}
-    .off{opacity:.45}`;
-  const banner = h("div", { class: `banner ${b.position || "bottom"}${b.enabled === false ? " off" : ""}` },
-    h("h3", {}, t.title),
-    h("p", {}, t.description, " ", b.privacy_url ? h("a", { href: b.privacy_url, target: "_blank", rel: "noopener noreferrer" }, t.privacy) : null),
-    h("div", { class: "btns" }, h("button", { class: "sec" }, t.reject_all), h("button", { class: "sec" }, t.customize), h("button", { class: "pri" }, t.accept_all)));
-  root.replaceChildren(style, h("div", { class: "page" }, h("div", { class: "fake" }, b.enabled === false ? "banner disabled — preview only" : "your site"), banner));
+  if (!b) return;
+  $("#banner-preview-lang").textContent = state.bannerLang.toUpperCase();
+  $("#banner-preview-off").hidden = b.enabled !== false;
+  if (preview.ready) preview.frame.contentWindow.postMessage({ type: "pixelgate-preview", banner: b, lang: state.bannerLang }, "*");
 }
+
+window.addEventListener("message", (e) => {
+  // Only our own preview frame (its origin is opaque, so it is recognised by its window).
+  if (e.source !== preview.frame.contentWindow || e.data?.type !== "pixelgate-preview-ready") return;
+  preview.ready = true;
+  preview.defaults = e.data.defaults || null;
+  if (state.banner) {
+    // Colours never edited yet follow banner.js's defaults; texts get its placeholders.
+    if (!state.banner.colors) fillBannerForm(); else { fillPlaceholders(); renderPreview(); }
+  }
+});
+
+// The frame is the visitor's browser window: say how large it is.
+new ResizeObserver(() => {
+  const { clientWidth: w, clientHeight: h } = preview.frame;
+  $("#banner-preview-size").textContent = w ? `visitor's window: ${w} × ${h} px` : "";
+}).observe(preview.frame);
+
+$$(".preview-size .pill").forEach((btn) => btn.addEventListener("click", () => {
+  for (const x of $$(".preview-size .pill")) { x.classList.toggle("on", x === btn); x.setAttribute("aria-pressed", String(x === btn)); }
+  preview.frame.parentElement.classList.toggle("phone", btn.dataset.width === "390");
+}));
 
 $("#banner-form").addEventListener("input", () => { readBannerForm(); renderPreview(); });
 $("#banner-form").addEventListener("submit", async (ev) => {

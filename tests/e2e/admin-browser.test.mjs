@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { startGateway, waitFor } from "./harness.mjs";
-import { launchBrowser } from "./browser.mjs";
+import { chromium } from "playwright-core";
+import { launchBrowser, CHROMIUM } from "./browser.mjs";
 
 const SHOTS = process.env.SHOTS_DIR || "/tmp/pixelgate-shots";
 let gw, browser, page, shop;
@@ -23,6 +24,7 @@ before(async () => {
 });
 after(async () => { await browser?.close(); await gw?.stop(); });
 
+const preview = () => page.frameLocator("#banner-preview");
 const shot = (name) => page.screenshot({ path: join(SHOTS, `admin-${name}.png`), fullPage: true });
 const tab = (name) => page.click(`#tabs button[data-tab=${name}]`);
 
@@ -118,8 +120,8 @@ test("banner settings with live preview, install snippet, security", async () =>
   await page.waitForSelector("#banner-form[data-loaded]");
   await page.fill("#banner-form input[name=t_title]", "Cookies, honestly");
   await page.fill("#banner-form input[name=c_primary]", "#0f766e");
-  const previewTitle = await page.evaluate(() => document.querySelector("#banner-preview").shadowRoot.querySelector("h3").textContent);
-  assert.equal(previewTitle, "Cookies, honestly");
+  // The preview is banner.js in its own frame (Playwright's CSS pierces the banner's shadow root).
+  await waitFor(async () => (await preview().locator("h2").textContent({ timeout: 10_000 })) === "Cookies, honestly", { what: "preview title" });
   await page.fill("#banner-form input[name=privacy_url]", "https://shop.example/privacy");
   await page.click("#banner-form button[type=submit]");
   await page.waitForFunction(() => document.querySelector("#flash").textContent.includes("saved") || document.querySelector("#banner-error").textContent);
@@ -127,7 +129,7 @@ test("banner settings with live preview, install snippet, security", async () =>
   const saved = await gw.req("GET", "/api/v1/tracking/settings", { token: shop.api_key });
   assert.equal(saved.json.banner.texts.en.title, "Cookies, honestly");
   assert.equal(saved.json.banner.colors.primary, "#0f766e");
-  await shot("08-banner");
+  await page.screenshot({ path: join(SHOTS, "admin-08-banner.png") }); // not fullPage: see below
 
   await tab("install");
   const snippet = await page.textContent("#snippet");
@@ -139,6 +141,119 @@ test("banner settings with live preview, install snippet, security", async () =>
   await page.click("#notify-form button[type=submit]");
   await page.waitForFunction(() => document.querySelector("#webhook-status").textContent.includes("127.0.0.1"));
   await shot("10-security");
+});
+
+/** Run in a page or frame: what it shows of the banner (texts, colours, geometry) and its window size. */
+function describeBanner() {
+  const host = document.querySelector("[data-pixelgate-banner]");
+  const root = host.shadowRoot;
+  const box = root.querySelector(".pg");
+  const css = (el, ...props) => Object.fromEntries(props.map((p) => [p, getComputedStyle(el)[p]]));
+  const r = box.getBoundingClientRect();
+  return {
+    lang: box.getAttribute("lang"), pos: box.dataset.pos, role: box.getAttribute("role"),
+    texts: Array.from(root.querySelectorAll("h2, p, legend, label, a, button"), (e) => `${e.localName}: ${e.textContent}`),
+    box: css(box, "position", "backgroundColor", "color", "fontFamily", "fontSize", "padding", "borderRadius", "boxShadow", "left", "right", "top", "bottom", "width", "maxWidth"),
+    buttons: Array.from(root.querySelectorAll("button"), (b) => ({ action: b.dataset.action, ...css(b, "backgroundColor", "color", "borderColor", "width", "height") })),
+    link: root.querySelector("a") && css(root.querySelector("a"), "color"),
+    checkbox: css(root.querySelector("input[name=analytics]"), "accentColor"),
+    rect: { x: r.x, y: r.y, width: r.width, height: r.height },
+    viewport: [innerWidth, innerHeight],
+  };
+}
+
+test("the banner preview is banner.js itself: a visitor gets the same texts, colours and layout; the preview records no consent", async () => {
+  const consentRequests = [];
+  const onRequest = (r) => { if (r.url().includes("/api/v1/tracking/consent")) consentRequests.push(r.url()); };
+  page.on("request", onRequest);
+  await tab("banner");
+  await page.waitForSelector("#banner-form[data-loaded]");
+  // Spanish texts (one own, the rest banner.js's), own colours, a corner position.
+  await page.click("#banner-langs button:text-is('ES')");
+  assert.equal(await page.getAttribute("#banner-form input[name=t_title]", "placeholder"), "Valoramos tu privacidad", "placeholders are banner.js's texts");
+  await page.fill("#banner-form input[name=t_title]", "Tus datos, tus reglas");
+  await page.fill("#banner-form input[name=t_accept_all]", "Vale, todo");
+  await page.selectOption("#banner-form select[name=position]", "bottom-left");
+  await page.selectOption("#banner-form select[name=default_language]", "es");
+  await page.fill("#banner-form input[name=c_background]", "#0b1f33");
+  await page.fill("#banner-form input[name=c_text]", "#f8fafc");
+  await page.fill("#banner-form input[name=c_primary]", "#f59e0b");
+  await page.fill("#banner-form input[name=c_primary_text]", "#111827");
+  const pv = preview();
+  await waitFor(async () => (await pv.locator("button[data-action=accept]").textContent()) === "Vale, todo", { what: "preview follows the form" });
+  assert.equal(await pv.locator(".pg").getAttribute("data-pos"), "bottom-left");
+  assert.equal(await pv.locator("h2").textContent(), "Tus datos, tus reglas");
+  assert.equal(await pv.locator("button[data-action=reject]").textContent(), "Rechazar todo", "unset texts: banner.js's own");
+
+  // Its buttons decide nothing: the banner stays, no consent request leaves the dashboard.
+  await pv.locator("button[data-action=accept]").click();
+  await pv.locator("input[name=marketing]").check();
+  await pv.locator("button[data-action=save]").click();
+  assert.equal(await pv.locator(".pg").count(), 1);
+  // The frame is sandboxed (opaque origin): it cannot reach the dashboard's key.
+  const frame = page.frames().find((f) => f.url().includes("/admin/preview"));
+  assert.ok(frame, "preview frame");
+  assert.equal(await frame.evaluate(() => { try { return sessionStorage.length; } catch { return "denied"; } }), "denied");
+  assert.equal(await frame.evaluate(() => { try { return parent.document.title; } catch { return "denied"; } }), "denied");
+
+  await page.click("#banner-form button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#flash").textContent.includes("saved") || document.querySelector("#banner-error").textContent);
+  assert.equal(await page.textContent("#banner-error"), "");
+  const saved = (await gw.req("GET", "/api/v1/tracking/settings", { token: shop.api_key })).json.banner;
+  assert.equal(saved.texts.es.title, "Tus datos, tus reglas");
+  assert.deepEqual(saved.colors, { background: "#0b1f33", text: "#f8fafc", primary: "#f59e0b", primary_text: "#111827" });
+  await pv.locator("input[name=marketing]").uncheck();
+
+  // A visitor of shop.example (a Spanish page) served the tag by the gateway as on a real site, in
+  // a window of the preview frame's size: the same banner, to the pixel. Desktop, then phone.
+  const port = new URL(gw.base).port;
+  const visitorBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage",
+      "--host-resolver-rules=MAP track.shop.example 127.0.0.1",
+      "--disable-features=PrivateNetworkAccessRespectPreflightResults,BlockInsecurePrivateNetworkRequests,LocalNetworkAccessChecks"] });
+  try {
+    for (const mode of ["desktop", "phone"]) {
+      if (mode === "phone") {
+        await page.click(".preview-size .pill[data-width='390']");
+        await waitFor(() => frame.evaluate(() => innerWidth === 390), { what: "phone-sized preview" });
+      }
+      const inPreview = await frame.evaluate(describeBanner);
+      assert.match(await page.textContent("#banner-preview-size"), new RegExp(`${inPreview.viewport[0]} × ${inPreview.viewport[1]} px`));
+      // Not fullPage: Chromium leaves the (out-of-process, sandboxed) preview frame blank in those.
+      await page.screenshot({ path: join(SHOTS, `admin-12-banner-preview-${mode}.png`) });
+
+      const [width, height] = inPreview.viewport;
+      const visitor = await visitorBrowser.newPage({ viewport: { width, height }, locale: "es-ES" });
+      await visitor.route("http://shop.example/**", (r) => r.fulfill({ contentType: "text/html", body:
+        `<!doctype html><html lang="es"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<script src="http://track.shop.example:${port}/t.js" data-site-key="${shop.site_key}" async></script></head>
+<body style="margin:0"><h1>Tienda</h1></body></html>` }));
+      await visitor.goto("http://shop.example/");
+      await visitor.locator("[data-pixelgate-banner] .pg").waitFor({ timeout: 10_000 });
+      const seen = await visitor.evaluate(describeBanner);
+      await visitor.screenshot({ path: join(SHOTS, `admin-12-banner-visitor-${mode}.png`) });
+      await visitor.close();
+      assert.deepEqual(inPreview, seen, `${mode}: the preview shows what a visitor gets`);
+      // ... and that is the settings saved: texts, colours, place.
+      assert.equal(seen.lang, "es");
+      assert.ok(seen.texts.includes("h2: Tus datos, tus reglas") && seen.texts.includes("button: Vale, todo"), seen.texts.join("\n"));
+      assert.equal(seen.box.backgroundColor, "rgb(11, 31, 51)");
+      assert.equal(seen.box.color, "rgb(248, 250, 252)");
+      const accept = seen.buttons.find((b) => b.action === "accept");
+      assert.deepEqual([accept.backgroundColor, accept.color], ["rgb(245, 158, 11)", "rgb(17, 24, 39)"]);
+      if (mode === "desktop") {
+        assert.ok(width > 520, `the desktop preview is wider than banner.js's phone layout (${width} px)`);
+        assert.ok(seen.rect.x === 16 && seen.rect.width <= 400, `bottom-left card: ${JSON.stringify(seen.rect)}`);
+      } else {
+        assert.deepEqual([seen.rect.x, seen.rect.width], [0, 390], "phone: a full-width sheet");
+      }
+    }
+  } finally {
+    await visitorBrowser.close();
+  }
+  page.off("request", onRequest);
+  assert.deepEqual(consentRequests, [], "the preview never posts a consent");
+  await tab("security");
 });
 
 test("rotating the key in the dashboard keeps the session on the new key; the old key stops", async () => {
