@@ -1,5 +1,5 @@
 //! The tag's browser-pixel table (`var NAMES` in static/t.js) against the server's event table
-//! (`core::mapping`). Both sides must name an event the same way on each platform, or the browser
+//! (`core::platform`). Both sides must name an event the same way on each platform, or the browser
 //! pixel and the server-side event are counted twice instead of being deduplicated by event id.
 //!
 //! The tag's table is read from the shipped file itself (`include_str!`), so `cargo test` fails
@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use pixelgate::core::mapping::{EventName, Platform};
+use pixelgate::core::platform::{EventName, Platform};
 
 const TAG: &str = include_str!("../static/t.js");
 
@@ -199,7 +199,7 @@ fn tag_event_names_match_the_server() {
     }
     assert!(
         problems.is_empty(),
-        "t.js's NAMES and core::mapping disagree:\n  {}",
+        "t.js's NAMES and core::platform disagree:\n  {}",
         problems.join("\n  ")
     );
 }
