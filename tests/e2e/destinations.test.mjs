@@ -191,7 +191,7 @@ test("LinkedIn conversion rules get conversions, not page views", async () => {
   assert.equal(st.linkedin, undefined, "no LinkedIn delivery row for a page view");
 });
 
-test("LinkedIn: 429 waits and retries, 401 fails without retry", async () => {
+test("LinkedIn: 429 waits and retries, 401 pauses the pixel without retry", async () => {
   const { t, origin } = await fourPixelTenant("li-err.example");
   await gw.script("/rest/conversionEvents", [
     { status: 429, body: { status: 429, message: "Resource level throttle limit exceeded" } },
@@ -203,7 +203,9 @@ test("LinkedIn: 429 waits and retries, 401 fails without retry", async () => {
   const ok = await waitFor(async () => { const s = await statusOf(t.api_key, "le-1"); return s.linkedin?.status === "delivered" && s.linkedin; }, { what: "linkedin after 429" });
   assert.equal(ok.attempts, 1, "the throttled try is not an attempt");
   await gw.event(t, purchase("le-2", "v-le", origin), { origin });
-  const bad = await waitFor(async () => { const s = await statusOf(t.api_key, "le-2"); return s.linkedin?.status === "failed" && s.linkedin; }, { what: "linkedin 401" });
+  // A refused token is the pixel's problem, not the event's: its deliveries pause until new
+  // credentials arrive.
+  const bad = await waitFor(async () => { const s = await statusOf(t.api_key, "le-2"); return s.linkedin?.status === "paused" && s.linkedin; }, { what: "linkedin 401" });
   assert.match(bad.last_error, /401|token/i);
   await sleep(2500);
   const sent = (await gw.upstream("/rest/conversionEvents")).filter((r) => JSON.parse(r.body).eventId === "le-2");

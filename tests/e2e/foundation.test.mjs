@@ -182,14 +182,14 @@ test("permanent error: failed, not retried, reason kept", async () => {
   const t = await gw.tenant(["perm.example"]);
   await gw.pixel(t.api_key, { platform: "meta", pixel_id: "777000777", access_token: "bad-token" });
   await gw.script(META_PATH("777000777"), [
-    { status: 400, body: { error: { message: "Invalid OAuth access token.", type: "OAuthException", code: 190, fbtrace_id: "TRACE190" } } },
+    { status: 400, body: { error: { message: "Invalid parameter", type: "OAuthException", code: 100, error_subcode: 2804003, fbtrace_id: "TRACE100" } } },
   ]);
   await gw.consent(t, "v-p", { marketing: true }, "https://perm.example");
   await gw.event(t, { event_id: "evt-perm", event_name: "lead", visitor_id: "v-p", url: "https://perm.example/" }, { origin: "https://perm.example" });
   const d = await waitFor(async () => (await deliveriesOf(t.api_key, "evt-perm")).find((x) => x.status === "failed"), { what: "failed status" });
   assert.equal(d.attempts, 1);
-  assert.match(d.last_error, /190/);
-  assert.equal(d.trace_id, "TRACE190");
+  assert.match(d.last_error, /100\/2804003/);
+  assert.equal(d.trace_id, "TRACE100");
   await sleep(2500);
   assert.equal((await metaEventsWithId("777000777", "evt-perm")).length, 1, "not retried");
 });
