@@ -4,7 +4,13 @@
 //
 // Control endpoints (JSON):
 //   GET  /__requests?prefix=/v24.0/   recorded requests, oldest first
-//   POST /__reset                     forget requests and scripts
+//   POST /__reset                     forget requests, scripts and faults
+//   POST /__faults {rate, seed, hang_ms, prefixes?}
+//        answer that share of the platforms' event requests (or those under `prefixes`) with a
+//        fault drawn from FAULTS (5xx, 429 with Retry-After, a hang of `hang_ms`, a connection
+//        reset, TikTok's HTTP-200 error codes, Meta's is_transient), from a seeded generator so a
+//        run can be repeated. rate 0 turns it off. Each recorded request says `fault` and whether
+//        its answer was a success the platform would have acted on (`acked`).
 //   POST /__script {prefix, responses:[{status, body, headers, hang_ms}], repeat_last?}
 //        the next requests whose path starts with `prefix` get these answers in order.
 //   GET  /__health
@@ -15,6 +21,8 @@ import http from "node:http";
 export function startFakeUpstream(port = 0) {
   const requests = [];
   let scripts = [];
+  let faults = { rate: 0 };
+  let rand = mulberry32(1);
 
   // Ads: per-account shape of the fake Meta/Google data, set with POST /__ads
   // {account, campaigns, page_size, currency}. Defaults: Meta 3 campaigns, Google 2, pages of 4.
@@ -139,7 +147,12 @@ export function startFakeUpstream(port = 0) {
         const prefix = url.searchParams.get("prefix") || "";
         return send(200, requests.filter((r) => r.path.startsWith(prefix)));
       }
-      if (url.pathname === "/__reset") { requests.length = 0; scripts = []; return send(200, { ok: true }); }
+      if (url.pathname === "/__reset") { requests.length = 0; scripts = []; faults = { rate: 0 }; return send(200, { ok: true }); }
+      if (url.pathname === "/__faults") {
+        faults = { rate: 0, hang_ms: 3000, ...JSON.parse(body || "{}") };
+        rand = mulberry32(faults.seed ?? 1);
+        return send(200, { ok: true, faults });
+      }
       if (url.pathname === "/__ads") { const a = JSON.parse(body); adsAccounts[a.account] = a; return send(200, { ok: true }); }
       if (url.pathname === "/__script") {
         const s = JSON.parse(body);
@@ -154,8 +167,14 @@ export function startFakeUpstream(port = 0) {
       let answer = defaultAnswer(url.pathname, body, url, req.method);
       if (script) {
         answer = script.repeatLast && script.responses.length === 1 ? script.responses[0] : script.responses.shift();
+      } else if (faults.rate > 0 && (faults.prefixes ? faults.prefixes.some((p) => url.pathname.startsWith(p)) : isEventPath(url.pathname)) && rand() < faults.rate) {
+        const kind = FAULTS[Math.floor(rand() * FAULTS.length)];
+        entry.fault = kind.name;
+        if (kind.reset) { entry.answered = 0; entry.acked = false; req.socket.destroy(); return; }
+        answer = kind.answer(url.pathname, faults);
       }
       entry.answered = answer.status;
+      entry.acked = !answer.hang_ms && isSuccess(url.pathname, answer);
       const finish = () => {
         if (res.destroyed) return;
         res.writeHead(answer.status, { "content-type": "application/json", ...(answer.headers || {}) });
@@ -167,6 +186,45 @@ export function startFakeUpstream(port = 0) {
   return new Promise((resolve) => {
     server.listen(port, "127.0.0.1", () => resolve({ server, port: server.address().port, requests }));
   });
+}
+
+// The platforms' event endpoints, where random faults go by default.
+function isEventPath(path) {
+  return /^\/v\d+\.\d+\/\d+\/events/.test(path) || path.startsWith("/mp/collect")
+    || path.startsWith("/rest/conversionEvents") || path.startsWith("/open_api/v1.3/event/track");
+}
+
+// The faults a platform really answers, by kind.
+const FAULTS = [
+  { name: "500", answer: () => ({ status: 500, body: { error: { message: "Internal error" } } }) },
+  { name: "503", answer: () => ({ status: 503, body: "Service Unavailable" }) },
+  { name: "429", answer: () => ({ status: 429, headers: { "retry-after": "1" }, body: { error: { message: "Too many requests", code: 4 } } }) },
+  { name: "hang", answer: (_, f) => ({ status: 200, hang_ms: f.hang_ms, body: {} }) },
+  { name: "reset", reset: true },
+  { name: "platform-error-in-200", answer: (path) => path.startsWith("/open_api/")
+      ? { status: 200, body: { code: 50002, message: "Internal service error, please retry", request_id: "fault" } }
+      : { status: 400, body: { error: { message: "An unexpected error has occurred. Please retry your request later.", type: "OAuthException", code: 2, is_transient: true, fbtrace_id: "Ffault" } } } },
+];
+
+// Whether an answer is one the platform would have acted on (TikTok's errors come with HTTP 200).
+function isSuccess(path, answer) {
+  if (answer.status < 200 || answer.status >= 300) return false;
+  if (path.startsWith("/open_api/")) {
+    try { return (typeof answer.body === "string" ? JSON.parse(answer.body) : answer.body).code === 0; } catch { return false; }
+  }
+  return true;
+}
+
+// A small seeded generator (mulberry32): the same seed gives the same faults.
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 // Fake ads data, exported so tests compute expected totals from the same formulas.

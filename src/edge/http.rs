@@ -1,15 +1,15 @@
-//! Routing: every endpoint of both Workers, in one table. Handlers live by resource:
-//! `tracking` (events, pixel.gif, consent), `tenants` (tenants, settings, pixels), `dashboard`
-//! (profile, keys, recent, stats, hourly, notifications), `tag` (the tag's config and visitor id),
-//! `health` (pixel verify, webhook test), `ads` (the ads module), `scheduled` (cron runs).
+//! Routing: every endpoint of both Workers, here. Handlers live by resource: `tracking` (events,
+//! pixel.gif, consent) and `tag` (the tag's config and visitor id) in the beacon Worker;
+//! `tenants` (tenants, settings, pixels), `dashboard` (profile, keys, recent, stats, hourly,
+//! notifications), `health` (pixel verify, webhook test), `ads` and `scheduled` (cron runs) in
+//! the jobs Worker, which the beacon Worker forwards them to.
 
 use serde_json::json;
 use worker::{Env, Method, Request, Response, Result};
 
-use super::{
-    auth, config, cors, dashboard, demo, json_response, request, tag, tenants, tracking, ApiError,
-    ApiResult,
-};
+use super::{auth, config, cors, demo, json_response, request, tag, tracking, ApiError, ApiResult};
+#[cfg(feature = "jobs")]
+use super::{dashboard, tenants};
 
 pub async fn handle(req: Request, env: Env) -> Result<Response> {
     let origin = req.headers().get("origin").ok().flatten();
@@ -35,8 +35,10 @@ fn healthy() -> Response {
     json_response(200, &json!({"ok": true, "version": config::VERSION}))
 }
 
-/// The endpoints the jobs Worker serves: those that call platforms or webhooks, the ads module
-/// and cron runs. Both Workers read this one table: the beacon Worker forwards a match over the
+/// The endpoints the jobs Worker serves: those that call platforms or webhooks, the ads module,
+/// cron runs, and the management API (tenants, settings, pixels, dashboard reads), which no
+/// beacon needs: the beacon Worker's wasm then holds only what a page's tag and a site's server
+/// call per event. Both Workers read this one table: the beacon Worker forwards a match over the
 /// JOBS binding (all but `Cron`, which only the beacon Worker itself sends), the jobs Worker
 /// serves it.
 #[derive(Clone, Copy, PartialEq)]
@@ -45,6 +47,7 @@ enum JobsRoute {
     TestNotification,
     Ads,
     Cron,
+    Manage,
 }
 
 fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
@@ -57,6 +60,11 @@ fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
         }
         (_, ["api", "v1", "ads", ..]) => Some(JobsRoute::Ads),
         (Method::Post, ["internal", "cron"]) => Some(JobsRoute::Cron),
+        (_, ["api", "v1", "tenants", ..])
+        | (_, ["api", "v1", "tracking", "pixels" | "settings", ..])
+        | (_, ["api", "v1", "tracking", "events", "recent" | "stats" | "hourly"]) => {
+            Some(JobsRoute::Manage)
+        }
         _ => None,
     }
 }
@@ -68,23 +76,30 @@ async fn serve_jobs(route: JobsRoute, req: Request, env: &Env, segments: &[&str]
         JobsRoute::TestNotification => super::health::test_notification(req, env).await,
         JobsRoute::Ads => super::ads::route(req, env, &segments[3..]).await,
         JobsRoute::Cron => super::scheduled::internal_cron(req, env).await,
+        JobsRoute::Manage => manage(req, env, segments).await,
     }
 }
 
 #[cfg(not(feature = "jobs"))]
 async fn serve_jobs(route: JobsRoute, req: Request, env: &Env, _: &[&str]) -> ApiResult {
-    match route {
-        JobsRoute::Cron => Err(not_found()),
-        _ => super::jobs::forward(req, env).await,
+    if route == JobsRoute::Cron {
+        return Err(not_found());
     }
+    let write = route == JobsRoute::Manage && req.method() != Method::Get;
+    let answer = super::jobs::forward(req, env).await;
+    if write {
+        super::store::kv::forget_configs();
+    }
+    answer
 }
 
 fn not_found() -> ApiError {
     ApiError::new(404, "not_found", "no such endpoint")
 }
 
+/// What the beacon Worker serves itself: events, beacons, consent and the tag's own calls.
 async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
-    use Method::{Delete, Get, Patch, Post, Put};
+    use Method::{Delete, Get, Post};
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
     if let Some(r) = jobs_route(&method, &segments) {
@@ -117,7 +132,15 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
         // The tag's own calls.
         (Get, ["api", "v1", "tracking", "config"]) => tag::config(req, env).await,
         (Get, ["api", "v1", "tracking", "id"]) => tag::identify(req, env).await,
-        // Tenants, settings, pixels.
+        _ => Err(not_found()),
+    }
+}
+
+/// The management API (jobs Worker): tenants, settings, pixels, dashboard reads.
+#[cfg(feature = "jobs")]
+async fn manage(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
+    use Method::{Delete, Get, Patch, Post, Put};
+    match (req.method(), segments) {
         (Post, ["api", "v1", "tenants"]) => tenants::create_tenant(req, env).await,
         (Get, ["api", "v1", "tracking", "settings"]) => tenants::get_settings(req, env).await,
         (Put, ["api", "v1", "tracking", "settings"]) => tenants::put_settings(req, env).await,
@@ -130,7 +153,6 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
         (Delete, ["api", "v1", "tracking", "pixels", id]) => {
             tenants::delete_pixel(req, env, id).await
         }
-        // Dashboard.
         (Get, ["api", "v1", "tenants", "me"]) => dashboard::me(req, env).await,
         (Post, ["api", "v1", "tenants", "keys", "rotate"]) => dashboard::rotate_key(req, env).await,
         (Delete, ["api", "v1", "tenants", "keys", "previous"]) => {

@@ -17,7 +17,6 @@ pub mod bindings;
 pub mod config;
 pub mod cookies;
 pub mod cors;
-pub mod dashboard;
 pub mod demo;
 pub mod durable;
 pub mod error;
@@ -27,12 +26,14 @@ pub mod request;
 pub mod secrets;
 pub mod store;
 pub mod tag;
-pub mod tenants;
 pub mod tracking;
 
-// The jobs Worker: platform calls, the queue consumer, cron jobs and the ads module.
+// The jobs Worker: platform calls, the queue consumer, cron jobs, the ads module and the
+// management API.
 #[cfg(feature = "jobs")]
 pub mod ads;
+#[cfg(feature = "jobs")]
+pub mod dashboard;
 #[cfg(feature = "jobs")]
 pub mod delivery;
 #[cfg(feature = "jobs")]
@@ -41,6 +42,8 @@ pub mod fetch;
 pub mod health;
 #[cfg(feature = "jobs")]
 pub mod scheduled;
+#[cfg(feature = "jobs")]
+pub mod tenants;
 // The beacon Worker's way to them.
 #[cfg(not(feature = "jobs"))]
 pub mod jobs;

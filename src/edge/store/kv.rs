@@ -104,6 +104,12 @@ async fn put_cached(env: &Env, key: &str, value: &impl serde::Serialize, what: &
     }
 }
 
+/// Forgets this isolate's memo of tenant configs: a management write went to the jobs Worker,
+/// which refreshed KV, so the next beacon here reads the new config at once.
+pub fn forget_configs() {
+    CONFIGS.with(|m| m.borrow_mut().clear());
+}
+
 /// Rebuilds the cached config after any change to the tenant or its pixels.
 pub async fn refresh_config(env: &Env, tenant_id: &str) -> Result<(), ApiError> {
     let db = bindings::db(env)?;

@@ -14,6 +14,8 @@ mod consent;
 #[cfg(feature = "jobs")]
 mod events;
 mod pixels;
+// What the dashboard reads (the management API lives in the jobs Worker).
+#[cfg(feature = "jobs")]
 mod reports;
 mod tenants;
 
@@ -22,6 +24,7 @@ pub use consent::*;
 #[cfg(feature = "jobs")]
 pub use events::*;
 pub use pixels::*;
+#[cfg(feature = "jobs")]
 pub use reports::*;
 pub use tenants::*;
 
