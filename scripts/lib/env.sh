@@ -16,7 +16,46 @@ export WRANGLER_LOG_PATH="${WRANGLER_LOG_PATH:-$PG_CACHE/wrangler-logs}"
 export CLOUDFLARE_API_TOKEN="${CLOUDFLARE_API_TOKEN:-}"
 export DO_NOT_TRACK=1
 
-pg_log() { printf '\033[1;34m[pixelgate]\033[0m %s\n' "$*" >&2; }
+# Colored on a terminal, plain in logs (CI).
+if [ -t 2 ]; then
+  pg_log() { printf '\033[1;34m[pixelgate]\033[0m %s\n' "$*" >&2; }
+else
+  pg_log() { printf '[pixelgate] %s\n' "$*" >&2; }
+fi
+
+# Time elapsed since a start read from $EPOCHREALTIME: "0.4 s", "42 s", "3 min 05 s".
+pg_since() {
+  local ms=$(( (${EPOCHREALTIME/./} - ${1/./}) / 1000 ))
+  if [ "$ms" -lt 10000 ]; then printf '%d.%d s' $((ms / 1000)) $((ms % 1000 / 100))
+  elif [ "$ms" -lt 60000 ]; then printf '%d s' $((ms / 1000))
+  else printf '%d min %02d s' $((ms / 60000)) $((ms % 60000 / 1000)); fi
+}
+
+# pg_step "name" cmd args...: logs "name …", runs the command in this shell, then logs
+# "name … done in 42 s". A failing step ends the script (set -e) and the exit hook logs
+# "name … failed after 42 s". Not as an `if`/`||` condition: bash ignores set -e inside those.
+PG_STEP="" PG_STEP_T0=""
+pg_step() {
+  local name="$1" outer="$PG_STEP" outer_t0="$PG_STEP_T0" t0="$EPOCHREALTIME"
+  shift
+  PG_STEP="$name" PG_STEP_T0="$t0"
+  pg_log "$name …"
+  "$@"
+  pg_log "$name … done in $(pg_since "$t0")"
+  PG_STEP="$outer" PG_STEP_T0="$outer_t0"
+}
+
+# One EXIT trap for every script: it reports a failed step, then runs the hooks added with
+# pg_at_exit (scripts/dev stops its servers there).
+PG_EXIT_HOOKS=()
+pg_at_exit() { PG_EXIT_HOOKS+=("$*"); }
+pg__on_exit() {
+  local rc=$? h
+  if [ "$rc" != 0 ] && [ -n "$PG_STEP" ]; then pg_log "$PG_STEP … failed after $(pg_since "$PG_STEP_T0")"; fi
+  for h in "${PG_EXIT_HOOKS[@]}"; do eval "$h" || true; done
+  return "$rc"
+}
+trap pg__on_exit EXIT
 
 pg_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$PG_ROOT/Cargo.lock"
@@ -24,17 +63,16 @@ pg_wasm_bindgen_version() {
 
 pg_install_rust_tools() {
   if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
-    pg_log "adding rust target wasm32-unknown-unknown"
-    rustup target add wasm32-unknown-unknown >&2
+    pg_step "adding rust target wasm32-unknown-unknown" rustup target add wasm32-unknown-unknown >&2
   fi
   local wbg; wbg="$(pg_wasm_bindgen_version)"
   if [ "$("$PG_CARGO_ROOT/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
-    pg_log "installing wasm-bindgen-cli $wbg (once; cached in $PG_CARGO_ROOT)"
-    cargo install --quiet --root "$PG_CARGO_ROOT" wasm-bindgen-cli --version "$wbg" --force >&2
+    pg_step "installing wasm-bindgen-cli $wbg (once; cached in $PG_CARGO_ROOT)" \
+      cargo install --quiet --root "$PG_CARGO_ROOT" wasm-bindgen-cli --version "$wbg" --force >&2
   fi
   if [ "$("$PG_CARGO_ROOT/bin/worker-build" --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
-    pg_log "installing worker-build $WORKER_BUILD_VERSION (once; cached in $PG_CARGO_ROOT)"
-    cargo install --quiet --locked --root "$PG_CARGO_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --force >&2
+    pg_step "installing worker-build $WORKER_BUILD_VERSION (once; cached in $PG_CARGO_ROOT)" \
+      cargo install --quiet --locked --root "$PG_CARGO_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --force >&2
   fi
 }
 
@@ -45,10 +83,10 @@ pg_install_node_tools() {
   key="$(sha256sum "$PG_ROOT/package-lock.json" | cut -c1-16)"
   dir="$PG_CACHE/npm/$key"
   if [ ! -f "$dir/.complete" ]; then
-    pg_log "installing npm tools into $dir (once per package-lock change)"
     rm -rf "$dir"; mkdir -p "$dir"
     cp "$PG_ROOT/package.json" "$PG_ROOT/package-lock.json" "$dir/"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    pg_step "installing npm tools into $dir (once per package-lock change)" \
+      eval '(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)'
     touch "$dir/.complete"
   fi
   if [ "$(readlink "$PG_ROOT/node_modules" 2>/dev/null)" != "$dir/node_modules" ]; then
@@ -60,9 +98,9 @@ pg_install_node_tools() {
 # Debian's Chromium for browser tests (Playwright's own browser download cannot work here).
 pg_install_browser() {
   if [ ! -x /usr/bin/chromium ]; then
-    pg_log "installing Debian chromium for browser tests"
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq chromium >&2
+    pg_step "installing Debian chromium for browser tests" \
+      eval "$sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq chromium >&2"
   fi
 }
 
