@@ -57,6 +57,33 @@ pg__on_exit() {
 }
 trap pg__on_exit EXIT
 
+# pg_dotenv_get NAME FILE: prints NAME's value from a dotenv file such as .dev.vars, read the way
+# wrangler reads it (the `dotenv` package's parse): KEY=value (a # starts a comment), KEY="value"
+# (\n and \r expanded, may span lines), KEY='value', KEY=`value`, an `export ` prefix, comment and
+# blank lines; the last definition wins. Fails (status 1, prints nothing) when NAME is not there.
+pg_dotenv_get() {
+  python3 -c '
+import re, sys
+name, path = sys.argv[1], sys.argv[2]
+src = open(path, encoding="utf-8").read().replace("\r\n", "\n").replace("\r", "\n")
+LINE = re.compile(r"^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)"
+                  r"(\s*\x27(?:\\\x27|[^\x27])*\x27|\s*\"(?:\\\"|[^\"])*\"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?"
+                  r"\s*(?:#.*)?$", re.M)
+found = None
+for m in LINE.finditer(src):
+    if m.group(1) == name:
+        value = (m.group(2) or "").strip()
+        quote = value[:1]
+        value = re.sub(r"^([\x27\"`])([\s\S]*)\1$", r"\2", value, flags=re.M)
+        if quote == "\"":
+            value = value.replace("\\n", "\n").replace("\\r", "\r")
+        found = value
+if found is None:
+    sys.exit(1)
+sys.stdout.write(found)
+' "$1" "$2"
+}
+
 pg_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$PG_ROOT/Cargo.lock"
 }
