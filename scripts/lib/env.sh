@@ -88,10 +88,21 @@ pg_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$PG_ROOT/Cargo.lock"
 }
 
-pg_install_rust_tools() {
+# rustup's parts: the wasm32 target, and clippy and rustfmt for scripts/test's gates.
+pg_install_rust_components() {
   if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
     pg_step "adding rust target wasm32-unknown-unknown" rustup target add wasm32-unknown-unknown >&2
   fi
+  local c
+  for c in clippy rustfmt; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$c-"; then
+      pg_step "adding rust component $c" rustup component add "$c" >&2
+    fi
+  done
+}
+
+pg_install_rust_tools() {
+  pg_install_rust_components
   local wbg; wbg="$(pg_wasm_bindgen_version)"
   if [ "$("$PG_CARGO_ROOT/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
     pg_step "installing wasm-bindgen-cli $wbg (once; cached in $PG_CARGO_ROOT)" \
