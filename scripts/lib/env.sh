@@ -105,12 +105,17 @@ pg_install_rust_tools() {
   pg_install_rust_components
   local wbg; wbg="$(pg_wasm_bindgen_version)"
   if [ "$("$PG_CARGO_ROOT/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}')" != "$wbg" ]; then
+    # --debug, measured: the unoptimized CLI compiles in 180 s of CPU and takes 1.9 s instead of
+    # 0.3 s on the jobs wasm (the same output); on a first run that is minutes sooner.
     pg_step "installing wasm-bindgen-cli $wbg (once; cached in $PG_CARGO_ROOT)" \
-      cargo install --quiet --root "$PG_CARGO_ROOT" wasm-bindgen-cli --version "$wbg" --force >&2
+      cargo install --quiet --debug --root "$PG_CARGO_ROOT" wasm-bindgen-cli --version "$wbg" --force >&2
   fi
   if [ "$("$PG_CARGO_ROOT/bin/worker-build" --version 2>/dev/null | awk '{print $NF}')" != "$WORKER_BUILD_VERSION" ]; then
+    # --debug: worker-build only orchestrates (cargo, wasm-bindgen and esbuild do the work), so its
+    # unoptimized build runs as fast (1.2 s either way, the same output) and compiles in 160 s of
+    # CPU instead of 560 s.
     pg_step "installing worker-build $WORKER_BUILD_VERSION (once; cached in $PG_CARGO_ROOT)" \
-      cargo install --quiet --locked --root "$PG_CARGO_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --force >&2
+      cargo install --quiet --locked --debug --root "$PG_CARGO_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --force >&2
   fi
 }
 
