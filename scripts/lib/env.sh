@@ -56,6 +56,9 @@ pg__on_exit() {
   return "$rc"
 }
 trap pg__on_exit EXIT
+# Ctrl-C or a kill ends the script through its exit hooks too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # pg_dotenv_get NAME FILE: prints NAME's value from a dotenv file such as .dev.vars, read the way
 # wrangler reads it (the `dotenv` package's parse): KEY=value (a # starts a comment), KEY="value"
@@ -121,10 +124,10 @@ pg_install_rust_tools() {
 
 # npm packages (wrangler, node 22, binaryen, esbuild, playwright-core) live in a cache directory keyed
 # by the lockfile's hash; the clone's node_modules is a symlink to it.
+pg_npm_dir() { echo "$PG_CACHE/npm/$(sha256sum "$PG_ROOT/package-lock.json" | cut -c1-16)"; }
 pg_install_node_tools() {
-  local key dir
-  key="$(sha256sum "$PG_ROOT/package-lock.json" | cut -c1-16)"
-  dir="$PG_CACHE/npm/$key"
+  local dir
+  dir="$(pg_npm_dir)"
   if [ ! -f "$dir/.complete" ]; then
     rm -rf "$dir"; mkdir -p "$dir"
     cp "$PG_ROOT/package.json" "$PG_ROOT/package-lock.json" "$dir/"
@@ -160,8 +163,27 @@ pg_export_paths() {
   export ESBUILD_BIN="$nm/esbuild/bin/esbuild"
 }
 
+# Ends a process and everything it started (children first).
+pg_kill_tree() {
+  local c
+  for c in $(pgrep -P "$1" 2>/dev/null); do pg_kill_tree "$c"; done
+  kill "$1" 2>/dev/null || true
+}
+
+PG_NPM_PID=""
+pg__stop_npm() { [ -z "$PG_NPM_PID" ] || pg_kill_tree "$PG_NPM_PID"; }
 pg_setup() {
+  # On a first run npm's download goes on beside the cargo installs, which use the CPU.
+  if [ ! -f "$(pg_npm_dir)/.complete" ]; then
+    pg_install_node_tools &
+    PG_NPM_PID=$!
+    pg_at_exit pg__stop_npm
+  fi
   pg_install_rust_tools
+  if [ -n "$PG_NPM_PID" ]; then
+    wait "$PG_NPM_PID" || { PG_NPM_PID=""; pg_log "installing the npm tools failed (see above)"; exit 1; }
+    PG_NPM_PID=""
+  fi
   pg_install_node_tools
   pg_export_paths
 }
