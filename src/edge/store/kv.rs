@@ -106,6 +106,7 @@ async fn put_cached(env: &Env, key: &str, value: &impl serde::Serialize, what: &
 
 /// Forgets this isolate's memo of tenant configs: a management write went to the jobs Worker,
 /// which refreshed KV, so the next beacon here reads the new config at once.
+#[cfg(not(feature = "jobs"))]
 pub fn forget_configs() {
     CONFIGS.with(|m| m.borrow_mut().clear());
 }
