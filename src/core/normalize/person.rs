@@ -1,5 +1,7 @@
 //! The person: first and last name, gender, external id.
 
+use std::borrow::Cow;
+
 use super::chars::{is_invisible, is_name_junk, lowercase_owned};
 use super::latin::{compose_latin, fold_key};
 use super::tables::genders::GENDERS;
@@ -49,7 +51,13 @@ pub fn normalize_name(raw: &str) -> Result<String, NormalizeError> {
     if !has_letter {
         return Err(NAME_NO_LETTERS);
     }
-    Ok(if has_sigma { kept.to_lowercase() } else { kept })
+    let kept = if has_sigma { kept.to_lowercase() } else { kept };
+    // Junk between a letter and its combining mark ("a:\u{301}") is gone only now: compose again,
+    // or the name keeps a decomposed letter that hashes unlike "á".
+    Ok(match compose_latin(&kept) {
+        Cow::Borrowed(_) => kept,
+        Cow::Owned(composed) => composed,
+    })
 }
 
 /// Gender as "f" or "m" (Meta, TikTok). Accepts Meta's library's word lists (female/woman/
