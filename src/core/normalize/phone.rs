@@ -25,6 +25,8 @@ const PHONE_NO_CC: NormalizeError = NormalizeError(
 );
 const PHONE_UNKNOWN_CC: NormalizeError =
     NormalizeError("phone number must start with an assigned country calling code after '+' or 00");
+const PHONE_TRUNK: NormalizeError =
+    NormalizeError("phone number holds a national prefix (such as 0) twice after its country code");
 const PHONE_NANP: NormalizeError = NormalizeError(
     "North American numbers have 10 digits, the area code and exchange not starting with 0 or 1 \
      (NXX-NXX-XXXX)",
@@ -195,6 +197,11 @@ fn finish_e164(
     }
     if total > 15 {
         return Err(PHONE_TOO_MANY);
+    }
+    // A national prefix still there (typed twice, "+44 0 020 ...", or left by a carrier code)
+    // would be dropped when the result is read again: it would hash unlike itself normalized.
+    if strip_trunk_after_cc(national, pc) != national {
+        return Err(PHONE_TRUNK);
     }
     let mut out = String::with_capacity(total + 1);
     out.push('+');
