@@ -104,6 +104,32 @@ pub fn decode_cursor(cursor: &str) -> Option<i64> {
     (n > 0 && encode_cursor(n) == cursor).then_some(n)
 }
 
+/// An id from a URL path segment, percent-decoded (a client may encode the ':' an event id can
+/// hold); None when it does not decode to UTF-8.
+pub fn path_id(segment: &str) -> Option<String> {
+    let b = segment.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// What a replay re-drives.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplaySelector {
@@ -430,11 +456,22 @@ mod tests {
     }
 
     #[test]
+    fn path_ids_are_percent_decoded() {
+        assert_eq!(path_id("order%3A42").as_deref(), Some("order:42"));
+        assert_eq!(path_id("a-b_c.d").as_deref(), Some("a-b_c.d"));
+        assert_eq!(path_id("50%").as_deref(), Some("50%"));
+        assert_eq!(path_id("%zz%3a").as_deref(), Some("%zz:"));
+        assert_eq!(path_id("%ff"), None);
+    }
+
+    #[test]
     fn cursors_are_opaque_and_round_trip() {
         for n in [1, 9, 1 << 40, i64::MAX] {
             let c = encode_cursor(n);
             assert!(!c.contains(&n.to_string()), "{c}");
-            assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(c
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
             assert_eq!(decode_cursor(&c), Some(n));
         }
         assert_eq!(decode_cursor(""), None);
@@ -525,10 +562,20 @@ mod tests {
         assert!(!is_consent_skip(None));
         assert_eq!(refusal("failed", Some("HTTP 400")), None);
         assert_eq!(
-            refusal("skipped", Some("pixel deleted or deactivated before delivery")),
+            refusal(
+                "skipped",
+                Some("pixel deleted or deactivated before delivery")
+            ),
             None
         );
-        for s in ["delivered", "paused", "queued", "sending", "retrying", "nope"] {
+        for s in [
+            "delivered",
+            "paused",
+            "queued",
+            "sending",
+            "retrying",
+            "nope",
+        ] {
             assert!(refusal(s, None).is_some(), "{s}");
         }
     }
@@ -633,7 +680,12 @@ mod tests {
             c("view", "li", "failed", Some("HTTP 500")),
             c("erased", "m1", "failed", Some("HTTP 500")),
             c("nocon", "m1", "failed", Some("HTTP 500")),
-            c("view", "m1", "skipped", Some("event url is not on one of the pixel's domains")),
+            c(
+                "view",
+                "m1",
+                "skipped",
+                Some("event url is not on one of the pixel's domains"),
+            ),
             c("buy", "m1", "retrying", None),
         ];
         let plan = plan_replay(
@@ -650,10 +702,7 @@ mod tests {
             assert_eq!((job.attempt, job.deferrals, job.solo), (1, 0, false));
             assert_eq!((job.tenant_id.as_str(), job.pixel.as_str()), ("t", "m1"));
             assert_eq!(job.delivery.mode, DeliveryMode::Full);
-            assert_eq!(
-                job.delivery.event.client.ip.as_deref(),
-                Some("203.0.113.9")
-            );
+            assert_eq!(job.delivery.event.client.ip.as_deref(), Some("203.0.113.9"));
         }
         let refused: Vec<(usize, &str, bool)> = plan
             .refused
@@ -721,8 +770,10 @@ mod tests {
             not_routed_reason(&filtered, 1, &lead, 100),
             "event not in the pixel's event_names"
         );
-        assert!(not_routed_reason(&pixel("l", Platform::Linkedin), 1, &view, 100)
-            .starts_with("LinkedIn"));
+        assert!(
+            not_routed_reason(&pixel("l", Platform::Linkedin), 1, &view, 100)
+                .starts_with("LinkedIn")
+        );
         assert!(not_routed_reason(&p, 1, &lead, 100).contains("changed since"));
     }
 }
