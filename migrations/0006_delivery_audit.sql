@@ -5,6 +5,9 @@
 ALTER TABLE deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE deliveries ADD COLUMN replayed_at INTEGER;
 
--- The audit listing: a tenant's deliveries in one status, newest first (keyset on the row's
--- position, which an index on these columns keeps in order).
+-- The audit listing pages newest first by the row's position (rowid, which never changes). An
+-- index keeps its rows in rowid order per key, so a page is a range read, never a sort: by status
+-- (the dashboard's failed and paused lists; also with a pixel), and all of a tenant's (also by
+-- pixel). The second is written on insert only.
 CREATE INDEX deliveries_status ON deliveries(tenant_id, status);
+CREATE INDEX deliveries_tenant ON deliveries(tenant_id);

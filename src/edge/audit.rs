@@ -286,11 +286,16 @@ async fn hand_over(
     for group in send_batches(&sizes) {
         let batch: Vec<String> = bodies.by_ref().take(group.len()).collect();
         if let Err(e) = queue::send_encoded(env, batch).await {
-            let unsent: Vec<(&str, &str, &str)> = indices[group.start..]
+            let unsent: Vec<(&str, &str, &str, i64)> = indices[group.start..]
                 .iter()
                 .map(|&i| {
                     let r = &rows[i];
-                    (r.event_id.as_str(), r.pixel_id.as_str(), r.status.as_str())
+                    (
+                        r.event_id.as_str(),
+                        r.pixel_id.as_str(),
+                        r.status.as_str(),
+                        r.attempts,
+                    )
                 })
                 .collect();
             if let Err(u) = log::unclaim(db, tenant_id, &unsent, claimed_at).await {

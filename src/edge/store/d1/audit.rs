@@ -219,18 +219,18 @@ pub async fn claim(
     Ok(out)
 }
 
-/// Gives claimed rows whose messages the Queue did not take back their status before the replay
-/// (`(event_id, pixel_id, status)`), unless the consumer wrote them meanwhile.
+/// Gives claimed rows whose messages the Queue did not take back their status and attempts before
+/// the replay (`(event_id, pixel_id, status, attempts)`), unless the consumer wrote them meanwhile.
 pub async fn unclaim(
     db: &D1Database,
     tenant_id: &str,
-    rows: &[(&str, &str, &str)],
+    rows: &[(&str, &str, &str, i64)],
     claimed_at: i64,
 ) -> Result<(), ApiError> {
     for chunk in rows.chunks(PAIRS_PER_WRITE) {
         run(
             db,
-            "UPDATE deliveries SET status = j.value ->> 2, replays = replays - 1, updated_at = ?3
+            "UPDATE deliveries SET status = j.value ->> 2, attempts = j.value ->> 3, replays = replays - 1, updated_at = ?3
              FROM json_each(?2) AS j
              WHERE deliveries.tenant_id = ?1 AND deliveries.event_id = j.value ->> 0 AND deliveries.pixel_id = j.value ->> 1
                AND deliveries.status = 'queued' AND deliveries.replayed_at = ?3",
