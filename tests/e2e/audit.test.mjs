@@ -285,3 +285,34 @@ test("paused deliveries are listed with the reason and never replayed; they resu
   assert.equal(put.status, 200, put.text);
   await waitFor(async () => dest((await detail("au-paused")).json, pausedMeta).status === "delivered", { what: "the resumed delivery" });
 });
+
+test("a failed delivery its pixel no longer takes is not replayed but marked skipped with why; by event id it is, once the pixel takes it again", async () => {
+  const platformId = String(metaId * 1 + 4);
+  const prefix = `/v24.0/${platformId}/events`;
+  const px = await gw.pixel(shop.api_key, { platform: "meta", pixel_id: platformId, access_token: "x" });
+  await gw.script(prefix, [refused], true);
+  const r = await gw.event(shop, { event_id: "au-off", event_name: "lead", visitor_id: "v-yes", url: `${origin}/y` }, { origin });
+  assert.equal(r.status, 202, r.text);
+  await waitFor(async () => dest((await detail("au-off")).json, px)?.status === "failed", { what: "au-off failed", timeout: 30_000 });
+  assert.equal((await api("PUT", `/api/v1/tracking/pixels/${px.id}`, shop.api_key, { is_active: false })).status, 200);
+  const calls = (await gw.upstream(prefix)).length;
+
+  const replay = (body) => api("POST", "/api/v1/tracking/deliveries/replay", shop.api_key, body);
+  const off = await replay({ pixel_id: px.id });
+  assert.deepEqual([off.status, off.json.replayed, off.json.remaining], [202, 0, 0], off.text);
+  assert.deepEqual(off.json.not_replayed, [{ event_id: "au-off", pixel_id: px.id, reason: "pixel inactive" }]);
+  const d = dest((await detail("au-off")).json, px);
+  assert.deepEqual([d.status, d.skip_reason], ["skipped", "not replayed: pixel inactive"]);
+  const failed = await api("GET", `/api/v1/tracking/deliveries?status=failed&pixel_id=${px.id}`, shop.api_key);
+  assert.equal(failed.json.deliveries.length, 0, "it left the failed list");
+
+  await gw.script(prefix, [], false);
+  assert.equal((await api("PUT", `/api/v1/tracking/pixels/${px.id}`, shop.api_key, { is_active: true })).status, 200);
+  const on = await replay({ event_ids: ["au-off"] });
+  assert.equal(on.status, 202, on.text);
+  assert.equal(on.json.replayed, 1, on.text);
+  await waitFor(async () => dest((await detail("au-off")).json, px).status === "delivered", { what: "au-off delivered" });
+  await sleep(1500);
+  const since = (await gw.upstream(prefix)).slice(calls).flatMap((q) => JSON.parse(q.body).data.map((e) => e.event_id));
+  assert.deepEqual(since, ["au-off"]);
+});
