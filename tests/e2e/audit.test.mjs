@@ -20,7 +20,7 @@ const api = (method, path, key, body) => gw.req(method, path, { token: key, body
 const metaEventIds = async (pixel) => (await gw.upstream(`/v24.0/${pixel}/events`))
   .flatMap((r) => JSON.parse(r.body).data.map((e) => e.event_id));
 const detail = async (id, key = shop.api_key) => api("GET", `/api/v1/tracking/events/${encodeURIComponent(id)}`, key);
-const dest = (d, pixel) => d.destinations.find((x) => x.pixel_id === pixel.id);
+const dest = (d, pixel) => d?.destinations?.find((x) => x.pixel_id === pixel.id);
 
 before(async () => {
   gw = await startGateway();
@@ -218,11 +218,14 @@ test("replay after the platform is fixed delivers each failed delivery exactly o
   assert.equal(a.json.remaining, 0);
   assert.equal(b.json.remaining, 0);
 
+  let seen;
   const d = await waitFor(async () => {
     const all = await Promise.all([...failing, "au-withdrawn"].map((id) => detail(id)));
-    const ok = all.every((x) => ["delivered", "skipped"].includes(dest(x.json, meta).status));
-    return ok && Object.fromEntries(all.map((x) => [x.json.event_id, dest(x.json, meta)]));
-  }, { what: "the replayed deliveries settled", timeout: 30_000 });
+    seen = Object.fromEntries(all.map((x) => [x.json.event_id, dest(x.json, meta)]));
+    return Object.values(seen).every((x) => ["delivered", "skipped"].includes(x.status)) && seen;
+  }, { what: "the replayed deliveries settled", timeout: 45_000 }).catch((e) => {
+    throw new Error(`${e.message}: ${JSON.stringify(seen)}`);
+  });
   for (const id of failing) {
     assert.equal(d[id].status, "delivered", JSON.stringify(d[id]));
     assert.equal(d[id].attempts, 1, "attempts start over");
