@@ -446,11 +446,14 @@ function editPixelById(id) {
   if (p) openPixelForm(p);
 }
 
-function replayMessage(r, what) {
+/** What a replay answer means to the user. An event's replay leaves its other destinations alone
+ *  (delivered, paused, ...): only when nothing was replayed is the first reason worth showing. A
+ *  replay of every failed delivery marks those their pixel no longer takes as skipped, with why. */
+function replayMessage(r, what, all = false) {
   const parts = [r.replayed ? `Replayed ${r.replayed} ${r.replayed === 1 ? "delivery" : "deliveries"}${what}.` : `Nothing replayed${what}.`];
   if (r.remaining) parts.push(`${r.remaining} more failed: replay again to continue.`);
-  if (!r.replayed && r.not_replayed?.length) parts.push(`${r.not_replayed[0].reason}.`);
-  else if (r.not_replayed_count) parts.push(`${r.not_replayed_count} not replayed (the reason is on each).`);
+  if (all && r.not_replayed_count) parts.push(`${r.not_replayed_count} no longer go to their pixel and are marked skipped with the reason.`);
+  else if (!r.replayed && r.not_replayed?.length) parts.push(`${r.not_replayed[0].reason}.`);
   return parts.join(" ");
 }
 
@@ -471,7 +474,7 @@ $("#replay-all").addEventListener("click", async () => {
   $("#replay-all").disabled = true;
   try {
     const r = await api("POST", "/api/v1/tracking/deliveries/replay", { status: "failed" });
-    flash(replayMessage(r, ""), r.replayed ? "ok" : "error");
+    flash(replayMessage(r, "", true), r.replayed ? "ok" : "error");
   } catch (e) {
     flash(e.message, "error");
   }
