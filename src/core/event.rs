@@ -29,7 +29,8 @@ const MAX_CLICK_ID_LEN: usize = 512;
 const MAX_CUSTOM_KEY_LEN: usize = 64;
 
 /// The rule for `event_id` and `visitor_id` (ASCII, so its characters are its bytes).
-const ID_RULE: &str = "must be 1-128 characters, each an ASCII letter, digit, '-', '_', '.' or ':'";
+pub const ID_RULE: &str =
+    "must be 1-128 characters, each an ASCII letter, digit, '-', '_', '.' or ':'";
 const _: () = assert!(MAX_ID_LEN == 128, "ID_RULE states the bound");
 
 const EVENT_NAME_RULE: &str = "must be a standard event name (page_view, lead, signup, \
@@ -328,6 +329,11 @@ pub fn parse_event(
         generated_id,
         warnings,
     })
+}
+
+/// Whether `id` follows `ID_RULE` (an `event_id` or `visitor_id` as the intake takes it).
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_LEN && id.chars().all(is_id_char)
 }
 
 fn is_id_char(c: char) -> bool {

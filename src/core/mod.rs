@@ -1,5 +1,6 @@
 //! The functional core: pure Rust, no `worker` types, tested natively with `cargo test`.
 pub mod ads;
+pub mod audit;
 pub mod banner;
 pub mod calendar;
 pub mod consent;

@@ -1,8 +1,9 @@
 //! Routing: every endpoint of both Workers, here. Handlers live by resource: `tracking` (events,
 //! pixel.gif, consent) and `tag` (the tag's config and visitor id) in the beacon Worker;
 //! `tenants` (tenants, settings, pixels), `dashboard` (profile, keys, recent, stats, hourly,
-//! notifications), `health` (pixel verify, webhook test), `ads` and `scheduled` (cron runs) in
-//! the jobs Worker, which the beacon Worker forwards them to.
+//! notifications), `health` (pixel verify, webhook test), `audit` (event detail, delivery log,
+//! replays), `ads` and `scheduled` (cron runs) in the jobs Worker, which the beacon Worker
+//! forwards them to.
 
 use serde_json::json;
 use worker::{Env, Method, Request, Response, Result};
@@ -35,16 +36,20 @@ fn healthy() -> Response {
     json_response(200, &json!({"ok": true, "version": config::VERSION}))
 }
 
-/// The endpoints the jobs Worker serves: those that call platforms or webhooks, the ads module,
-/// cron runs, and the management API (tenants, settings, pixels, dashboard reads), which no
-/// beacon needs: the beacon Worker's wasm then holds only what a page's tag and a site's server
-/// call per event. Both Workers read this one table: the beacon Worker forwards a match over the
+/// The endpoints the jobs Worker serves: those that call platforms or webhooks, the delivery
+/// audit (it rebuilds events and queues their deliveries), the ads module, cron runs, and the
+/// management API (tenants, settings, pixels, dashboard reads), which no beacon needs: the beacon
+/// Worker's wasm then holds only what a page's tag and a site's server call per event. Both
+/// Workers read this one table: the beacon Worker forwards a match over the
 /// JOBS binding (all but `Cron`, which only the beacon Worker itself sends), the jobs Worker
 /// serves it.
 #[derive(Clone, Copy, PartialEq)]
 enum JobsRoute {
     VerifyPixel,
     TestNotification,
+    EventDetail,
+    Deliveries,
+    Replay,
     Ads,
     Cron,
     Manage,
@@ -57,6 +62,16 @@ fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
         }
         (Method::Post, ["api", "v1", "tracking", "settings", "notifications", "test"]) => {
             Some(JobsRoute::TestNotification)
+        }
+        // recent, stats and hourly are the dashboard's reads (Manage, below).
+        (Method::Get, ["api", "v1", "tracking", "events", id])
+            if !matches!(*id, "recent" | "stats" | "hourly") =>
+        {
+            Some(JobsRoute::EventDetail)
+        }
+        (Method::Get, ["api", "v1", "tracking", "deliveries"]) => Some(JobsRoute::Deliveries),
+        (Method::Post, ["api", "v1", "tracking", "deliveries", "replay"]) => {
+            Some(JobsRoute::Replay)
         }
         (_, ["api", "v1", "ads", ..]) => Some(JobsRoute::Ads),
         (Method::Post, ["internal", "cron"]) => Some(JobsRoute::Cron),
@@ -74,6 +89,9 @@ async fn serve_jobs(route: JobsRoute, req: Request, env: &Env, segments: &[&str]
     match route {
         JobsRoute::VerifyPixel => tenants::verify_pixel(req, env, segments[4]).await,
         JobsRoute::TestNotification => super::health::test_notification(req, env).await,
+        JobsRoute::EventDetail => super::audit::event_detail(req, env, segments[4]).await,
+        JobsRoute::Deliveries => super::audit::list(req, env).await,
+        JobsRoute::Replay => super::audit::replay(req, env).await,
         JobsRoute::Ads => super::ads::route(req, env, &segments[3..]).await,
         JobsRoute::Cron => super::scheduled::internal_cron(req, env).await,
         JobsRoute::Manage => manage(req, env, segments).await,

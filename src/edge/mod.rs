@@ -2,7 +2,7 @@
 //!
 //! Where things are:
 //! - `http` routes every endpoint; handlers by resource: `tracking`, `tenants`, `dashboard`,
-//!   `tag`, `demo`, and in the jobs Worker `health`, `ads`, `scheduled`;
+//!   `tag`, `demo`, and in the jobs Worker `health`, `audit`, `ads`, `scheduled`;
 //! - `delivery` is the queue consumer (jobs Worker), `queue` the hand-off to the Queue;
 //! - `durable` holds the Durable Objects; `store` the D1 and KV queries;
 //! - cross-cutting: `bindings` (every binding and Durable Object call), `config` (every
@@ -32,6 +32,8 @@ pub mod tracking;
 // management API.
 #[cfg(feature = "jobs")]
 pub mod ads;
+#[cfg(feature = "jobs")]
+pub mod audit;
 #[cfg(feature = "jobs")]
 pub mod dashboard;
 #[cfg(feature = "jobs")]

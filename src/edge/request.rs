@@ -10,6 +10,8 @@ use super::ApiError;
 pub const MAX_JSON_BYTES: usize = crate::core::event::MAX_BODY_BYTES;
 /// Settings, keys and notifications: small objects.
 pub const MAX_SETTINGS_BYTES: usize = 16 * 1024;
+/// A replay's body: up to 1000 event ids of up to 128 characters.
+pub const MAX_REPLAY_BYTES: usize = 192 * 1024;
 /// Audience member lists are far larger than anything else anyone posts.
 pub const MAX_AUDIENCE_BYTES: usize = 32 * 1024 * 1024;
 

@@ -141,6 +141,7 @@ function showTab(tab) {
   if (tab === "overview") { loadOverview(); startPolling(loadOverview, 15000); }
   if (tab === "pixels") { loadPixels(); startPolling(loadPixels, 10000); }
   if (tab === "live") { loadEvents(); startPolling(loadEvents, POLL_MS); }
+  if (tab === "deliveries") { loadDeliveries(); startPolling(refreshDeliveries, 10000); }
   if (tab === "banner") loadBanner();
 }
 $("#tabs").addEventListener("click", (ev) => { const t = ev.target.closest("button")?.dataset.tab; if (t) showTab(t); });
@@ -379,13 +380,156 @@ async function loadEvents() {
       h("td", { class: "deliveries" }, (e.deliveries || []).length ? e.deliveries.map((d) =>
         h("span", { class: `chip st-${d.status}`, title: `${d.status}${d.attempts ? ` after ${d.attempts} attempt(s)` : ""}\n${d.last_error || d.response || ""}`, dataset: { platform: d.platform, status: d.status } },
           `${PLATFORM_NAMES[d.platform] || d.platform} · ${d.status}`)) : h("span", { class: "muted" }, "no destination")),
-      h("td", {}, h("button", { class: "link", onclick: () => { details.hidden = !details.hidden; } }, "details"))));
+      h("td", { class: "actions" }, h("button", { class: "link", onclick: () => { details.hidden = !details.hidden; } }, "details"),
+        h("button", { class: "link", "data-action": "audit", onclick: () => openEvent(e.event_id) }, "audit"))));
     rows.push(details);
   }
   $("#event-table tbody").replaceChildren(...rows);
   const dot = $("#live-dot");
   dot.classList.remove("pulse"); void dot.offsetWidth; dot.classList.add("pulse");
 }
+
+// ------------------------------------------------------------------ deliveries: audit and replay
+
+// The failed and the paused deliveries, each a list paged with the API's opaque cursor.
+const deliveryLists = { failed: { rows: [], cursor: null, pages: 0 }, paused: { rows: [], cursor: null, pages: 0 } };
+
+async function loadDeliveries() {
+  const { pixels } = await api("GET", "/api/v1/tracking/pixels");
+  state.pixels = pixels;
+  await Promise.all(["failed", "paused"].map((s) => loadDeliveryList(s, false)));
+}
+
+/** Polling refreshes the first pages only while no list was extended with "Load more". */
+function refreshDeliveries() {
+  if (deliveryLists.failed.pages > 1 || deliveryLists.paused.pages > 1) return Promise.resolve();
+  return loadDeliveries();
+}
+
+async function loadDeliveryList(status, more) {
+  const list = deliveryLists[status];
+  const cursor = more && list.cursor ? `&cursor=${encodeURIComponent(list.cursor)}` : "";
+  const r = await api("GET", `/api/v1/tracking/deliveries?status=${status}&limit=50${cursor}`);
+  list.rows = more ? list.rows.concat(r.deliveries) : r.deliveries;
+  list.cursor = r.next_cursor;
+  list.pages = more ? list.pages + 1 : 1;
+  $(`#${status}-table tbody`).replaceChildren(...list.rows.map((d) => deliveryRow(d, status)));
+  $(`#${status}-empty`).hidden = list.rows.length > 0;
+  $(`#${status}-table`).hidden = list.rows.length === 0;
+  $(`#${status}-more`).hidden = !list.cursor;
+  $(`#${status}-count`).textContent = list.rows.length ? `${list.rows.length}${list.cursor ? "+" : ""}` : "";
+  if (status === "failed") $("#replay-all").disabled = list.rows.length === 0;
+}
+
+function destination(pixelId, platform) {
+  const p = state.pixels.find((x) => x.id === pixelId);
+  return [PLATFORM_NAMES[platform] || platform, " ", h("span", { class: "mono fine" }, p ? p.pixel_id : "deleted pixel")];
+}
+
+function deliveryRow(d, status) {
+  const action = status === "failed"
+    ? h("button", { "data-action": "replay", onclick: (ev) => replayEvent(d.event_id, ev.currentTarget) }, "Replay")
+    : h("button", { class: "link", "data-action": "credentials", onclick: () => editPixelById(d.pixel_id) }, "Update credentials");
+  return h("tr", { dataset: { event: d.event_id, pixel: d.pixel_id, status: d.status } },
+    h("td", { class: "mono", title: fmtTime(d.updated_at) }, ago(d.updated_at)),
+    h("td", {}, h("button", { class: "link event-link", "data-action": "event", onclick: () => openEvent(d.event_id) },
+      h("strong", {}, d.event_name || "event"), " ", h("span", { class: "mono" }, short(d.event_id, 18)))),
+    h("td", {}, destination(d.pixel_id, d.platform)),
+    h("td", {}, d.attempts),
+    h("td", { class: "reason" }, d.last_error || "—"),
+    h("td", { class: "actions" }, action));
+}
+
+function editPixelById(id) {
+  const p = state.pixels.find((x) => x.id === id);
+  showTab("pixels");
+  if (p) openPixelForm(p);
+}
+
+/** What a replay answer means to the user. An event's replay leaves its other destinations alone
+ *  (delivered, paused, ...): only when nothing was replayed is the first reason worth showing. A
+ *  replay of every failed delivery marks those their pixel no longer takes as skipped, with why. */
+function replayMessage(r, what, all = false) {
+  const parts = [r.replayed ? `Replayed ${r.replayed} ${r.replayed === 1 ? "delivery" : "deliveries"}${what}.` : `Nothing replayed${what}.`];
+  if (r.remaining) parts.push(`${r.remaining} more failed: replay again to continue.`);
+  if (all && r.not_replayed_count) parts.push(`${r.not_replayed_count} no longer go to their pixel and are marked skipped with the reason.`);
+  else if (!r.replayed && r.not_replayed?.length) parts.push(`${r.not_replayed[0].reason}.`);
+  return parts.join(" ");
+}
+
+async function replayEvent(eventId, button) {
+  if (button) button.disabled = true;
+  try {
+    const r = await api("POST", "/api/v1/tracking/deliveries/replay", { event_ids: [eventId] });
+    flash(replayMessage(r, ` of ${eventId}`), r.replayed ? "ok" : "error");
+  } catch (e) {
+    flash(e.message, "error");
+  }
+  await loadDeliveries().catch(() => {});
+  return true;
+}
+
+$("#replay-all").addEventListener("click", async () => {
+  if (!confirm("Replay every failed delivery? Each goes through the queue again; consent is checked again and nothing already delivered is sent twice.")) return;
+  $("#replay-all").disabled = true;
+  try {
+    const r = await api("POST", "/api/v1/tracking/deliveries/replay", { status: "failed" });
+    flash(replayMessage(r, "", true), r.replayed ? "ok" : "error");
+  } catch (e) {
+    flash(e.message, "error");
+  }
+  await loadDeliveries().catch(() => {});
+});
+for (const s of ["failed", "paused"]) $(`#${s}-more`).addEventListener("click", () => loadDeliveryList(s, true));
+document.addEventListener("click", (ev) => {
+  const link = ev.target.closest("[data-goto]");
+  if (link) { ev.preventDefault(); showTab(link.dataset.goto); }
+});
+
+$("#event-lookup").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("#lookup-error").textContent = "";
+  const id = ev.target.event_id.value.trim();
+  if (!(await openEvent(id))) $("#lookup-error").textContent = `No event ${id} in this account.`;
+});
+
+/** The event's audit trail in a dialog: every destination's fate. False when there is no such event. */
+async function openEvent(id) {
+  let d;
+  try {
+    if (!state.pixels.length) state.pixels = (await api("GET", "/api/v1/tracking/pixels")).pixels;
+    d = await api("GET", `/api/v1/tracking/events/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (e.status === 404) { flash(`No event ${id} in this account.`, "error"); return false; }
+    throw e;
+  }
+  const c = d.consent || {};
+  $("#ev-title").textContent = `${d.event_name} · ${d.event_id}`;
+  const fact = (k, ...v) => [h("dt", {}, k), h("dd", {}, ...v)];
+  $("#ev-facts").replaceChildren(
+    ...fact("Event time", fmtTime(d.event_time)),
+    ...fact("Received", fmtTime(d.received_at)),
+    ...fact("Visitor", h("span", { class: "mono" }, d.visitor_id || "—")),
+    ...fact("URL", h("span", { class: "mono" }, d.url || "—")),
+    ...fact("Consent", h("span", { class: `chip ${c.analytics ? "on" : "off"}` }, "analytics"), h("span", { class: `chip ${c.marketing ? "on" : "off"}` }, "marketing")));
+  $("#ev-destinations tbody").replaceChildren(...d.destinations.map((x) => h("tr", { dataset: { pixel: x.pixel_id, status: x.status, recorded: String(x.recorded) } },
+    h("td", {}, destination(x.pixel_id, x.platform)),
+    h("td", {}, h("span", { class: `chip st-${x.status}` }, x.recorded ? x.status : "not sent"),
+      x.replays ? h("span", { class: "fine", title: `last replay ${fmtTime(x.replayed_at)}` }, ` replayed ×${x.replays}`) : null),
+    h("td", {}, x.recorded ? x.attempts : "—"),
+    h("td", { class: "fine" }, x.updated_at ? fmtTime(x.updated_at) : "—"),
+    h("td", { class: "mono fine" }, x.trace_id || "—"),
+    h("td", { class: "reason" }, x.skip_reason || x.last_error || x.response || "—"))));
+  const replay = $("#ev-replay");
+  replay.hidden = !d.destinations.some((x) => x.status === "failed");
+  replay.onclick = async () => { replay.disabled = true; await replayEvent(d.event_id); replay.disabled = false; await openEvent(d.event_id); };
+  $("#ev-data").textContent = JSON.stringify({ user_data: d.user_data, custom_data: d.custom_data, click_ids: d.click_ids, utm: d.utm, referrer: d.referrer }, null, 2);
+  const dialog = $("#event-dialog");
+  dialog.dataset.event = d.event_id;
+  if (!dialog.open) dialog.showModal();
+  return true;
+}
+$("#ev-close").addEventListener("click", () => $("#event-dialog").close());
 
 // ------------------------------------------------------------------ banner
 

@@ -169,7 +169,11 @@ pub fn upsert_deliveries_stmts(
     )
 }
 
-/// A dead-lettered delivery ends `failed` unless it was delivered meanwhile.
+/// A dead-lettered delivery ends `failed` unless it was delivered meanwhile, or a replay took the
+/// row over: the dead-letter queue is read seconds after a failure, so its letter can be older
+/// than a replay, and marking the replay's row failed would let another replay send it while it
+/// is in flight (or turn its final skip into a failure). The letter's send time is not passed
+/// here, so a replayed job that crashes the consumer three times keeps its last status.
 pub fn dead_letter_stmt(
     db: &D1Database,
     tenant_id: &str,
@@ -180,7 +184,7 @@ pub fn dead_letter_stmt(
     stmt(
         db,
         "UPDATE deliveries SET status = 'failed', last_error = coalesce(last_error, 'dead-lettered'), updated_at = ?4
-         WHERE tenant_id = ?1 AND event_id = ?2 AND pixel_id = ?3 AND status NOT IN ('delivered', 'failed')",
+         WHERE tenant_id = ?1 AND event_id = ?2 AND pixel_id = ?3 AND status NOT IN ('delivered', 'failed') AND replayed_at IS NULL",
         &[s(tenant_id), s(event_id), s(pixel), n(now)],
     )
 }

@@ -8,6 +8,9 @@ use worker::{D1Database, D1PreparedStatement};
 
 use crate::edge::ApiError;
 
+// The delivery log as an audit trail, and replays (jobs Worker).
+#[cfg(feature = "jobs")]
+pub mod audit;
 mod auth;
 mod consent;
 // Written by the queue consumer and the retention job only.

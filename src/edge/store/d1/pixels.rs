@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use worker::{D1Database, D1PreparedStatement};
 
 use super::{all, first, n, opt, run, s, stmt};
+use crate::core::fanout::PixelRoute;
 use crate::core::platform::Platform;
 use crate::edge::ApiError;
 
@@ -40,6 +41,18 @@ impl PixelRow {
 
     pub fn event_names(&self) -> Vec<String> {
         serde_json::from_str(&self.event_names).unwrap_or_default()
+    }
+
+    /// What routing knows of the pixel (None for a platform this version does not know).
+    pub fn route(&self) -> Option<PixelRoute> {
+        Some(PixelRoute {
+            id: self.id.clone(),
+            platform: self.platform()?,
+            is_active: self.is_active != 0,
+            server_side_enabled: self.server_side_enabled != 0,
+            domains: self.domains(),
+            event_names: self.event_names(),
+        })
     }
 
     /// The API view: secrets are reported as set or not, never returned.

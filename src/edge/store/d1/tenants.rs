@@ -6,10 +6,9 @@ use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use worker::D1Database;
 
-use super::pixels::list_pixels;
+use super::pixels::{list_pixels, PixelRow};
 use super::{first, n, opt, run, s};
 use crate::core::consent::ConsentPolicy;
-use crate::core::fanout::PixelRoute;
 use crate::core::tenant::TenantConfig;
 use crate::edge::ApiError;
 
@@ -108,19 +107,7 @@ pub async fn load_tenant_config(
         domains: serde_json::from_str(&row.domains).unwrap_or_default(),
         consent_policy: serde_json::from_str::<ConsentPolicy>(&row.consent_policy)
             .unwrap_or_default(),
-        pixels: pixels
-            .iter()
-            .filter_map(|p| {
-                Some(PixelRoute {
-                    id: p.id.clone(),
-                    platform: p.platform()?,
-                    is_active: p.is_active != 0,
-                    server_side_enabled: p.server_side_enabled != 0,
-                    domains: p.domains(),
-                    event_names: p.event_names(),
-                })
-            })
-            .collect(),
+        pixels: pixels.iter().filter_map(PixelRow::route).collect(),
     })
 }
 
