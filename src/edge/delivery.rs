@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use futures_util::future::join_all;
-use worker::{Env, MessageBatch, QueueRetryOptionsBuilder};
+use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
 
 use super::bindings::{self, DEAD_LETTER_QUEUE, DEAD_LETTER_QUEUE_NAME};
 use super::fetch::send;
@@ -556,12 +556,21 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
     let mut records = Vec::new();
     let mut counters = Vec::new();
     let mut dead = Vec::new();
+    // When each letter was sent: a replay after that owns the row, and the letter must not
+    // fail it.
+    let mut sent_at = Vec::new();
     for m in batch.messages()? {
+        let at = (m.timestamp().as_millis() / 1000) as i64;
         match serde_json::from_str::<QueueMessage>(m.body()) {
-            Ok(QueueMessage::Deliver(j)) => dead.push(*j),
+            Ok(QueueMessage::Deliver(j)) => {
+                dead.push(*j);
+                sent_at.push(at);
+            }
             Ok(rec @ QueueMessage::Record { .. }) => {
                 // Its first attempts died with it.
-                dead.extend(rec.jobs());
+                let jobs = rec.jobs();
+                sent_at.extend(jobs.iter().map(|_| at));
+                dead.extend(jobs);
                 records.push(rec);
             }
             Ok(QueueMessage::Counters(c)) => counters.push(c),
@@ -571,14 +580,16 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
     let settled = async {
         let consent = consent_now(&env, &dead).await?;
         records.retain(|r| !consent.erased_record(r));
-        dead.retain(|j| consent.recheck(j) != Recheck::Erased);
         store_records(&env, &records, counters).await?;
         let db = bindings::db(&env)?;
         let now = now_secs();
         let stmts = dead
             .iter()
-            .map(|j| {
-                d1::dead_letter_stmt(&db, &j.tenant_id, &j.delivery.event.event_id, &j.pixel, now)
+            .zip(&sent_at)
+            .filter(|(j, _)| consent.recheck(j) != Recheck::Erased)
+            .map(|(j, &at)| {
+                let event_id = &j.delivery.event.event_id;
+                d1::dead_letter_stmt(&db, &j.tenant_id, event_id, &j.pixel, at, now)
             })
             .collect::<Result<Vec<_>, _>>()?;
         d1::batch(&db, stmts).await
@@ -587,8 +598,13 @@ async fn consume_dead_letters(batch: MessageBatch<String>, env: Env) -> worker::
     match settled {
         Ok(()) => batch.ack_all(),
         Err(e) => {
+            // This queue retries for long (wrangler.jobs.toml): an outage of our storage delays
+            // dead letters, it does not drop them.
             worker::console_error!("dead letters not settled, will retry: {}", e.message);
-            batch.retry_all();
+            let delay = QueueRetryOptionsBuilder::new()
+                .with_delay_seconds(60)
+                .build();
+            batch.retry_all_with_options(&delay);
         }
     }
     Ok(())

@@ -179,13 +179,16 @@ pub fn dead_letter_stmt(
     tenant_id: &str,
     event_id: &str,
     pixel: &str,
+    sent_at: i64,
     now: i64,
 ) -> Result<D1PreparedStatement, ApiError> {
+    // A replay newer than the letter owns the row (it may be in flight, or skipped for consent).
     stmt(
         db,
         "UPDATE deliveries SET status = 'failed', last_error = coalesce(last_error, 'dead-lettered'), updated_at = ?4
-         WHERE tenant_id = ?1 AND event_id = ?2 AND pixel_id = ?3 AND status NOT IN ('delivered', 'failed') AND replayed_at IS NULL",
-        &[s(tenant_id), s(event_id), s(pixel), n(now)],
+         WHERE tenant_id = ?1 AND event_id = ?2 AND pixel_id = ?3 AND status NOT IN ('delivered', 'failed')
+           AND (replayed_at IS NULL OR replayed_at < ?5)",
+        &[s(tenant_id), s(event_id), s(pixel), n(now), n(sent_at)],
     )
 }
 
