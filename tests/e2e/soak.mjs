@@ -163,10 +163,16 @@ async function run(gw, { events, faultRate, seed, concurrency, settleMs, log }) 
   } else {
     log(`no replay endpoint (${r.status}): the missing pairs are the failed deliveries`);
   }
+  // Nothing may be left waiting, in flight or half-done, where the gateway lists deliveries.
+  const unsettled = {};
+  for (const status of ["queued", "sending", "retrying"]) {
+    const l = await gw.req("GET", `/api/v1/tracking/deliveries?status=${status}&limit=200`, { token: t.api_key });
+    if (l.status === 200) unsettled[status] = l.json.deliveries.length;
+  }
   const faults = {};
   for (const q of await gw.upstream("")) if (q.fault) faults[q.fault] = (faults[q.fault] ?? 0) + 1;
   return {
-    events, ...counts, faults, settled,
+    events, ...counts, faults, settled, unsettled,
     expected_pairs: result.expected, delivered_pairs: result.delivered, failed_then_replayed: replayed,
     lost: result.missing.length, delivered_twice: result.twice.length, leaked_to_denied: result.leaked.length,
     examples: { missing: result.missing.slice(0, 5), twice: result.twice.slice(0, 5), leaked: result.leaked.slice(0, 5) },

@@ -17,4 +17,5 @@ test("fault-injection soak: exactly once under 30 % platform faults", { timeout:
   assert.equal(r.leaked_to_denied, 0, `reached a platform without consent: ${r.examples.leaked}`);
   assert.ok(Object.keys(r.faults).length >= 5, `fault kinds seen: ${JSON.stringify(r.faults)}`);
   if (r.failed_then_replayed !== null) assert.equal(r.lost, 0, `lost: ${r.examples.missing}`);
+  for (const [status, n] of Object.entries(r.unsettled)) assert.equal(n, 0, `${n} deliveries left ${status}`);
 });
