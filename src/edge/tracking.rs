@@ -247,12 +247,14 @@ pub async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
     let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
     let (visitor_id, state) = parse_consent_body(&body, now_secs())?;
     let tenant_id = &caller.config.tenant_id;
+    // The address is evidence of the visitor's choice: a browser's own, never a server's.
+    let ip = (!caller.trusted).then(|| client_ip(&req)).flatten();
     d1::insert_consent(
         &bindings::db(env)?,
         tenant_id,
         &visitor_id,
         &state,
-        client_ip(&req).as_deref(),
+        ip.as_deref(),
     )
     .await?;
     kv::put_consent(env, tenant_id, &visitor_id, &state).await;
