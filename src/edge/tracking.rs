@@ -9,8 +9,11 @@ use worker::{Env, Headers, Request, Response};
 use super::auth::{tracking_caller, TrackingCaller};
 use super::request::{self, client_ip, geo_country, read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
-use super::{bindings, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult};
+use super::{
+    bindings, cookies, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult,
+};
 use crate::core::consent::{parse_consent_body, ConsentState};
+use crate::core::cookies::VISITOR_COOKIE;
 use crate::core::event::{self, IntakeContext, Parsed, Rejection};
 use crate::core::fanout::{self, QueueMessage, MAX_MESSAGE_BYTES};
 
@@ -269,8 +272,24 @@ pub async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
     ))
 }
 
+/// With the public site key a browser may act only on its own visitor: the one the gateway's
+/// first-party HttpOnly cookie names (set by `GET /api/v1/tracking/id`, unreadable by scripts and
+/// by other sites). Any other visitor id needs the api key.
+fn own_visitor(req: &Request, caller: &TrackingCaller, visitor: &str) -> Result<(), ApiError> {
+    let cookie = cookies::request_cookies(req).remove(VISITOR_COOKIE);
+    if caller.trusted || cookie.as_deref() == Some(visitor) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        403,
+        "not_this_visitor",
+        "with the site key a browser may only read or erase its own visitor (the gateway's visitor cookie); other visitor ids need the api key",
+    ))
+}
+
 pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
     let caller = tracking_caller(&req, env, None).await?;
+    own_visitor(&req, &caller, visitor)?;
     let db = bindings::db(env)?;
     let tenant_id = &caller.config.tenant_id;
     // After an erase the visitor has made no choice (the erasure record only stops deliveries).
@@ -292,9 +311,11 @@ pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
 
 pub async fn erase_visitor(req: Request, env: &Env, visitor: &str) -> ApiResult {
     let caller = tracking_caller(&req, env, None).await?;
+    own_visitor(&req, &caller, visitor)?;
     let tenant_id = &caller.config.tenant_id;
     let erasure = ConsentState::erasure(now_secs());
-    d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor, &erasure).await?;
+    let actor = if caller.trusted { "api_key" } else { "visitor" };
+    d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor, &erasure, actor).await?;
     // The erasure, not a deletion, goes to the cache: deliveries in flight read it and stop.
     kv::put_consent(env, tenant_id, visitor, &erasure).await;
     Ok(json_response(
