@@ -5,19 +5,40 @@
 //!   so its timing reveals nothing usable), current key or the previous one during a rotation's
 //!   grace period;
 //! - a browser on a tenant's site: the public `site_key` plus an `Origin` (or `Referer`) on the
-//!   tenant's allow-list.
+//!   tenant's allow-list (and, to read or erase its visitor's consent, the gateway's first-party
+//!   visitor cookie: `tracking`).
 //!
-//! Failed authentications are counted per client IP per minute (`core::ratelimit`); past the
-//! limit every attempt from that address is answered 429 with `Retry-After`.
+//! Failed authentications (a wrong api key or admin token) are counted per client network and
+//! per key prefix (`core::ratelimit`); past the limit a wrong key is answered 429 with
+//! `Retry-After`. A correct key is checked first and always passes.
+//!
+//! The counters live in a per-isolate memo, written through to KV (never D1: a failed attempt
+//! must not cost a database write). KV, not a Durable Object: only failures touch the counters,
+//! never a successful request; a bucket's count is approximate across isolates (KV keeps the last
+//! writer's number and takes one write per second per key, so an isolate writes a bucket at most
+//! once a second, plus the failure that reaches the limit), which is enough because the limit only
+//! ever refuses wrong keys; and the beacon Worker needs no new object class, migration or
+//! round trip to one place.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use worker::{Env, Request, Response};
 
 use super::request::{client_ip, header, query_nonempty};
 use super::store::{d1, kv};
-use super::{bindings, config, now_secs, ApiError};
-use crate::core::ratelimit;
+use super::{bindings, config, now_ms, now_secs, ApiError};
+use crate::core::ratelimit::{self, Count};
 use crate::core::secrets::{constant_time_eq, hash_api_key};
 use crate::core::tenant::TenantConfig;
+
+/// Buckets tracked per isolate before the memo starts over (KV still has the counts).
+const MEMO_MAX: usize = 10_000;
+
+thread_local! {
+    /// Bucket → (its count, when this isolate last wrote it to KV).
+    static FAILURES: RefCell<HashMap<String, (Count, Option<i64>)>> = RefCell::new(HashMap::new());
+}
 
 fn bearer(req: &Request) -> Option<String> {
     let h = header(req, "authorization")?;
@@ -31,17 +52,6 @@ pub fn has_bearer(req: &Request) -> bool {
     bearer(req).is_some()
 }
 
-fn rate_limited(now: i64) -> ApiError {
-    ApiError::new(
-        429,
-        "rate_limited",
-        &format!(
-            "too many failed authentications from this address; retry after {} s",
-            ratelimit::retry_after(now)
-        ),
-    )
-}
-
 /// A 429 from here carries `Retry-After` (seconds to the end of the fixed window).
 pub fn with_retry_after(resp: Response) -> Response {
     if resp.status_code() == 429 && !resp.headers().has("retry-after").unwrap_or(false) {
@@ -53,6 +63,49 @@ pub fn with_retry_after(resp: Response) -> Response {
     resp
 }
 
+/// Counts a wrong `presented` key and answers: `unauthorized` (401), or 429 once the client's
+/// network or the key's prefix is past the limit.
+async fn failed(req: &Request, env: &Env, presented: &str, unauthorized: ApiError) -> ApiError {
+    let now = now_secs();
+    let window = ratelimit::window(now);
+    let mut over = false;
+    for bucket in ratelimit::buckets(client_ip(req).as_deref(), presented) {
+        let memo = FAILURES.with(|m| m.borrow().get(&bucket).copied());
+        let known = Count::in_window(memo.map(|m| m.0), window);
+        // Already past the limit here: no need to ask KV, nor to tell it again.
+        let stored = if ratelimit::blocked(known) {
+            None
+        } else {
+            kv::auth_failures(env, &bucket).await
+        };
+        let count = Count::after_failure(memo.map(|m| m.0), stored, window);
+        over |= ratelimit::blocked(count.n - 1);
+        let mut last_store = memo.and_then(|m| m.1);
+        if !ratelimit::blocked(known) && ratelimit::should_store(count, last_store, now_ms()) {
+            last_store = Some(now_ms());
+            kv::put_auth_failures(env, &bucket, &count).await;
+        }
+        FAILURES.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= MEMO_MAX {
+                m.clear();
+            }
+            m.insert(bucket, (count, last_store));
+        });
+    }
+    if !over {
+        return unauthorized;
+    }
+    ApiError::new(
+        429,
+        "rate_limited",
+        &format!(
+            "too many failed authentications from this network or with this key; retry after {} s",
+            ratelimit::retry_after(now)
+        ),
+    )
+}
+
 pub struct Auth {
     pub tenant_id: String,
     /// Authenticated with the previous key during a rotation's grace period.
@@ -60,7 +113,8 @@ pub struct Auth {
     pub key_hash: String,
 }
 
-/// The tenant of `Authorization: Bearer <api_key>`; counts failures and answers 429 past the limit.
+/// The tenant of `Authorization: Bearer <api_key>`. A wrong key is counted and answered 401, or
+/// 429 past the limit; a right one always passes.
 pub async fn authenticate(req: &Request, env: &Env) -> Result<Auth, ApiError> {
     let key = bearer(req).ok_or_else(|| {
         ApiError::new(
@@ -69,25 +123,21 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Auth, ApiError> {
             "api key required (Authorization: Bearer <api_key>)",
         )
     })?;
-    let now = now_secs();
-    let bucket = ratelimit::bucket(client_ip(req).as_deref());
-    let minute = ratelimit::window(now);
-    let db = bindings::db(env)?;
     let key_hash = hash_api_key(&key);
-    let found = d1::auth_lookup(&db, &key_hash, &bucket, minute, now).await?;
-    if ratelimit::blocked(found.failures.unwrap_or(0)) {
-        return Err(rate_limited(now));
-    }
-    match found.tenant_id {
-        Some(tenant_id) => Ok(Auth {
-            tenant_id,
-            via_prev: found.via_prev.unwrap_or(0) != 0,
+    let found = d1::api_key_tenant(&bindings::db(env)?, &key_hash, now_secs()).await?;
+    match found {
+        Some(t) => Ok(Auth {
+            tenant_id: t.tenant_id,
+            via_prev: t.via_prev != 0,
             key_hash,
         }),
-        None => {
-            d1::record_auth_failure(&db, &bucket, minute).await?;
-            Err(ApiError::new(401, "unauthorized", "unknown api key"))
-        }
+        None => Err(failed(
+            req,
+            env,
+            &key,
+            ApiError::new(401, "unauthorized", "unknown api key"),
+        )
+        .await),
     }
 }
 
@@ -96,28 +146,19 @@ pub async fn tenant_of_api_key(req: &Request, env: &Env) -> Result<String, ApiEr
     authenticate(req, env).await.map(|a| a.tenant_id)
 }
 
-/// `Authorization: Bearer ADMIN_TOKEN`, compared in constant time, failures rate limited.
+/// `Authorization: Bearer ADMIN_TOKEN`, compared in constant time; wrong tokens are limited as
+/// wrong api keys are.
 pub async fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
     let expected = config::admin_token(env)?;
-    let now = now_secs();
-    let bucket = ratelimit::bucket(client_ip(req).as_deref());
-    let minute = ratelimit::window(now);
-    let db = bindings::db(env)?;
-    if ratelimit::blocked(d1::auth_failures(&db, &bucket, minute).await?) {
-        return Err(rate_limited(now));
-    }
+    let refused = ApiError::new(
+        401,
+        "unauthorized",
+        "admin token required (Authorization: Bearer ADMIN_TOKEN)",
+    );
     match bearer(req) {
         Some(t) if constant_time_eq(&t, &expected) => Ok(()),
-        given => {
-            if given.is_some() {
-                d1::record_auth_failure(&db, &bucket, minute).await?;
-            }
-            Err(ApiError::new(
-                401,
-                "unauthorized",
-                "admin token required (Authorization: Bearer ADMIN_TOKEN)",
-            ))
-        }
+        Some(t) => Err(failed(req, env, &t, refused).await),
+        None => Err(refused),
     }
 }
 

@@ -1,5 +1,5 @@
-//! KV: read-mostly caches for the beacon path. Never used for dedup (eventually consistent,
-//! 1 write/s per key).
+//! KV: read-mostly caches for the beacon path, and the failed-authentication counters shared
+//! between isolates. Never used for dedup (eventually consistent, 1 write/s per key).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,6 +9,7 @@ use worker::Env;
 
 use super::d1;
 use crate::core::consent::ConsentState;
+use crate::core::ratelimit::Count;
 use crate::core::tenant::TenantConfig;
 use crate::edge::{bindings, now_ms, ApiError};
 
@@ -171,6 +172,27 @@ async fn consent_uncached(
         put_consent(env, tenant_id, visitor_id, s).await;
     }
     Ok(stored)
+}
+
+fn auth_failures_entry(bucket: &str) -> String {
+    format!("authfail:{bucket}")
+}
+
+/// A failed-authentication bucket's count as another isolate last wrote it. Unreadable counts as
+/// none: the limiter must never fail a request because KV did.
+pub async fn auth_failures(env: &Env, bucket: &str) -> Option<Count> {
+    kv(env)
+        .ok()?
+        .get(&auth_failures_entry(bucket))
+        .json()
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Shares a bucket's count (expiring with KV's shortest TTL, the window is shorter).
+pub async fn put_auth_failures(env: &Env, bucket: &str, count: &Count) {
+    put_cached(env, &auth_failures_entry(bucket), count, "auth failures").await;
 }
 
 pub async fn put_consent(env: &Env, tenant_id: &str, visitor_id: &str, state: &ConsentState) {
