@@ -314,42 +314,30 @@ pub fn parse_event(
 
     // A browser's address and user agent are its request's own. A server's are not the visitor's:
     // it passes the visitor's explicitly, or the event has none.
-    let client = if ctx.trusted {
-        let ip = opt_str(client_ip, || path("client_ip_address"))?;
-        ClientContext {
-            ip: match ip {
-                None => None,
-                Some(ip) => Some(
-                    ip.parse::<std::net::IpAddr>()
-                        .map_err(|_| {
-                            FieldError::new(
-                                path("client_ip_address"),
-                                "must be an IPv4 or IPv6 address",
-                            )
-                        })?
-                        .to_string(),
-                ),
-            },
-            user_agent: opt_str(client_ua, || path("client_user_agent"))?
-                .map(|s| truncate_bytes(&s, 512).to_string()),
+    let keep = |v: &str| truncate_bytes(v, 512).to_string();
+    let mut client = [ctx.ip, ctx.user_agent].map(|v| v.filter(|_| !ctx.trusted).map(keep));
+    let given = [
+        (client_ip, "client_ip_address"),
+        (client_ua, "client_user_agent"),
+    ];
+    for (i, (v, field)) in given.into_iter().enumerate() {
+        let Some(v) = v.filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let text = v.as_str().map(str::trim);
+        let ip_ok = |s: &str| i == 1 || s.parse::<std::net::IpAddr>().is_ok();
+        if !ctx.trusted || !text.is_some_and(ip_ok) {
+            let rule = match (ctx.trusted, i) {
+                (false, _) => "only server-to-server (api_key) calls may set it; a browser's is taken from its request",
+                (true, 0) => "must be an IPv4 or IPv6 address",
+                _ => "must be a string",
+            };
+            return Err(FieldError::new(path(field), rule));
         }
-    } else {
-        let given = |v: Option<&Value>| !matches!(v, None | Some(Value::Null));
-        let set = [
-            (client_ip, "client_ip_address"),
-            (client_ua, "client_user_agent"),
-        ];
-        if let Some((_, field)) = set.into_iter().find(|(v, _)| given(*v)) {
-            return Err(FieldError::new(
-                path(field),
-                "only server-to-server (api_key) calls may set it; a browser's is taken from its request",
-            ));
-        }
-        ClientContext {
-            ip: ctx.ip.map(str::to_string),
-            user_agent: ctx.user_agent.map(|s| truncate_bytes(s, 512).to_string()),
-        }
-    };
+        client[i] = text.filter(|s| !s.is_empty()).map(keep);
+    }
+    let [ip, user_agent] = client;
+    let client = ClientContext { ip, user_agent };
 
     Ok(Parsed {
         event: Event {
@@ -1084,7 +1072,7 @@ mod tests {
         .unwrap()
         .event
         .client;
-        assert_eq!(given.ip.as_deref(), Some("2001:db8::1"));
+        assert_eq!(given.ip.as_deref(), Some("2001:DB8::1"));
         assert_eq!(given.user_agent.as_deref(), Some("Mozilla/5.0 (iPhone)"));
         let bad =
             parse_s(json!({"event_name": "lead", "client_ip_address": "10.0.0"})).unwrap_err();

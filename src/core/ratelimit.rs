@@ -10,8 +10,6 @@
 //! one's prefix cannot lock out the right one. The keys themselves (256 random bits) are what
 //! makes guessing hopeless; the limit slows it down and keeps it visible.
 
-use serde::{Deserialize, Serialize};
-
 /// Failed authentications allowed per bucket per window before a wrong key is answered 429.
 pub const MAX_FAILURES_PER_MINUTE: i64 = 10;
 pub const WINDOW_SECS: i64 = 60;
@@ -35,12 +33,8 @@ pub fn retry_after(now: i64) -> i64 {
 /// prefix is kept only as part of a SHA-256 (a mistyped real key must not leave a readable piece
 /// of itself in the counters).
 pub fn buckets(ip: Option<&str>, presented_key: &str) -> [String; 2] {
-    let prefix: String = presented_key
-        .trim()
-        .chars()
-        .take(KEY_PREFIX_CHARS)
-        .collect();
-    let hash = super::hash::sha256_hex(&prefix);
+    let prefix = super::text::truncate_chars(presented_key.trim(), KEY_PREFIX_CHARS);
+    let hash = super::hash::sha256_hex(prefix);
     [net_bucket(ip), format!("key:{}", &hash[..16])]
 }
 
@@ -48,10 +42,11 @@ pub fn buckets(ip: Option<&str>, presented_key: &str) -> [String; 2] {
 /// Without a readable address every such caller shares one bucket.
 pub fn net_bucket(ip: Option<&str>) -> String {
     use std::net::IpAddr;
+    let v4 = |o: [u8; 4]| format!("net:{}.{}.{}.{}", o[0], o[1], o[2], o[3]);
     match ip.and_then(|s| s.trim().parse::<IpAddr>().ok()) {
-        Some(IpAddr::V4(a)) => format!("net:{a}"),
+        Some(IpAddr::V4(a)) => v4(a.octets()),
         Some(IpAddr::V6(a)) => match a.to_ipv4_mapped() {
-            Some(v4) => format!("net:{v4}"),
+            Some(m) => v4(m.octets()),
             None => {
                 let s = a.segments();
                 format!("net:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
@@ -62,13 +57,26 @@ pub fn net_bucket(ip: Option<&str>) -> String {
 }
 
 /// A bucket's failures in one window, as the isolate memo and KV keep it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Count {
     pub window: i64,
     pub n: i64,
 }
 
 impl Count {
+    /// As KV keeps it: `<window> <n>` (plain text: no JSON code for so little).
+    pub fn encode(self) -> String {
+        format!("{} {}", self.window, self.n)
+    }
+
+    pub fn decode(s: &str) -> Option<Count> {
+        let (w, n) = s.split_once(' ')?;
+        Some(Count {
+            window: w.parse().ok()?,
+            n: n.parse().ok()?,
+        })
+    }
+
     /// Failures counted in `window` (an older window's count is over).
     pub fn in_window(c: Option<Count>, window: i64) -> i64 {
         c.filter(|c| c.window == window).map_or(0, |c| c.n)
@@ -190,6 +198,19 @@ mod tests {
             "a new window"
         );
         assert_eq!(Count::in_window(c(w - 1, 50), w), 0);
+    }
+
+    #[test]
+    fn counts_round_trip_through_kv_text() {
+        let c = Count {
+            window: 29_333_333,
+            n: 7,
+        };
+        assert_eq!(c.encode(), "29333333 7");
+        assert_eq!(Count::decode(&c.encode()), Some(c));
+        for bad in ["", "1", "1 x", "x 1", "1  2"] {
+            assert_eq!(Count::decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub fn is_public_host(host: &str) -> bool {
             || (s[0] & 0xffc0) == 0xfe80
             || (s[0] & 0xff00) == 0xff00);
     }
-    let last = name.rsplit('.').next().unwrap_or_default();
+    let last = &name[name.rfind('.').map_or(0, |i| i + 1)..];
     let numeric = !last.is_empty()
         && (last.bytes().all(|b| b.is_ascii_digit())
             || (last.starts_with("0x") && last[2..].bytes().all(|b| b.is_ascii_hexdigit())));

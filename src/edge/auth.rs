@@ -21,7 +21,6 @@
 //! round trip to one place.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use worker::{Env, Request, Response};
 
@@ -32,12 +31,46 @@ use crate::core::ratelimit::{self, Count};
 use crate::core::secrets::{constant_time_eq, hash_api_key};
 use crate::core::tenant::TenantConfig;
 
-/// Buckets tracked per isolate before the memo starts over (KV still has the counts).
-const MEMO_MAX: usize = 10_000;
+/// Slots of the isolate's memo: direct-mapped by a hash of the bucket, so it never grows; two
+/// buckets in one slot take turns (KV still has both counts).
+const MEMO_SLOTS: usize = 512;
+
+/// A memo slot: the bucket's hash, its count, when this isolate last wrote it to KV (ms, or 0).
+type Slot = (u64, Count, i64);
 
 thread_local! {
-    /// Bucket → (its count, when this isolate last wrote it to KV).
-    static FAILURES: RefCell<HashMap<String, (Count, Option<i64>)>> = RefCell::new(HashMap::new());
+    static FAILURES: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// FNV-1a: the memo's tag for a bucket (never 0, the empty slot's); its slot is `slot(hash)`.
+fn bucket_hash(bucket: &str) -> u64 {
+    bucket.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }) | 1
+}
+
+/// The high bits: the low one is always set.
+fn slot(hash: u64) -> usize {
+    (hash >> 32) as usize % MEMO_SLOTS
+}
+
+fn memo(hash: u64) -> Option<(Count, i64)> {
+    FAILURES.with(|m| {
+        m.borrow()
+            .get(slot(hash))
+            .filter(|s| s.0 == hash)
+            .map(|s| (s.1, s.2))
+    })
+}
+
+fn remember(hash: u64, count: Count, stored_at: i64) {
+    FAILURES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.is_empty() {
+            m.resize(MEMO_SLOTS, (0, Count { window: 0, n: 0 }, 0));
+        }
+        m[slot(hash)] = (hash, count, stored_at);
+    })
 }
 
 fn bearer(req: &Request) -> Option<String> {
@@ -66,11 +99,11 @@ pub fn with_retry_after(resp: Response) -> Response {
 /// Counts a wrong `presented` key and answers: `unauthorized` (401), or 429 once the client's
 /// network or the key's prefix is past the limit.
 async fn failed(req: &Request, env: &Env, presented: &str, unauthorized: ApiError) -> ApiError {
-    let now = now_secs();
-    let window = ratelimit::window(now);
+    let window = ratelimit::window(now_secs());
     let mut over = false;
     for bucket in ratelimit::buckets(client_ip(req).as_deref(), presented) {
-        let memo = FAILURES.with(|m| m.borrow().get(&bucket).copied());
+        let hash = bucket_hash(&bucket);
+        let memo = memo(hash);
         let known = Count::in_window(memo.map(|m| m.0), window);
         // Already past the limit here: no need to ask KV, nor to tell it again.
         let stored = if ratelimit::blocked(known) {
@@ -80,30 +113,22 @@ async fn failed(req: &Request, env: &Env, presented: &str, unauthorized: ApiErro
         };
         let count = Count::after_failure(memo.map(|m| m.0), stored, window);
         over |= ratelimit::blocked(count.n - 1);
-        let mut last_store = memo.and_then(|m| m.1);
-        if !ratelimit::blocked(known) && ratelimit::should_store(count, last_store, now_ms()) {
-            last_store = Some(now_ms());
-            kv::put_auth_failures(env, &bucket, &count).await;
+        let mut stored_at = memo.map_or(0, |m| m.1);
+        let last = (stored_at != 0).then_some(stored_at);
+        if !ratelimit::blocked(known) && ratelimit::should_store(count, last, now_ms()) {
+            stored_at = now_ms();
+            kv::put_auth_failures(env, &bucket, count).await;
         }
-        FAILURES.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.len() >= MEMO_MAX {
-                m.clear();
-            }
-            m.insert(bucket, (count, last_store));
-        });
+        remember(hash, count, stored_at);
     }
-    if !over {
-        return unauthorized;
-    }
-    ApiError::new(
-        429,
-        "rate_limited",
-        &format!(
-            "too many failed authentications from this network or with this key; retry after {} s",
-            ratelimit::retry_after(now)
+    match over {
+        false => unauthorized,
+        true => ApiError::new(
+            429,
+            "rate_limited",
+            "too many failed authentications from this network or with this key; wait as long as Retry-After says",
         ),
-    )
+    }
 }
 
 pub struct Auth {

@@ -276,8 +276,8 @@ pub async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
 /// first-party HttpOnly cookie names (set by `GET /api/v1/tracking/id`, unreadable by scripts and
 /// by other sites). Any other visitor id needs the api key.
 fn own_visitor(req: &Request, caller: &TrackingCaller, visitor: &str) -> Result<(), ApiError> {
-    let cookie = cookies::request_cookies(req).remove(VISITOR_COOKIE);
-    if caller.trusted || cookie.as_deref() == Some(visitor) {
+    let jar = cookies::request_cookies(req);
+    if caller.trusted || jar.get(VISITOR_COOKIE).is_some_and(|v| v == visitor) {
         return Ok(());
     }
     Err(ApiError::new(

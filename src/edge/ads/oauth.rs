@@ -147,8 +147,8 @@ fn verified_state(
         field: Some("state".into()),
     })?;
     let (name, _) = binding_cookie(req, env, platform);
-    let cookie = request_cookies(req).remove(&name);
-    if !oauth::browser_bound(&key, &verified.nonce, cookie.as_deref()) {
+    let jar = request_cookies(req);
+    if !oauth::browser_bound(&key, &verified.nonce, jar.get(&name).map(String::as_str)) {
         return Err(ApiError::new(
             403,
             "oauth_browser_mismatch",
