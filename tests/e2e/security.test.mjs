@@ -25,31 +25,54 @@ function sql(query) {
   return JSON.parse(out.toString())[0].results;
 }
 
-test("with the site key a browser reads and erases only its own visitor (the HttpOnly cookie); every erase is audited", async () => {
+/** The `name=value` pairs of an answer's Set-Cookie headers. */
+const setCookies = (r) => Object.fromEntries(r.headers.getSetCookie().map((c) => c.split(";")[0].split("=")).map(([k, ...v]) => [k, v.join("=")]));
+
+test("with the site key a browser reads and erases only its own visitor (the gateway's signed HttpOnly cookie); every erase is audited", async () => {
   const site = { origin: "https://shop.example" };
   const path = (v) => `/api/v1/tracking/consent/${v}?site_key=${shop.site_key}`;
+  // The visitor's browser: the id call sets pg_vid and the gateway's signature of it, pg_vsig.
+  const id = await gw.req("GET", `/api/v1/tracking/id?site_key=${shop.site_key}&vid=v-mine`, { headers: site });
+  assert.equal(id.status, 200, id.text);
+  const jar = setCookies(id);
+  assert.equal(jar.pg_vid, "v-mine");
+  assert.match(jar.pg_vsig, /^[0-9a-f]{32}$/);
+  assert.ok(id.headers.getSetCookie().some((c) => /^pg_vsig=.*HttpOnly/.test(c)), "the signature is HttpOnly");
+  const mine = `pg_vid=v-mine; pg_vsig=${jar.pg_vsig}`;
   assert.equal((await gw.consent(shop, "v-mine", { marketing: true })).status, 201);
   assert.equal((await gw.consent(shop, "v-other", { marketing: true })).status, 201);
 
-  // Reading: only the visitor the gateway's cookie names.
-  for (const headers of [site, { ...site, cookie: "pg_vid=v-mine" }, { ...site, cookie: "pg_vid=" }]) {
-    const r = await gw.req("GET", path("v-other"), { headers });
-    assert.equal(r.status, 403, `${JSON.stringify(headers)}: ${r.text}`);
+  // Reading: only the visitor the gateway's signed cookie names; a made-up Cookie header proves nothing.
+  for (const [v, cookie] of [["v-other", undefined], ["v-other", mine], ["v-other", "pg_vid=v-other"],
+    ["v-other", `pg_vid=v-other; pg_vsig=${jar.pg_vsig}`], ["v-mine", "pg_vid=v-mine"], ["v-mine", "pg_vid=v-mine; pg_vsig=00000000000000000000000000000000"]]) {
+    const r = await gw.req("GET", path(v), { headers: { ...site, ...(cookie ? { cookie } : {}) } });
+    assert.equal(r.status, 403, `${v} with ${cookie}: ${r.text}`);
     assert.equal(r.json.error.code, "not_this_visitor");
   }
-  const mine = await gw.req("GET", path("v-mine"), { headers: { ...site, cookie: "other=1; pg_vid=v-mine" } });
-  assert.equal(mine.status, 200, mine.text);
-  assert.equal(mine.json.consent.marketing, true);
-  assert.equal(mine.json.history, null, "a browser never sees the history");
+  const read = await gw.req("GET", path("v-mine"), { headers: { ...site, cookie: `other=1; ${mine}` } });
+  assert.equal(read.status, 200, read.text);
+  assert.equal(read.json.consent.marketing, true);
+  assert.equal(read.json.history, null, "a browser never sees the history");
+
+  // Someone naming another visitor's id gets no signature for it: not from the id call, not from a consent post.
+  const claim = await gw.req("GET", `/api/v1/tracking/id?site_key=${shop.site_key}&vid=v-other`, { headers: site });
+  assert.equal(claim.status, 200);
+  assert.equal(setCookies(claim).pg_vsig, undefined);
+  const repost = await gw.consent(shop, "v-other", { marketing: false });
+  assert.equal(repost.status, 201);
+  assert.equal(setCookies(repost).pg_vsig, undefined);
+  // The visitor's own consent answer keeps its signature fresh.
+  const again = await gw.req("POST", `/api/v1/tracking/consent?site_key=${shop.site_key}`, { headers: { ...site, cookie: mine, "content-type": "text/plain" },
+    body: { visitor_id: "v-mine", version: "v1", analytics: false, marketing: true, functional: true } });
+  assert.equal(setCookies(again).pg_vsig, jar.pg_vsig);
 
   // Erasing: the public site key cannot destroy another visitor's evidence.
-  const refused = await gw.req("DELETE", path("v-other"), { headers: { ...site, cookie: "pg_vid=v-mine" } });
+  const refused = await gw.req("DELETE", path("v-other"), { headers: { ...site, cookie: `pg_vid=v-other; pg_vsig=${jar.pg_vsig}` } });
   assert.equal(refused.status, 403, refused.text);
   const still = await gw.req("GET", "/api/v1/tracking/consent/v-other", { token: shop.api_key });
-  assert.equal(still.json.consent.marketing, true, "the other visitor's consent is untouched");
-  assert.equal(still.json.history.length, 1);
+  assert.equal(still.json.history.length, 2, "the other visitor's evidence is untouched");
 
-  const own = await gw.req("DELETE", path("v-mine"), { headers: { ...site, cookie: "pg_vid=v-mine" } });
+  const own = await gw.req("DELETE", path("v-mine"), { headers: { ...site, cookie: mine } });
   assert.equal(own.status, 200, own.text);
   const byServer = await gw.req("DELETE", "/api/v1/tracking/consent/v-other", { token: shop.api_key });
   assert.equal(byServer.status, 200, byServer.text);

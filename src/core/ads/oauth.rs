@@ -39,7 +39,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
 use super::meta_insights::read_meta_response;
@@ -71,27 +70,8 @@ impl std::fmt::Debug for OAuthClient {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104) with the `sha2` crate.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block_key = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block_key[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block_key[..key.len()].copy_from_slice(key);
-    }
-    let inner_pad: Vec<u8> = block_key.iter().map(|b| b ^ 0x36).collect();
-    let outer_pad: Vec<u8> = block_key.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new()
-        .chain_update(&inner_pad)
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(&outer_pad)
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
+/// HMAC-SHA256 (RFC 2104), shared with the visitor cookie's signature.
+pub use crate::core::hash::hmac_sha256;
 
 /// What a verified `state` proves.
 #[derive(Debug, Clone, PartialEq, Eq)]
