@@ -8,6 +8,10 @@ use super::consent::ConsentState;
 
 /// Visitor id, HttpOnly: the tag learns it from `GET /api/v1/tracking/id`, never from the cookie.
 pub const VISITOR_COOKIE: &str = "pg_vid";
+/// The gateway's signature of the visitor id, HttpOnly ([`visitor_signature`]): what proves,
+/// to the consent read and erase with the public site key, that this browser is that visitor.
+/// A `pg_vid` alone proves nothing (any client can send a `Cookie` header it made up).
+pub const VISITOR_SIG_COOKIE: &str = "pg_vsig";
 /// The consent choice, readable by the tag (`<analytics><marketing><functional>.<version>`).
 pub const CONSENT_COOKIE: &str = "pg_consent";
 /// Meta's own names, so a Meta Pixel on the page reads the same values.
@@ -109,6 +113,22 @@ pub fn valid_visitor_id(v: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The `pg_vsig` value for `visitor_id` of `tenant_id`: 128 bits of an HMAC-SHA256 under the
+/// gateway's key, as hex. The gateway signs only an id it can vouch for: one the browser already
+/// proved, or one without any consent record yet (a new visitor: nothing of theirs to read or
+/// erase). So a client that names someone else's visitor id gets no signature for it.
+pub fn visitor_signature(key: &[u8], tenant_id: &str, visitor_id: &str) -> String {
+    let mac = super::hash::hmac_sha256(key, format!("pg_vid|{tenant_id}|{visitor_id}").as_bytes());
+    mac[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Does the request's `pg_vsig` (if any) sign this visitor of this tenant?
+pub fn visitor_proven(key: &[u8], tenant_id: &str, visitor_id: &str, sig: Option<&str>) -> bool {
+    sig.is_some_and(|s| {
+        super::secrets::constant_time_eq(&visitor_signature(key, tenant_id, visitor_id), s)
+    })
+}
+
 /// `fb.<subdomain index>.<unix ms>.<fbclid or random>`; anything else is never echoed into a
 /// Set-Cookie (no header injection, no junk for Meta).
 pub fn valid_fb_cookie(v: &str) -> bool {
@@ -152,6 +172,29 @@ pub fn consent_cookie_value(s: &ConsentState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visitor_signatures_bind_tenant_and_visitor() {
+        let key = [7u8; 32];
+        let sig = visitor_signature(&key, "t1", "v-1");
+        assert_eq!(sig.len(), 32);
+        assert!(sig.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(visitor_proven(&key, "t1", "v-1", Some(&sig)));
+        assert!(
+            !visitor_proven(&key, "t1", "v-2", Some(&sig)),
+            "another visitor"
+        );
+        assert!(
+            !visitor_proven(&key, "t2", "v-1", Some(&sig)),
+            "another tenant"
+        );
+        assert!(
+            !visitor_proven(&[8u8; 32], "t1", "v-1", Some(&sig)),
+            "another key"
+        );
+        assert!(!visitor_proven(&key, "t1", "v-1", None));
+        assert!(!visitor_proven(&key, "t1", "v-1", Some("")));
+    }
 
     fn doms(d: &[&str]) -> Vec<String> {
         d.iter().map(|s| s.to_string()).collect()

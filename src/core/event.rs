@@ -184,6 +184,9 @@ impl Event {
 /// What the edge knows about the request, passed into the pure intake.
 pub struct IntakeContext<'a> {
     pub now: i64,
+    /// The request's address and user agent: a browser's own, used only for untrusted callers
+    /// (a server's would be its own, never the visitor's; it sends `client_ip_address` and
+    /// `client_user_agent` instead).
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     /// Country of the request (Cloudflare's geo), used as the default for national phone numbers.
@@ -201,7 +204,7 @@ pub struct Parsed {
 }
 
 /// The keys of an event object we read (the click ids aside: CLICK_ID_KEYS).
-const EVENT_KEYS: [&str; 12] = [
+const EVENT_KEYS: [&str; 14] = [
     "event_id",
     "event_name",
     "event_time",
@@ -214,6 +217,8 @@ const EVENT_KEYS: [&str; 12] = [
     "click_ids",
     "utm",
     "consent",
+    "client_ip_address",
+    "client_user_agent",
 ];
 
 /// Parses and validates one event object. `prefix` is prepended to field paths
@@ -228,7 +233,7 @@ pub fn parse_event(
     let obj = value
         .as_object()
         .ok_or_else(|| FieldError::new(prefix.trim_end_matches('.'), "must be a JSON object"))?;
-    let [event_id, event_name, event_time, visitor_id, url, event_source_url, referrer, user_data, custom_data, click_ids, utm, consent] =
+    let [event_id, event_name, event_time, visitor_id, url, event_source_url, referrer, user_data, custom_data, click_ids, utm, consent, client_ip, client_ua] =
         pick(obj, &EVENT_KEYS);
 
     let (event_id, generated_id) = match opt_string(event_id, || path("event_id"))? {
@@ -307,6 +312,33 @@ pub fn parse_event(
         }),
     };
 
+    // A browser's address and user agent are its request's own. A server's are not the visitor's:
+    // it passes the visitor's explicitly, or the event has none.
+    let keep = |v: &str| truncate_bytes(v, 512).to_string();
+    let mut client = [ctx.ip, ctx.user_agent].map(|v| v.filter(|_| !ctx.trusted).map(keep));
+    let given = [
+        (client_ip, "client_ip_address"),
+        (client_ua, "client_user_agent"),
+    ];
+    for (i, (v, field)) in given.into_iter().enumerate() {
+        let Some(v) = v.filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let text = v.as_str().map(str::trim);
+        let ip_ok = |s: &str| i == 1 || s.parse::<std::net::IpAddr>().is_ok();
+        if !ctx.trusted || !text.is_some_and(ip_ok) {
+            let rule = match (ctx.trusted, i) {
+                (false, _) => "only server-to-server (api_key) calls may set it; a browser's is taken from its request",
+                (true, 0) => "must be an IPv4 or IPv6 address",
+                _ => "must be a string",
+            };
+            return Err(FieldError::new(path(field), rule));
+        }
+        client[i] = text.filter(|s| !s.is_empty()).map(keep);
+    }
+    let [ip, user_agent] = client;
+    let client = ClientContext { ip, user_agent };
+
     Ok(Parsed {
         event: Event {
             event_id,
@@ -320,10 +352,7 @@ pub fn parse_event(
             custom_data,
             click_ids,
             utm,
-            client: ClientContext {
-                ip: ctx.ip.map(str::to_string),
-                user_agent: ctx.user_agent.map(|s| truncate_bytes(s, 512).to_string()),
-            },
+            client,
             consent,
         },
         generated_id,
@@ -1014,6 +1043,40 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.field, "events");
+    }
+
+    #[test]
+    fn client_context_is_the_browsers_request_or_what_a_server_passes() {
+        let browser = parse(json!({"event_name": "lead"})).unwrap().event.client;
+        assert_eq!(browser.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(browser.user_agent.as_deref(), Some("Mozilla/5.0"));
+        for field in ["client_ip_address", "client_user_agent"] {
+            let err = parse(json!({"event_name": "lead", field: "198.51.100.1"})).unwrap_err();
+            assert_eq!(err.field, field);
+        }
+        assert!(parse(json!({"event_name": "lead", "client_ip_address": null})).is_ok());
+
+        let mut server = ctx();
+        server.trusted = true;
+        let parse_s = |v: Value| parse_event(&v, "events[2].", &server, &mut || "x".into());
+        let none = parse_s(json!({"event_name": "lead"})).unwrap().event.client;
+        assert_eq!(
+            none,
+            ClientContext::default(),
+            "never the calling server's own"
+        );
+        let given = parse_s(
+            json!({"event_name": "lead", "client_ip_address": " 2001:DB8::1 ",
+            "client_user_agent": "Mozilla/5.0 (iPhone)"}),
+        )
+        .unwrap()
+        .event
+        .client;
+        assert_eq!(given.ip.as_deref(), Some("2001:DB8::1"));
+        assert_eq!(given.user_agent.as_deref(), Some("Mozilla/5.0 (iPhone)"));
+        let bad =
+            parse_s(json!({"event_name": "lead", "client_ip_address": "10.0.0"})).unwrap_err();
+        assert_eq!(bad.field, "events[2].client_ip_address");
     }
 
     #[test]

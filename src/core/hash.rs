@@ -116,6 +116,28 @@ pub fn hash_normalized(normalized: &str) -> Sha256Hex {
     Sha256Hex::parse(normalized).unwrap_or_else(|| Sha256Hex::of(normalized))
 }
 
+/// HMAC-SHA256 (RFC 2104) with the `sha2` crate.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block_key = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block_key[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block_key[..key.len()].copy_from_slice(key);
+    }
+    let inner_pad: Vec<u8> = block_key.iter().map(|b| b ^ 0x36).collect();
+    let outer_pad: Vec<u8> = block_key.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&inner_pad)
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(&outer_pad)
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

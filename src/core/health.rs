@@ -265,21 +265,23 @@ fn shortened(s: &str, max: usize) -> String {
     }
 }
 
-/// A tenant's notification webhook: https, or http only to a loopback host (local dev and tests).
-pub fn validate_webhook_url(raw: &str) -> Result<String, String> {
-    const RULE: &str = "must be an https:// URL of at most 2048 bytes without credentials \
-        before the host (http:// only to localhost, 127.0.0.1 or [::1])";
+/// A tenant's webhook URL (notifications, ads alerts): https to a public host, without
+/// credentials before the host. `allow_loopback` (the operator's `ALLOW_LOOPBACK_WEBHOOKS=1`, set
+/// for local dev and tests) also lets `http(s)://127.0.0.1`, `localhost` and `[::1]` through.
+pub fn validate_webhook_url(raw: &str, allow_loopback: bool) -> Result<String, String> {
+    const RULE: &str = "must be an https:// URL of at most 2048 bytes to a public host, without \
+        credentials before the host (not localhost, nor a loopback, private or link-local address)";
     let raw = raw.trim();
-    if raw.len() > 2048 {
-        return Err(RULE.into());
-    }
-    let u = super::weburl::parse_http_url(raw).ok_or(RULE)?;
+    let u = super::weburl::parse_http_url(raw)
+        .filter(|u| raw.len() <= 2048 && !u.userinfo)
+        .ok_or(RULE)?;
     let host = u.host.to_ascii_lowercase();
     let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
-    if !(u.https || loopback) || u.userinfo {
-        return Err(RULE.into());
+    if (allow_loopback && loopback) || (u.https && super::weburl::is_public_host(&host)) {
+        Ok(raw.to_string())
+    } else {
+        Err(RULE.into())
     }
-    Ok(raw.to_string())
 }
 
 /// Per-hour buckets `[from, from+3600, …]` covering the last `hours` hours up to `now`'s hour.
@@ -476,12 +478,34 @@ mod tests {
 
     #[test]
     fn webhook_urls() {
-        assert!(validate_webhook_url("https://hooks.slack.com/services/T/B/X").is_ok());
-        assert!(validate_webhook_url("http://127.0.0.1:8790/hooks/slack").is_ok());
-        assert!(validate_webhook_url("http://example.com/hook").is_err());
-        assert!(validate_webhook_url("ftp://example.com/hook").is_err());
-        assert!(validate_webhook_url("https://user:pw@example.com/").is_err());
-        assert!(validate_webhook_url("not a url").is_err());
+        for loopback in [false, true] {
+            let ok = |u: &str| validate_webhook_url(u, loopback).is_ok();
+            assert!(ok("https://hooks.slack.com/services/T/B/X"));
+            assert!(ok(" https://hooks.example:8443/x "));
+            for bad in [
+                "http://example.com/hook",
+                "ftp://example.com/hook",
+                "https://user:pw@example.com/",
+                "not a url",
+                "https://10.0.0.1/x",
+                "https://169.254.169.254/latest",
+                "https://[fd00::1]/",
+                "https://2130706433/",
+                "https://api.localhost/",
+                "http://127.0.0.2/",
+                "http://[::ffff:127.0.0.1]/",
+            ] {
+                assert!(!ok(bad), "{bad} (loopback {loopback})");
+            }
+            assert!(!ok(&format!("https://example.com/{}", "a".repeat(2048))));
+            for local in [
+                "http://127.0.0.1:8790/hooks/slack",
+                "http://localhost/x",
+                "https://[::1]:9/",
+            ] {
+                assert_eq!(ok(local), loopback, "{local}");
+            }
+        }
     }
 
     #[test]

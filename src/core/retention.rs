@@ -7,8 +7,6 @@ use super::calendar::SECS_PER_DAY;
 pub const DAY: i64 = SECS_PER_DAY;
 pub const IP_RETENTION_DAYS: i64 = 30;
 pub const DEFAULT_RETENTION_DAYS: i64 = 90;
-/// Rate-limit windows (one minute each) are useless after a day.
-pub const AUTH_FAILURE_RETENTION_SECS: i64 = DAY;
 
 /// Rows received strictly before this lose their IP.
 pub fn ip_cutoff(now: i64) -> i64 {

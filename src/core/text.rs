@@ -36,9 +36,35 @@ pub fn escape_mrkdwn(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Text (or an attribute value in double or single quotes) for an HTML page: `&`, `<`, `>`, `"`
+/// and `'` as character references, so a tenant's name or a query value cannot become markup.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_special_characters_are_escaped() {
+        assert_eq!(
+            escape_html(r#"<b a="1" b='2'>Shop & Co</b>"#),
+            "&lt;b a=&quot;1&quot; b=&#39;2&#39;&gt;Shop &amp; Co&lt;/b&gt;"
+        );
+        assert_eq!(escape_html("María"), "María");
+    }
 
     #[test]
     fn mrkdwn_control_characters_are_escaped() {

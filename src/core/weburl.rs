@@ -95,6 +95,62 @@ pub fn url_host(s: &str) -> Option<String> {
     parse_http_url(s).map(|u| u.host.to_ascii_lowercase())
 }
 
+/// Can a host be called from the public internet as what it says: not `localhost` (or a name
+/// under it), not a literal loopback, private, shared, link-local, multicast, reserved or
+/// unspecified address. `host` is as [`parse_http_url`] gives it. Hosts that end in a number are
+/// read as IPv4 the way browsers and fetch read them (`2130706433`, `0x7f.1` and `127.1` are all
+/// 127.0.0.1), so only a plain dotted quad is accepted there, and judged. Non-ASCII names are
+/// refused (their IDNA mapping can spell a number); the punycode form is accepted. What a public
+/// name resolves to is not checked here.
+pub fn is_public_host(host: &str) -> bool {
+    use std::net::{IpAddr, Ipv4Addr};
+    let host = host.to_ascii_lowercase();
+    if !host.is_ascii() {
+        return false;
+    }
+    let name = host.strip_suffix('.').unwrap_or(&host);
+    if name == "localhost" || name.ends_with(".localhost") {
+        return false;
+    }
+    let v4 = |a: Ipv4Addr| {
+        let [o0, o1, o2, _] = a.octets();
+        !(o0 == 0
+            || o0 == 10
+            || o0 == 127
+            || (o0 == 100 && (64..128).contains(&o1))
+            || (o0 == 169 && o1 == 254)
+            || (o0 == 172 && (16..32).contains(&o1))
+            || (o0 == 192 && o1 == 0 && o2 == 0)
+            || (o0 == 192 && o1 == 168)
+            || (o0 == 198 && (18..20).contains(&o1))
+            || o0 >= 224)
+    };
+    if let Some(literal) = host.strip_prefix('[') {
+        let Ok(IpAddr::V6(a)) = literal.trim_end_matches(']').parse::<IpAddr>() else {
+            return false;
+        };
+        let s = a.segments();
+        // IPv4-mapped, IPv4-compatible and NAT64 (64:ff9b::/96) addresses reach an IPv4 host.
+        if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        {
+            return s[6..] != [0, 1] && v4(Ipv4Addr::from(((s[6] as u32) << 16) | s[7] as u32));
+        }
+        return !(a.is_unspecified()
+            || a.is_loopback()
+            || (s[0] & 0xfe00) == 0xfc00
+            || (s[0] & 0xffc0) == 0xfe80
+            || (s[0] & 0xff00) == 0xff00);
+    }
+    let last = &name[name.rfind('.').map_or(0, |i| i + 1)..];
+    let numeric = !last.is_empty()
+        && (last.bytes().all(|b| b.is_ascii_digit())
+            || (last.starts_with("0x") && last[2..].bytes().all(|b| b.is_ascii_hexdigit())));
+    if numeric {
+        return host.parse::<Ipv4Addr>().is_ok_and(v4);
+    }
+    true
+}
+
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -186,6 +242,61 @@ mod tests {
         ] {
             assert_eq!(parse_http_url(raw), None, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn public_hosts() {
+        for host in [
+            "hooks.slack.com",
+            "example.com.",
+            "8.8.8.8",
+            "[2606:4700::1111]",
+            "a1.example",
+            "xn--mller-kva.de",
+        ] {
+            assert!(is_public_host(host), "{host}");
+        }
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "api.localhost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "192.0.0.8",
+            "198.18.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "2130706433",
+            "0x7f.1",
+            "127.1",
+            "0177.0.0.1",
+            "127.0.0.1.",
+            "1.2.3.0x4",
+            "[::1]",
+            "[::]",
+            "[fd00::1]",
+            "[fc00::1]",
+            "[fe80::1]",
+            "[ff02::1]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:10.0.0.1]",
+            "[::127.0.0.1]",
+            "[64:ff9b::10.0.0.1]",
+            "１２７.０.０.１",
+            "müller.de",
+        ] {
+            assert!(!is_public_host(host), "{host}");
+        }
+        assert!(is_public_host("172.32.0.1"));
+        assert!(is_public_host("[::ffff:8.8.8.8]"));
     }
 
     #[test]

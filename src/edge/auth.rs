@@ -5,19 +5,73 @@
 //!   so its timing reveals nothing usable), current key or the previous one during a rotation's
 //!   grace period;
 //! - a browser on a tenant's site: the public `site_key` plus an `Origin` (or `Referer`) on the
-//!   tenant's allow-list.
+//!   tenant's allow-list (and, to read or erase its visitor's consent, the gateway's first-party
+//!   visitor cookie: `tracking`).
 //!
-//! Failed authentications are counted per client IP per minute (`core::ratelimit`); past the
-//! limit every attempt from that address is answered 429 with `Retry-After`.
+//! Failed authentications (a wrong api key or admin token) are counted per client network and
+//! per key prefix (`core::ratelimit`); past the limit a wrong key is answered 429 with
+//! `Retry-After`. A correct key is checked first and always passes.
+//!
+//! The counters live in a per-isolate memo, written through to KV (never D1: a failed attempt
+//! must not cost a database write). KV, not a Durable Object: only failures touch the counters,
+//! never a successful request; a bucket's count is approximate across isolates (KV keeps the last
+//! writer's number and takes one write per second per key, so an isolate writes a bucket at most
+//! once a second, plus the failure that reaches the limit), which is enough because the limit only
+//! ever refuses wrong keys; and the beacon Worker needs no new object class, migration or
+//! round trip to one place.
+
+use std::cell::RefCell;
 
 use worker::{Env, Request, Response};
 
 use super::request::{client_ip, header, query_nonempty};
 use super::store::{d1, kv};
-use super::{bindings, config, now_secs, ApiError};
-use crate::core::ratelimit;
+use super::{bindings, config, now_ms, now_secs, ApiError};
+use crate::core::ratelimit::{self, Count};
 use crate::core::secrets::{constant_time_eq, hash_api_key};
 use crate::core::tenant::TenantConfig;
+
+/// Slots of the isolate's memo: direct-mapped by a hash of the bucket, so it never grows; two
+/// buckets in one slot take turns (KV still has both counts).
+const MEMO_SLOTS: usize = 512;
+
+/// A memo slot: the bucket's hash, its count, when this isolate last wrote it to KV (ms, or 0).
+type Slot = (u64, Count, i64);
+
+thread_local! {
+    static FAILURES: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// FNV-1a: the memo's tag for a bucket (never 0, the empty slot's); its slot is `slot(hash)`.
+fn bucket_hash(bucket: &str) -> u64 {
+    bucket.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }) | 1
+}
+
+/// The high bits: the low one is always set.
+fn slot(hash: u64) -> usize {
+    (hash >> 32) as usize % MEMO_SLOTS
+}
+
+fn memo(hash: u64) -> Option<(Count, i64)> {
+    FAILURES.with(|m| {
+        m.borrow()
+            .get(slot(hash))
+            .filter(|s| s.0 == hash)
+            .map(|s| (s.1, s.2))
+    })
+}
+
+fn remember(hash: u64, count: Count, stored_at: i64) {
+    FAILURES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.is_empty() {
+            m.resize(MEMO_SLOTS, (0, Count { window: 0, n: 0 }, 0));
+        }
+        m[slot(hash)] = (hash, count, stored_at);
+    })
+}
 
 fn bearer(req: &Request) -> Option<String> {
     let h = header(req, "authorization")?;
@@ -31,17 +85,6 @@ pub fn has_bearer(req: &Request) -> bool {
     bearer(req).is_some()
 }
 
-fn rate_limited(now: i64) -> ApiError {
-    ApiError::new(
-        429,
-        "rate_limited",
-        &format!(
-            "too many failed authentications from this address; retry after {} s",
-            ratelimit::retry_after(now)
-        ),
-    )
-}
-
 /// A 429 from here carries `Retry-After` (seconds to the end of the fixed window).
 pub fn with_retry_after(resp: Response) -> Response {
     if resp.status_code() == 429 && !resp.headers().has("retry-after").unwrap_or(false) {
@@ -53,6 +96,41 @@ pub fn with_retry_after(resp: Response) -> Response {
     resp
 }
 
+/// Counts a wrong `presented` key and answers: `unauthorized` (401), or 429 once the client's
+/// network or the key's prefix is past the limit.
+async fn failed(req: &Request, env: &Env, presented: &str, unauthorized: ApiError) -> ApiError {
+    let window = ratelimit::window(now_secs());
+    let mut over = false;
+    for bucket in ratelimit::buckets(client_ip(req).as_deref(), presented) {
+        let hash = bucket_hash(&bucket);
+        let memo = memo(hash);
+        let known = Count::in_window(memo.map(|m| m.0), window);
+        // Already past the limit here: no need to ask KV, nor to tell it again.
+        let stored = if ratelimit::blocked(known) {
+            None
+        } else {
+            kv::auth_failures(env, &bucket).await
+        };
+        let count = Count::after_failure(memo.map(|m| m.0), stored, window);
+        over |= ratelimit::blocked(count.n - 1);
+        let mut stored_at = memo.map_or(0, |m| m.1);
+        let last = (stored_at != 0).then_some(stored_at);
+        if !ratelimit::blocked(known) && ratelimit::should_store(count, last, now_ms()) {
+            stored_at = now_ms();
+            kv::put_auth_failures(env, &bucket, count).await;
+        }
+        remember(hash, count, stored_at);
+    }
+    match over {
+        false => unauthorized,
+        true => ApiError::new(
+            429,
+            "rate_limited",
+            "too many failed authentications from this network or with this key; wait as long as Retry-After says",
+        ),
+    }
+}
+
 pub struct Auth {
     pub tenant_id: String,
     /// Authenticated with the previous key during a rotation's grace period.
@@ -60,7 +138,8 @@ pub struct Auth {
     pub key_hash: String,
 }
 
-/// The tenant of `Authorization: Bearer <api_key>`; counts failures and answers 429 past the limit.
+/// The tenant of `Authorization: Bearer <api_key>`. A wrong key is counted and answered 401, or
+/// 429 past the limit; a right one always passes.
 pub async fn authenticate(req: &Request, env: &Env) -> Result<Auth, ApiError> {
     let key = bearer(req).ok_or_else(|| {
         ApiError::new(
@@ -69,25 +148,21 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Auth, ApiError> {
             "api key required (Authorization: Bearer <api_key>)",
         )
     })?;
-    let now = now_secs();
-    let bucket = ratelimit::bucket(client_ip(req).as_deref());
-    let minute = ratelimit::window(now);
-    let db = bindings::db(env)?;
     let key_hash = hash_api_key(&key);
-    let found = d1::auth_lookup(&db, &key_hash, &bucket, minute, now).await?;
-    if ratelimit::blocked(found.failures.unwrap_or(0)) {
-        return Err(rate_limited(now));
-    }
-    match found.tenant_id {
-        Some(tenant_id) => Ok(Auth {
-            tenant_id,
-            via_prev: found.via_prev.unwrap_or(0) != 0,
+    let found = d1::api_key_tenant(&bindings::db(env)?, &key_hash, now_secs()).await?;
+    match found {
+        Some(t) => Ok(Auth {
+            tenant_id: t.tenant_id,
+            via_prev: t.via_prev != 0,
             key_hash,
         }),
-        None => {
-            d1::record_auth_failure(&db, &bucket, minute).await?;
-            Err(ApiError::new(401, "unauthorized", "unknown api key"))
-        }
+        None => Err(failed(
+            req,
+            env,
+            &key,
+            ApiError::new(401, "unauthorized", "unknown api key"),
+        )
+        .await),
     }
 }
 
@@ -96,28 +171,19 @@ pub async fn tenant_of_api_key(req: &Request, env: &Env) -> Result<String, ApiEr
     authenticate(req, env).await.map(|a| a.tenant_id)
 }
 
-/// `Authorization: Bearer ADMIN_TOKEN`, compared in constant time, failures rate limited.
+/// `Authorization: Bearer ADMIN_TOKEN`, compared in constant time; wrong tokens are limited as
+/// wrong api keys are.
 pub async fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
     let expected = config::admin_token(env)?;
-    let now = now_secs();
-    let bucket = ratelimit::bucket(client_ip(req).as_deref());
-    let minute = ratelimit::window(now);
-    let db = bindings::db(env)?;
-    if ratelimit::blocked(d1::auth_failures(&db, &bucket, minute).await?) {
-        return Err(rate_limited(now));
-    }
+    let refused = ApiError::new(
+        401,
+        "unauthorized",
+        "admin token required (Authorization: Bearer ADMIN_TOKEN)",
+    );
     match bearer(req) {
         Some(t) if constant_time_eq(&t, &expected) => Ok(()),
-        given => {
-            if given.is_some() {
-                d1::record_auth_failure(&db, &bucket, minute).await?;
-            }
-            Err(ApiError::new(
-                401,
-                "unauthorized",
-                "admin token required (Authorization: Bearer ADMIN_TOKEN)",
-            ))
-        }
+        Some(t) => Err(failed(req, env, &t, refused).await),
+        None => Err(refused),
     }
 }
 

@@ -93,6 +93,23 @@ pub fn token_encryption_key(env: &Env) -> Result<String, ApiError> {
     required(env, "TOKEN_ENCRYPTION_KEY")
 }
 
+/// `ALLOW_LOOPBACK_WEBHOOKS=1`: tenant webhooks may be `http(s)://127.0.0.1`, `localhost` or
+/// `[::1]` (local dev and the e2e tests, whose receivers run on this machine). Never in production.
+pub fn allow_loopback_webhooks(env: &Env) -> bool {
+    var(env, "ALLOW_LOOPBACK_WEBHOOKS").as_deref() == Some("1")
+}
+
+/// A stored webhook URL that the current rules still allow (they may have tightened since it was
+/// stored, or it was stored under `ALLOW_LOOPBACK_WEBHOOKS`): checked again before each call.
+#[cfg(feature = "jobs")]
+pub fn callable_webhook(env: &Env, url: &str) -> Option<String> {
+    let checked = crate::core::health::validate_webhook_url(url, allow_loopback_webhooks(env));
+    if checked.is_err() {
+        worker::console_warn!("a stored webhook URL is no longer allowed; not called");
+    }
+    checked.ok()
+}
+
 pub fn dev_demo_enabled(env: &Env) -> bool {
     var(env, "DEV_DEMO").as_deref() == Some("1")
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use worker::{Request, Response};
+use worker::{Env, Request, Response};
 
 use crate::core::consent::ConsentState;
 use crate::core::cookies::{self as c, CookieScope};
@@ -110,6 +110,43 @@ pub fn plan(
         }
     }
     (set, id)
+}
+
+/// Does this browser prove it is `visitor_id` of `tenant_id`: the gateway's `pg_vid` naming it and
+/// the gateway's signature of it (`pg_vsig`)?
+pub fn proven(req: &Request, env: &Env, tenant_id: &str, visitor_id: &str) -> bool {
+    let jar = request_cookies(req);
+    let named = jar.get(c::VISITOR_COOKIE).is_some_and(|v| v == visitor_id);
+    named
+        && super::secrets::visitor_key(env).is_some_and(|key| {
+            c::visitor_proven(
+                &key,
+                tenant_id,
+                visitor_id,
+                jar.get(c::VISITOR_SIG_COOKIE).map(String::as_str),
+            )
+        })
+}
+
+/// Adds the visitor's signature cookie to `set` (same scope and life as `pg_vid`). Only for an id
+/// the gateway can vouch for: see `core::cookies::visitor_signature`.
+pub fn vouch(
+    req: &Request,
+    env: &Env,
+    config: &TenantConfig,
+    visitor_id: &str,
+    set: &mut Vec<String>,
+) {
+    if let Some(key) = super::secrets::visitor_key(env) {
+        let sig = c::visitor_signature(&key, &config.tenant_id, visitor_id);
+        set.push(c::set_cookie(
+            c::VISITOR_SIG_COOKIE,
+            &sig,
+            c::LONG_MAX_AGE,
+            true,
+            &scope(req, config),
+        ));
+    }
 }
 
 pub fn with_cookies(resp: Response, set: &[String]) -> Response {

@@ -1,33 +1,47 @@
-//! CORS: the browser endpoints (events, consent) answer only origins on the tenant's allow-list;
-//! the check itself happens in the handlers (the allow-list belongs to the site key's tenant).
+//! CORS for the browser endpoints under `/api/v1/tracking/` (events, consent, the tag's calls):
+//! an answer is readable only by an origin on the allow-list of the site key's tenant. The site
+//! key comes from the query, which is where the tag puts it, so the preflight (no body, no
+//! cookies, no Authorization) can judge too. A preflight or answer for any other origin, a call
+//! without a site key in the query, or one with `Authorization` gets no CORS headers at all:
+//! Bearer endpoints are for servers and for the same-origin dashboard, and are never credentialed
+//! cross-origin. Whether the request itself is allowed is decided by the handlers.
 
-use worker::{Headers, Response};
+use worker::{Env, Headers, Response};
 
-/// Preflight: we cannot know the tenant yet (no body), so we reflect the origin and let the
-/// actual request be refused if the origin is not allowed. Only safe methods and headers.
-pub fn preflight(origin: Option<&str>) -> Response {
+use super::store::kv;
+
+/// The request's `Origin` when the site key's tenant allows it.
+pub async fn allowed_origin(
+    env: &Env,
+    origin: Option<&str>,
+    site_key: Option<&str>,
+) -> Option<String> {
+    let (origin, site_key) = (origin?, site_key?);
+    let cfg = kv::config_by_site_key(env, site_key).await.ok()??;
+    cfg.origin_allowed(origin).then(|| origin.to_string())
+}
+
+/// The preflight answer: the methods and headers a page may use, for an allowed origin only.
+pub fn preflight(allowed: Option<&str>) -> Response {
     let h = Headers::new();
-    if let Some(o) = origin {
+    let _ = h.set("vary", "Origin");
+    if let Some(o) = allowed {
         let _ = h.set("access-control-allow-origin", o);
         let _ = h.set("access-control-allow-credentials", "true");
-        let _ = h.set("vary", "Origin");
+        let _ = h.set("access-control-allow-methods", "GET, POST, DELETE, OPTIONS");
+        let _ = h.set("access-control-allow-headers", "content-type");
+        let _ = h.set("access-control-max-age", "86400");
     }
-    let _ = h.set("access-control-allow-methods", "GET, POST, DELETE, OPTIONS");
-    let _ = h.set(
-        "access-control-allow-headers",
-        "content-type, authorization",
-    );
-    let _ = h.set("access-control-max-age", "86400");
     Response::empty()
         .map(|r| r.with_status(204).with_headers(h))
         .expect("empty response")
 }
 
-/// Adds CORS headers for an allowed origin to an actual response.
-pub fn allow(resp: Response, origin: Option<&str>) -> Response {
-    let Some(o) = origin else { return resp };
+/// Adds CORS headers for an allowed origin to an actual response (credentials: the tag's id and
+/// consent calls carry the first-party visitor cookie).
+pub fn allow(resp: Response, origin: &str) -> Response {
     let h = resp.headers().clone();
-    let _ = h.set("access-control-allow-origin", o);
+    let _ = h.set("access-control-allow-origin", origin);
     let _ = h.set("access-control-allow-credentials", "true");
     let _ = h.append("vary", "Origin");
     resp.with_headers(h)

@@ -7,7 +7,7 @@ use worker::{Env, Request};
 use super::auth::{authenticate, tenant_of_api_key};
 use super::request::{query_param, read_json, MAX_SETTINGS_BYTES};
 use super::store::d1;
-use super::{bindings, json_response, now_secs, random_bytes, ApiError, ApiResult};
+use super::{bindings, config, json_response, now_secs, random_bytes, ApiError, ApiResult};
 use crate::core::event::FieldError;
 use crate::core::health;
 use crate::core::ratelimit;
@@ -121,7 +121,7 @@ pub async fn put_notifications(mut req: Request, env: &Env) -> ApiResult {
         Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(
-            health::validate_webhook_url(s)
+            health::validate_webhook_url(s, config::allow_loopback_webhooks(env))
                 .map_err(|m| ApiError::invalid(FieldError::new("webhook_url", m)))?,
         ),
         Some(_) => {

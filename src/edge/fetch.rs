@@ -30,7 +30,9 @@ pub async fn send_limited(
         Method::Get => WMethod::Get,
         Method::Post => WMethod::Post,
     })
-    .with_headers(headers);
+    .with_headers(headers)
+    // A redirect is answered, never followed: a tenant's webhook must not bounce us elsewhere.
+    .with_redirect(worker::RequestRedirect::Manual);
     if let Some(b) = &req.body {
         init.with_body(Some(b.as_str().into()));
     }

@@ -20,6 +20,12 @@ pub async fn test_notification(req: Request, env: &Env) -> ApiResult {
     let url = p.notify_webhook_url.ok_or_else(|| {
         ApiError::invalid(FieldError::new("webhook_url", "no webhook is configured"))
     })?;
+    let url = config::callable_webhook(env, &url).ok_or_else(|| {
+        ApiError::invalid(FieldError::new(
+            "webhook_url",
+            "the stored webhook URL is no longer allowed; set it again",
+        ))
+    })?;
     let payload = json!({
         "text": format!("pixelgate: test notification for {}", p.name),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "pixelgate test notification: health check alerts will arrive here."}}],
@@ -118,7 +124,8 @@ pub async fn run_health_check(
         let target = d1::notify_target(&db, &tenant_id).await?;
         let mut sent = None;
         if let Some(t) = &target {
-            if let Some(url) = &t.notify_webhook_url {
+            let url = t.notify_webhook_url.as_deref();
+            if let Some(url) = &url.and_then(|u| config::callable_webhook(env, u)) {
                 let checks: Vec<CheckResult> = results.iter().map(|r| r.1.clone()).collect();
                 let payload = health::notification(&t.name, &checks, &dashboard);
                 let answer = send(

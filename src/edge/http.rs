@@ -13,23 +13,33 @@ use super::{auth, config, cors, demo, json_response, request, tag, tracking, Api
 use super::{dashboard, tenants};
 
 pub async fn handle(req: Request, env: Env) -> Result<Response> {
-    let origin = req.headers().get("origin").ok().flatten();
-    if req.method() == Method::Options {
-        return Ok(cors::preflight(origin.as_deref()));
-    }
     let path = req.path();
-    let tracking = path.starts_with("/api/v1/tracking/");
+    // CORS (`cors`): only browser calls to the tracking endpoints, with the site key in the query,
+    // from an origin its tenant allows; never a Bearer call (nor a preflight asking for one).
+    let browser_call = path.starts_with("/api/v1/tracking/")
+        && !auth::has_bearer(&req)
+        && !request::header(&req, "access-control-request-headers")
+            .is_some_and(|h| h.to_ascii_lowercase().contains("authorization"));
+    let origin = request::header(&req, "origin").filter(|_| browser_call);
+    let site_key = request::query_nonempty(&req, "site_key").filter(|_| browser_call);
+    if req.method() == Method::Options {
+        let allowed = cors::allowed_origin(&env, origin.as_deref(), site_key.as_deref()).await;
+        return Ok(cors::preflight(allowed.as_deref()));
+    }
     let resp = match route(req, &env, &path).await {
         Ok(r) => r,
         Err(e) => auth::with_retry_after(e.into_response()),
     };
-    // Tracking endpoints answer their callers' CORS; success there already required an allowed
-    // origin (site key) or the secret api key, so reflecting the origin exposes nothing.
-    Ok(if tracking {
-        cors::allow(resp, origin.as_deref())
-    } else {
-        resp
-    })
+    // A refused caller gets nothing to read (and an unknown site key no second lookup).
+    if matches!(resp.status_code(), 401 | 403) {
+        return Ok(resp);
+    }
+    Ok(
+        match cors::allowed_origin(&env, origin.as_deref(), site_key.as_deref()).await {
+            Some(o) => cors::allow(resp, &o),
+            None => resp,
+        },
+    )
 }
 
 fn healthy() -> Response {

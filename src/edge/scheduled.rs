@@ -39,19 +39,9 @@ pub async fn run(cron: &str, now: i64, env: &Env) {
 async fn retention(env: &Env, cron: &str, now: i64) {
     match bindings::db(env) {
         Ok(db) => match d1::purge(&db, now).await {
-            Ok((ips, events)) => {
-                let limits = d1::purge_auth_failures(
-                    &db,
-                    crate::core::ratelimit::window(
-                        now - crate::core::retention::AUTH_FAILURE_RETENTION_SECS,
-                    ),
-                )
-                .await
-                .unwrap_or(0);
-                worker::console_log!(
-                    "retention ({cron}): {ips} ips cleared, {events} events deleted, {limits} rate-limit windows dropped"
-                )
-            }
+            Ok((ips, events)) => worker::console_log!(
+                "retention ({cron}): {ips} ips cleared, {events} events deleted"
+            ),
             Err(e) => worker::console_error!("retention ({cron}) failed: {}", e.message),
         },
         Err(e) => worker::console_error!("retention ({cron}): {}", e.message),

@@ -43,6 +43,16 @@ pub fn credentials(env: &Env, row: &PixelRow) -> Result<Credentials, ApiError> {
     })
 }
 
+/// HMAC key of the visitor cookie's signature (`pg_vsig`), derived from the token encryption
+/// key; `None` when that is not configured (then nothing is signed and nothing proves a visitor).
+pub fn visitor_key(env: &Env) -> Option<[u8; 32]> {
+    let key = config::token_encryption_key(env).ok()?;
+    Some(crate::core::hash::hmac_sha256(
+        key.as_bytes(),
+        b"pixelgate visitor v1",
+    ))
+}
+
 /// HMAC key of the OAuth `state`, derived from the token encryption key.
 #[cfg(feature = "jobs")]
 pub fn oauth_state_key(env: &Env) -> Result<Vec<u8>, ApiError> {

@@ -59,11 +59,14 @@ pub async fn identify(req: Request, env: &Env) -> ApiResult {
         .cloned()
         .or_else(|| query_nonempty(&req, "vid").filter(|v| valid_visitor_id(v)))
         .unwrap_or_else(uuid_v4);
+    let record = kv::consent(env, &cfg.tenant_id, &visitor_id).await?;
+    // The signature that lets this browser read and erase its visitor's consent with the site key:
+    // for an id it already proved, or one with no consent record (a new visitor). An id taken
+    // from `vid` or an unsigned cookie that has records stays in use, unsigned.
+    let vouch = record.is_none() || cookies::proven(&req, env, &cfg.tenant_id, &visitor_id);
     // After an erase the visitor has made no choice: the banner asks again.
-    let consent = kv::consent(env, &cfg.tenant_id, &visitor_id)
-        .await?
-        .filter(|s| !s.is_erasure());
-    let (set, ident) = cookies::plan(
+    let consent = record.filter(|s| !s.is_erasure());
+    let (mut set, ident) = cookies::plan(
         &req,
         &cfg,
         &visitor_id,
@@ -72,22 +75,26 @@ pub async fn identify(req: Request, env: &Env) -> ApiResult {
         query_nonempty(&req, "fbc").as_deref(),
         now_ms(),
     );
+    if vouch {
+        cookies::vouch(&req, env, &cfg, &visitor_id, &mut set);
+    }
     let body =
         json!({"visitor_id": visitor_id, "consent": consent, "fbp": ident.fbp, "fbc": ident.fbc});
     Ok(cookies::with_cookies(json_response(200, &body), &set))
 }
 
-/// Set-Cookie for the consent endpoint's answer (called by `tracking::post_consent`).
+/// Set-Cookie for the consent endpoint's answer (called by `tracking::post_consent`), with the
+/// visitor's signature when `vouch`.
 pub fn consent_cookies(
     resp: Response,
-    req: &Request,
+    (req, env): (&Request, &Env),
     cfg: &TenantConfig,
-    visitor_id: &str,
+    (visitor_id, vouch): (&str, bool),
     state: &ConsentState,
     body: &Value,
 ) -> Response {
     let s = |k: &str| body.get(k).and_then(Value::as_str);
-    let (set, _) = cookies::plan(
+    let (mut set, _) = cookies::plan(
         req,
         cfg,
         visitor_id,
@@ -96,6 +103,9 @@ pub fn consent_cookies(
         s("fbc"),
         now_ms(),
     );
+    if vouch {
+        cookies::vouch(req, env, cfg, visitor_id, &mut set);
+    }
     cookies::with_cookies(resp, &set)
 }
 

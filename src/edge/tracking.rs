@@ -9,7 +9,9 @@ use worker::{Env, Headers, Request, Response};
 use super::auth::{tracking_caller, TrackingCaller};
 use super::request::{self, client_ip, geo_country, read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
-use super::{bindings, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult};
+use super::{
+    bindings, cookies, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult,
+};
 use crate::core::consent::{parse_consent_body, ConsentState};
 use crate::core::event::{self, IntakeContext, Parsed, Rejection};
 use crate::core::fanout::{self, QueueMessage, MAX_MESSAGE_BYTES};
@@ -247,28 +249,57 @@ pub async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
     let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
     let (visitor_id, state) = parse_consent_body(&body, now_secs())?;
     let tenant_id = &caller.config.tenant_id;
+    // The browser gets the visitor's signature (`cookies::vouch`) for an id it already proved, or
+    // one whose first choice this is.
+    let vouch = !caller.trusted
+        && (cookies::proven(&req, env, tenant_id, &visitor_id)
+            || kv::consent(env, tenant_id, &visitor_id).await?.is_none());
+    // The address is evidence of the visitor's choice: a browser's own, never a server's.
+    let ip = (!caller.trusted).then(|| client_ip(&req)).flatten();
     d1::insert_consent(
         &bindings::db(env)?,
         tenant_id,
         &visitor_id,
         &state,
-        client_ip(&req).as_deref(),
+        ip.as_deref(),
     )
     .await?;
     kv::put_consent(env, tenant_id, &visitor_id, &state).await;
     let resp = json_response(201, &json!({"visitor_id": visitor_id, "consent": state}));
     Ok(tag::consent_cookies(
         resp,
-        &req,
+        (&req, env),
         &caller.config,
-        &visitor_id,
+        (&visitor_id, vouch),
         &state,
         &body,
     ))
 }
 
+/// With the public site key a browser may act only on its own visitor: the one the gateway's
+/// first-party HttpOnly cookie names, signed by the gateway (`cookies::proven`; set by
+/// `GET /api/v1/tracking/id`, unreadable by scripts, sent by no other site, unforgeable by a
+/// client that makes up its own `Cookie` header). Any other visitor id needs the api key.
+fn own_visitor(
+    req: &Request,
+    env: &Env,
+    caller: &TrackingCaller,
+    visitor: &str,
+) -> Result<(), ApiError> {
+    let tenant_id = &caller.config.tenant_id;
+    if caller.trusted || cookies::proven(req, env, tenant_id, visitor) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        403,
+        "not_this_visitor",
+        "with the site key a browser may only read or erase its own visitor (the gateway's visitor cookie); other visitor ids need the api key",
+    ))
+}
+
 pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
     let caller = tracking_caller(&req, env, None).await?;
+    own_visitor(&req, env, &caller, visitor)?;
     let db = bindings::db(env)?;
     let tenant_id = &caller.config.tenant_id;
     // After an erase the visitor has made no choice (the erasure record only stops deliveries).
@@ -290,9 +321,11 @@ pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
 
 pub async fn erase_visitor(req: Request, env: &Env, visitor: &str) -> ApiResult {
     let caller = tracking_caller(&req, env, None).await?;
+    own_visitor(&req, env, &caller, visitor)?;
     let tenant_id = &caller.config.tenant_id;
     let erasure = ConsentState::erasure(now_secs());
-    d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor, &erasure).await?;
+    let actor = if caller.trusted { "api_key" } else { "visitor" };
+    d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor, &erasure, actor).await?;
     // The erasure, not a deletion, goes to the cache: deliveries in flight read it and stop.
     kv::put_consent(env, tenant_id, visitor, &erasure).await;
     Ok(json_response(

@@ -2,8 +2,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
-import { startGateway, waitFor, ADMIN_TOKEN } from "./harness.mjs";
+import { startGateway, waitFor, sleep, ADMIN_TOKEN } from "./harness.mjs";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 let gw, shop, rival, metaPixel;
@@ -304,24 +305,42 @@ test("retention (cron 15 3 * * *): rows inside the window survive; IPs go after 
   assert.equal(sql(`SELECT count(*) AS n FROM deliveries WHERE tenant_id = '${t.tenant_id}'`)[0].n, 0, "and its delivery log");
 });
 
-test("failed authentications are rate limited per IP: 429 with Retry-After", async () => {
-  const ip = { "cf-connecting-ip": "203.0.113.77" };
-  for (let i = 0; i < 10; i++) {
-    const r = await gw.req("GET", "/api/v1/tracking/pixels", { token: `sk_wrong_${i}`, headers: ip });
-    assert.equal(r.status, 401, `attempt ${i + 1}`);
-  }
-  const blocked = await gw.req("GET", "/api/v1/tracking/pixels", { token: "sk_wrong_x", headers: ip });
+test("failed authentications are limited per address (IPv6 /64) and per key prefix; 429 only ever answers a wrong key", async () => {
+  const wrong = (prefix = "sk_") => prefix + randomBytes(32).toString("base64url").slice(0, 43 - (prefix.length - 3));
+  const pixels = (token, ip) => gw.req("GET", "/api/v1/tracking/pixels", { token, headers: { "cf-connecting-ip": ip } });
+  // The windows are fixed minutes: each part starts early in one, so its count is not cut in two.
+  const freshWindow = async () => { const s = new Date().getUTCSeconds(); if (s > 45) await sleep((61 - s) * 1000); };
+  await freshWindow();
+
+  // Ten wrong keys from one shared egress address (an office NAT, a proxy)…
+  const shared = "203.0.113.77";
+  for (let i = 0; i < 10; i++) assert.equal((await pixels(wrong(), shared)).status, 401, `attempt ${i + 1}`);
+  const blocked = await pixels(wrong(), shared);
   assert.equal(blocked.status, 429);
   assert.equal(blocked.json.error.code, "rate_limited");
   const ra = Number(blocked.headers.get("retry-after"));
   assert.ok(ra >= 1 && ra <= 60, `Retry-After ${ra}`);
-  // While blocked, even the right key from that address waits; other addresses are unaffected.
-  const shopKeyNew = (await gw.req("POST", "/api/v1/tenants/keys/rotate", { token: shop.api_key, body: { grace_seconds: 60 } })).json.api_key;
-  assert.equal((await gw.req("GET", "/api/v1/tracking/pixels", { token: shopKeyNew, headers: ip })).status, 429);
-  assert.equal((await gw.req("GET", "/api/v1/tracking/pixels", { token: shopKeyNew, headers: { "cf-connecting-ip": "203.0.113.78" } })).status, 200);
-  // The admin token shares the limit.
-  assert.equal((await gw.req("POST", "/api/v1/tenants", { token: ADMIN_TOKEN, headers: ip, body: { name: "x", domains: ["x.example"] } })).status, 429);
-  const ip2 = { "cf-connecting-ip": "203.0.113.79" };
-  for (let i = 0; i < 10; i++) await gw.req("POST", "/api/v1/tenants", { token: "nope", headers: ip2, body: { name: "x", domains: ["x.example"] } });
-  assert.equal((await gw.req("POST", "/api/v1/tenants", { token: ADMIN_TOKEN, headers: ip2, body: { name: "x", domains: ["x.example"] } })).status, 429);
+  // …do not lock out the right key, or the admin token, from that address.
+  assert.equal((await pixels(shop.api_key, shared)).status, 200);
+  const made = await gw.req("POST", "/api/v1/tenants", { token: ADMIN_TOKEN, headers: { "cf-connecting-ip": shared }, body: { name: "x", domains: ["x.example"] } });
+  assert.equal(made.status, 201, made.text);
+  // A wrong admin token from there is still refused with 429; another address is not limited.
+  assert.equal((await gw.req("POST", "/api/v1/tenants", { token: "nope", headers: { "cf-connecting-ip": shared }, body: {} })).status, 429);
+  assert.equal((await pixels(wrong(), "203.0.113.78")).status, 401);
+
+  // IPv6: a /64 is one client, whatever its interface ids.
+  await freshWindow();
+  for (let i = 1; i <= 10; i++) assert.equal((await pixels(wrong(), `2001:db8:1:2::${i.toString(16)}`)).status, 401);
+  assert.equal((await pixels(wrong(), "2001:DB8:1:2:ffff:0:0:9")).status, 429);
+  assert.equal((await pixels(wrong(), "2001:db8:1:3::1")).status, 401, "the next /64 is another client");
+  assert.equal((await pixels(shop.api_key, "2001:db8:1:2::1")).status, 200);
+
+  // Per key prefix: the same key tried from many addresses.
+  await freshWindow();
+  const prefix = wrong().slice(0, 12);
+  for (let i = 1; i <= 10; i++) assert.equal((await pixels(wrong(prefix), `198.18.0.${i}`)).status, 401);
+  assert.equal((await pixels(wrong(prefix), "198.18.0.200")).status, 429);
+  assert.equal((await pixels(wrong(), "198.18.0.201")).status, 401, "other prefixes are not limited");
+  // The counters live in the isolate and KV: no D1 write per failed attempt.
+  assert.deepEqual(sql("SELECT name FROM sqlite_master WHERE name = 'auth_failures'"), []);
 });

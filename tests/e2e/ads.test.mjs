@@ -2,7 +2,7 @@
 // sync with pagination, KPIs, idempotent reruns, failure notification, alerts, audiences.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, waitFor, sha256, sleep } from "./harness.mjs";
+import { startGateway, waitFor, sha256, sleep, ADMIN_TOKEN } from "./harness.mjs";
 
 let gw, shop, meta, google;
 const FROM = "2025-03-01", TO = "2025-03-03";
@@ -19,13 +19,28 @@ async function adsShape(account, shape) {
   await fetch(`${up()}/__ads`, { method: "POST", body: JSON.stringify({ account, ...shape }) });
 }
 
-/** start → (user consents at the platform) → callback; returns the callback answer. */
+/** The OAuth browser-binding cookie the start answer sets, as a `Cookie` header value. */
+function oauthCookie(start) {
+  const set = start.headers.getSetCookie().find((c) => /^(__Host-)?pg_oauth_/.test(c));
+  assert.ok(set, "the start answer sets the OAuth cookie");
+  return set.split(";")[0];
+}
+
+const form = (fields) => ({ "content-type": "application/x-www-form-urlencoded", ...fields });
+
+/** start (in the browser that will consent) → (user consents at the platform) → callback (the
+ *  confirmation page naming the tenant) → confirm; returns the confirm answer as `cb`. */
 async function connect(apiKey, platform, accountId, { code = "authcode" } = {}) {
   const start = await gw.req("GET", `/api/v1/ads/oauth/${platform}/start${accountId ? `?account_id=${accountId}` : ""}`, { token: apiKey });
   assert.equal(start.status, 200, start.text);
+  const cookie = oauthCookie(start);
   const state = new URL(start.json.authorize_url).searchParams.get("state");
-  const cb = await gw.req("GET", `/api/v1/ads/oauth/${platform}/callback?code=${code}&state=${encodeURIComponent(state)}`);
-  return { start, state, cb };
+  const page = await gw.req("GET", `/api/v1/ads/oauth/${platform}/callback?code=${code}&state=${encodeURIComponent(state)}`, { headers: { cookie } });
+  assert.equal(page.status, 200, page.text);
+  const cb = await gw.req("POST", `/api/v1/ads/oauth/${platform}/confirm`, {
+    headers: form({ cookie }), body: new URLSearchParams({ state, code }).toString(),
+  });
+  return { start, state, cb, cookie, page };
 }
 
 async function sync(apiKey, account, query = `from=${FROM}&to=${TO}`) {
@@ -45,7 +60,7 @@ test("OAuth start → callback connects Meta and Google accounts; state is singl
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.field, "account_id");
 
-  const { start, state, cb } = await connect(shop.api_key, "meta", "act_1000000001");
+  const { start, state, cb, cookie } = await connect(shop.api_key, "meta", "act_1000000001");
   const url = new URL(start.json.authorize_url);
   assert.equal(url.origin + url.pathname, `${up()}/v24.0/dialog/oauth`);
   assert.equal(url.searchParams.get("client_id"), "fake-meta-app");
@@ -67,9 +82,12 @@ test("OAuth start → callback connects Meta and Google accounts; state is singl
   assert.ok(tokenCalls.every((r) => !JSON.stringify(r.query).includes("secret")));
 
   // Single use: the same state again is refused, so is a tampered one.
-  const replay = await gw.req("GET", `/api/v1/ads/oauth/meta/callback?code=authcode&state=${encodeURIComponent(state)}`);
+  const replay = await gw.req("GET", `/api/v1/ads/oauth/meta/callback?code=authcode&state=${encodeURIComponent(state)}`, { headers: { cookie } });
   assert.equal(replay.status, 400);
   assert.equal(replay.json.error.code, "invalid_state");
+  const replayConfirm = await gw.req("POST", "/api/v1/ads/oauth/meta/confirm", { headers: form({ cookie }), body: new URLSearchParams({ state, code: "authcode" }).toString() });
+  assert.equal(replayConfirm.status, 400);
+  assert.equal(replayConfirm.json.error.code, "invalid_state");
   const tampered = await gw.req("GET", `/api/v1/ads/oauth/meta/callback?code=x&state=${encodeURIComponent(state.slice(0, -2) + "AA")}`);
   assert.equal(tampered.status, 400);
   const wrongPlatform = await connect(shop.api_key, "meta", "1000000009");
@@ -103,6 +121,63 @@ test("OAuth start → callback connects Meta and Google accounts; state is singl
   const other = await gw.tenant(["other.example"]);
   assert.equal((await gw.req("GET", `/api/v1/ads/accounts/${meta.id}`, { token: other.api_key })).status, 404);
   assert.equal((await sync(other.api_key, meta)).status, 404);
+});
+
+test("OAuth is bound to the browser that started it; the person sees the tenant and confirms before tokens are stored", async () => {
+  // The attacker's tenant (its name is theirs to choose: it is shown escaped).
+  const made = await gw.req("POST", "/api/v1/tenants", { token: ADMIN_TOKEN, body: { name: "Mallory <b>Ads</b> & Co", domains: ["mallory.example"] } });
+  assert.equal(made.status, 201, made.text);
+  const mallory = made.json;
+  const start = await gw.req("GET", "/api/v1/ads/oauth/meta/start?account_id=1000000077", { token: mallory.api_key });
+  assert.equal(start.status, 200, start.text);
+  const set = start.headers.getSetCookie().find((c) => /^(__Host-)?pg_oauth_meta=/.test(c));
+  assert.ok(set, "start sets the browser-binding cookie");
+  assert.match(set, /; HttpOnly/);
+  assert.match(set, /; SameSite=Lax/);
+  assert.match(set, /; Path=\//);
+  const cookie = set.split(";")[0];
+  const state = new URL(start.json.authorize_url).searchParams.get("state");
+  const cb = (headers = {}) => gw.req("GET", `/api/v1/ads/oauth/meta/callback?code=victimcode&state=${encodeURIComponent(state)}`, { headers });
+  const exchanges = async () => (await gw.upstream("/v24.0/oauth/access_token")).length;
+  const before = await exchanges();
+
+  // The victim's browser, sent the attacker's authorize URL, comes back without the cookie.
+  const victim = await cb();
+  assert.equal(victim.status, 403, victim.text);
+  assert.equal(victim.json.error.code, "oauth_browser_mismatch");
+  // A cookie from another flow (the victim's own start) does not match this state either.
+  const own = await gw.req("GET", "/api/v1/ads/oauth/meta/start", { token: shop.api_key });
+  const other = own.headers.getSetCookie().find((c) => /pg_oauth_meta=/.test(c)).split(";")[0];
+  assert.equal((await cb({ cookie: other })).status, 403);
+  // A forged cookie value neither.
+  assert.equal((await cb({ cookie: cookie.replace(/=.*/, "=AAAA") })).status, 403);
+  assert.equal(await exchanges(), before, "no code was exchanged");
+
+  // The browser that started the flow sees which tenant it is connecting, and nothing is stored yet.
+  const page = await cb({ cookie });
+  assert.equal(page.status, 200, page.text);
+  assert.match(page.headers.get("content-type"), /^text\/html/);
+  assert.ok(page.text.includes("Mallory &lt;b&gt;Ads&lt;/b&gt; &amp; Co"), "the tenant's name, escaped");
+  assert.ok(!page.text.includes("<b>Ads</b>"));
+  assert.match(page.text, /<form method="post" action="confirm"/);
+  assert.match(page.headers.get("content-security-policy"), /frame-ancestors 'none'/);
+  assert.equal(page.headers.get("x-frame-options"), "DENY");
+  assert.match(page.headers.get("cache-control"), /no-store/);
+  assert.equal(await exchanges(), before, "nothing exchanged before the person confirms");
+  assert.equal((await gw.req("GET", "/api/v1/ads/accounts", { token: mallory.api_key })).json.accounts.length, 0);
+
+  // Confirming needs the cookie too (a cross-site form post does not carry a SameSite=Lax cookie).
+  const body = new URLSearchParams({ state, code: "victimcode" }).toString();
+  const forged = await gw.req("POST", "/api/v1/ads/oauth/meta/confirm", { headers: form({}), body });
+  assert.equal(forged.status, 403);
+  assert.equal(await exchanges(), before);
+  const done = await gw.req("POST", "/api/v1/ads/oauth/meta/confirm", { headers: form({ cookie, accept: "text/html" }), body });
+  assert.equal(done.status, 200, done.text);
+  assert.match(done.headers.get("content-type"), /^text\/html/);
+  assert.ok(done.text.includes("Mallory &lt;b&gt;Ads&lt;/b&gt; &amp; Co"));
+  assert.ok(done.headers.getSetCookie().some((c) => /pg_oauth_meta=;.*Max-Age=0/.test(c)), "the cookie is cleared");
+  const accounts = (await gw.req("GET", "/api/v1/ads/accounts", { token: mallory.api_key })).json.accounts;
+  assert.deepEqual(accounts.map((a) => a.account_id), ["1000000077"]);
 });
 
 test("sync: Meta campaigns + insights with pagination and Google searchStream → D1 rows and exact KPIs; rerun does not double count", async () => {

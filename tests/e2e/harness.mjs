@@ -54,6 +54,8 @@ export async function startGateway(extraVars = {}) {
     ADMIN_TOKEN, TOKEN_ENCRYPTION_KEY: ENC_KEY,
     META_GRAPH_BASE: up, GA4_MP_BASE: up, LINKEDIN_API_BASE: up, TIKTOK_API_BASE: up, GOOGLE_ADS_API_BASE: up,
     RETRY_BASE_SECONDS: "1", OUTBOUND_TIMEOUT_MS: "2000",
+    // Tenant webhooks in the tests are the fake upstream on 127.0.0.1.
+    ALLOW_LOOPBACK_WEBHOOKS: "1",
     // Ads accounts: OAuth endpoints and app credentials, all at the fake.
     META_OAUTH_DIALOG_BASE: up, GOOGLE_OAUTH_BASE: up, GOOGLE_ACCOUNTS_BASE: up,
     META_APP_ID: "fake-meta-app", META_APP_SECRET: "fake-meta-secret",

@@ -28,6 +28,7 @@ pub mod google_ads;
 pub mod kpi;
 pub mod meta_insights;
 pub mod oauth;
+pub mod oauth_pages;
 pub mod schedule;
 
 /// The ads platforms an account can be connected to: Meta and Google.

@@ -9,6 +9,13 @@
 //!   checks signature, expiry and platform; single use is the caller's job: store the nonce
 //!   when the flow starts (TTL = expiry) and delete it on the callback, refusing a state whose
 //!   nonce is gone;
+//! - the flow is bound to the browser that started it (against account injection: a victim sent
+//!   an attacker's authorize URL must not connect the victim's ad account to the attacker's
+//!   tenant). The start sets an HttpOnly, SameSite=Lax cookie holding [`browser_binding`] of the
+//!   state's nonce (an HMAC under the same key, never derivable from the state itself); the
+//!   callback and the confirmation refuse a state without it. The callback then only shows the
+//!   person which tenant they are connecting (`oauth_pages`); tokens are exchanged and stored on
+//!   their confirmation, a same-origin POST that carries the cookie again;
 //! - Meta consent screen: `{www.facebook.com}/{version}/dialog/oauth?client_id&redirect_uri&
 //!   state&response_type=code&scope=ads_read,ads_management` (insights need `ads_read`, custom
 //!   audiences `ads_management`);
@@ -32,7 +39,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
 use super::meta_insights::read_meta_response;
@@ -64,27 +70,8 @@ impl std::fmt::Debug for OAuthClient {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104) with the `sha2` crate.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block_key = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block_key[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block_key[..key.len()].copy_from_slice(key);
-    }
-    let inner_pad: Vec<u8> = block_key.iter().map(|b| b ^ 0x36).collect();
-    let outer_pad: Vec<u8> = block_key.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new()
-        .chain_update(&inner_pad)
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(&outer_pad)
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
+/// HMAC-SHA256 (RFC 2104), shared with the visitor cookie's signature.
+pub use crate::core::hash::hmac_sha256;
 
 /// What a verified `state` proves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +153,23 @@ pub fn verify_state(
         expires_at,
         nonce: nonce.to_string(),
     })
+}
+
+/// The value of the browser-binding cookie for the flow whose state carries `nonce`.
+pub fn browser_binding(key: &[u8], nonce: &str) -> String {
+    sign(key, &format!("browser|{nonce}"))
+}
+
+/// Does `cookie` (the request's binding cookie, if any) bind this flow to this browser?
+pub fn browser_bound(key: &[u8], nonce: &str, cookie: Option<&str>) -> bool {
+    cookie.is_some_and(|c| constant_time_eq(&browser_binding(key, nonce), c))
+}
+
+/// The binding cookie's name: `__Host-` (no Domain, Path=/, Secure: no sibling subdomain can set
+/// it) whenever the callback is https.
+pub fn binding_cookie_name(platform: AdsPlatform, secure: bool) -> String {
+    let prefix = if secure { "__Host-" } else { "" };
+    format!("{prefix}pg_oauth_{}", platform.as_str())
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -429,6 +433,34 @@ mod tests {
                 b"Test Using Larger Than Block-Size Key - Hash Key First"
             )),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn the_flow_is_bound_to_the_browser_that_started_it() {
+        let key = b"k".repeat(32);
+        let cookie = browser_binding(&key, "nonce-1");
+        assert!(browser_bound(&key, "nonce-1", Some(&cookie)));
+        assert!(!browser_bound(&key, "nonce-1", None));
+        assert!(
+            !browser_bound(&key, "nonce-2", Some(&cookie)),
+            "another flow's cookie"
+        );
+        assert!(!browser_bound(b"other key", "nonce-1", Some(&cookie)));
+        assert!(!browser_bound(&key, "nonce-1", Some("")));
+        let state = create_state(&key, "t1", AdsPlatform::Meta, "nonce-1", 0).unwrap();
+        assert!(
+            !state.contains(&cookie),
+            "the state does not give the cookie away"
+        );
+        assert_ne!(cookie, sign(&key, "nonce-1"));
+        assert_eq!(
+            binding_cookie_name(AdsPlatform::Google, true),
+            "__Host-pg_oauth_google"
+        );
+        assert_eq!(
+            binding_cookie_name(AdsPlatform::Meta, false),
+            "pg_oauth_meta"
         );
     }
 

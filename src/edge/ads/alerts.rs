@@ -9,6 +9,7 @@ use worker::{D1Database, Env, Request};
 
 use crate::core::ads::alerts::{self, Alert, AlertThresholds, BudgetStatus};
 use crate::core::calendar::{Date, DateRange};
+use crate::core::health::validate_webhook_url;
 use crate::core::outbound::OutboundRequest;
 use crate::edge::auth::tenant_of_api_key;
 use crate::edge::request::{read_json, MAX_JSON_BYTES};
@@ -31,12 +32,6 @@ fn thresholds_of(raw: &Value) -> AlertThresholds {
     serde_json::from_value(raw.clone()).unwrap_or_default()
 }
 
-fn valid_webhook(url: &str) -> bool {
-    url::Url::parse(url)
-        .map(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some())
-        .unwrap_or(false)
-}
-
 pub(super) async fn list_alerts(req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
     let db = bindings::db(env)?;
@@ -55,7 +50,7 @@ pub(super) async fn list_alerts(req: Request, env: &Env) -> ApiResult {
 }
 
 /// `PUT /alerts/thresholds`: merges the given thresholds (a number ≥ 0, or null: off) and the
-/// webhook (an http(s) URL, or null/empty: none) into the stored settings.
+/// webhook (`core::health::validate_webhook_url`, or null/empty: none) into the stored settings.
 pub(super) async fn put_thresholds(mut req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
     let body = read_json(&mut req, MAX_JSON_BYTES).await?;
@@ -72,8 +67,11 @@ pub(super) async fn put_thresholds(mut req: Request, env: &Env) -> ApiResult {
             webhook = match v {
                 Value::Null => None,
                 Value::String(u) if u.is_empty() => None,
-                Value::String(u) if valid_webhook(u) => Some(u.clone()),
-                _ => return Err(ApiError::field(k, "must be an http(s) URL or null")),
+                Value::String(u) => Some(
+                    validate_webhook_url(u, config::allow_loopback_webhooks(env))
+                        .map_err(|m| ApiError::field(k, &m))?,
+                ),
+                _ => return Err(ApiError::field(k, "must be a URL or null")),
             };
             continue;
         }
@@ -157,7 +155,9 @@ pub(super) async fn deliver_alerts(
     if list.is_empty() {
         return Ok(());
     }
-    let webhook = store::notification_webhook(db, tenant_id).await?;
+    let webhook = store::notification_webhook(db, tenant_id)
+        .await?
+        .and_then(|u| config::callable_webhook(env, &u));
     let delivered = match webhook {
         None => "no_webhook",
         Some(url) => {

@@ -5,7 +5,8 @@
 //!
 //! Where things are:
 //! - here: the `/api/v1/ads/...` route table and the few helpers the handlers share;
-//! - `oauth`: connecting accounts (start, callback, discovery of the granted ad accounts);
+//! - `oauth`: connecting accounts (start, callback page, confirmation, discovery of the granted
+//!   ad accounts);
 //! - `accounts`: the accounts API and the sync endpoint;
 //! - `reports`: metrics and month-to-date spend;
 //! - `alerts`: thresholds, the alerts API, the rules run after each sync and the webhook delivery;
@@ -40,6 +41,7 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
         (Get, ["oauth", p, "callback"]) => {
             oauth::oauth_callback(req, env, platform_param(p)?).await
         }
+        (Post, ["oauth", p, "confirm"]) => oauth::oauth_confirm(req, env, platform_param(p)?).await,
         (Get, ["accounts"]) => accounts::list_accounts(req, env).await,
         (Get, ["accounts", id]) => accounts::get_account(req, env, id).await,
         (Delete, ["accounts", id]) => accounts::delete_account(req, env, id).await,

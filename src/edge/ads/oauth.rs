@@ -1,20 +1,28 @@
-//! Connecting ad accounts: the OAuth start (a signed, single-use `state`), the callback (code
-//! exchange, Meta's long-lived token, the granted ad accounts stored with sealed tokens and their
-//! jobs registered with the tenant's Scheduler).
+//! Connecting ad accounts: the OAuth start (a signed, single-use `state`, and the cookie that
+//! binds the flow to the browser that started it), the callback (a page naming the tenant the
+//! person is about to connect to, nothing stored yet), and the confirmation (code exchange,
+//! Meta's long-lived token, the granted ad accounts stored with sealed tokens and their jobs
+//! registered with the tenant's Scheduler). Rules: `core::ads::oauth`.
+
+use std::collections::BTreeMap;
 
 use serde_json::json;
-use worker::{Env, Request};
+use worker::{Env, Headers, Request, Response};
 
 use super::accounts::register_jobs;
 use super::client::{google_creds, oauth_client, send, timeout_ms};
 use super::upstream_error;
 use crate::core::ads::accounts::{self, AdAccountInfo};
 use crate::core::ads::google_ads;
-use crate::core::ads::oauth::{self, TokenGrant};
+use crate::core::ads::oauth::{self, OAuthState, TokenGrant};
+use crate::core::ads::oauth_pages;
 use crate::core::ads::{AdsPlatform, ApiFailure};
+use crate::core::cookies::{clear_cookie, set_cookie, CookieScope};
 use crate::edge::auth::tenant_of_api_key;
-use crate::edge::request::query_map;
+use crate::edge::cookies::{request_cookies, with_cookies};
+use crate::edge::request::{header, query_map, read_bytes, MAX_SETTINGS_BYTES};
 use crate::edge::store::ads::{self as store, AccountGrant, NewOAuthState};
+use crate::edge::store::d1;
 use crate::edge::{
     bindings, config, json_response, now_secs, random_bytes, secrets, uuid_v4, ApiError, ApiResult,
 };
@@ -31,6 +39,19 @@ fn redirect_uri(req: &Request, env: &Env, platform: AdsPlatform) -> String {
         "{}/api/v1/ads/oauth/{}/callback",
         base.trim_end_matches('/'),
         platform.as_str()
+    )
+}
+
+/// The binding cookie's name and scope: host-only, `Secure` (and `__Host-`) when the callback is
+/// https.
+fn binding_cookie(req: &Request, env: &Env, platform: AdsPlatform) -> (String, CookieScope) {
+    let secure = redirect_uri(req, env, platform).starts_with("https://");
+    (
+        oauth::binding_cookie_name(platform, secure),
+        CookieScope {
+            domain: None,
+            secure,
+        },
     )
 }
 
@@ -97,12 +118,79 @@ pub(super) async fn oauth_start(req: Request, env: &Env, platform: AdsPlatform) 
     )
     .await?;
     let url = oauth::authorize_url(&config::ads_config(env), platform, &client, &state);
-    Ok(json_response(
-        200,
-        &json!({"authorize_url": url, "state": state, "expires_at": expires_at, "redirect_uri": redirect}),
+    // The browser that makes this call (the dashboard) is the one the callback will accept.
+    let (name, scope) = binding_cookie(&req, env, platform);
+    let binding = oauth::browser_binding(&secrets::oauth_state_key(env)?, &nonce);
+    let cookie = set_cookie(&name, &binding, oauth::STATE_TTL_SECS as u64, true, &scope);
+    Ok(with_cookies(
+        json_response(
+            200,
+            &json!({"authorize_url": url, "state": state, "expires_at": expires_at, "redirect_uri": redirect}),
+        ),
+        &[cookie],
     ))
 }
 
+/// A state that is signed, unexpired, for this platform, and bound to this browser.
+fn verified_state(
+    req: &Request,
+    env: &Env,
+    platform: AdsPlatform,
+    state: &str,
+    now: i64,
+) -> Result<OAuthState, ApiError> {
+    let key = secrets::oauth_state_key(env)?;
+    let verified = oauth::verify_state(&key, state, platform, now).map_err(|e| ApiError {
+        status: 400,
+        code: "invalid_state",
+        message: format!("state is not valid: {e:?}"),
+        field: Some("state".into()),
+    })?;
+    let (name, _) = binding_cookie(req, env, platform);
+    let jar = request_cookies(req);
+    if !oauth::browser_bound(&key, &verified.nonce, jar.get(&name).map(String::as_str)) {
+        return Err(ApiError::new(
+            403,
+            "oauth_browser_mismatch",
+            "this connection was not started in this browser; start it again from your dashboard",
+        ));
+    }
+    Ok(verified)
+}
+
+fn used_or_expired() -> ApiError {
+    ApiError {
+        status: 400,
+        code: "invalid_state",
+        message: "state was already used or has expired; start again".into(),
+        field: Some("state".into()),
+    }
+}
+
+/// An HTML page of the connection flow: never cached, framed or given a Referer.
+fn html_page(html: String) -> Result<Response, ApiError> {
+    let h = Headers::new();
+    for (k, v) in [
+        ("content-type", "text/html; charset=utf-8"),
+        ("cache-control", "no-store"),
+        ("content-security-policy", oauth_pages::PAGE_CSP),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        let _ = h.set(k, v);
+    }
+    Response::ok(html)
+        .map(|r| r.with_headers(h))
+        .map_err(|e| ApiError::internal("page", e))
+}
+
+async fn tenant_name(db: &worker::D1Database, tenant_id: &str) -> Result<String, ApiError> {
+    Ok(d1::tenant_profile(db, tenant_id).await?.name)
+}
+
+/// The platform sends the person back here. Nothing is exchanged or stored yet: the answer is a
+/// page naming the tenant the grant would go to, whose button posts to `confirm`.
 pub(super) async fn oauth_callback(req: Request, env: &Env, platform: AdsPlatform) -> ApiResult {
     let q = query_map(&req);
     if let Some(err) = q.get("error") {
@@ -112,6 +200,19 @@ pub(super) async fn oauth_callback(req: Request, env: &Env, platform: AdsPlatfor
             &format!("the platform returned error={err}"),
         ));
     }
+    let (state, code) = state_and_code(&q)?;
+    let now = now_secs();
+    let verified = verified_state(&req, env, platform, state, now)?;
+    let db = bindings::db(env)?;
+    store::peek_oauth_state(&db, &verified.nonce, &verified.tenant_id, platform)
+        .await?
+        .filter(|r| r.expires_at >= now)
+        .ok_or_else(used_or_expired)?;
+    let name = tenant_name(&db, &verified.tenant_id).await?;
+    html_page(oauth_pages::confirm_page(platform, &name, state, code))
+}
+
+fn state_and_code(q: &BTreeMap<String, String>) -> Result<(&str, &str), ApiError> {
     let state = q
         .get("state")
         .ok_or_else(|| ApiError::field("state", "is required"))?;
@@ -119,24 +220,25 @@ pub(super) async fn oauth_callback(req: Request, env: &Env, platform: AdsPlatfor
         .get("code")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::field("code", "is required"))?;
+    Ok((state, code))
+}
+
+/// `POST …/confirm` (form: state, code), from the confirmation page: the person chose to connect.
+/// The state is claimed (single use), the code exchanged and the granted accounts stored. The
+/// answer is a page for a browser, JSON for anything else.
+pub(super) async fn oauth_confirm(mut req: Request, env: &Env, platform: AdsPlatform) -> ApiResult {
+    let body = read_bytes(&mut req, MAX_SETTINGS_BYTES).await?;
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let (state, code) = state_and_code(&form)?;
     let now = now_secs();
-    let verified = oauth::verify_state(&secrets::oauth_state_key(env)?, state, platform, now)
-        .map_err(|e| ApiError {
-            status: 400,
-            code: "invalid_state",
-            message: format!("state is not valid: {e:?}"),
-            field: Some("state".into()),
-        })?;
+    let verified = verified_state(&req, env, platform, state, now)?;
     let db = bindings::db(env)?;
-    let row = store::claim_oauth_state(&db, &verified.nonce, &verified.tenant_id, platform).await?;
-    let Some(row) = row.filter(|r| r.expires_at >= now) else {
-        return Err(ApiError {
-            status: 400,
-            code: "invalid_state",
-            message: "state was already used or has expired; start again".into(),
-            field: Some("state".into()),
-        });
-    };
+    let row = store::claim_oauth_state(&db, &verified.nonce, &verified.tenant_id, platform)
+        .await?
+        .filter(|r| r.expires_at >= now)
+        .ok_or_else(used_or_expired)?;
     let cfg = config::ads_config(env);
     let client = oauth_client(env, platform, &row.redirect_uri)?;
     let timeout = timeout_ms(env);
@@ -196,9 +298,25 @@ pub(super) async fn oauth_callback(req: Request, env: &Env, platform: AdsPlatfor
         )
         .await?;
         register_jobs(env, &account).await?;
-        connected.push(account.to_json());
+        connected.push(account);
     }
-    Ok(json_response(200, &json!({"connected": connected})))
+    let (name, scope) = binding_cookie(&req, env, platform);
+    let clear = [clear_cookie(&name, &scope)];
+    let wants_html = header(&req, "accept").is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        let tenant = tenant_name(&db, &row.tenant_id).await?;
+        let names: Vec<String> = connected
+            .iter()
+            .map(|a| format!("{} ({})", a.name, a.account_id))
+            .collect();
+        let page = oauth_pages::connected_page(platform, &tenant, &names);
+        return Ok(with_cookies(html_page(page)?, &clear));
+    }
+    let connected: Vec<_> = connected.iter().map(|a| a.to_json()).collect();
+    Ok(with_cookies(
+        json_response(200, &json!({"connected": connected})),
+        &clear,
+    ))
 }
 
 /// The ad accounts the grant reaches: the one asked for at the start, else every one.

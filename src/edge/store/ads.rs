@@ -332,6 +332,21 @@ pub struct StateRow {
     pub expires_at: i64,
 }
 
+/// A started flow's row, left in place (the callback's look before the person confirms).
+pub async fn peek_oauth_state(
+    db: &D1Database,
+    nonce: &str,
+    tenant_id: &str,
+    platform: AdsPlatform,
+) -> Result<Option<StateRow>, ApiError> {
+    first(
+        db,
+        "SELECT tenant_id, account_id, login_customer_id, redirect_uri, expires_at FROM ads_oauth_states WHERE nonce = ?1 AND tenant_id = ?2 AND platform = ?3",
+        &[s(nonce), s(tenant_id), s(platform.as_str())],
+    )
+    .await
+}
+
 /// Claims a flow's state: single use, the delete that returns the row is the claim.
 pub async fn claim_oauth_state(
     db: &D1Database,

@@ -1,5 +1,5 @@
-//! KV: read-mostly caches for the beacon path. Never used for dedup (eventually consistent,
-//! 1 write/s per key).
+//! KV: read-mostly caches for the beacon path, and the failed-authentication counters shared
+//! between isolates. Never used for dedup (eventually consistent, 1 write/s per key).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,6 +9,7 @@ use worker::Env;
 
 use super::d1;
 use crate::core::consent::ConsentState;
+use crate::core::ratelimit::Count;
 use crate::core::tenant::TenantConfig;
 use crate::edge::{bindings, now_ms, ApiError};
 
@@ -94,8 +95,17 @@ async fn put_config(env: &Env, site_key: &str, cfg: &TenantConfig) {
 /// bytes go in with `put_bytes`: `put` would send the text through serde-wasm-bindgen's
 /// serializer, which the beacon's wasm otherwise does without.
 async fn put_cached(env: &Env, key: &str, value: &impl serde::Serialize, what: &str) {
+    put_raw(
+        env,
+        key,
+        serde_json::to_string(value).unwrap_or_default(),
+        what,
+    )
+    .await;
+}
+
+async fn put_raw(env: &Env, key: &str, body: String, what: &str) {
     let Ok(store) = kv(env) else { return };
-    let body = serde_json::to_string(value).unwrap_or_default();
     if let Ok(put) = store.put_bytes(key, body.as_bytes()) {
         let put = put.expiration_ttl(CACHE_TTL_SECS);
         if let Err(e) = put.execute().await {
@@ -171,6 +181,33 @@ async fn consent_uncached(
         put_consent(env, tenant_id, visitor_id, s).await;
     }
     Ok(stored)
+}
+
+fn auth_failures_entry(bucket: &str) -> String {
+    format!("authfail:{bucket}")
+}
+
+/// A failed-authentication bucket's count as another isolate last wrote it. Unreadable counts as
+/// none: the limiter must never fail a request because KV did.
+pub async fn auth_failures(env: &Env, bucket: &str) -> Option<Count> {
+    let text = kv(env)
+        .ok()?
+        .get(&auth_failures_entry(bucket))
+        .text()
+        .await
+        .ok()??;
+    Count::decode(&text)
+}
+
+/// Shares a bucket's count (expiring with KV's shortest TTL, the window is shorter).
+pub async fn put_auth_failures(env: &Env, bucket: &str, count: Count) {
+    put_raw(
+        env,
+        &auth_failures_entry(bucket),
+        count.encode(),
+        "auth failures",
+    )
+    .await;
 }
 
 pub async fn put_consent(env: &Env, tenant_id: &str, visitor_id: &str, state: &ConsentState) {

@@ -6,6 +6,7 @@ use worker::D1Database;
 
 use super::{all, batch, first, n, opt, run, s, stmt};
 use crate::core::consent::ConsentState;
+use crate::core::hash::sha256_hex;
 use crate::edge::ApiError;
 
 #[derive(Deserialize)]
@@ -93,12 +94,14 @@ pub async fn consent_history(
 
 /// GDPR erasure: consent history, events and their delivery log for one visitor, in one
 /// transaction that leaves the erasure record (every purpose denied, `ConsentState::erasure`):
-/// deliveries still in flight for the visitor see it and stop.
+/// deliveries still in flight for the visitor see it and stop. The same transaction writes the
+/// audit row: the visitor id's SHA-256, who asked (`actor`: "api_key" or "visitor"), when.
 pub async fn erase_visitor(
     db: &D1Database,
     tenant_id: &str,
     visitor_id: &str,
     erasure: &ConsentState,
+    actor: &str,
 ) -> Result<(), ApiError> {
     batch(
         db,
@@ -115,6 +118,11 @@ pub async fn erase_visitor(
                 "INSERT INTO consent_records (tenant_id, visitor_id, analytics, marketing, functional, version, created_at)
                  VALUES (?1, ?2, 0, 0, 0, ?3, ?4)",
                 &[s(tenant_id), s(visitor_id), s(&erasure.version), n(erasure.updated_at)],
+            )?,
+            stmt(
+                db,
+                "INSERT INTO erasure_audit (tenant_id, visitor_hash, actor, erased_at) VALUES (?1, ?2, ?3, ?4)",
+                &[s(tenant_id), s(&sha256_hex(visitor_id)), s(actor), n(erasure.updated_at)],
             )?,
         ],
     )

@@ -41,7 +41,7 @@ pub async fn create_tenant(
 }
 
 /// Api key lookups (current key, or the previous one during a rotation's grace period) are
-/// `auth_lookup` below.
+/// `auth::api_key_tenant`.
 pub async fn tenant_id_by_site_key(
     db: &D1Database,
     site_key: &str,
