@@ -216,7 +216,7 @@ function isSuccess(path, answer) {
 }
 
 // A small seeded generator (mulberry32): the same seed gives the same faults.
-function mulberry32(seed) {
+export function mulberry32(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -6,6 +6,7 @@
 // acknowledged: every consented (event, destination) pair exactly once, nothing for a denied
 // visitor, nothing twice. Used by tests/e2e/soak.test.mjs (short) and scripts/soak (long).
 import { startGateway, sleep } from "./harness.mjs";
+import { mulberry32 } from "../../scripts/fake-upstream.mjs";
 
 const PLATFORMS = ["meta", "google", "linkedin", "tiktok"];
 
@@ -18,17 +19,6 @@ function eventIds(r) {
   if (r.path.startsWith("/rest/conversionEvents")) return ["linkedin", (body.elements ?? [body]).map((e) => e.eventId)];
   if (r.path.startsWith("/mp/collect")) return ["google", (body.events ?? []).map((e) => e.params?.transaction_id)];
   return [null, []];
-}
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -45,7 +35,7 @@ export async function soak({ events = 300, faultRate = 0.3, seed = 7, concurrenc
 }
 
 async function run(gw, { events, faultRate, seed, concurrency, settleMs, log }) {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const domain = "soak.example", origin = `https://${domain}`;
   const t = await gw.tenant([domain]);
   const ids = { meta: "4242424242", google: "G-SOAK12345", linkedin: "424242", tiktok: "CSOAKPIXEL0123456789" };
