@@ -640,6 +640,18 @@ mod tests {
         }
     }
 
+    /// The one job of an event to a Meta pixel, with consent.
+    fn meta_job() -> DeliveryJob {
+        let r = route(
+            "t",
+            &event("https://a.example/x"),
+            &[pixel("p1", Platform::Meta)],
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        r.jobs[0].clone()
+    }
+
     fn granted() -> ConsentState {
         ConsentState {
             analytics: true,
@@ -753,14 +765,7 @@ mod tests {
 
     #[test]
     fn settle_retries_then_fails_and_splits_permanent_batches() {
-        let r = route(
-            "t",
-            &event("https://a.example/x"),
-            &[pixel("p1", Platform::Meta)],
-            Some(&granted()),
-            &ConsentPolicy::default(),
-        );
-        let job = &r.jobs[0];
+        let job = &meta_job();
         let policy = RetryPolicy { base_delay_secs: 1 };
         let err = Outcome::Retryable {
             reason: "HTTP 500".into(),
@@ -852,29 +857,15 @@ mod tests {
 
     #[test]
     fn queue_messages_round_trip() {
-        let r = route(
-            "t",
-            &event("https://a.example/x"),
-            &[pixel("p1", Platform::Meta)],
-            Some(&granted()),
-            &ConsentPolicy::default(),
-        );
-        let m = QueueMessage::Deliver(Box::new(r.jobs[0].clone()));
+        let m = QueueMessage::Deliver(Box::new(meta_job()));
         let s = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<QueueMessage>(&s).unwrap(), m);
     }
 
     #[test]
     fn jobs_that_did_not_run_wait_without_spending_attempts_then_fail() {
-        let r = route(
-            "t",
-            &event("https://a.example/x"),
-            &[pixel("p1", Platform::Meta)],
-            Some(&granted()),
-            &ConsentPolicy::default(),
-        );
         let policy = RetryPolicy { base_delay_secs: 1 };
-        let mut job = r.jobs[0].clone();
+        let mut job = meta_job();
         let mut waits = vec![];
         loop {
             match settle_unrun(policy, std::slice::from_ref(&job), "D1 unavailable").remove(0) {

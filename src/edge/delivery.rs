@@ -61,9 +61,8 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
             return Ok(());
         }
     };
-    // An event whose visitor was erased after it is neither stored nor delivered.
+    // An event whose visitor was erased after it is not stored (its jobs are dropped at delivery).
     records.retain(|r| !consent.erased_record(r));
-    jobs.retain(|j| consent.recheck(j) != Recheck::Erased);
     // Records first: the event row must exist before its delivery rows change.
     if let Err(e) = store_records(&env, &records, counters).await {
         retry_later("storing events", e);
@@ -77,14 +76,15 @@ pub async fn consume(batch: MessageBatch<String>, env: Env) -> worker::Result<()
 /// The visitors' consent as it is now and their tenants' policies: every delivery attempt is
 /// checked against them (`consent::recheck`).
 struct ConsentNow {
-    states: HashMap<(String, String), ConsentState>,
+    /// tenant → visitor → latest record (visitors without one are absent).
+    states: HashMap<String, HashMap<String, ConsentState>>,
     policies: HashMap<String, ConsentPolicy>,
 }
 
-/// One read per distinct visitor (memoized per isolate, cached in KV for a minute at most), and
-/// the policy of each tenant whose visitors changed their choice since an event.
+/// One read per distinct visitor, and the policy of each tenant whose visitors changed their
+/// choice since an event (only then can the policy change a plan).
 async fn consent_now(env: &Env, jobs: &[DeliveryJob]) -> Result<ConsentNow, ApiError> {
-    let mut visitors: Vec<(&str, &str)> = jobs
+    let visitors = jobs
         .iter()
         .filter_map(|j| {
             Some((
@@ -93,42 +93,40 @@ async fn consent_now(env: &Env, jobs: &[DeliveryJob]) -> Result<ConsentNow, ApiE
             ))
         })
         .collect();
-    visitors.sort_unstable();
-    visitors.dedup();
-    let reads = visitors.iter().map(|(t, v)| kv::consent(env, t, v));
-    let mut states = HashMap::new();
-    for ((t, v), state) in visitors.iter().zip(join_all(reads).await) {
-        if let Some(state) = state? {
-            states.insert((t.to_string(), v.to_string()), state);
-        }
+    let mut now = ConsentNow {
+        states: HashMap::new(),
+        policies: HashMap::new(),
+    };
+    for ((tenant, visitor), state) in kv::consents(env, visitors).await? {
+        now.states
+            .entry(tenant.to_string())
+            .or_default()
+            .insert(visitor.to_string(), state);
     }
     let mut tenants: Vec<&str> = jobs
         .iter()
         .filter(|j| {
-            j.delivery.event.visitor_id.as_ref().is_some_and(|v| {
-                states
-                    .get(&(j.tenant_id.clone(), v.clone()))
-                    .is_some_and(|s| s.updated_at >= j.delivery.event.event_time)
-            })
+            let event = &j.delivery.event;
+            now.state(&j.tenant_id, event.visitor_id.as_deref())
+                .is_some_and(|s| s.updated_at >= event.event_time)
         })
         .map(|j| j.tenant_id.as_str())
         .collect();
     tenants.sort_unstable();
     tenants.dedup();
-    let mut policies = HashMap::new();
     if !tenants.is_empty() {
         let db = bindings::db(env)?;
         for t in tenants {
-            policies.insert(t.to_string(), d1::consent_policy(&db, t).await?);
+            let policy = d1::consent_policy(&db, t).await?;
+            now.policies.insert(t.to_string(), policy);
         }
     }
-    Ok(ConsentNow { states, policies })
+    Ok(now)
 }
 
 impl ConsentNow {
     fn state(&self, tenant_id: &str, visitor_id: Option<&str>) -> Option<&ConsentState> {
-        self.states
-            .get(&(tenant_id.to_string(), visitor_id?.to_string()))
+        self.states.get(tenant_id)?.get(visitor_id?)
     }
 
     fn recheck(&self, job: &DeliveryJob) -> Recheck {

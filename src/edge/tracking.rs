@@ -68,19 +68,12 @@ async fn intake(
     let tenant_id = caller.config.tenant_id.clone();
 
     // One consent read per distinct visitor, all in parallel (memoized per isolate).
-    let mut visitors: Vec<&str> = parsed
+    let visitors = parsed
         .iter()
         .filter(|p| p.event.consent.is_none())
-        .filter_map(|p| p.event.visitor_id.as_deref())
+        .filter_map(|p| Some((tenant_id.as_str(), p.event.visitor_id.as_deref()?)))
         .collect();
-    visitors.sort_unstable();
-    visitors.dedup();
-    let reads = visitors.iter().map(|v| kv::consent(env, &tenant_id, v));
-    let states = futures_util::future::join_all(reads).await;
-    let mut consent_of = std::collections::HashMap::new();
-    for (v, s) in visitors.iter().zip(states) {
-        consent_of.insert(*v, s?);
-    }
+    let consent_of = kv::consents(env, visitors).await?;
 
     // Every event is routed and encoded before the claim, which stores the fresh ones' messages
     // in the shard's outbox in the same transaction (a duplicate's are dropped there).
@@ -91,8 +84,7 @@ async fn intake(
             .event
             .visitor_id
             .as_deref()
-            .and_then(|v| consent_of.get(v))
-            .and_then(|s| s.as_ref());
+            .and_then(|v| consent_of.get(&(tenant_id.as_str(), v)));
         let event = std::sync::Arc::new(p.event.clone());
         let routed = fanout::route(
             &tenant_id,

@@ -134,6 +134,24 @@ pub async fn refresh_config(env: &Env, tenant_id: &str) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// The latest consent of each distinct `(tenant, visitor)` among `keys`, read in parallel (each
+/// read memoized per isolate); visitors without a record are absent.
+pub async fn consents<'a>(
+    env: &Env,
+    mut keys: Vec<(&'a str, &'a str)>,
+) -> Result<HashMap<(&'a str, &'a str), ConsentState>, ApiError> {
+    keys.sort_unstable();
+    keys.dedup();
+    let reads = keys.iter().map(|(t, v)| consent(env, t, v));
+    let mut found = HashMap::new();
+    for (key, state) in keys.iter().zip(futures_util::future::join_all(reads).await) {
+        if let Some(state) = state? {
+            found.insert(*key, state);
+        }
+    }
+    Ok(found)
+}
+
 /// Latest consent: KV, falling back to D1 (and re-warming KV) when KV has no entry.
 pub async fn consent(
     env: &Env,
