@@ -70,6 +70,14 @@ pub fn public_base_url(env: &Env) -> Option<String> {
     var(env, "PUBLIC_BASE_URL").map(|v| v.trim_end_matches('/').to_string())
 }
 
+/// The dashboard's address for links in notifications; empty without `PUBLIC_BASE_URL`.
+#[cfg(feature = "jobs")]
+pub fn dashboard_url(env: &Env) -> String {
+    public_base_url(env)
+        .map(|base| format!("{base}/admin/"))
+        .unwrap_or_default()
+}
+
 pub fn retry_policy(env: &Env) -> RetryPolicy {
     RetryPolicy {
         base_delay_secs: var(env, "RETRY_BASE_SECONDS")

@@ -403,18 +403,18 @@ async fn pause_pixel(
     let Some(target) = d1::notify_target(&db, tenant_id).await? else {
         return Ok(());
     };
-    let Some(url) = target.notify_webhook_url else {
+    let Some(url) = target
+        .notify_webhook_url
+        .and_then(|u| config::callable_webhook(env, &u))
+    else {
         return Ok(());
     };
-    let dashboard = config::public_base_url(env)
-        .map(|base| format!("{base}/admin/"))
-        .unwrap_or_default();
     let payload = health::paused_notification(
         &target.name,
         &row.platform,
         &row.pixel_id,
         reason,
-        &dashboard,
+        &config::dashboard_url(env),
     );
     let answer = send(
         &health::notification_request(&url, &payload),

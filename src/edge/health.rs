@@ -50,9 +50,7 @@ pub async fn run_health_check(
 ) -> std::result::Result<(usize, usize), ApiError> {
     let db = bindings::db(env)?;
     let candidates = d1::health_candidates(&db, now - health::SILENT_AFTER).await?;
-    let dashboard = config::public_base_url(env)
-        .map(|base| format!("{base}/admin/"))
-        .unwrap_or_default();
+    let dashboard = config::dashboard_url(env);
     let mut tested = 0;
     let mut notified = 0;
     let mut i = 0;
