@@ -9,9 +9,7 @@ use super::consent::{decide, effective, ConsentPolicy, ConsentState, Decision, D
 use super::destinations::{destination, DeliveryEvent};
 use super::event::{AssertedConsent, Event};
 use super::platform::{EventName, Platform};
-use super::retry::{
-    backoff_secs, next_step, NextStep, Outcome, RetryPolicy, MAX_DEFERRALS, MAX_DELAY_SECS,
-};
+use super::retry::{deferral_wait, next_step, NextStep, Outcome, RetryPolicy, MAX_DEFERRALS};
 use super::weburl::url_host;
 
 /// What the intake needs to know about a pixel to route events (no secrets).
@@ -540,9 +538,7 @@ pub fn settle_unrun(policy: RetryPolicy, jobs: &[DeliveryJob], reason: &str) -> 
             let mut job = j.clone();
             job.deferrals += 1;
             Settlement::Requeue {
-                delay_secs: backoff_secs(policy, job.deferrals)
-                    .saturating_mul(2)
-                    .clamp(1, MAX_DELAY_SECS),
+                delay_secs: deferral_wait(policy, job.deferrals),
                 job: Box::new(job),
             }
         })
@@ -886,6 +882,8 @@ mod tests {
         }
         assert_eq!(waits.len() as u32, MAX_DEFERRALS);
         assert_eq!(&waits[..3], &[2, 8, 32]);
-        assert!(waits.iter().all(|&w| (1..=MAX_DELAY_SECS).contains(&w)));
+        assert!(waits
+            .iter()
+            .all(|&w| (1..=crate::core::retry::MAX_DELAY_SECS).contains(&w)));
     }
 }

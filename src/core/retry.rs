@@ -147,13 +147,11 @@ pub fn next_step(
                     reason: format!("{reason} (still rate limited after {deferrals} waits)"),
                 }
             } else {
-                // Without a Retry-After hint, wait twice the retry backoff (60 s, 4 min, ... by
-                // default): throttling lasts longer than a transient error.
-                let wait = retry_after_secs.unwrap_or_else(|| {
-                    backoff_secs(policy, deferrals + 1).saturating_mul(2).max(1)
-                });
                 NextStep::Retry {
-                    delay_secs: wait.min(MAX_DELAY_SECS),
+                    delay_secs: retry_after_secs.map_or_else(
+                        || deferral_wait(policy, deferrals + 1),
+                        |w| w.min(MAX_DELAY_SECS),
+                    ),
                     // The attempt that was throttled is not spent.
                     attempt,
                     deferrals: deferrals + 1,
@@ -161,6 +159,15 @@ pub fn next_step(
             }
         }
     }
+}
+
+/// The wait before deferral `n` (1-based) when nobody said how long: twice the retry backoff
+/// (60 s, 4 min, ... by default), since throttling or an outage of our own storage lasts longer
+/// than a transient error; at least a second, at most the queue's maximum delay.
+pub fn deferral_wait(policy: RetryPolicy, n: u32) -> u32 {
+    backoff_secs(policy, n)
+        .saturating_mul(2)
+        .clamp(1, MAX_DELAY_SECS)
 }
 
 /// Exponential backoff: base, 4·base, 16·base, ... capped at the queue's maximum delay.
