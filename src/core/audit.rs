@@ -395,6 +395,7 @@ mod tests {
     use super::*;
     use crate::core::consent::{decide, recheck, Decision, DeliveryMode, Recheck};
     use crate::core::event::{parse_event, IntakeContext};
+    use crate::core::fanout::tests::pixel;
     use crate::core::platform::Platform;
     use serde_json::json;
 
@@ -613,17 +614,6 @@ mod tests {
             &serde_json::to_string(&consent).unwrap(),
         )
         .unwrap()
-    }
-
-    fn pixel(id: &str, platform: Platform) -> PixelRoute {
-        PixelRoute {
-            id: id.into(),
-            platform,
-            is_active: true,
-            server_side_enabled: true,
-            domains: vec![],
-            event_names: vec![],
-        }
     }
 
     #[test]

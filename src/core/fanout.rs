@@ -546,7 +546,7 @@ pub fn settle_unrun(policy: RetryPolicy, jobs: &[DeliveryJob], reason: &str) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::event::{parse_event, IntakeContext};
     use serde_json::json;
@@ -625,7 +625,8 @@ mod tests {
         .into()
     }
 
-    fn pixel(id: &str, platform: Platform) -> PixelRoute {
+    /// An active server-side pixel without filters (other modules' tests use it too).
+    pub(crate) fn pixel(id: &str, platform: Platform) -> PixelRoute {
         PixelRoute {
             id: id.into(),
             platform,
