@@ -65,67 +65,123 @@ async fn intake(
         .iter()
         .map(|_| request_index.next().unwrap_or(0))
         .collect();
-    let tenant_id = caller.config.tenant_id.clone();
+    let events: Vec<&crate::core::event::Event> = parsed.iter().map(|p| &p.event).collect();
+    let admissions = accept(env, &caller.config, &events, rejected.len() as u32, now).await?;
+    let mut summary = IntakeSummary {
+        accepted: vec![],
+        duplicates: vec![],
+        rejected: vec![],
+        warnings: vec![],
+    };
+    for (n, admission) in admissions.into_iter().enumerate() {
+        let p = &parsed[n];
+        let index = request_index[n];
+        let id = p.event.event_id.clone();
+        match admission {
+            Admission::TooLarge { field, message } => {
+                if !batch {
+                    return Err(ApiError {
+                        status: 413,
+                        code: "payload_too_large",
+                        message: format!("{field} {message}"),
+                        field: Some(field.to_string()),
+                    });
+                }
+                rejected.push(Rejection {
+                    index,
+                    field: format!("events[{index}].{field}"),
+                    message,
+                });
+                continue;
+            }
+            Admission::Fresh => summary.accepted.push(id),
+            Admission::Duplicate => summary.duplicates.push(id),
+        }
+        for w in &p.warnings {
+            summary
+                .warnings
+                .push(json!({"index": index, "field": w.field, "message": w.message}));
+        }
+    }
+    rejected.sort_by_key(|r| r.index);
+    summary.rejected = rejected;
+    Ok(summary)
+}
 
+/// What became of one event handed to [`accept`].
+pub enum Admission {
+    Fresh,
+    /// Its id was accepted before, within the dedup window: nothing new is delivered.
+    Duplicate,
+    /// Refused: once encoded it would not fit a queue message (`field` made it too large).
+    TooLarge {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// Accepts validated events of one tenant for delivery: reads the consent of their visitors,
+/// routes them to the tenant's pixels, and claims their ids (the fresh ones are then delivered
+/// exactly once). Every intake path (browser events, pixel.gif, server events, conversions) comes
+/// through here. `rejected` is how many events of the request were invalid (for the counters).
+/// An error means nothing was accepted: the caller answers 503 and a retry is safe.
+pub async fn accept(
+    env: &Env,
+    config: &crate::core::tenant::TenantConfig,
+    events: &[&crate::core::event::Event],
+    rejected: u32,
+    now: i64,
+) -> Result<Vec<Admission>, ApiError> {
+    let tenant_id = config.tenant_id.as_str();
     // One consent read per distinct visitor, all in parallel (memoized per isolate).
-    let visitors = parsed
+    let visitors = events
         .iter()
-        .filter(|p| p.event.consent.is_none())
-        .filter_map(|p| Some((tenant_id.as_str(), p.event.visitor_id.as_deref()?)))
+        .filter(|e| e.consent.is_none())
+        .filter_map(|e| Some((tenant_id, e.visitor_id.as_deref()?)))
         .collect();
     let consent_of = kv::consents(env, visitors).await?;
 
     // Every event is routed and encoded before the claim, which stores the fresh ones' messages
     // in the shard's outbox in the same transaction (a duplicate's are dropped there).
-    let mut claims = Vec::with_capacity(parsed.len());
-    let mut claimed = Vec::with_capacity(parsed.len());
-    for (n, p) in parsed.iter().enumerate() {
-        let stored = p
-            .event
+    let mut admissions: Vec<Option<Admission>> = Vec::with_capacity(events.len());
+    let mut claims = Vec::with_capacity(events.len());
+    let mut claimed = Vec::with_capacity(events.len());
+    for (n, event) in events.iter().enumerate() {
+        let stored = event
             .visitor_id
             .as_deref()
-            .and_then(|v| consent_of.get(&(tenant_id.as_str(), v)));
-        let event = std::sync::Arc::new(p.event.clone());
+            .and_then(|v| consent_of.get(&(tenant_id, v)));
+        let shared = std::sync::Arc::new((*event).clone());
         let routed = fanout::route(
-            &tenant_id,
-            &event,
-            &caller.config.pixels,
+            tenant_id,
+            &shared,
+            &config.pixels,
             stored,
-            &caller.config.consent_policy,
+            &config.consent_policy,
         );
         // One message per event: its record and the first attempt of each destination.
         let message =
-            serde_json::to_string(&QueueMessage::accepted(&tenant_id, event, routed, now))
+            serde_json::to_string(&QueueMessage::accepted(tenant_id, shared, routed, now))
                 .map_err(|e| ApiError::internal("queue encode", e))?;
         // A message the Queue cannot carry would never be delivered: refuse the event now,
         // naming the part that made it too large, instead of acknowledging it.
         if message.len() > MAX_MESSAGE_BYTES {
-            let field = fanout::largest_part(&p.event);
-            let message = format!(
-                "makes this event {} KB once encoded, over the {} KB an event may take; send less in {field}",
-                message.len() / 1024,
-                MAX_MESSAGE_BYTES / 1024
-            );
-            if !batch {
-                return Err(ApiError {
-                    status: 413,
-                    code: "payload_too_large",
-                    message: format!("{field} {message}"),
-                    field: Some(field.to_string()),
-                });
-            }
-            let index = request_index[n];
-            rejected.push(Rejection {
-                index,
-                field: format!("events[{index}].{field}"),
-                message,
-            });
+            let field = fanout::largest_part(event);
+            admissions.push(Some(Admission::TooLarge {
+                field,
+                message: format!(
+                    "makes this event {} KB once encoded, over the {} KB an event may take; send less in {field}",
+                    message.len() / 1024,
+                    MAX_MESSAGE_BYTES / 1024
+                ),
+            }));
             continue;
         }
-        claims.push((p.event.event_id.as_str(), message));
+        admissions.push(None);
+        claims.push((event.event_id.as_str(), message));
         claimed.push(n);
     }
-    rejected.sort_by_key(|r| r.index);
+    let too_large = (admissions.len() - claims.len()) as u32;
     let unavailable = |e: ApiError| ApiError {
         status: 503,
         code: "unavailable",
@@ -134,38 +190,27 @@ async fn intake(
     };
     let fresh = if claims.is_empty() {
         // Nothing to claim: only the counters of the rejected events go out.
-        let counters = QueueMessage::intake_counters(&tenant_id, now, 0, 0, rejected.len() as u32);
+        let counters = QueueMessage::intake_counters(tenant_id, now, 0, 0, rejected + too_large);
         super::queue::enqueue(env, vec![counters], 0)
             .await
             .map_err(unavailable)?;
         vec![]
     } else {
-        durable::dedup::claim_and_enqueue(env, &tenant_id, claims, rejected.len() as u32, now)
+        durable::dedup::claim_and_enqueue(env, tenant_id, claims, rejected + too_large, now)
             .await
             .map_err(unavailable)?
     };
-
-    let mut summary = IntakeSummary {
-        accepted: vec![],
-        duplicates: vec![],
-        rejected,
-        warnings: vec![],
-    };
-    for (&n, is_fresh) in claimed.iter().zip(&fresh) {
-        let p = &parsed[n];
-        for w in &p.warnings {
-            summary
-                .warnings
-                .push(json!({"index": request_index[n], "field": w.field, "message": w.message}));
-        }
-        let id = p.event.event_id.clone();
-        if *is_fresh {
-            summary.accepted.push(id);
+    for (n, is_fresh) in claimed.into_iter().zip(fresh) {
+        admissions[n] = Some(if is_fresh {
+            Admission::Fresh
         } else {
-            summary.duplicates.push(id);
-        }
+            Admission::Duplicate
+        });
     }
-    Ok(summary)
+    Ok(admissions
+        .into_iter()
+        .map(|a| a.unwrap_or(Admission::Duplicate))
+        .collect())
 }
 
 pub async fn events(mut req: Request, env: &Env, batch: bool) -> ApiResult {
