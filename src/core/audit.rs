@@ -45,8 +45,9 @@ pub struct ListQuery {
     /// Our pixel id (`pixels.id`); the edge checks it is the tenant's.
     pub pixel_id: Option<String>,
     pub limit: u32,
-    /// Only rows older than this position (decoded from `cursor`).
-    pub before: Option<i64>,
+    /// Only rows after this one in the listing's order (decoded from `cursor`): its
+    /// `(updated_at, event_id, pixel)`.
+    pub before: Option<Cursor>,
 }
 
 /// The listing's query parameters; an empty one counts as absent, other unknown ones are ignored.
@@ -91,17 +92,23 @@ fn parse_status(s: &str) -> Option<&'static str> {
     STATUSES.into_iter().find(|x| *x == s)
 }
 
-/// The opaque cursor of the page after the row at `position` (the delivery row's stable position
-/// in the log; rows are listed newest first, so the next page holds the rows before it).
-pub fn encode_cursor(position: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("d1:{position}"))
+/// A listing position: the last row shown's `(updated_at, event_id, pixel)`.
+pub type Cursor = (i64, String, String);
+
+/// The opaque cursor of the page after the row at `position` (rows are listed newest first, so
+/// the next page holds the rows after it in that order).
+pub fn encode_cursor(position: &Cursor) -> String {
+    let (at, event_id, pixel) = position;
+    URL_SAFE_NO_PAD.encode(format!("c1:{at}\u{1f}{event_id}\u{1f}{pixel}"))
 }
 
-pub fn decode_cursor(cursor: &str) -> Option<i64> {
+pub fn decode_cursor(cursor: &str) -> Option<Cursor> {
     let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = std::str::from_utf8(&raw).ok()?;
-    let n: i64 = text.strip_prefix("d1:")?.parse().ok()?;
-    (n > 0 && encode_cursor(n) == cursor).then_some(n)
+    let mut parts = text.strip_prefix("c1:")?.split('\u{1f}');
+    let at: i64 = parts.next()?.parse().ok()?;
+    let position = (at, parts.next()?.to_string(), parts.next()?.to_string());
+    (parts.next().is_none() && at >= 0 && encode_cursor(&position) == cursor).then_some(position)
 }
 
 /// An id from a URL path segment, percent-decoded (a client may encode the ':' an event id can
@@ -417,7 +424,7 @@ mod tests {
                 before: None
             }
         );
-        let c = encode_cursor(42);
+        let c = encode_cursor(&(42, "e".into(), "p".into()));
         let ok = parse_list_query(&q(&[
             ("status", "sending"),
             ("pixel_id", "p-1"),
@@ -428,7 +435,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             (ok.status, ok.pixel_id.as_deref(), ok.limit, ok.before),
-            (Some("sending"), Some("p-1"), 200, Some(42))
+            (
+                Some("sending"),
+                Some("p-1"),
+                200,
+                Some((42, "e".into(), "p".into()))
+            )
         );
         // Empty parameters count as absent.
         assert_eq!(
@@ -443,7 +455,7 @@ mod tests {
             ("limit", "-1"),
             ("limit", "ten"),
             ("cursor", "nope"),
-            ("cursor", &URL_SAFE_NO_PAD.encode("d1:-3")),
+            ("cursor", &URL_SAFE_NO_PAD.encode("c1:-3\u{1f}e\u{1f}p")),
             ("cursor", &URL_SAFE_NO_PAD.encode("x:3")),
             ("pixel_id", &"p".repeat(65)),
         ] {
@@ -467,19 +479,24 @@ mod tests {
 
     #[test]
     fn cursors_are_opaque_and_round_trip() {
-        for n in [1, 9, 1 << 40, i64::MAX] {
-            let c = encode_cursor(n);
-            assert!(!c.contains(&n.to_string()), "{c}");
+        for n in [0, 9, 1 << 40, i64::MAX] {
+            let pos = (n, "order:42".to_string(), "p-1".to_string());
+            let c = encode_cursor(&pos);
+            assert!(!c.contains("order"), "{c}");
             assert!(c
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-            assert_eq!(decode_cursor(&c), Some(n));
+            assert_eq!(decode_cursor(&c), Some(pos));
         }
         assert_eq!(decode_cursor(""), None);
-        assert_eq!(decode_cursor(&format!("{}*", encode_cursor(5))), None);
-        assert_eq!(decode_cursor("d1:5"), None);
-        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("d1:0")), None);
-        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("d1:07")), None);
+        let five = encode_cursor(&(5, "e".into(), "p".into()));
+        assert_eq!(decode_cursor(&format!("{five}*")), None);
+        assert_eq!(decode_cursor("c1:5"), None);
+        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("c1:5\u{1f}e")), None);
+        assert_eq!(
+            decode_cursor(&URL_SAFE_NO_PAD.encode("c1:05\u{1f}e\u{1f}p")),
+            None
+        );
     }
 
     #[test]

@@ -154,21 +154,6 @@ pub enum QueueMessage {
         deliveries: Vec<FirstDelivery>,
     },
     Deliver(Box<DeliveryJob>),
-    /// Intake counters for the stats endpoint (duplicates never reach D1 otherwise).
-    Counters(IntakeCounters),
-}
-
-/// A tenant's intake counts for one hour. Its own type so the dedup shards can read and sum
-/// counters without the (large) decoder of every message kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IntakeCounters {
-    pub tenant_id: String,
-    /// Start of the hour, unix seconds.
-    pub hour: i64,
-    pub received: u32,
-    pub accepted: u32,
-    pub duplicates: u32,
-    pub rejected: u32,
 }
 
 impl QueueMessage {
@@ -220,93 +205,10 @@ impl QueueMessage {
                     solo: false,
                 })
                 .collect(),
-            QueueMessage::Counters(_) => vec![],
         }
-    }
-
-    /// The intake counters for `claimed` valid events (of which `accepted` were fresh, the rest
-    /// duplicates) and `rejected` invalid ones, in `now`'s hour.
-    pub fn intake_counters(
-        tenant_id: &str,
-        now: i64,
-        claimed: u32,
-        accepted: u32,
-        rejected: u32,
-    ) -> QueueMessage {
-        QueueMessage::Counters(IntakeCounters::new(
-            tenant_id, now, claimed, accepted, rejected,
-        ))
     }
 }
 
-impl IntakeCounters {
-    /// The counters for `claimed` valid events (of which `accepted` were fresh, the rest
-    /// duplicates) and `rejected` invalid ones, in `now`'s hour.
-    pub fn new(tenant_id: &str, now: i64, claimed: u32, accepted: u32, rejected: u32) -> Self {
-        IntakeCounters {
-            tenant_id: tenant_id.to_string(),
-            hour: now - now.rem_euclid(3600),
-            received: claimed + rejected,
-            accepted,
-            duplicates: claimed - accepted,
-            rejected,
-        }
-    }
-
-    /// Reads a Counters message with the JSON reader the beacon Worker already has for its
-    /// request bodies: a derived decoder of its own would add ~1.2 KB gzip to the beacon's wasm.
-    pub fn from_json(body: &[u8]) -> Option<IntakeCounters> {
-        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-        let map = value.as_object()?;
-        let [kind, tenant_id, hour, received, accepted, duplicates, rejected] =
-            super::jsonmap::pick(
-                map,
-                &[
-                    "kind",
-                    "tenant_id",
-                    "hour",
-                    "received",
-                    "accepted",
-                    "duplicates",
-                    "rejected",
-                ],
-            );
-        let count = |v: Option<&serde_json::Value>| u32::try_from(v?.as_u64()?).ok();
-        (kind?.as_str()? == "counters").then_some(())?;
-        Some(IntakeCounters {
-            tenant_id: tenant_id?.as_str()?.to_string(),
-            hour: hour?.as_i64()?,
-            received: count(received)?,
-            accepted: count(accepted)?,
-            duplicates: count(duplicates)?,
-            rejected: count(rejected)?,
-        })
-    }
-}
-
-/// Sums the counters of each (tenant, hour) into one, in order of first appearance. Every dedup
-/// call emits its own counters, so without this a shard's flush and a consumer batch would carry,
-/// and write to D1, dozens of them.
-pub fn coalesce_counters(counters: Vec<IntakeCounters>) -> Vec<IntakeCounters> {
-    let mut out: Vec<IntakeCounters> = Vec::new();
-    for c in counters {
-        match out
-            .iter_mut()
-            .find(|o| o.tenant_id == c.tenant_id && o.hour == c.hour)
-        {
-            Some(o) => {
-                o.received += c.received;
-                o.accepted += c.accepted;
-                o.duplicates += c.duplicates;
-                o.rejected += c.rejected;
-            }
-            None => out.push(c),
-        }
-    }
-    out
-}
-
-/// Cloudflare Queues take at most 100 messages and 256 KB per sendBatch; a margin is kept.
 pub const MAX_SEND_BATCH_MESSAGES: usize = 100;
 /// The largest message the intake puts on the Queue, which takes 128 KB per message: an event
 /// whose message would not fit is refused at intake (a message the Queue refuses would never
@@ -552,48 +454,6 @@ pub(crate) mod tests {
     use serde_json::json;
 
     #[test]
-    fn counters_of_one_tenant_and_hour_are_summed_in_order_of_first_appearance() {
-        let counts = |tenant: &str, hour, n: u32| IntakeCounters {
-            tenant_id: tenant.into(),
-            hour,
-            received: n + 1,
-            accepted: n,
-            duplicates: 0,
-            rejected: 1,
-        };
-        let merged = coalesce_counters(vec![
-            counts("t", 3600, 1),
-            counts("u", 3600, 2),
-            counts("t", 3600, 4),
-            counts("t", 7200, 8),
-        ]);
-        let mut t = counts("t", 3600, 5);
-        (t.received, t.rejected) = (7, 2);
-        assert_eq!(merged, vec![t, counts("u", 3600, 2), counts("t", 7200, 8)]);
-        assert!(coalesce_counters(vec![]).is_empty());
-        // The wire format: a Counters message is its fields under kind "counters".
-        let wire = serde_json::to_string(&QueueMessage::Counters(counts("t", 0, 1))).unwrap();
-        assert_eq!(
-            wire,
-            r#"{"kind":"counters","tenant_id":"t","hour":0,"received":2,"accepted":1,"duplicates":0,"rejected":1}"#
-        );
-        let back: QueueMessage = serde_json::from_str(&wire).unwrap();
-        assert_eq!(back, QueueMessage::Counters(counts("t", 0, 1)));
-        assert_eq!(
-            IntakeCounters::from_json(wire.as_bytes()),
-            Some(counts("t", 0, 1))
-        );
-        for bad in [
-            r#"{"kind":"counters","tenant_id":"t","hour":0,"received":2,"accepted":1,"duplicates":0}"#,
-            r#"{"kind":"counters","tenant_id":"t","hour":0,"received":-2,"accepted":1,"duplicates":0,"rejected":1}"#,
-            r#"{"kind":"record","tenant_id":"t","hour":0,"received":2,"accepted":1,"duplicates":0,"rejected":1}"#,
-            r#"{"kind":"counters","#,
-        ] {
-            assert_eq!(IntakeCounters::from_json(bad.as_bytes()), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn send_batches_respect_the_queue_limits() {
         assert!(send_batches(&[]).is_empty());
         assert_eq!(send_batches(&[10; 250]), vec![0..100, 100..200, 200..250]);
@@ -638,7 +498,7 @@ pub(crate) mod tests {
     }
 
     /// The one job of an event to a Meta pixel, with consent.
-    fn meta_job() -> DeliveryJob {
+    pub(crate) fn meta_job() -> DeliveryJob {
         let r = route(
             "t",
             &event("https://a.example/x"),

@@ -32,6 +32,9 @@ pub struct TenantConfig {
     #[serde(default)]
     pub consent_policy: ConsentPolicy,
     pub pixels: Vec<PixelRoute>,
+    /// Where the tenant's events are claimed and kept (`core::shard`).
+    #[serde(default)]
+    pub shards: crate::core::shard::ShardLayout,
 }
 
 impl TenantConfig {
@@ -383,6 +386,7 @@ mod tests {
             domains: vec!["example.com".into(), "localhost".into()],
             consent_policy: ConsentPolicy::default(),
             pixels: vec![],
+            shards: Default::default(),
         };
         assert!(cfg.origin_allowed("https://www.example.com"));
         assert!(cfg.origin_allowed("http://localhost:8787"));

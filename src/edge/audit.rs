@@ -1,30 +1,103 @@
-//! Every delivery is auditable and replayable (jobs Worker; the beacon Worker forwards these):
+//! Every delivery is auditable and replayable (jobs Worker; the beacon Worker forwards these).
+//! Each tenant's event shards hold the trail (`core::trail`); these endpoints ask them:
 //! - `GET /api/v1/tracking/events/{event_id}`: the event (hashed PII only) and, per destination,
 //!   its status, attempts, times, last error, the platform's trace id, or why it got nothing;
 //! - `GET /api/v1/tracking/deliveries?status&pixel_id&limit&cursor`: the delivery log, newest
-//!   first, in keyset pages;
+//!   change first, in keyset pages over all shards;
 //! - `POST /api/v1/tracking/deliveries/replay {status|pixel_id|event_ids}`: re-drives failed
-//!   deliveries through the normal path (a first attempt on the Queue, which re-checks consent and
-//!   skips what was delivered), at most `MAX_REPLAY` a call.
+//!   deliveries through the normal path (the shard runs them as retries due now; the consumer
+//!   re-checks consent and the pixel), at most `MAX_REPLAY` a call.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Env, Request};
 
 use super::auth::tenant_of_api_key;
+use super::durable::shard_calls::each_shard;
 use super::request::{query_map, read_json, MAX_REPLAY_BYTES};
-use super::store::d1::{self, audit as log, PixelRow};
-use super::{bindings, json_response, now_secs, queue, ApiError, ApiResult};
+use super::store::d1::{self, PixelRow};
+use super::{bindings, json_response, ApiError, ApiResult};
 use crate::core::audit::{
     encode_cursor, not_routed_reason, parse_list_query, parse_replay_selector, path_id,
-    plan_replay, refusal, stored_event, Candidate, ReplaySelector, StoredEvent, MAX_REPLAY,
-    NOT_REPLAYED,
+    plan_replay, Candidate, ReplaySelector, StoredEvent, MAX_REPLAY,
 };
-use crate::core::fanout::{send_batches, DeliveryJob, PixelRoute, QueueMessage};
+use crate::core::fanout::{PixelRoute, QueueMessage};
+use crate::core::shard::{retry_item, ShardLayout};
+use crate::core::trail::{sort_newest_first, DestinationRow};
 
 fn not_the_tenants_pixel() -> ApiError {
     ApiError::field("pixel_id", "is not a pixel of this tenant")
+}
+
+/// An event as its shard answers for it.
+#[derive(Deserialize)]
+struct ShardEvent {
+    #[serde(default)]
+    found: bool,
+    #[serde(default)]
+    received_at: Option<i64>,
+    /// The accepted record (within the window).
+    #[serde(default)]
+    record: Option<String>,
+    /// A delivery job of the event (older events).
+    #[serde(default)]
+    job: Option<String>,
+    #[serde(default)]
+    rows: Vec<DestinationRow>,
+}
+
+impl ShardEvent {
+    /// The event as it was accepted (its client address included, for a re-drive), from the
+    /// record or a job.
+    fn stored(&self) -> Option<StoredEvent> {
+        let text = self.record.as_deref().or(self.job.as_deref())?;
+        match serde_json::from_str::<QueueMessage>(text).ok()? {
+            QueueMessage::Record { event, consent, .. } => Some(StoredEvent { event, consent }),
+            QueueMessage::Deliver(job) => Some(StoredEvent {
+                event: job.delivery.event,
+                consent: job.delivery.consent,
+            }),
+        }
+    }
+}
+
+/// The shard an event id lives in, and the one before the last layout change.
+fn shards_of(layout: &ShardLayout, event_id: &str) -> Vec<u32> {
+    let (current, previous) = layout.route(event_id, super::now_secs());
+    let mut out = vec![current];
+    out.extend(previous);
+    // Exception rows outlive the window in the shard the id had when it was accepted.
+    let old = crate::core::shard::shard_of(event_id, layout.previous.max(1));
+    if !out.contains(&old) {
+        out.push(old);
+    }
+    out
+}
+
+async fn find_event(
+    env: &Env,
+    tenant_id: &str,
+    layout: &ShardLayout,
+    event_id: &str,
+) -> Result<(u32, ShardEvent), ApiError> {
+    let mut last = None;
+    for shard in shards_of(layout, event_id) {
+        let e: ShardEvent = bindings::shard_json(
+            env,
+            tenant_id,
+            shard,
+            &format!("/event?id={}", js_sys::encode_uri_component(event_id)),
+            String::new(),
+        )
+        .await?;
+        if e.found {
+            return Ok((shard, e));
+        }
+        last = Some((shard, e));
+    }
+    Ok(last.expect("at least one shard"))
 }
 
 /// `GET /api/v1/tracking/events/{event_id}`; 404 unless it is the caller's tenant's.
@@ -32,19 +105,22 @@ pub async fn event_detail(req: Request, env: &Env, event_id: &str) -> ApiResult 
     let tenant_id = tenant_of_api_key(&req, env).await?;
     let event_id = path_id(event_id).ok_or_else(|| ApiError::not_found("event"))?;
     let db = bindings::db(env)?;
-    let e = log::event(&db, &tenant_id, &event_id)
-        .await?
+    let layout = d1::shard_layout(&db, &tenant_id).await?;
+    let (_, found) = find_event(env, &tenant_id, &layout, &event_id).await?;
+    let stored = found
+        .stored()
+        .filter(|_| found.found)
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let rows = log::deliveries_of(&db, &tenant_id, std::slice::from_ref(&e.event_id)).await?;
     let pixels = d1::list_pixels(&db, &tenant_id).await?;
     let pixel = |id: &str| pixels.iter().find(|p| p.id == id);
-    let mut destinations: Vec<Value> = rows
+    let mut destinations: Vec<Value> = found
+        .rows
         .iter()
         .map(|d| {
             json!({
-                "pixel_id": d.pixel_id,
+                "pixel_id": d.pixel,
                 "platform": d.platform,
-                "platform_pixel_id": pixel(&d.pixel_id).map(|p| p.pixel_id.as_str()),
+                "platform_pixel_id": pixel(&d.pixel).map(|p| p.pixel_id.as_str()),
                 "status": d.status,
                 "attempts": d.attempts,
                 "last_error": d.last_error,
@@ -59,43 +135,47 @@ pub async fn event_detail(req: Request, env: &Env, event_id: &str) -> ApiResult 
         })
         .collect();
     // The tenant's other pixels never got the event: say why, from their settings now.
-    if let Some(stored) = stored_event(&e.payload, None, &e.consent) {
-        for p in &pixels {
-            let Some(route) = p.route() else { continue };
-            if rows.iter().any(|d| d.pixel_id == p.id) {
-                continue;
-            }
-            destinations.push(json!({
-                "pixel_id": p.id,
-                "platform": p.platform,
-                "platform_pixel_id": p.pixel_id,
-                "status": "skipped",
-                "attempts": 0,
-                "skip_reason": not_routed_reason(&route, p.created_at, &stored.event, e.received_at),
-                "recorded": false,
-            }));
+    let received_at = found.received_at.unwrap_or(stored.event.event_time);
+    for p in &pixels {
+        let Some(route) = p.route() else { continue };
+        if found.rows.iter().any(|d| d.pixel == p.id) {
+            continue;
         }
+        destinations.push(json!({
+            "pixel_id": p.id,
+            "platform": p.platform,
+            "platform_pixel_id": p.pixel_id,
+            "status": "skipped",
+            "attempts": 0,
+            "skip_reason": not_routed_reason(&route, p.created_at, &stored.event, received_at),
+            "recorded": false,
+        }));
     }
-    let payload: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
-    let part = |k: &str| payload.get(k).cloned().unwrap_or(json!({}));
+    let e = &stored.event;
+    let shown = |v: Value| if v.is_null() { json!({}) } else { v };
     Ok(json_response(
         200,
         &json!({
             "event_id": e.event_id,
-            "event_name": e.event_name,
+            "event_name": e.display_name(),
             "event_time": e.event_time,
-            "received_at": e.received_at,
+            "received_at": received_at,
             "visitor_id": e.visitor_id,
             "url": e.url,
-            "referrer": payload.get("referrer"),
-            "consent": serde_json::from_str::<Value>(&e.consent).unwrap_or(Value::Null),
-            "user_data": part("user"),
-            "custom_data": part("custom_data"),
-            "click_ids": part("click_ids"),
-            "utm": part("utm"),
+            "referrer": e.referrer,
+            "consent": stored.consent,
+            "user_data": shown(serde_json::to_value(&e.user).unwrap_or(Value::Null)),
+            "custom_data": e.custom_data,
+            "click_ids": e.click_ids,
+            "utm": e.utm,
             "destinations": destinations,
         }),
     ))
+}
+
+#[derive(Deserialize)]
+struct ListAnswer {
+    rows: Vec<DestinationRow>,
 }
 
 /// `GET /api/v1/tracking/deliveries?status&pixel_id&limit&cursor`.
@@ -108,10 +188,22 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
             return Err(not_the_tenants_pixel());
         }
     }
-    let mut rows = log::list(&db, &tenant_id, &q).await?;
-    let next_cursor = (rows.len() > q.limit as usize).then(|| {
-        rows.truncate(q.limit as usize);
-        encode_cursor(rows.last().map_or(0, |r| r.seq))
+    let layout = d1::shard_layout(&db, &tenant_id).await?;
+    let limit = q.limit as usize;
+    let pages: Vec<ListAnswer> = each_shard(
+        env,
+        &tenant_id,
+        &layout,
+        "/list",
+        &json!({"status": q.status, "pixel": q.pixel_id, "limit": limit + 1, "before": q.before}),
+    )
+    .await?;
+    let mut rows: Vec<DestinationRow> = pages.into_iter().flat_map(|p| p.rows).collect();
+    sort_newest_first(&mut rows);
+    let next_cursor = (rows.len() > limit).then(|| {
+        rows.truncate(limit);
+        let last = rows.last().expect("a row");
+        encode_cursor(&(last.updated_at, last.event_id.clone(), last.pixel.clone()))
     });
     let deliveries: Vec<Value> = rows
         .iter()
@@ -119,7 +211,7 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
             json!({
                 "event_id": d.event_id,
                 "event_name": d.event_name,
-                "pixel_id": d.pixel_id,
+                "pixel_id": d.pixel,
                 "platform": d.platform,
                 "status": d.status,
                 "attempts": d.attempts,
@@ -137,6 +229,11 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
 /// How many refused deliveries an answer lists (all are counted).
 const MAX_LISTED_REFUSALS: usize = 100;
 
+#[derive(Deserialize)]
+struct Replayable {
+    events: Vec<ShardEvent>,
+}
+
 /// `POST /api/v1/tracking/deliveries/replay` → `202 {replayed, remaining, not_replayed,
 /// not_replayed_count}`.
 pub async fn replay(mut req: Request, env: &Env) -> ApiResult {
@@ -145,53 +242,65 @@ pub async fn replay(mut req: Request, env: &Env) -> ApiResult {
     let selector = parse_replay_selector(&body)?;
     let db = bindings::db(env)?;
     let pixels = d1::list_pixels(&db, &tenant_id).await?;
-    let rows = match &selector {
-        ReplaySelector::Failed => log::failed(&db, &tenant_id, None, MAX_REPLAY).await?,
-        ReplaySelector::Pixel(id) => {
-            if !pixels.iter().any(|p| &p.id == id) {
-                return Err(not_the_tenants_pixel());
-            }
-            log::failed(&db, &tenant_id, Some(id), MAX_REPLAY).await?
-        }
-        ReplaySelector::Events(ids) => log::deliveries_of(&db, &tenant_id, ids).await?,
-    };
-    let mut refused: Vec<Value> = Vec::new();
-    if let ReplaySelector::Events(ids) = &selector {
-        for id in ids
-            .iter()
-            .filter(|id| !rows.iter().any(|r| &r.event_id == *id))
-        {
-            refused.push(json!({"event_id": id, "pixel_id": null, "reason": "no deliveries for this event id"}));
+    let layout = d1::shard_layout(&db, &tenant_id).await?;
+    if let ReplaySelector::Pixel(id) = &selector {
+        if !pixels.iter().any(|p| &p.id == id) {
+            return Err(not_the_tenants_pixel());
         }
     }
 
-    // The events of the rows a replay may re-drive, rebuilt as they were accepted.
-    let mut wanted: Vec<&str> = rows
+    // The candidates, per shard: every destination of the named events, or the failed ones.
+    let mut found: Vec<(u32, ShardEvent)> = Vec::new();
+    let mut refused: Vec<Value> = Vec::new();
+    match &selector {
+        ReplaySelector::Events(ids) => {
+            for id in ids {
+                let (shard, e) = find_event(env, &tenant_id, &layout, id).await?;
+                if e.found && !e.rows.is_empty() {
+                    found.push((shard, e));
+                } else {
+                    refused.push(json!({"event_id": id, "pixel_id": null, "reason": "no deliveries for this event id"}));
+                }
+            }
+        }
+        ReplaySelector::Failed | ReplaySelector::Pixel(_) => {
+            let pixel = match &selector {
+                ReplaySelector::Pixel(id) => Some(id.as_str()),
+                _ => None,
+            };
+            let answers: Vec<Replayable> = each_shard(
+                env,
+                &tenant_id,
+                &layout,
+                "/replayable",
+                &json!({"pixel": pixel, "limit": MAX_REPLAY}),
+            )
+            .await?;
+            for (shard, a) in layout.all().zip(answers) {
+                found.extend(a.events.into_iter().map(|e| (shard, e)));
+            }
+        }
+    }
+
+    let mut events: HashMap<String, StoredEvent> = HashMap::new();
+    let mut candidates_of: Vec<(u32, &DestinationRow)> = Vec::new();
+    for (shard, e) in &found {
+        if let Some(s) = e.stored() {
+            events.insert(s.event.event_id.clone(), s);
+        }
+        candidates_of.extend(e.rows.iter().map(|r| (*shard, r)));
+    }
+    let candidates: Vec<Candidate> = candidates_of
         .iter()
-        .filter(|r| refusal(&r.status, r.last_error.as_deref()).is_none())
-        .map(|r| r.event_id.as_str())
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let events: HashMap<String, StoredEvent> = log::events(&db, &tenant_id, &wanted)
-        .await?
-        .into_iter()
-        .filter_map(|e| {
-            let stored = stored_event(&e.payload, e.ip.as_deref(), &e.consent)?;
-            Some((e.event_id, stored))
-        })
-        .collect();
-    let policy = d1::consent_policy(&db, &tenant_id).await?;
-    let routes: Vec<PixelRoute> = pixels.iter().filter_map(PixelRow::route).collect();
-    let candidates: Vec<Candidate> = rows
-        .iter()
-        .map(|r| Candidate {
+        .map(|(_, r)| Candidate {
             event_id: &r.event_id,
-            pixel: &r.pixel_id,
+            pixel: &r.pixel,
             status: &r.status,
             reason: r.last_error.as_deref(),
         })
         .collect();
+    let policy = d1::consent_policy(&db, &tenant_id).await?;
+    let routes: Vec<PixelRoute> = pixels.iter().filter_map(PixelRow::route).collect();
     let plan = plan_replay(
         &tenant_id,
         &candidates,
@@ -200,57 +309,86 @@ pub async fn replay(mut req: Request, env: &Env) -> ApiResult {
         &policy,
         MAX_REPLAY,
     );
-    let now = now_secs();
 
-    // Failed deliveries a replay will never re-drive say so, and leave the failed list.
-    let settled: Vec<(&str, &str, String)> = plan
-        .refused
-        .iter()
-        .filter(|r| r.settle)
-        .map(|r| {
-            let row = &rows[r.index];
-            (
-                row.event_id.as_str(),
-                row.pixel_id.as_str(),
-                format!("{NOT_REPLAYED}{}", r.reason),
-            )
-        })
-        .collect();
-    log::settle_not_replayed(&db, &tenant_id, &settled, now).await?;
-    for r in &plan.refused {
-        let row = &rows[r.index];
-        refused
-            .push(json!({"event_id": row.event_id, "pixel_id": row.pixel_id, "reason": r.reason}));
+    // Per shard: what to re-drive, and the failed deliveries a replay never will (they leave the
+    // failed list, skipped with the reason).
+    #[derive(Default)]
+    struct ShardWork {
+        send: Vec<(String, String, String, Option<String>, String)>,
+        refuse: Vec<(String, String, String)>,
     }
-
-    // Claim, then hand over: only the rows this call took back to `queued` are sent.
-    let pairs: Vec<(&str, &str)> = plan
-        .send
-        .iter()
-        .map(|(i, _)| (rows[*i].event_id.as_str(), rows[*i].pixel_id.as_str()))
-        .collect();
-    let claimed: HashSet<(String, String)> = log::claim(&db, &tenant_id, &pairs, now)
-        .await?
-        .into_iter()
-        .map(|c| (c.event_id, c.pixel_id))
-        .collect();
-    let mut jobs = Vec::with_capacity(claimed.len());
-    for (i, job) in plan.send {
-        let row = &rows[i];
-        if claimed.contains(&(row.event_id.clone(), row.pixel_id.clone())) {
-            jobs.push((i, job));
-        } else {
-            refused.push(json!({"event_id": row.event_id, "pixel_id": row.pixel_id,
-                "reason": "changed meanwhile (another replay or a delivery took it)"}));
+    let mut work: BTreeMap<u32, ShardWork> = BTreeMap::new();
+    for r in &plan.refused {
+        let (shard, row) = candidates_of[r.index];
+        if r.settle {
+            work.entry(shard).or_default().refuse.push((
+                row.event_id.clone(),
+                row.pixel.clone(),
+                format!("{}{}", crate::core::audit::NOT_REPLAYED, r.reason),
+            ));
+        }
+        refused.push(json!({"event_id": row.event_id, "pixel_id": row.pixel, "reason": r.reason}));
+    }
+    for (i, job) in &plan.send {
+        let (shard, row) = candidates_of[*i];
+        work.entry(shard).or_default().send.push((
+            row.event_id.clone(),
+            row.pixel.clone(),
+            job.platform.as_str().to_string(),
+            job.delivery.event.visitor_id.clone(),
+            retry_item(job),
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Taken {
+        event_id: String,
+        pixel: String,
+    }
+    #[derive(Deserialize)]
+    struct ReplayAnswer {
+        taken: Vec<Taken>,
+    }
+    let mut replayed = 0;
+    for (shard, w) in work {
+        let asked: Vec<(String, String)> =
+            w.send.iter().map(|s| (s.0.clone(), s.1.clone())).collect();
+        let answer: ReplayAnswer = bindings::shard_json(
+            env,
+            &tenant_id,
+            shard,
+            "/replay",
+            json!({"send": w.send, "refuse": w.refuse}).to_string(),
+        )
+        .await?;
+        replayed += answer.taken.len();
+        for (e, p) in asked {
+            if !answer.taken.iter().any(|t| t.event_id == e && t.pixel == p) {
+                refused.push(json!({"event_id": e, "pixel_id": p,
+                    "reason": "changed meanwhile (another replay or a delivery took it)"}));
+            }
         }
     }
-    let replayed = jobs.len();
-    hand_over(env, &db, &tenant_id, &rows, jobs, now).await?;
 
     let remaining = match &selector {
-        ReplaySelector::Failed => log::count_failed(&db, &tenant_id, None).await?,
-        ReplaySelector::Pixel(id) => log::count_failed(&db, &tenant_id, Some(id)).await?,
         ReplaySelector::Events(_) => plan.excess as u64,
+        ReplaySelector::Failed | ReplaySelector::Pixel(_) => {
+            let pixel = match &selector {
+                ReplaySelector::Pixel(id) => Some(id.as_str()),
+                _ => None,
+            };
+            let counts: Vec<Value> = each_shard(
+                env,
+                &tenant_id,
+                &layout,
+                "/count-failed",
+                &json!({"pixel": pixel}),
+            )
+            .await?;
+            counts
+                .iter()
+                .filter_map(|c| c.get("failed")?.as_u64())
+                .sum()
+        }
     };
     let not_replayed_count = refused.len();
     refused.truncate(MAX_LISTED_REFUSALS);
@@ -263,50 +401,4 @@ pub async fn replay(mut req: Request, env: &Env) -> ApiResult {
             "not_replayed_count": not_replayed_count,
         }),
     ))
-}
-
-/// Puts claimed jobs on the delivery Queue as `Deliver` messages. Rows whose messages the Queue
-/// did not take get their status back, so nothing stays `queued` with nothing on its way.
-async fn hand_over(
-    env: &Env,
-    db: &worker::D1Database,
-    tenant_id: &str,
-    rows: &[log::DeliveryRow],
-    jobs: Vec<(usize, DeliveryJob)>,
-    claimed_at: i64,
-) -> Result<(), ApiError> {
-    let indices: Vec<usize> = jobs.iter().map(|(i, _)| *i).collect();
-    let bodies = jobs
-        .into_iter()
-        .map(|(_, job)| serde_json::to_string(&QueueMessage::Deliver(Box::new(job))))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::internal("replay encode", e))?;
-    let sizes: Vec<usize> = bodies.iter().map(String::len).collect();
-    let mut bodies = bodies.into_iter();
-    for group in send_batches(&sizes) {
-        let batch: Vec<String> = bodies.by_ref().take(group.len()).collect();
-        if let Err(e) = queue::send_encoded(env, batch).await {
-            let unsent: Vec<(&str, &str, &str, i64)> = indices[group.start..]
-                .iter()
-                .map(|&i| {
-                    let r = &rows[i];
-                    (
-                        r.event_id.as_str(),
-                        r.pixel_id.as_str(),
-                        r.status.as_str(),
-                        r.attempts,
-                    )
-                })
-                .collect();
-            if let Err(u) = log::unclaim(db, tenant_id, &unsent, claimed_at).await {
-                worker::console_error!(
-                    "replay: {} rows stay queued without a message: {}",
-                    unsent.len(),
-                    u.message
-                );
-            }
-            return Err(e);
-        }
-    }
-    Ok(())
 }

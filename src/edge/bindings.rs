@@ -6,21 +6,19 @@ use worker::kv::KvStore;
 use worker::{D1Database, Env, Request, RequestInit, Response};
 
 use super::ApiError;
-use crate::core::dedup::{ClaimAnswer, ClaimRequest};
+use crate::core::shard::{shard_name, ClaimAnswer, ClaimRequest};
 
-/// D1: configuration, consent records, events and their deliveries.
+/// D1: configuration, consent records, hourly rollups.
 const DB: &str = "DB";
 /// KV: the edge read cache of tenant configuration and consent.
 const KV: &str = "KV";
-/// The delivery Queue (both Workers send; the jobs Worker consumes).
+/// The delivery Queue (the event shards send parcels; the jobs Worker consumes).
 pub const DELIVERY_QUEUE: &str = "DELIVERY_QUEUE";
-/// Where messages go that must not be retried any more (both Workers send; the jobs Worker
-/// consumes it too).
-pub const DEAD_LETTER_QUEUE: &str = "DEAD_LETTER_QUEUE";
 /// The dead-letter queue's own name, as a consumer batch reports it (`MessageBatch::queue`).
 pub const DEAD_LETTER_QUEUE_NAME: &str = "pixelgate-dlq";
-/// The DedupShard Durable Object: claims of event ids and the intake's outbox.
-const DEDUP: &str = "DEDUP";
+/// The EventShard Durable Object: each tenant's events, from the claim to their outcomes. Its
+/// class lives in the jobs Worker; the beacon Worker binds it across Workers.
+const EVENT_SHARD: &str = "EVENT_SHARD";
 /// The per-tenant Scheduler Durable Object of the ads jobs (jobs Worker only).
 #[cfg(feature = "jobs")]
 const SCHEDULER: &str = "SCHEDULER";
@@ -54,6 +52,17 @@ async fn call_object(
     name: &str,
     body: String,
 ) -> Result<Response, ApiError> {
+    call_object_at(env, binding, name, "/", body).await
+}
+
+/// POSTs `body` to `path` (with its query) of the Durable Object `name` of namespace `binding`.
+async fn call_object_at(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    path: &str,
+    body: String,
+) -> Result<Response, ApiError> {
     let ns = env
         .durable_object(binding)
         .map_err(|e| ApiError::internal(binding, e))?;
@@ -64,30 +73,68 @@ async fn call_object(
     let mut init = RequestInit::new();
     init.with_method(worker::Method::Post)
         .with_body(Some(body.into()));
-    let req = Request::new_with_init("https://object.internal/", &init)
+    let req = Request::new_with_init(&format!("https://object.internal{path}"), &init)
         .map_err(|e| ApiError::internal(binding, e))?;
     stub.fetch_with_request(req)
         .await
         .map_err(|e| ApiError::internal(binding, e))
 }
 
-/// One claim on dedup shard `shard`; per event of the claim, whether it is new.
-pub async fn dedup_claim(
+/// Calls `op` (a path: "/claim", "/lease", …) of the tenant's event shard `n`; the shard learns
+/// its tenant and number from the query (its alarm needs them).
+pub async fn shard_call(
     env: &Env,
-    shard: u32,
-    claim: &ClaimRequest,
-) -> Result<Vec<bool>, ApiError> {
-    let mut resp = call_object(env, DEDUP, &format!("shard-{shard}"), claim.encode()).await?;
+    tenant_id: &str,
+    n: u32,
+    op: &str,
+    body: String,
+) -> Result<Response, ApiError> {
+    let sep = if op.contains('?') { '&' } else { '?' };
+    let path = format!(
+        "{op}{sep}t={}&s={n}",
+        js_sys::encode_uri_component(tenant_id)
+    );
+    let mut resp = call_object_at(env, EVENT_SHARD, &shard_name(tenant_id, n), &path, body).await?;
     if resp.status_code() >= 300 {
-        return Err(ApiError::internal("dedup status", resp.status_code()));
+        let text = resp.text().await.unwrap_or_default();
+        return Err(ApiError::internal(
+            "event shard",
+            format!(
+                "{op}: {} {}",
+                resp.status_code(),
+                crate::core::text::truncate_chars(&text, 200)
+            ),
+        ));
     }
-    let answer: ClaimAnswer = resp
+    Ok(resp)
+}
+
+/// A shard call whose answer is JSON.
+pub async fn shard_json<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    tenant_id: &str,
+    n: u32,
+    op: &str,
+    body: String,
+) -> Result<T, ApiError> {
+    shard_call(env, tenant_id, n, op, body)
+        .await?
         .json()
         .await
-        .map_err(|e| ApiError::internal("dedup answer", e))?;
+        .map_err(|e| ApiError::internal("event shard answer", e))
+}
+
+/// One claim on the tenant's event shard `n`; per event of the claim, whether it is new.
+pub async fn shard_claim(
+    env: &Env,
+    tenant_id: &str,
+    n: u32,
+    claim: &ClaimRequest,
+) -> Result<Vec<bool>, ApiError> {
+    let answer: ClaimAnswer = shard_json(env, tenant_id, n, "/claim", claim.encode()).await?;
     if answer.fresh.len() != claim.events.len() {
         return Err(ApiError::internal(
-            "dedup answer",
+            "event shard answer",
             format!(
                 "{} answers for {} events",
                 answer.fresh.len(),

@@ -153,7 +153,8 @@ pub async fn hourly(req: Request, env: &Env) -> ApiResult {
     };
     let now = now_secs();
     let buckets = health::hour_buckets(now, hours);
-    let (deliveries, events) = d1::hourly(&bindings::db(env)?, &auth.tenant_id, buckets[0]).await?;
+    let (mut deliveries, events) =
+        d1::hourly(&bindings::db(env)?, &auth.tenant_id, buckets[0]).await?;
     let idx = |h: i64| buckets.binary_search(&h).ok();
     let mut ev = vec![0i64; buckets.len()];
     for r in &events {
@@ -161,6 +162,26 @@ pub async fn hourly(req: Request, env: &Env) -> ApiResult {
             ev[i] += r.n;
         }
     }
+    // What the shards counted since they last added to the rollups.
+    for ((hour, destination, what), n) in
+        super::durable::shard_calls::unflushed_counts(env, &auth.tenant_id, buckets[0]).await?
+    {
+        match destination.split_once(':') {
+            None if what == "accepted" => {
+                if let Some(i) = idx(hour) {
+                    ev[i] += n;
+                }
+            }
+            None => {}
+            Some((platform, _)) => deliveries.push(d1::HourlyRow {
+                hour,
+                platform: platform.to_string(),
+                status: what,
+                n,
+            }),
+        }
+    }
+
     let mut platforms = serde_json::Map::new();
     for r in &deliveries {
         let Some(i) = idx(r.hour) else { continue };
@@ -177,9 +198,68 @@ pub async fn hourly(req: Request, env: &Env) -> ApiResult {
     ))
 }
 
+#[derive(serde::Deserialize)]
+struct RecentEvent {
+    received_at: i64,
+    record: String,
+    rows: Vec<crate::core::trail::DestinationRow>,
+}
+
+#[derive(serde::Deserialize)]
+struct RecentAnswer {
+    events: Vec<RecentEvent>,
+}
+
+/// `GET /api/v1/tracking/events/recent`: the 50 newest events of all the tenant's shards, with
+/// their destinations (PII hashed).
 pub async fn recent(req: Request, env: &Env) -> ApiResult {
+    use crate::core::fanout::QueueMessage;
     let tenant_id = tenant_of_api_key(&req, env).await?;
-    let events = d1::recent_events(&bindings::db(env)?, &tenant_id, 50).await?;
+    let layout = d1::shard_layout(&bindings::db(env)?, &tenant_id).await?;
+    let answers: Vec<RecentAnswer> = super::durable::shard_calls::each_shard(
+        env,
+        &tenant_id,
+        &layout,
+        "/recent?limit=50",
+        &json!({}),
+    )
+    .await?;
+    let mut events: Vec<RecentEvent> = answers.into_iter().flat_map(|a| a.events).collect();
+    events.sort_by_key(|e| std::cmp::Reverse(e.received_at));
+    events.truncate(50);
+    let events: Vec<Value> = events
+        .into_iter()
+        .filter_map(|e| {
+            let QueueMessage::Record { event, consent, .. } =
+                serde_json::from_str::<QueueMessage>(&e.record).ok()?
+            else {
+                return None;
+            };
+            let deliveries: Vec<Value> = e
+                .rows
+                .iter()
+                .map(|d| {
+                    json!({
+                        "pixel": d.pixel, "platform": d.platform, "status": d.status, "attempts": d.attempts,
+                        "last_error": d.last_error, "trace_id": d.trace_id, "response": d.response, "updated_at": d.updated_at,
+                    })
+                })
+                .collect();
+            Some(json!({
+                "event_id": event.event_id,
+                "event_name": event.display_name(),
+                "event_time": event.event_time,
+                "received_at": e.received_at,
+                "visitor_id": event.visitor_id,
+                "url": event.url,
+                "consent": consent,
+                "user_data": serde_json::to_value(&event.user).unwrap_or(json!({})),
+                "custom_data": event.custom_data,
+                "click_ids": event.click_ids,
+                "deliveries": deliveries,
+            }))
+        })
+        .collect();
     Ok(json_response(200, &json!({"events": events})))
 }
 
@@ -187,7 +267,41 @@ pub async fn stats(req: Request, env: &Env) -> ApiResult {
     use crate::core::stats::ratio;
     let tenant_id = tenant_of_api_key(&req, env).await?;
     let now = now_secs();
-    let rows = d1::stats(&bindings::db(env)?, &tenant_id, now - 24 * 3600).await?;
+    let since = now - 24 * 3600;
+    let mut rows = d1::stats(&bindings::db(env)?, &tenant_id, since).await?;
+    for ((_, platform, what), n) in
+        super::durable::shard_calls::unflushed_counts(env, &tenant_id, since).await?
+    {
+        let c = &mut rows.counters;
+        let slot = match (platform.as_str(), what.as_str()) {
+            ("", "received") => &mut c.received,
+            ("", "accepted") => &mut c.accepted,
+            ("", "duplicates") => &mut c.duplicates,
+            ("", "rejected") => &mut c.rejected,
+            ("", _) => continue,
+            (destination, _) => {
+                let platform = destination
+                    .split_once(':')
+                    .map_or(destination, |(p, _)| p)
+                    .to_string();
+                match rows
+                    .per_platform
+                    .iter_mut()
+                    .find(|r| r.platform == platform && r.status == what)
+                {
+                    Some(r) => r.n += n,
+                    None => rows.per_platform.push(d1::PlatformStatusRow {
+                        platform,
+                        status: what,
+                        n,
+                        last_at: Some(now),
+                    }),
+                }
+                continue;
+            }
+        };
+        *slot = Some(slot.unwrap_or(0) + n);
+    }
     let mut platforms = serde_json::Map::new();
     let (mut delivered, mut failed) = (0u64, 0u64);
     for r in &rows.per_platform {
@@ -220,13 +334,13 @@ pub async fn stats(req: Request, env: &Env) -> ApiResult {
         200,
         &json!({
             "window_hours": 24,
-            "events_24h": rows.events,
+            "events_24h": c.accepted.unwrap_or(0),
             "received_24h": received,
             "accepted_24h": c.accepted.unwrap_or(0),
             "duplicates_24h": c.duplicates.unwrap_or(0),
             "rejected_24h": c.rejected.unwrap_or(0),
             "server_side_success_rate": ratio(delivered, delivered + failed),
-            "consent_rate": ratio(rows.marketing_consented_events as u64, rows.events as u64),
+            "consent_rate": ratio(rows.marketing_visitors as u64, rows.visitors as u64),
             "dedup_rate": ratio(c.duplicates.unwrap_or(0) as u64, received),
             "platforms": platforms,
         }),

@@ -37,14 +37,34 @@ pub async fn run(cron: &str, now: i64, env: &Env) {
 }
 
 async fn retention(env: &Env, cron: &str, now: i64) {
-    match bindings::db(env) {
-        Ok(db) => match d1::purge(&db, now).await {
-            Ok((ips, events)) => worker::console_log!(
-                "retention ({cron}): {ips} ips cleared, {events} events deleted"
-            ),
-            Err(e) => worker::console_error!("retention ({cron}) failed: {}", e.message),
-        },
-        Err(e) => worker::console_error!("retention ({cron}): {}", e.message),
+    let db = match bindings::db(env) {
+        Ok(db) => db,
+        Err(e) => return worker::console_error!("retention ({cron}): {}", e.message),
+    };
+    match d1::purge(&db, now).await {
+        Ok((ips, rollups)) => worker::console_log!(
+            "retention ({cron}): {ips} ips cleared, {rollups} old rollup rows deleted"
+        ),
+        Err(e) => worker::console_error!("retention ({cron}) failed: {}", e.message),
+    }
+    // Each tenant's shards: the event store past its window, exception rows past retention.
+    let tenants = match d1::retention_targets(&db).await {
+        Ok(t) => t,
+        Err(e) => return worker::console_error!("retention ({cron}): {}", e.message),
+    };
+    for t in tenants {
+        let ask = serde_json::json!({"now": now, "retention_days": t.retention_days});
+        if let Err(e) = super::durable::shard_calls::each_shard::<serde_json::Value>(
+            env,
+            &t.id,
+            &t.layout(),
+            "/retention",
+            &ask,
+        )
+        .await
+        {
+            worker::console_error!("retention ({cron}) of tenant {}: {}", t.id, e.message);
+        }
     }
 }
 

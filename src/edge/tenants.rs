@@ -8,7 +8,7 @@ use super::auth::{authenticate, require_admin, tenant_of_api_key};
 use super::request::{read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
 use super::{
-    bindings, json_response, now_secs, queue, random_bytes, secrets, tag, uuid_v4, ApiError,
+    bindings, durable, json_response, now_secs, random_bytes, secrets, tag, uuid_v4, ApiError,
     ApiResult,
 };
 use crate::core::consent::ConsentPolicy;
@@ -117,13 +117,44 @@ fn pixel_with_health(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>, now: 
     v
 }
 
+/// Each pixel's last 24 h: the rollups in D1 plus what the shards counted since they last added
+/// to them.
+async fn pixel_activity(
+    env: &Env,
+    db: &D1Database,
+    tenant_id: &str,
+    now: i64,
+) -> Result<Vec<d1::PixelActivityRow>, ApiError> {
+    let since = now - health::DAY;
+    let mut acts = d1::pixel_activity(db, tenant_id, since).await?;
+    for ((_, destination, what), n) in
+        durable::shard_calls::unflushed_counts(env, tenant_id, since).await?
+    {
+        let Some((_, pixel)) = destination.split_once(':') else {
+            continue;
+        };
+        let Some(a) = acts.iter_mut().find(|a| a.id == pixel) else {
+            continue;
+        };
+        match what.as_str() {
+            "delivered" => {
+                a.delivered_24h = Some(a.delivered_24h.unwrap_or(0) + n);
+                a.last_delivered_at = Some(now);
+            }
+            "failed" => a.failed_24h = Some(a.failed_24h.unwrap_or(0) + n),
+            _ => {}
+        }
+    }
+    Ok(acts)
+}
+
 /// `GET /api/v1/tracking/pixels`: each pixel with `health` {color, status, reason, …}.
 pub async fn list_pixels(req: Request, env: &Env) -> ApiResult {
     let auth = authenticate(&req, env).await?;
     let db = bindings::db(env)?;
     let now = now_secs();
     let rows = d1::list_pixels(&db, &auth.tenant_id).await?;
-    let acts = d1::pixel_activity(&db, &auth.tenant_id, now - health::DAY).await?;
+    let acts = pixel_activity(env, &db, &auth.tenant_id, now).await?;
     let pixels: Vec<Value> = rows
         .iter()
         .map(|r| pixel_with_health(r, acts.iter().find(|a| a.id == r.id), now))
@@ -140,7 +171,7 @@ pub async fn get_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
         .await?
         .ok_or_else(|| ApiError::not_found("pixel"))?;
     let now = now_secs();
-    let acts = d1::pixel_activity(&db, &auth.tenant_id, now - health::DAY).await?;
+    let acts = pixel_activity(env, &db, &auth.tenant_id, now).await?;
     Ok(json_response(
         200,
         &pixel_with_health(&row, acts.iter().find(|a| a.id == row.id), now),
@@ -216,7 +247,7 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         event_names: &event_names,
     };
     d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
-    // New credentials end a pause: what was parked goes back on the queue.
+    // New credentials end a pause: what waited runs again.
     let credentials_changed = input.access_token.is_some()
         || input.api_secret.is_some()
         || input
@@ -236,8 +267,8 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
     ))
 }
 
-/// Ends a pixel's pause and re-drives its parked deliveries through the normal path (consent is
-/// checked again at delivery), a thousand at a time, each deleted once the queue has it.
+/// Ends a pixel's pause: its shards run the paused deliveries again now, through the normal
+/// path (consent is checked again at delivery).
 async fn resume_pixel(
     env: &Env,
     db: &D1Database,
@@ -245,22 +276,34 @@ async fn resume_pixel(
     id: &str,
 ) -> Result<(), ApiError> {
     d1::unpause_pixel(db, tenant_id, id).await?;
-    loop {
-        let parked = d1::parked_jobs(db, tenant_id, id, 1000).await?;
-        if parked.is_empty() {
-            return Ok(());
-        }
-        let (event_ids, bodies): (Vec<String>, Vec<String>) = parked.into_iter().unzip();
-        queue::send_encoded(env, bodies).await?;
-        d1::unpark_jobs(db, tenant_id, id, &event_ids).await?;
-    }
+    let layout = d1::shard_layout(db, tenant_id).await?;
+    durable::shard_calls::each_shard::<Value>(
+        env,
+        tenant_id,
+        &layout,
+        "/resume",
+        &json!({"pixel": id}),
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn delete_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
-    if !d1::delete_pixel(&bindings::db(env)?, &tenant_id, id).await? {
+    let db = bindings::db(env)?;
+    if !d1::delete_pixel(&db, &tenant_id, id).await? {
         return Err(ApiError::not_found("pixel"));
     }
+    // What waited for the pixel (paused, retrying, failed deliveries) goes with it.
+    let layout = d1::shard_layout(&db, &tenant_id).await?;
+    durable::shard_calls::each_shard::<Value>(
+        env,
+        &tenant_id,
+        &layout,
+        "/forget-pixel",
+        &json!({"pixel": id}),
+    )
+    .await?;
     kv::refresh_config(env, &tenant_id).await?;
     Ok(json_response(200, &json!({"deleted": id})))
 }

@@ -1,7 +1,7 @@
 //! What browsers and sites send: events (one, a batch, or a `pixel.gif` beacon) and consent
-//! choices. The intake validates, hashes, reads consent, routes, claims each event id in its
-//! dedup shard (which keeps the fresh events' queue messages in its outbox) and answers 202
-//! before any platform is called.
+//! choices. The intake validates, hashes, reads consent, routes, claims each event id in the
+//! tenant's event shard (which keeps the fresh events and sends them on to delivery) and answers
+//! 202 before any platform is called.
 
 use serde_json::{json, Value};
 use worker::{Env, Headers, Request, Response};
@@ -141,8 +141,8 @@ pub async fn accept(
         .collect();
     let consent_of = kv::consents(env, visitors).await?;
 
-    // Every event is routed and encoded before the claim, which stores the fresh ones' messages
-    // in the shard's outbox in the same transaction (a duplicate's are dropped there).
+    // Every event is routed and encoded before the claim: its shard keeps the fresh ones (the
+    // claim, the outbox entry and the 48 h record are one row) and sends them on in parcels.
     let mut admissions: Vec<Option<Admission>> = Vec::with_capacity(events.len());
     let mut claims = Vec::with_capacity(events.len());
     let mut claimed = Vec::with_capacity(events.len());
@@ -178,7 +178,11 @@ pub async fn accept(
             continue;
         }
         admissions.push(None);
-        claims.push((event.event_id.as_str(), message));
+        claims.push(crate::core::shard::ClaimItem {
+            event_id: event.event_id.clone(),
+            visitor_id: event.visitor_id.clone(),
+            message,
+        });
         claimed.push(n);
     }
     let too_large = (admissions.len() - claims.len()) as u32;
@@ -188,18 +192,16 @@ pub async fn accept(
         message: format!("events not accepted, retry: {}", e.message),
         field: None,
     };
-    let fresh = if claims.is_empty() {
-        // Nothing to claim: only the counters of the rejected events go out.
-        let counters = QueueMessage::intake_counters(tenant_id, now, 0, 0, rejected + too_large);
-        super::queue::enqueue(env, vec![counters], 0)
-            .await
-            .map_err(unavailable)?;
-        vec![]
-    } else {
-        durable::dedup::claim_and_enqueue(env, tenant_id, claims, rejected + too_large, now)
-            .await
-            .map_err(unavailable)?
-    };
+    let fresh = durable::shard_calls::claim(
+        env,
+        tenant_id,
+        &config.shards,
+        claims,
+        rejected + too_large,
+        now,
+    )
+    .await
+    .map_err(unavailable)?;
     for (n, is_fresh) in claimed.into_iter().zip(fresh) {
         admissions[n] = Some(if is_fresh {
             Admission::Fresh
@@ -363,6 +365,16 @@ pub async fn erase_visitor(req: Request, env: &Env, visitor: &str) -> ApiResult 
     let erasure = ConsentState::erasure(now_secs());
     let actor = if caller.trusted { "api_key" } else { "visitor" };
     d1::erase_visitor(&bindings::db(env)?, tenant_id, visitor, &erasure, actor).await?;
+    // Then the visitor's events and deliveries in every shard of the tenant. The erasure record
+    // is written first, so a delivery in flight meanwhile finds it and stops.
+    durable::shard_calls::each_shard::<Value>(
+        env,
+        tenant_id,
+        &caller.config.shards,
+        "/erase",
+        &json!({"visitor_id": visitor}),
+    )
+    .await?;
     // The erasure, not a deletion, goes to the cache: deliveries in flight read it and stop.
     kv::put_consent(env, tenant_id, visitor, &erasure).await;
     Ok(json_response(

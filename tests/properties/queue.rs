@@ -1,9 +1,11 @@
-//! The queue's formats: `QueueMessage` (serde JSON), `IntakeCounters::from_json` (the dedup
-//! shards' reader of Counters messages), the claim's line format (`ClaimRequest`) and its
-//! answer (`ClaimAnswer`).
+//! The queue's and the event shards' formats: `QueueMessage` and `Parcel` (serde JSON, a parcel
+//! assembled as text by `parcel_message`), the shard's `Settle` and `LeaseAnswer`, the claim's
+//! line format (`ClaimRequest`) and its answer (`ClaimAnswer`).
 
-use pixelgate::core::dedup::{ClaimAnswer, ClaimItem, ClaimRequest};
-use pixelgate::core::fanout::{IntakeCounters, QueueMessage};
+use pixelgate::core::fanout::QueueMessage;
+use pixelgate::core::shard::{
+    parcel_message, ClaimAnswer, ClaimItem, ClaimRequest, LeaseAnswer, Parcel, Settle,
+};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;
@@ -11,41 +13,30 @@ use serde_json::Value;
 use crate::same_after_json;
 use crate::strategies::{json_value, text};
 
-fn counters() -> impl Strategy<Value = IntakeCounters> {
-    (
-        prop_oneof!["[0-9a-f-]{36}", text(16)],
-        any::<i64>(),
-        any::<[u32; 4]>(),
-    )
-        .prop_map(
-            |(tenant_id, hour, [received, accepted, duplicates, rejected])| IntakeCounters {
-                tenant_id,
-                hour,
-                received,
-                accepted,
-                duplicates,
-                rejected,
-            },
-        )
-}
-
-/// A claim as the intake makes it: a UUID-like tenant, hex keys and one-line JSON messages.
+/// A claim as the intake makes it: event and visitor ids as `event::valid_id` takes them, and
+/// one-line JSON messages.
 fn claim() -> impl Strategy<Value = ClaimRequest> {
-    let item = ("[0-9a-f]{32}", json_value()).prop_map(|(key, v)| ClaimItem {
-        key,
-        message: serde_json::to_string(&v).unwrap(),
-    });
+    let item = (
+        "[0-9a-zA-Z:._-]{1,64}",
+        prop::option::of("[0-9a-zA-Z._-]{1,64}"),
+        json_value(),
+    )
+        .prop_map(|(event_id, visitor_id, v)| ClaimItem {
+            event_id,
+            visitor_id,
+            message: serde_json::to_string(&v).unwrap(),
+        });
     (
-        "[0-9a-zA-Z-]{0,36}",
         any::<i64>(),
         prop::collection::vec(item, 0..5),
         any::<u32>(),
+        any::<bool>(),
     )
-        .prop_map(|(tenant_id, now, events, rejected)| ClaimRequest {
-            tenant_id,
+        .prop_map(|(now, events, rejected, check_only)| ClaimRequest {
             now,
             events,
             rejected,
+            check_only,
         })
 }
 
@@ -82,14 +73,27 @@ pub fn decode_all(text: &str) -> Result<(), TestCaseError> {
             serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         same_after_json(&again, &m)?;
     }
-    if let Some(c) = IntakeCounters::from_json(text.as_bytes()) {
-        prop_assert!(c.tenant_id.len() <= text.len());
+    if let Ok(p) = serde_json::from_str::<Parcel>(text) {
+        let items: Vec<String> = p
+            .items
+            .iter()
+            .map(|i| serde_json::to_string(i).unwrap())
+            .collect();
+        let again: Parcel =
+            serde_json::from_str(&parcel_message(&p.tenant_id, p.shard, p.id, &items)).unwrap();
+        prop_assert_eq!(again.items.len(), p.items.len());
     }
     if let Ok(c) = ClaimRequest::decode(text) {
-        let held: usize = c.events.iter().map(|e| e.key.len() + e.message.len()).sum();
-        prop_assert!(c.tenant_id.len() + held <= text.len());
+        let held: usize = c
+            .events
+            .iter()
+            .map(|e| e.event_id.len() + e.message.len())
+            .sum();
+        prop_assert!(held <= text.len());
     }
     let _ = serde_json::from_str::<ClaimAnswer>(text);
+    let _ = serde_json::from_str::<Settle>(text);
+    let _ = serde_json::from_str::<LeaseAnswer>(text);
     Ok(())
 }
 
@@ -102,22 +106,11 @@ proptest! {
     }
 
     #[test]
-    fn decoders_take_any_json(mut v in json_value(), kind in select(&["record", "deliver", "counters", "x"][..])) {
+    fn decoders_take_any_json(mut v in json_value(), kind in select(&["record", "deliver", "x"][..])) {
         if let Value::Object(m) = &mut v {
             m.insert("kind".into(), kind.into());
         }
         decode_all(&serde_json::to_string(&v).unwrap())?;
-    }
-
-    #[test]
-    fn counters_round_trip(c in counters(), edits in edits()) {
-        let encoded = serde_json::to_string(&QueueMessage::Counters(c.clone())).unwrap();
-        prop_assert_eq!(IntakeCounters::from_json(encoded.as_bytes()), Some(c.clone()));
-        prop_assert_eq!(
-            serde_json::from_str::<QueueMessage>(&encoded).unwrap(),
-            QueueMessage::Counters(c)
-        );
-        decode_all(&mutate(&encoded, &edits))?;
     }
 
     #[test]

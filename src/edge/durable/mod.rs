@@ -1,7 +1,9 @@
 //! Durable Objects.
-pub mod dedup;
 #[cfg(feature = "jobs")]
 pub mod scheduler;
+#[cfg(feature = "jobs")]
+pub mod shard;
+pub mod shard_calls;
 
 /// One column of the first row a Durable Object SQL query returned. Read straight off the JS row
 /// object: the cursor's typed `to_array` goes through serde_wasm_bindgen, a second deserializer

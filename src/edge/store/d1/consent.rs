@@ -74,6 +74,38 @@ pub async fn latest_consent(
     .map(ConsentRow::state))
 }
 
+#[derive(Deserialize)]
+struct VisitorConsentRow {
+    visitor_id: String,
+    #[serde(flatten)]
+    row: ConsentRow,
+}
+
+/// Each visitor's latest consent record (visitors without one are absent), in one query: the
+/// delivery re-check reads D1, strongly consistent, instead of a KV read per visitor.
+pub async fn latest_consents(
+    db: &D1Database,
+    tenant_id: &str,
+    visitors: &[&str],
+) -> Result<std::collections::HashMap<String, ConsentState>, ApiError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in visitors.chunks(500) {
+        let list = serde_json::to_string(chunk).map_err(|e| ApiError::internal("visitors", e))?;
+        let rows: Vec<VisitorConsentRow> = all(
+            db,
+            "SELECT c.visitor_id, c.analytics, c.marketing, c.functional, c.version, c.tc_string, c.created_at
+             FROM consent_records c
+             WHERE c.tenant_id = ?1 AND c.id = (SELECT max(id) FROM consent_records
+               WHERE tenant_id = ?1 AND visitor_id = c.visitor_id)
+               AND c.visitor_id IN (SELECT value FROM json_each(?2))",
+            &[s(tenant_id), s(&list)],
+        )
+        .await?;
+        out.extend(rows.into_iter().map(|r| (r.visitor_id, r.row.state())));
+    }
+    Ok(out)
+}
+
 pub async fn consent_history(
     db: &D1Database,
     tenant_id: &str,
@@ -92,8 +124,9 @@ pub async fn consent_history(
         .collect())
 }
 
-/// GDPR erasure: consent history, events and their delivery log for one visitor, in one
-/// transaction that leaves the erasure record (every purpose denied, `ConsentState::erasure`):
+/// GDPR erasure of what D1 holds of one visitor (their consent history; their events and
+/// deliveries live in the event shards, erased there), in one transaction that leaves the
+/// erasure record (every purpose denied, `ConsentState::erasure`):
 /// deliveries still in flight for the visitor see it and stop. The same transaction writes the
 /// audit row: the visitor id's SHA-256, who asked (`actor`: "api_key" or "visitor"), when.
 pub async fn erase_visitor(
@@ -106,12 +139,6 @@ pub async fn erase_visitor(
     batch(
         db,
         vec![
-            stmt(
-                db,
-                "DELETE FROM deliveries WHERE tenant_id = ?1 AND event_id IN (SELECT event_id FROM events WHERE tenant_id = ?1 AND visitor_id = ?2)",
-                &[s(tenant_id), s(visitor_id)],
-            )?,
-            stmt(db, "DELETE FROM events WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
             stmt(db, "DELETE FROM consent_records WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
             stmt(
                 db,

@@ -1,5 +1,5 @@
-//! D1, the record of truth: tenants, pixels, consent records, events (hashed PII only), the
-//! delivery log and counters, one file per table family. Every query that reads tenant data is
+//! D1, the record of truth for configuration: tenants, pixels, consent records (evidence) and
+//! hourly rollups, one file per table family; no row per event (events live in their shards). Every query that reads tenant data is
 //! scoped by tenant_id. This file holds the statement helpers they share.
 
 use serde::Deserialize;
@@ -8,12 +8,9 @@ use worker::{D1Database, D1PreparedStatement};
 
 use crate::edge::ApiError;
 
-// The delivery log as an audit trail, and replays (jobs Worker).
-#[cfg(feature = "jobs")]
-pub mod audit;
 mod auth;
 mod consent;
-// Written by the queue consumer and the retention job only.
+// The hourly rollups the event shards add to, and the retention job.
 #[cfg(feature = "jobs")]
 mod events;
 mod pixels;

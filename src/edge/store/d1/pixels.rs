@@ -2,9 +2,9 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1Database;
 
-use super::{all, first, n, opt, run, s, stmt};
+use super::{all, first, n, opt, run, s};
 use crate::core::fanout::PixelRoute;
 use crate::core::platform::Platform;
 use crate::edge::ApiError;
@@ -25,7 +25,7 @@ pub struct PixelRow {
     pub last_verify_result: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Set while the platform refuses the pixel (its deliveries are parked in `paused_jobs`).
+    /// Set while the platform refuses the pixel (its deliveries wait, paused, in the tenant's event shards).
     pub paused_reason: Option<String>,
     pub paused_at: Option<i64>,
 }
@@ -166,32 +166,6 @@ pub async fn pause_pixel(
         == 1)
 }
 
-/// Parks jobs of a paused pixel: `(event_id, Deliver message)` each, kept as they are.
-pub fn park_jobs_stmts(
-    db: &D1Database,
-    tenant_id: &str,
-    pixel: &str,
-    jobs: &[(String, String)],
-    now: i64,
-) -> Result<Vec<D1PreparedStatement>, ApiError> {
-    jobs.iter()
-        .map(|(event_id, body)| {
-            stmt(
-                db,
-                "INSERT INTO paused_jobs (tenant_id, pixel_id, event_id, body, paused_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT DO UPDATE SET body = excluded.body",
-                &[s(tenant_id), s(pixel), s(event_id), s(body), n(now)],
-            )
-        })
-        .collect()
-}
-
-#[derive(Deserialize)]
-struct ParkedRow {
-    event_id: String,
-    body: String,
-}
-
 /// Ends the pixel's pause (its credentials changed).
 pub async fn unpause_pixel(db: &D1Database, tenant_id: &str, id: &str) -> Result<(), ApiError> {
     run(
@@ -203,47 +177,8 @@ pub async fn unpause_pixel(db: &D1Database, tenant_id: &str, id: &str) -> Result
     .map(|_| ())
 }
 
-/// Up to `limit` parked jobs of the pixel: `(event_id, Deliver message)`.
-pub async fn parked_jobs(
-    db: &D1Database,
-    tenant_id: &str,
-    id: &str,
-    limit: u32,
-) -> Result<Vec<(String, String)>, ApiError> {
-    let rows: Vec<ParkedRow> = all(
-        db,
-        "SELECT event_id, body FROM paused_jobs WHERE tenant_id = ?1 AND pixel_id = ?2 ORDER BY paused_at, event_id LIMIT ?3",
-        &[s(tenant_id), s(id), n(limit as i64)],
-    )
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.event_id, r.body)).collect())
-}
-
-/// Forgets parked jobs once they are back on the queue.
-pub async fn unpark_jobs(
-    db: &D1Database,
-    tenant_id: &str,
-    id: &str,
-    event_ids: &[String],
-) -> Result<(), ApiError> {
-    let ids = serde_json::to_string(event_ids).map_err(|e| ApiError::internal("unpark", e))?;
-    run(
-        db,
-        "DELETE FROM paused_jobs WHERE tenant_id = ?1 AND pixel_id = ?2 AND event_id IN (SELECT value FROM json_each(?3))",
-        &[s(tenant_id), s(id), s(&ids)],
-    )
-    .await
-    .map(|_| ())
-}
-
-/// Deletes the pixel and whatever was parked for it.
+/// Deletes the pixel (its event shards drop what waits for it).
 pub async fn delete_pixel(db: &D1Database, tenant_id: &str, id: &str) -> Result<bool, ApiError> {
-    run(
-        db,
-        "DELETE FROM paused_jobs WHERE tenant_id = ?1 AND pixel_id = ?2",
-        &[s(tenant_id), s(id)],
-    )
-    .await?;
     Ok(run(
         db,
         "DELETE FROM pixels WHERE tenant_id = ?1 AND id = ?2",
@@ -280,7 +215,7 @@ pub struct PixelActivityRow {
 }
 
 /// Per pixel of one tenant: final delivery states in the last 24 h, the last successful delivery
-/// and the daily health check's last result (indexed by deliveries_pixel).
+/// (from the hourly rollups) and the daily health check's last result.
 pub async fn pixel_activity(
     db: &D1Database,
     tenant_id: &str,
@@ -289,9 +224,9 @@ pub async fn pixel_activity(
     all(
         db,
         "SELECT p.id,
-           (SELECT count(*) FROM deliveries d WHERE d.pixel_id = p.id AND d.tenant_id = p.tenant_id AND d.status = 'delivered' AND d.updated_at >= ?2) AS delivered_24h,
-           (SELECT count(*) FROM deliveries d WHERE d.pixel_id = p.id AND d.tenant_id = p.tenant_id AND d.status = 'failed' AND d.updated_at >= ?2) AS failed_24h,
-           (SELECT max(d.updated_at) FROM deliveries d WHERE d.pixel_id = p.id AND d.tenant_id = p.tenant_id AND d.status = 'delivered') AS last_delivered_at,
+           (SELECT sum(c.n) FROM delivery_counters c WHERE c.tenant_id = p.tenant_id AND c.pixel_id = p.id AND c.status = 'delivered' AND c.hour >= ?2 - ?2 % 3600) AS delivered_24h,
+           (SELECT sum(c.n) FROM delivery_counters c WHERE c.tenant_id = p.tenant_id AND c.pixel_id = p.id AND c.status = 'failed' AND c.hour >= ?2 - ?2 % 3600) AS failed_24h,
+           (SELECT max(c.last_at) FROM delivery_counters c WHERE c.pixel_id = p.id AND c.status = 'delivered') AS last_delivered_at,
            p.health_checked_at, p.health_result
          FROM pixels p WHERE p.tenant_id = ?1",
         &[s(tenant_id), n(since_24h)],
@@ -319,7 +254,7 @@ pub async fn health_candidates(
     all(
         db,
         "SELECT * FROM (SELECT tenant_id, id, platform, pixel_id, created_at, health_checked_at, health_result,
-               (SELECT max(d.updated_at) FROM deliveries d WHERE d.pixel_id = pixels.id AND d.tenant_id = pixels.tenant_id AND d.status = 'delivered') AS last_delivered_at
+               (SELECT max(c.last_at) FROM delivery_counters c WHERE c.pixel_id = pixels.id AND c.status = 'delivered') AS last_delivered_at
              FROM pixels WHERE is_active = 1 AND server_side_enabled = 1)
          WHERE coalesce(last_delivered_at, created_at) < ?1 ORDER BY tenant_id, created_at",
         &[n(silent_before)],

@@ -1,95 +1,11 @@
-//! What the dashboard reads: recent events with their deliveries, 24 h stats, hourly series.
+//! What the dashboard reads from D1: the 24 h stats and hourly series from the rollups the event
+//! shards add to (recent events come from the shards themselves).
 
 use serde::Deserialize;
-use serde_json::{json, Value};
 use worker::D1Database;
 
 use super::{all, first, n, s};
 use crate::edge::ApiError;
-
-#[derive(Deserialize)]
-struct RecentEventRow {
-    event_id: String,
-    event_name: String,
-    event_time: i64,
-    visitor_id: Option<String>,
-    url: Option<String>,
-    payload: String,
-    consent: String,
-    received_at: i64,
-}
-
-#[derive(Deserialize)]
-struct RecentDeliveryRow {
-    event_id: String,
-    pixel_id: String,
-    platform: String,
-    status: String,
-    attempts: i64,
-    last_error: Option<String>,
-    trace_id: Option<String>,
-    response: Option<String>,
-    updated_at: i64,
-}
-
-pub async fn recent_events(
-    db: &D1Database,
-    tenant_id: &str,
-    limit: u32,
-) -> Result<Vec<Value>, ApiError> {
-    let events: Vec<RecentEventRow> = all(
-        db,
-        "SELECT event_id, event_name, event_time, visitor_id, url, payload, consent, received_at FROM events
-         WHERE tenant_id = ?1 ORDER BY received_at DESC, rowid DESC LIMIT ?2",
-        &[s(tenant_id), n(limit as i64)],
-    )
-    .await?;
-    if events.is_empty() {
-        return Ok(vec![]);
-    }
-    let placeholders: Vec<String> = (0..events.len()).map(|i| format!("?{}", i + 2)).collect();
-    let mut args = vec![s(tenant_id)];
-    args.extend(events.iter().map(|e| s(&e.event_id)));
-    let deliveries: Vec<RecentDeliveryRow> = all(
-        db,
-        &format!(
-            "SELECT event_id, pixel_id, platform, status, attempts, last_error, trace_id, response, updated_at FROM deliveries
-             WHERE tenant_id = ?1 AND event_id IN ({}) ORDER BY platform, pixel_id",
-            placeholders.join(",")
-        ),
-        &args,
-    )
-    .await?;
-    Ok(events
-        .into_iter()
-        .map(|e| {
-            let payload: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
-            let ds: Vec<Value> = deliveries
-                .iter()
-                .filter(|d| d.event_id == e.event_id)
-                .map(|d| {
-                    json!({
-                        "pixel": d.pixel_id, "platform": d.platform, "status": d.status, "attempts": d.attempts,
-                        "last_error": d.last_error, "trace_id": d.trace_id, "response": d.response, "updated_at": d.updated_at,
-                    })
-                })
-                .collect();
-            json!({
-                "event_id": e.event_id,
-                "event_name": e.event_name,
-                "event_time": e.event_time,
-                "received_at": e.received_at,
-                "visitor_id": e.visitor_id,
-                "url": e.url,
-                "consent": serde_json::from_str::<Value>(&e.consent).unwrap_or(Value::Null),
-                "user_data": payload.get("user").cloned().unwrap_or(json!({})),
-                "custom_data": payload.get("custom_data").cloned().unwrap_or(json!({})),
-                "click_ids": payload.get("click_ids").cloned().unwrap_or(json!({})),
-                "deliveries": ds,
-            })
-        })
-        .collect())
-}
 
 #[derive(Deserialize, Default)]
 pub struct CounterTotals {
@@ -115,8 +31,10 @@ pub struct CountRow {
 
 pub struct StatsRows {
     pub counters: CounterTotals,
-    pub events: i64,
-    pub marketing_consented_events: i64,
+    /// Visitors whose latest choice was made in the window, and those of them with marketing
+    /// consent.
+    pub visitors: i64,
+    pub marketing_visitors: i64,
     pub per_platform: Vec<PlatformStatusRow>,
 }
 
@@ -129,25 +47,26 @@ pub async fn stats(db: &D1Database, tenant_id: &str, since: i64) -> Result<Stats
     )
     .await?
     .unwrap_or_default();
-    let ev: CountRow = first(
+    let visitors: CountRow = first(
         db,
-        "SELECT count(*) AS n, sum(CASE WHEN json_extract(consent, '$.marketing') THEN 1 ELSE 0 END) AS m
-         FROM events WHERE tenant_id = ?1 AND received_at >= ?2",
+        "SELECT count(*) AS n, sum(c.marketing) AS m FROM consent_records c
+         WHERE c.tenant_id = ?1 AND c.created_at >= ?2
+           AND c.id = (SELECT max(id) FROM consent_records WHERE tenant_id = ?1 AND visitor_id = c.visitor_id)",
         &[s(tenant_id), n(since)],
     )
     .await?
     .unwrap_or(CountRow { n: 0, m: None });
     let per_platform: Vec<PlatformStatusRow> = all(
         db,
-        "SELECT platform, status, count(*) AS n, max(updated_at) AS last_at FROM deliveries
-         WHERE tenant_id = ?1 AND updated_at >= ?2 GROUP BY platform, status",
-        &[s(tenant_id), n(since)],
+        "SELECT platform, status, sum(n) AS n, max(last_at) AS last_at FROM delivery_counters
+         WHERE tenant_id = ?1 AND hour >= ?2 GROUP BY platform, status",
+        &[s(tenant_id), n(since - since % 3600)],
     )
     .await?;
     Ok(StatsRows {
         counters,
-        events: ev.n,
-        marketing_consented_events: ev.m.unwrap_or(0),
+        visitors: visitors.n,
+        marketing_visitors: visitors.m.unwrap_or(0),
         per_platform,
     })
 }
@@ -174,16 +93,14 @@ pub async fn hourly(
 ) -> Result<(Vec<HourlyRow>, Vec<HourlyEventsRow>), ApiError> {
     let deliveries = all(
         db,
-        "SELECT (updated_at / 3600) * 3600 AS hour, platform, status, count(*) AS n FROM deliveries
-         WHERE tenant_id = ?1 AND updated_at >= ?2 AND status IN ('delivered', 'failed', 'skipped')
-         GROUP BY hour, platform, status",
+        "SELECT hour, platform, status, n FROM delivery_counters
+         WHERE tenant_id = ?1 AND hour >= ?2 AND status IN ('delivered', 'failed', 'skipped')",
         &[s(tenant_id), n(since)],
     )
     .await?;
     let events = all(
         db,
-        "SELECT (received_at / 3600) * 3600 AS hour, count(*) AS n FROM events
-         WHERE tenant_id = ?1 AND received_at >= ?2 GROUP BY hour",
+        "SELECT hour, accepted AS n FROM intake_counters WHERE tenant_id = ?1 AND hour >= ?2",
         &[s(tenant_id), n(since)],
     )
     .await?;

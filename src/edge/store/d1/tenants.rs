@@ -88,6 +88,9 @@ pub async fn consent_policy(db: &D1Database, tenant_id: &str) -> Result<ConsentP
 struct TenantCfgRow {
     domains: String,
     consent_policy: String,
+    shards: i64,
+    shards_previous: i64,
+    shards_changed_at: i64,
 }
 
 pub async fn load_tenant_config(
@@ -96,7 +99,7 @@ pub async fn load_tenant_config(
 ) -> Result<TenantConfig, ApiError> {
     let row: TenantCfgRow = first(
         db,
-        "SELECT domains, consent_policy FROM tenants WHERE id = ?1",
+        "SELECT domains, consent_policy, shards, shards_previous, shards_changed_at FROM tenants WHERE id = ?1",
         &[s(tenant_id)],
     )
     .await?
@@ -108,7 +111,20 @@ pub async fn load_tenant_config(
         consent_policy: serde_json::from_str::<ConsentPolicy>(&row.consent_policy)
             .unwrap_or_default(),
         pixels: pixels.iter().filter_map(PixelRow::route).collect(),
+        shards: crate::core::shard::ShardLayout {
+            shards: row.shards.clamp(1, 64) as u32,
+            previous: row.shards_previous.clamp(1, 64) as u32,
+            changed_at: row.shards_changed_at,
+        },
     })
+}
+
+/// The tenant's event shard layout alone (the audit and erase fan out over it).
+pub async fn shard_layout(
+    db: &D1Database,
+    tenant_id: &str,
+) -> Result<crate::core::shard::ShardLayout, ApiError> {
+    Ok(load_tenant_config(db, tenant_id).await?.shards)
 }
 
 pub async fn set_consent_policy(
@@ -259,6 +275,35 @@ pub async fn notify_target(
         db,
         "SELECT name, notify_webhook_url FROM tenants WHERE id = ?1",
         &[s(tenant_id)],
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RetentionTarget {
+    pub id: String,
+    pub retention_days: i64,
+    pub shards: i64,
+    pub shards_previous: i64,
+    pub shards_changed_at: i64,
+}
+
+impl RetentionTarget {
+    pub fn layout(&self) -> crate::core::shard::ShardLayout {
+        crate::core::shard::ShardLayout {
+            shards: self.shards.clamp(1, 64) as u32,
+            previous: self.shards_previous.clamp(1, 64) as u32,
+            changed_at: self.shards_changed_at,
+        }
+    }
+}
+
+/// Every tenant, with what the daily retention run needs to reach its shards.
+pub async fn retention_targets(db: &D1Database) -> Result<Vec<RetentionTarget>, ApiError> {
+    super::all(
+        db,
+        "SELECT id, retention_days, shards, shards_previous, shards_changed_at FROM tenants ORDER BY id",
+        &[],
     )
     .await
 }
