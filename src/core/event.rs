@@ -12,6 +12,7 @@ use super::hash::{hash_normalized, Sha256Hex};
 use super::jsonmap::pick;
 use super::normalize;
 use super::platform::EventName;
+use super::scrub;
 use super::text::truncate_bytes;
 use super::weburl;
 
@@ -27,6 +28,16 @@ const MAX_URL_LEN: usize = 2048;
 const MAX_CUSTOM_KEYS: usize = 50;
 const MAX_CLICK_ID_LEN: usize = 512;
 const MAX_CUSTOM_KEY_LEN: usize = 64;
+/// What an event's `custom_data` may weigh (its JSON, about): with the URL and referrer (2 KB
+/// each), the click ids, `utm` and the hashes, a stored event stays under ~20 KB, whatever a
+/// caller sends (the body may be 64 KB).
+pub const MAX_CUSTOM_DATA_BYTES: usize = 8 * 1024;
+const MAX_UTM_KEYS: usize = 10;
+const MAX_UTM_VALUE_BYTES: usize = 256;
+/// `custom_data` keys every destination reads with a meaning of its own: their names are never
+/// scrubbed (GA4's `session_id` is a session number, not a session secret), and their values are
+/// ids, whose digits are not phone numbers.
+const ID_LIKE_CUSTOM_KEYS: [&str; 4] = ["transaction_id", "order_id", "session_id", "content_ids"];
 
 /// The rule for `event_id` and `visitor_id` (ASCII, so its characters are its bytes).
 pub const ID_RULE: &str =
@@ -270,10 +281,19 @@ pub fn parse_event(
             return Err(FieldError::new(path("visitor_id"), ID_RULE));
         }
     }
-    let url = parse_url(url.or(event_source_url), || path("url"))?;
-    let referrer = parse_url(referrer, || path("referrer"))?;
-
     let mut warnings = Vec::new();
+    // Personal data and secrets outside user_data are removed here, for every path in (`scrub`).
+    let url = scrubbed_url(
+        parse_url(url.or(event_source_url), || path("url"))?,
+        || path("url"),
+        &mut warnings,
+    );
+    let referrer = scrubbed_url(
+        parse_url(referrer, || path("referrer"))?,
+        || path("referrer"),
+        &mut warnings,
+    );
+
     let user = match user_data {
         None | Some(Value::Null) => Box::default(),
         Some(Value::Object(u)) => Box::new(hash_user_data(u, prefix, ctx, &mut warnings)?),
@@ -281,17 +301,40 @@ pub fn parse_event(
     };
     let custom_data = match custom_data {
         None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(c)) => parse_custom_data(c, prefix)?,
+        Some(Value::Object(c)) => parse_custom_data(c, prefix, &mut warnings)?,
         Some(_) => return Err(FieldError::new(path("custom_data"), "must be an object")),
     };
     let click_ids = parse_click_ids(obj, click_ids, prefix)?;
     let utm = match utm {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(Value::Object(u)) => {
+            if u.len() > MAX_UTM_KEYS {
+                return Err(FieldError::new(
+                    path("utm"),
+                    format!("must have at most {MAX_UTM_KEYS} keys"),
+                ));
+            }
             let mut out = BTreeMap::new();
             for (k, v) in u {
-                if let Some(s) = opt_str(Some(v), || path(&format!("utm.{k}")))? {
-                    out.insert(k.clone(), truncate_bytes(&s, 256).to_string());
+                let field = || path(&format!("utm.{k}"));
+                if k.len() > MAX_CUSTOM_KEY_LEN {
+                    return Err(FieldError::new(
+                        field(),
+                        format!("key must be at most {MAX_CUSTOM_KEY_LEN} bytes long"),
+                    ));
+                }
+                if let Some(s) = opt_str(Some(v), field)? {
+                    if let Some(kind) = scrub::sensitive_property(k, v, false) {
+                        warnings.push(FieldError::new(
+                            field(),
+                            scrub::warning(&[scrub::Removed::whole(k, kind)]),
+                        ));
+                        continue;
+                    }
+                    out.insert(
+                        k.clone(),
+                        truncate_bytes(&s, MAX_UTM_VALUE_BYTES).to_string(),
+                    );
                 }
             }
             out
@@ -439,6 +482,21 @@ fn parse_event_time(
         return Err(FieldError::new(field(), rule()));
     }
     Ok(secs)
+}
+
+/// The URL without the personal data and secrets it held; a warning names what went.
+fn scrubbed_url(
+    url: Option<String>,
+    field: impl FnOnce() -> String,
+    warnings: &mut Vec<FieldError>,
+) -> Option<String> {
+    let url = url?;
+    let (clean, removed) = scrub::scrub_url(&url);
+    if removed.is_empty() {
+        return Some(url);
+    }
+    warnings.push(FieldError::new(field(), scrub::warning(&removed)));
+    Some(clean.into_owned())
 }
 
 fn parse_url(v: Option<&Value>, field: impl Fn() -> String) -> Result<Option<String>, FieldError> {
@@ -592,6 +650,7 @@ fn hash_user_data(
 fn parse_custom_data(
     c: &Map<String, Value>,
     prefix: &str,
+    warnings: &mut Vec<FieldError>,
 ) -> Result<Map<String, Value>, FieldError> {
     if c.len() > MAX_CUSTOM_KEYS {
         return Err(FieldError::new(
@@ -600,6 +659,7 @@ fn parse_custom_data(
         ));
     }
     let mut out = Map::new();
+    let mut size = 2;
     for (k, v) in c {
         // Formatted only for an error: most values are fine.
         let field = || format!("{prefix}custom_data.{k}");
@@ -659,9 +719,47 @@ fn parse_custom_data(
                 format!("key must be at most {MAX_CUSTOM_KEY_LEN} bytes long"),
             ));
         }
+        let id_like = ID_LIKE_CUSTOM_KEYS.contains(&k.as_str());
+        let sensitive = if id_like {
+            scrub::sensitive_property("", &v, true)
+        } else {
+            scrub::sensitive_property(k, &v, false)
+        };
+        if let Some(kind) = sensitive {
+            warnings.push(FieldError::new(
+                field(),
+                scrub::warning(&[scrub::Removed::whole(k, kind)]),
+            ));
+            continue;
+        }
+        size += k.len() + json_size(&v);
+        if size > MAX_CUSTOM_DATA_BYTES {
+            return Err(FieldError::new(
+                format!("{prefix}custom_data"),
+                format!(
+                    "must be at most {} KB once encoded",
+                    MAX_CUSTOM_DATA_BYTES / 1024
+                ),
+            ));
+        }
         out.insert(k.clone(), v);
     }
     Ok(out)
+}
+
+/// About how many bytes `v` takes as JSON (string escapes aside), without encoding it.
+fn json_size(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| json_size(x) + 1).sum::<usize>(),
+        Value::Object(o) => {
+            2 + o
+                .iter()
+                .map(|(k, x)| k.len() + 4 + json_size(x))
+                .sum::<usize>()
+        }
+        _ => 8,
+    }
 }
 
 fn parse_money(v: &Value, field: impl Fn() -> String) -> Result<f64, FieldError> {
@@ -1077,6 +1175,72 @@ mod tests {
         let bad =
             parse_s(json!({"event_name": "lead", "client_ip_address": "10.0.0"})).unwrap_err();
         assert_eq!(bad.field, "events[2].client_ip_address");
+    }
+
+    #[test]
+    fn personal_data_outside_user_data_is_removed_with_a_warning() {
+        let p = parse(json!({
+            "event_name": "lead",
+            "url": "https://shop.example/thanks?email=ana%40example.com&utm_source=mail&gclid=abc",
+            "referrer": "https://shop.example/reset?token=s3cr3t",
+            "custom_data": {"value": 5, "customer_email": "x", "note": "call +1 415 555 2671",
+                            "plan": "pro", "order_id": "2024-000123-45", "session_id": 1700000000},
+            "utm": {"source": "mail", "content": "ana@example.com"},
+        }))
+        .unwrap();
+        let e = &p.event;
+        assert_eq!(
+            e.url.as_deref(),
+            Some("https://shop.example/thanks?utm_source=mail&gclid=abc")
+        );
+        assert_eq!(e.referrer.as_deref(), Some("https://shop.example/reset"));
+        assert_eq!(
+            e.custom_data,
+            *json!({"value": 5.0, "plan": "pro", "order_id": "2024-000123-45", "session_id": 1700000000})
+                .as_object()
+                .unwrap()
+        );
+        assert_eq!(e.utm.len(), 1);
+        let fields: Vec<&str> = p.warnings.iter().map(|w| w.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "url",
+                "referrer",
+                "custom_data.customer_email",
+                "custom_data.note",
+                "utm.content"
+            ]
+        );
+        let stored = serde_json::to_string(e).unwrap();
+        for raw in ["ana", "s3cr3t", "555"] {
+            assert!(!stored.contains(raw), "{raw} in {stored}");
+            assert!(p.warnings.iter().all(|w| !w.message.contains(raw)));
+        }
+    }
+
+    #[test]
+    fn what_an_event_stores_is_bounded() {
+        let big: Map<String, Value> = (0..40)
+            .map(|i| (format!("k{i}"), Value::from("x".repeat(300))))
+            .collect();
+        let err = parse(json!({"event_name": "lead", "custom_data": big})).unwrap_err();
+        assert_eq!(err.field, "custom_data");
+        let ids: Vec<String> = (0..2000).map(|i| format!("sku-{i}")).collect();
+        let err =
+            parse(json!({"event_name": "lead", "custom_data": {"content_ids": ids}})).unwrap_err();
+        assert_eq!(err.field, "custom_data");
+        let utm: Map<String, Value> = (0..11).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert_eq!(
+            parse(json!({"event_name": "lead", "utm": utm}))
+                .unwrap_err()
+                .field,
+            "utm"
+        );
+        let ok: Map<String, Value> = (0..50)
+            .map(|i| (format!("k{i}"), Value::from("x".repeat(100))))
+            .collect();
+        assert!(parse(json!({"event_name": "lead", "custom_data": ok})).is_ok());
     }
 
     #[test]

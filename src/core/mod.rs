@@ -17,6 +17,7 @@ pub mod platform;
 pub mod ratelimit;
 pub mod retention;
 pub mod retry;
+pub mod scrub;
 pub mod secrets;
 pub mod shard;
 pub mod stats;

@@ -12,6 +12,7 @@ mod consent;
 mod event;
 mod normalize;
 mod queue;
+mod scrub;
 mod strategies;
 
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};

@@ -264,10 +264,10 @@ impl Ga4 {
         let [value, currency, content_ids, contents, transaction_id, order_id, session_id] =
             pick(&e.custom_data, &HANDLED_KEYS);
         let mut list: Vec<(&str, Param)> = Vec::with_capacity(8);
-        if let Some(u) = &e.url {
+        if let Some(u) = ev.page_url() {
             list.push(("page_location", Param::Text(u)));
         }
-        if let Some(r) = &e.referrer {
+        if let Some(r) = ev.referrer_url() {
             list.push(("page_referrer", Param::Text(r)));
         }
         list.push(("engagement_time_msec", Param::Int(1)));

@@ -41,8 +41,8 @@ impl Meta {
             .int("event_time", e.event_time)
             .string("event_id", &e.event_id)
             .string("action_source", "website")
-            .opt_string("event_source_url", e.url.as_deref())
-            .opt_string("referrer_url", e.referrer.as_deref());
+            .opt_string("event_source_url", ev.page_url())
+            .opt_string("referrer_url", ev.referrer_url());
         o.object_always("user_data", |user| {
             if let Some((u, c)) = ev.identifiers() {
                 user.hash_in_array("em", u.em.as_ref())
@@ -60,7 +60,7 @@ impl Meta {
                     .opt_string("fbp", c.fbp.as_deref());
             }
             user.opt_string("client_ip_address", ev.client_ip())
-                .opt_string("client_user_agent", e.client.user_agent.as_deref());
+                .opt_string("client_user_agent", ev.user_agent());
         });
         if !e.custom_data.is_empty() {
             o.object_always("custom_data", |c| write_custom_data(c, &e.custom_data));
@@ -83,6 +83,12 @@ impl Meta {
         }
         if e.event_time > now + FUTURE_SLACK_SECS {
             return Some("event_time is in the future; Meta refuses future events".into());
+        }
+        if ev.mode == DeliveryMode::Limited {
+            return Some(
+                "Meta requires client_user_agent for website events; limited-data mode sends none"
+                    .into(),
+            );
         }
         if e.client.user_agent.is_none() {
             return Some("client_user_agent is required by Meta for website events".into());
@@ -386,21 +392,18 @@ mod tests {
     }
 
     #[test]
-    fn limited_mode_strips_identifiers_and_flags_ldu() {
+    fn limited_mode_sends_no_user_agent_which_meta_requires() {
+        // Limited-data mode sends no identifier, no user agent and no query of the page: Meta
+        // refuses a website event without client_user_agent, so it is not sent, with the reason.
         let plan = Meta.plan(
             &PlatformConfig::default(),
             &creds(),
             &[delivery(purchase(), DeliveryMode::Limited)],
             NOW,
         );
-        let body: Value =
-            serde_json::from_str(plan.requests[0].request.body.as_ref().unwrap()).unwrap();
-        let ev = &body["data"][0];
-        assert_eq!(
-            ev["user_data"],
-            json!({"client_user_agent": "Mozilla/5.0 (X11)"})
-        );
-        assert_eq!(ev["data_processing_options"], json!(["LDU"]));
+        assert!(plan.requests.is_empty());
+        assert_eq!(plan.rejected.len(), 1);
+        assert!(plan.rejected[0].1.contains("limited-data mode sends none"));
     }
 
     #[test]

@@ -86,6 +86,32 @@ impl DeliveryEvent {
             DeliveryMode::Limited => None,
         }
     }
+
+    /// The browser's user agent, or None in limited-data mode (it narrows a person down).
+    pub fn user_agent(&self) -> Option<&str> {
+        match self.mode {
+            DeliveryMode::Full => self.event.client.user_agent.as_deref(),
+            DeliveryMode::Limited => None,
+        }
+    }
+
+    /// The page URL: whole, or in limited-data mode its origin and path only (no query: no click
+    /// ids, campaign or any other parameter that could single a visitor out).
+    pub fn page_url(&self) -> Option<&str> {
+        self.limited_url(self.event.url.as_deref())
+    }
+
+    /// The referrer, as `page_url`.
+    pub fn referrer_url(&self) -> Option<&str> {
+        self.limited_url(self.event.referrer.as_deref())
+    }
+
+    fn limited_url<'a>(&self, url: Option<&'a str>) -> Option<&'a str> {
+        match self.mode {
+            DeliveryMode::Full => url,
+            DeliveryMode::Limited => url.map(crate::core::scrub::origin_and_path),
+        }
+    }
 }
 
 /// One HTTP request and the indices (into the planned slice) of the events it carries.

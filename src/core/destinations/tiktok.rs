@@ -77,11 +77,11 @@ impl Tiktok {
                     .opt_string("ttp", c.ttp.as_deref());
             }
             user.opt_string("ip", ev.client_ip())
-                .opt_string("user_agent", e.client.user_agent.as_deref());
+                .opt_string("user_agent", ev.user_agent());
         });
         o.object("page", |page| {
-            page.opt_string("url", e.url.as_deref())
-                .opt_string("referrer", e.referrer.as_deref());
+            page.opt_string("url", ev.page_url())
+                .opt_string("referrer", ev.referrer_url());
         });
         o.object("properties", |p| write_properties(p, &e.custom_data));
         if ev.mode == DeliveryMode::Limited {
@@ -483,11 +483,27 @@ mod tests {
         let plan = Tiktok.plan(
             &PlatformConfig::default(),
             &creds(),
-            &[delivery(purchase(), DeliveryMode::Limited)],
+            &[delivery(
+                {
+                    let mut p = purchase();
+                    p["url"] = json!("https://shop.example/checkout/done?ttclid=E.C.P.x");
+                    p["referrer"] = json!("https://shop.example/cart#top");
+                    p
+                },
+                DeliveryMode::Limited,
+            )],
             NOW,
         );
         let ev = &body(&plan, 0)["data"][0];
-        assert_eq!(ev["user"], json!({"user_agent": "Mozilla/5.0 (X11)"}));
+        assert_eq!(
+            ev["user"],
+            json!({}),
+            "no identifier, address or user agent"
+        );
+        assert_eq!(
+            ev["page"],
+            json!({"url": "https://shop.example/checkout/done", "referrer": "https://shop.example/cart"})
+        );
         assert_eq!(ev["limited_data_use"], json!(true));
         assert_eq!(ev["properties"]["order_id"], "o-1");
         let full_plan = Tiktok.plan(
