@@ -14,6 +14,7 @@
 //   POST /__script {prefix, responses:[{status, body, headers, hang_ms}], repeat_last?}
 //        the next requests whose path starts with `prefix` get these answers in order.
 //   GET  /__health
+//   GET  /dns-query?name=&type=A|AAAA   DNS over HTTPS (JSON): a public address unless scripted
 //
 // Usage: node scripts/fake-upstream.mjs [port]   (prints "fake-upstream listening on PORT")
 import http from "node:http";
@@ -30,6 +31,12 @@ export function startFakeUpstream(port = 0) {
   let adsCounter = 0;
 
   function defaultAnswer(path, body, url, method) {
+    // DNS over HTTPS (JSON API): every name resolves to one public address unless scripted.
+    if (path === "/dns-query") {
+      const name = url?.searchParams.get("name") || "";
+      const type = url?.searchParams.get("type") === "AAAA" ? 28 : 1;
+      return { status: 200, body: JSON.stringify({ Status: 0, Answer: type === 1 ? [{ name, type, TTL: 300, data: "93.184.215.14" }] : [] }) };
+    }
     const ads = url ? adsAnswer(path, body, url, method) : null;
     if (ads) return ads;
     if (/^\/v\d+\.\d+\/\d+\/events/.test(path)) {

@@ -284,6 +284,81 @@ pub fn validate_webhook_url(raw: &str, allow_loopback: bool) -> Result<String, S
     }
 }
 
+/// The host of a checked webhook URL that must be resolved before a call: a name (an IP
+/// literal was judged as written), other than the loopback names `allow_loopback` lets through.
+pub fn host_to_resolve(url: &str, allow_loopback: bool) -> Option<String> {
+    let host = super::weburl::url_host(url)?;
+    let name = host.trim_end_matches('.');
+    let literal = host.starts_with('[') || name.parse::<std::net::Ipv4Addr>().is_ok();
+    let loopback = allow_loopback && name == "localhost";
+    (!literal && !loopback).then(|| name.to_string())
+}
+
+/// The record types a webhook host is resolved for, with their DNS type numbers.
+pub const RESOLVED_TYPES: [(&str, u64); 2] = [("A", 1), ("AAAA", 28)];
+
+/// A DNS-over-HTTPS JSON query (`application/dns-json`, as Cloudflare's and Google's resolvers
+/// answer it) for `host`'s records of `rtype`.
+pub fn dns_query(resolver: &str, host: &str, rtype: &str) -> OutboundRequest {
+    let mut url = String::with_capacity(resolver.len() + host.len() + 16);
+    url.push_str(resolver);
+    url.push_str(if resolver.contains('?') { "&" } else { "?" });
+    url.extend(
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", host)
+            .append_pair("type", rtype)
+            .finish()
+            .chars(),
+    );
+    OutboundRequest {
+        method: super::outbound::Method::Get,
+        url,
+        headers: vec![("accept".into(), "application/dns-json".into())],
+        body: None,
+    }
+}
+
+/// Whether the resolver's answers (one JSON body per record type, with their HTTP status) let a
+/// webhook be called: the name resolves, and to public addresses only. Any answer we cannot read,
+/// a name that does not resolve, or any private, loopback, link-local or reserved address refuses
+/// it: the reason says which (never the address).
+pub fn resolved_public(answers: &[(u16, &str)]) -> Result<(), String> {
+    let mut addresses = 0;
+    for (status, body) in answers {
+        let v: Value = serde_json::from_str(body)
+            .ok()
+            .filter(|_| (200..300).contains(status))
+            .ok_or("the webhook host could not be resolved (DNS over HTTPS did not answer); not called")?;
+        match v.get("Status").and_then(Value::as_u64) {
+            Some(0) => {}
+            Some(3) => return Err("the webhook host does not exist (NXDOMAIN); not called".into()),
+            _ => return Err("the webhook host could not be resolved; not called".into()),
+        }
+        let records = v.get("Answer").and_then(Value::as_array);
+        for r in records.into_iter().flatten() {
+            let (Some(t), Some(data)) = (
+                r.get("type").and_then(Value::as_u64),
+                r.get("data").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let literal = match t {
+                1 => data.to_string(),
+                28 => format!("[{data}]"),
+                _ => continue,
+            };
+            addresses += 1;
+            if !super::weburl::is_public_host(&literal) {
+                return Err("the webhook host resolves to a private, loopback, link-local or reserved address; not called".into());
+            }
+        }
+    }
+    if addresses == 0 {
+        return Err("the webhook host has no address; not called".into());
+    }
+    Ok(())
+}
+
 /// Per-hour buckets `[from, from+3600, …]` covering the last `hours` hours up to `now`'s hour.
 pub fn hour_buckets(now: i64, hours: u32) -> Vec<i64> {
     let cur = now - now.rem_euclid(3600);
@@ -302,6 +377,79 @@ mod tests {
             server_side_enabled: true,
             created_at: NOW - 10 * DAY,
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn webhook_hosts_are_resolved_unless_written_as_addresses() {
+        assert_eq!(
+            host_to_resolve("https://hooks.slack.com/services/x", false).as_deref(),
+            Some("hooks.slack.com")
+        );
+        assert_eq!(
+            host_to_resolve("https://Hooks.Example.COM./x", false).as_deref(),
+            Some("hooks.example.com")
+        );
+        assert_eq!(host_to_resolve("https://8.8.8.8/x", false), None);
+        assert_eq!(host_to_resolve("https://[2606:4700::1111]/x", false), None);
+        assert_eq!(host_to_resolve("http://localhost:9/x", true), None);
+        let q = dns_query("https://cloudflare-dns.com/dns-query", "a.example", "AAAA");
+        assert_eq!(
+            q.url,
+            "https://cloudflare-dns.com/dns-query?name=a.example&type=AAAA"
+        );
+        assert_eq!(q.headers[0].1.as_ref(), "application/dns-json");
+    }
+
+    #[test]
+    fn a_webhook_host_must_resolve_to_public_addresses_only() {
+        let a = |data: &str| {
+            format!(
+                r#"{{"Status":0,"Answer":[{{"name":"h.example","type":5,"data":"x.example."}},{{"name":"x.example","type":1,"data":"{data}"}}]}}"#
+            )
+        };
+        let aaaa = |data: &str| {
+            format!(r#"{{"Status":0,"Answer":[{{"name":"h.example","type":28,"data":"{data}"}}]}}"#)
+        };
+        let empty = r#"{"Status":0}"#;
+        assert_eq!(
+            resolved_public(&[(200, &a("93.184.215.14")), (200, empty)]),
+            Ok(())
+        );
+        assert_eq!(
+            resolved_public(&[(200, empty), (200, &aaaa("2606:4700::1111"))]),
+            Ok(())
+        );
+        for (answers, why) in [
+            (
+                vec![(200, a("10.1.2.3")), (200, empty.to_string())],
+                "private",
+            ),
+            (
+                vec![(200, a("93.184.215.14")), (200, aaaa("::1"))],
+                "private",
+            ),
+            (
+                vec![(200, a("169.254.169.254")), (200, empty.to_string())],
+                "private",
+            ),
+            (vec![(200, aaaa("::ffff:192.168.0.1"))], "private"),
+            (
+                vec![(200, empty.to_string()), (200, empty.to_string())],
+                "no address",
+            ),
+            (vec![(200, r#"{"Status":3}"#.to_string())], "NXDOMAIN"),
+            (
+                vec![(200, r#"{"Status":2}"#.to_string())],
+                "could not be resolved",
+            ),
+            (vec![(502, a("93.184.215.14"))], "did not answer"),
+            (vec![(200, "<html>".to_string())], "did not answer"),
+        ] {
+            let answers: Vec<(u16, &str)> = answers.iter().map(|(s, b)| (*s, b.as_str())).collect();
+            let err = resolved_public(&answers).unwrap_err();
+            assert!(err.contains(why), "{answers:?}: {err}");
+            assert!(!err.contains("10.1.2.3"), "the address is not told");
         }
     }
 

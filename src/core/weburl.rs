@@ -99,9 +99,11 @@ pub fn url_host(s: &str) -> Option<String> {
 /// under it), not a literal loopback, private, shared, link-local, multicast, reserved or
 /// unspecified address. `host` is as [`parse_http_url`] gives it. Hosts that end in a number are
 /// read as IPv4 the way browsers and fetch read them (`2130706433`, `0x7f.1` and `127.1` are all
-/// 127.0.0.1), so only a plain dotted quad is accepted there, and judged. Non-ASCII names are
-/// refused (their IDNA mapping can spell a number); the punycode form is accepted. What a public
-/// name resolves to is not checked here.
+/// 127.0.0.1), so only a plain dotted quad is accepted there, and judged; IPv6 literals that
+/// carry an IPv4 host (mapped, compatible, NAT64, 6to4) are judged by it. Names that only a
+/// private network resolves (one label, `.internal`, `.local`, `.home.arpa`, …) are refused.
+/// Non-ASCII names are refused (their IDNA mapping can spell a number); the punycode form is
+/// accepted. What a public name resolves to is not checked here (`health::resolved_public`).
 pub fn is_public_host(host: &str) -> bool {
     use std::net::{IpAddr, Ipv4Addr};
     let host = host.to_ascii_lowercase();
@@ -109,7 +111,15 @@ pub fn is_public_host(host: &str) -> bool {
         return false;
     }
     let name = host.strip_suffix('.').unwrap_or(&host);
-    if name == "localhost" || name.ends_with(".localhost") {
+    // Names only a private network resolves: a single label (completed by the resolver's search
+    // domains), and the special-use and customary internal suffixes (`metadata.google.internal`,
+    // mDNS `.local`, `.home.arpa`, …).
+    let internal = !host.starts_with('[')
+        && (!name.contains('.')
+            || INTERNAL_SUFFIXES
+                .iter()
+                .any(|s| name == &s[1..] || name.ends_with(s)));
+    if internal {
         return false;
     }
     let v4 = |a: Ipv4Addr| {
@@ -135,11 +145,19 @@ pub fn is_public_host(host: &str) -> bool {
         {
             return s[6..] != [0, 1] && v4(Ipv4Addr::from(((s[6] as u32) << 16) | s[7] as u32));
         }
+        // 6to4 (2002::/16) carries the IPv4 host it reaches in its next 32 bits.
+        if s[0] == 0x2002 {
+            return v4(Ipv4Addr::from(((s[1] as u32) << 16) | s[2] as u32));
+        }
         return !(a.is_unspecified()
             || a.is_loopback()
             || (s[0] & 0xfe00) == 0xfc00
             || (s[0] & 0xffc0) == 0xfe80
-            || (s[0] & 0xff00) == 0xff00);
+            || (s[0] & 0xffc0) == 0xfec0
+            || (s[0] & 0xff00) == 0xff00
+            // Teredo (2001::/32), documentation (2001:db8::/32), discard (100::/64).
+            || (s[0] == 0x2001 && (s[1] == 0 || s[1] == 0x0db8))
+            || s[..4] == [0x100, 0, 0, 0]);
     }
     let last = &name[name.rfind('.').map_or(0, |i| i + 1)..];
     let numeric = !last.is_empty()
@@ -150,6 +168,22 @@ pub fn is_public_host(host: &str) -> bool {
     }
     true
 }
+
+/// Suffixes of names that resolve only inside a private network (or on the machine itself).
+const INTERNAL_SUFFIXES: [&str; 12] = [
+    ".localhost",
+    ".local",
+    ".localdomain",
+    ".internal",
+    ".intranet",
+    ".private",
+    ".corp",
+    ".home",
+    ".lan",
+    ".home.arpa",
+    ".in-addr.arpa",
+    ".ip6.arpa",
+];
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
@@ -292,11 +326,38 @@ mod tests {
             "[64:ff9b::10.0.0.1]",
             "１２７.０.０.１",
             "müller.de",
+            // Internal names, however they are written.
+            "intranet",
+            "router.",
+            "metadata.google.internal",
+            "METADATA.GOOGLE.INTERNAL.",
+            "printer.local",
+            "nas.home.arpa",
+            "db.corp",
+            "x.localdomain",
+            "internal",
+            // Every spelling of an address that reaches a private host.
+            "0x7f000001",
+            "017700000001",
+            "0x7f.0x0.0x0.0x1",
+            "10.1",
+            "[::ffff:7f00:1]",
+            "[::ffff:a00:1]",
+            "[0:0:0:0:0:ffff:127.0.0.1]",
+            "[2002:7f00:1::]",
+            "[2002:c0a8:101::1]",
+            "[fec0::1]",
+            "[2001::1]",
+            "[2001:db8::1]",
+            "[100::1]",
         ] {
             assert!(!is_public_host(host), "{host}");
         }
         assert!(is_public_host("172.32.0.1"));
         assert!(is_public_host("[::ffff:8.8.8.8]"));
+        assert!(is_public_host("[2002:808:808::1]"));
+        assert!(is_public_host("internal.example.com"));
+        assert!(is_public_host("local.example"));
     }
 
     #[test]

@@ -96,9 +96,13 @@ pub fn admin_token(env: &Env) -> Result<String, ApiError> {
     required(env, "ADMIN_TOKEN")
 }
 
-/// Base64 of the 32-byte token encryption key.
-pub fn token_encryption_key(env: &Env) -> Result<String, ApiError> {
-    required(env, "TOKEN_ENCRYPTION_KEY")
+/// The token encryption keys: `TOKEN_ENCRYPTION_KEYS` (`kid:base64,…`, first = current) and
+/// `TOKEN_ENCRYPTION_KEY` (one base64 key, id `0`); `core::secrets::Keyring` reads them.
+pub fn token_encryption_keys(env: &Env) -> (Option<String>, Option<String>) {
+    (
+        var(env, "TOKEN_ENCRYPTION_KEYS"),
+        var(env, "TOKEN_ENCRYPTION_KEY"),
+    )
 }
 
 /// `ALLOW_LOOPBACK_WEBHOOKS=1`: tenant webhooks may be `http(s)://127.0.0.1`, `localhost` or
@@ -109,13 +113,27 @@ pub fn allow_loopback_webhooks(env: &Env) -> bool {
 
 /// A stored webhook URL that the current rules still allow (they may have tightened since it was
 /// stored, or it was stored under `ALLOW_LOOPBACK_WEBHOOKS`): checked again before each call.
+/// A host name is also resolved when the call is sent (`fetch::resolve_before_sending`): a
+/// public name that resolves to a private address is not called.
 #[cfg(feature = "jobs")]
 pub fn callable_webhook(env: &Env, url: &str) -> Option<String> {
-    let checked = crate::core::health::validate_webhook_url(url, allow_loopback_webhooks(env));
-    if checked.is_err() {
-        worker::console_warn!("a stored webhook URL is no longer allowed; not called");
+    let allow_loopback = allow_loopback_webhooks(env);
+    let checked = crate::core::health::validate_webhook_url(url, allow_loopback);
+    match &checked {
+        Ok(url) => {
+            if let Some(host) = crate::core::health::host_to_resolve(url, allow_loopback) {
+                super::fetch::resolve_before_sending(url, &host, &dns_over_https_url(env));
+            }
+        }
+        Err(_) => worker::console_warn!("a stored webhook URL is no longer allowed; not called"),
     }
     checked.ok()
+}
+
+/// The DNS-over-HTTPS resolver (JSON API) webhook hosts are resolved with before a call.
+#[cfg(feature = "jobs")]
+pub fn dns_over_https_url(env: &Env) -> String {
+    var(env, "DNS_OVER_HTTPS_URL").unwrap_or_else(|| "https://cloudflare-dns.com/dns-query".into())
 }
 
 pub fn dev_demo_enabled(env: &Env) -> bool {

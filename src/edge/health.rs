@@ -35,9 +35,11 @@ pub async fn test_notification(req: Request, env: &Env) -> ApiResult {
         config::outbound_timeout_ms(env),
     )
     .await;
+    // Not called at all (refused at send time, or no answer): say why.
+    let error = (answer.status == 0).then_some(answer.body.as_str());
     Ok(json_response(
         200,
-        &json!({"ok": (200..300).contains(&answer.status), "http_status": answer.status}),
+        &json!({"ok": (200..300).contains(&answer.status), "http_status": answer.status, "error": error}),
     ))
 }
 

@@ -47,23 +47,32 @@ pub async fn config(req: Request, env: &Env) -> ApiResult {
 }
 
 /// `GET /api/v1/tracking/id?site_key=…[&vid=…&fbp=…&fbc=…]` (credentials included) — the
-/// visitor's stable id and stored consent; (re)sets the server-side first-party cookies.
+/// browser's own visitor id and its stored consent; (re)sets the server-side first-party cookies.
 /// The HttpOnly cookie wins over the tag's local id, so ITP clearing script storage after 7
 /// days does not split a visitor in two.
 pub async fn identify(req: Request, env: &Env) -> ApiResult {
     let cfg = site(&req, env).await?;
     let jar = cookies::request_cookies(&req);
-    let visitor_id = jar
+    let named = jar
         .get(VISITOR_COOKIE)
         .filter(|v| valid_visitor_id(v))
         .cloned()
-        .or_else(|| query_nonempty(&req, "vid").filter(|v| valid_visitor_id(v)))
-        .unwrap_or_else(uuid_v4);
-    let record = kv::consent(env, &cfg.tenant_id, &visitor_id).await?;
-    // The signature that lets this browser read and erase its visitor's consent with the site key:
-    // for an id it already proved, or one with no consent record (a new visitor). An id taken
-    // from `vid` or an unsigned cookie that has records stays in use, unsigned.
-    let vouch = record.is_none() || cookies::proven(&req, env, &cfg.tenant_id, &visitor_id);
+        .or_else(|| query_nonempty(&req, "vid").filter(|v| valid_visitor_id(v)));
+    // This browser's visitor: the id it names when it proves it (`pg_vsig`) or when that id has
+    // no consent record yet (a new visitor, nothing of anyone's to see); otherwise the id is
+    // someone else's (or one this browser can no longer prove), and the browser gets a new one.
+    // So naming a visitor id here never reveals that visitor's choice.
+    let (visitor_id, record) = match named {
+        Some(v) => {
+            let record = kv::consent(env, &cfg.tenant_id, &v).await?;
+            if record.is_none() || cookies::proven(&req, env, &cfg.tenant_id, &v) {
+                (v, record)
+            } else {
+                (uuid_v4(), None)
+            }
+        }
+        None => (uuid_v4(), None),
+    };
     // After an erase the visitor has made no choice: the banner asks again.
     let consent = record.filter(|s| !s.is_erasure());
     let (mut set, ident) = cookies::plan(
@@ -75,16 +84,15 @@ pub async fn identify(req: Request, env: &Env) -> ApiResult {
         query_nonempty(&req, "fbc").as_deref(),
         now_ms(),
     );
-    if vouch {
-        cookies::vouch(&req, env, &cfg, &visitor_id, &mut set);
-    }
+    // The signature that lets this browser read and erase its visitor's consent with the site key.
+    cookies::vouch(&req, env, &cfg, &visitor_id, &mut set);
     let body =
         json!({"visitor_id": visitor_id, "consent": consent, "fbp": ident.fbp, "fbc": ident.fbc});
     Ok(cookies::with_cookies(json_response(200, &body), &set))
 }
 
 /// Set-Cookie for the consent endpoint's answer (called by `tracking::post_consent`), with the
-/// visitor's signature when `vouch`.
+/// visitor's signature when `vouch` (a browser's own visitor).
 pub fn consent_cookies(
     resp: Response,
     (req, env): (&Request, &Env),
