@@ -19,8 +19,8 @@ mod entry {
     }
 
     #[event(fetch)]
-    async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-        crate::edge::http::handle(req, env).await
+    async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+        crate::edge::http::handle(req, env, ctx).await
     }
 
     #[cfg(feature = "jobs")]

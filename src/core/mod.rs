@@ -1,4 +1,6 @@
 //! The functional core: pure Rust, no `worker` types, tested natively with `cargo test`.
+pub mod access;
+pub mod admission;
 pub mod ads;
 pub mod audit;
 pub mod banner;

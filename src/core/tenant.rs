@@ -35,9 +35,22 @@ pub struct TenantConfig {
     /// Where the tenant's events are claimed and kept (`core::shard`).
     #[serde(default)]
     pub shards: crate::core::shard::ShardLayout,
+    /// Events and consent choices the tenant may write per UTC day (`core::admission`); None is
+    /// the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_quota: Option<u64>,
+    /// Set when this config was found by the previous site key, during its grace period: the key
+    /// stops working at this instant (unix seconds), whatever the caches still hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_valid_until: Option<i64>,
 }
 
 impl TenantConfig {
+    /// Is the site key this config was found by still valid at `now`?
+    pub fn key_valid_at(&self, now: i64) -> bool {
+        self.key_valid_until.is_none_or(|t| now < t)
+    }
+
     /// Browsers may only use the site key from the tenant's own sites.
     pub fn origin_allowed(&self, origin: &str) -> bool {
         match url_host(origin) {
@@ -387,7 +400,16 @@ mod tests {
             consent_policy: ConsentPolicy::default(),
             pixels: vec![],
             shards: Default::default(),
+            daily_quota: None,
+            key_valid_until: None,
         };
+        assert!(cfg.key_valid_at(i64::MAX));
+        let previous = TenantConfig {
+            key_valid_until: Some(100),
+            ..cfg.clone()
+        };
+        assert!(previous.key_valid_at(99));
+        assert!(!previous.key_valid_at(100));
         assert!(cfg.origin_allowed("https://www.example.com"));
         assert!(cfg.origin_allowed("http://localhost:8787"));
         assert!(!cfg.origin_allowed("https://example.com.evil.net"));

@@ -1,9 +1,10 @@
 //! Every way a caller proves who it is, and the failed-authentication limiter:
 //! - the operator: `Authorization: Bearer ADMIN_TOKEN`, compared in constant time;
-//! - a tenant's server or dashboard: `Authorization: Bearer <api_key>`, looked up by its SHA-256
-//!   (an indexed equality on a hash of 256 random bits: the comparison never touches the secret,
-//!   so its timing reveals nothing usable), current key or the previous one during a rotation's
-//!   grace period;
+//! - a tenant's server or dashboard: `Authorization: Bearer <api_key>` (the admin scope) or a
+//!   server's `Bearer <ingest_key>` (events and consent choices only, `core::access`), looked up
+//!   by its SHA-256 (an indexed equality on a hash of 256 random bits: the comparison never
+//!   touches the secret, so its timing reveals nothing usable), current key or the previous one
+//!   during a rotation's grace period;
 //! - a browser on a tenant's site: the public `site_key` plus an `Origin` (or `Referer`) on the
 //!   tenant's allow-list (and, to read or erase its visitor's consent, the gateway's first-party
 //!   visitor cookie: `tracking`).
@@ -27,6 +28,7 @@ use worker::{Env, Request, Response};
 use super::request::{client_ip, header, query_nonempty};
 use super::store::{d1, kv};
 use super::{bindings, config, now_ms, now_secs, ApiError};
+use crate::core::access::Scope;
 use crate::core::ratelimit::{self, Count};
 use crate::core::secrets::{constant_time_eq, hash_api_key};
 use crate::core::tenant::TenantConfig;
@@ -138,9 +140,15 @@ pub struct Auth {
     pub key_hash: String,
 }
 
-/// The tenant of `Authorization: Bearer <api_key>`. A wrong key is counted and answered 401, or
-/// 429 past the limit; a right one always passes.
+/// The tenant of `Authorization: Bearer <api_key>`: the admin scope, which every management
+/// endpoint needs. A wrong key is counted and answered 401, or 429 past the limit; a right one
+/// always passes; an ingest key is answered 403 naming its scope.
 pub async fn authenticate(req: &Request, env: &Env) -> Result<Auth, ApiError> {
+    authenticate_for(req, env, Scope::Admin).await
+}
+
+/// The tenant of the bearer key, if its scope allows what needs `needed`.
+pub async fn authenticate_for(req: &Request, env: &Env, needed: Scope) -> Result<Auth, ApiError> {
     let key = bearer(req).ok_or_else(|| {
         ApiError::new(
             401,
@@ -149,12 +157,18 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Auth, ApiError> {
         )
     })?;
     let key_hash = hash_api_key(&key);
-    let found = d1::api_key_tenant(&bindings::db(env)?, &key_hash, now_secs()).await?;
+    let found = d1::key_owner(&bindings::db(env)?, &key_hash, now_secs()).await?;
     match found {
-        Some(t) => Ok(Auth {
+        Some(t) if t.scope.allows(needed) => Ok(Auth {
             tenant_id: t.tenant_id,
-            via_prev: t.via_prev != 0,
+            via_prev: t.via_prev,
             key_hash,
+        }),
+        Some(t) => Err(ApiError {
+            status: 403,
+            code: "insufficient_scope",
+            message: t.scope.refusal(needed),
+            field: Some("authorization".into()),
         }),
         None => Err(failed(
             req,
@@ -166,7 +180,7 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<Auth, ApiError> {
     }
 }
 
-/// The tenant id of the api key in `Authorization: Bearer`.
+/// The tenant id of the api key (admin scope) in `Authorization: Bearer`.
 pub async fn tenant_of_api_key(req: &Request, env: &Env) -> Result<String, ApiError> {
     authenticate(req, env).await.map(|a| a.tenant_id)
 }
@@ -193,15 +207,17 @@ pub struct TrackingCaller {
     pub trusted: bool,
 }
 
-/// The caller of a tracking endpoint: the api key when one is sent, else the site key from the
-/// query or `body_site_key` from an allowed browser origin.
+/// The caller of a tracking endpoint: a bearer key when one is sent (of a scope that allows
+/// `needed`: the ingest key sends events and consent choices, reads and erases need the api key),
+/// else the site key from the query or `body_site_key` from an allowed browser origin.
 pub async fn tracking_caller(
     req: &Request,
     env: &Env,
     body_site_key: Option<&str>,
+    needed: Scope,
 ) -> Result<TrackingCaller, ApiError> {
     if has_bearer(req) {
-        let tenant_id = tenant_of_api_key(req, env).await?;
+        let tenant_id = authenticate_for(req, env, needed).await?.tenant_id;
         let site_key = d1::site_key_of(&bindings::db(env)?, &tenant_id).await?;
         let config = kv::config_by_site_key(env, &site_key)
             .await?

@@ -25,6 +25,10 @@ const SCHEDULER: &str = "SCHEDULER";
 /// The jobs Worker, seen from the beacon Worker.
 #[cfg(not(feature = "jobs"))]
 const JOBS: &str = "JOBS";
+/// The Rate Limiting bindings of the public writes (`core::admission`): per tenant, and per
+/// tenant and client network (beacon Worker).
+pub const TENANT_RATE_LIMITER: &str = "TENANT_RATE_LIMITER";
+pub const NETWORK_RATE_LIMITER: &str = "NETWORK_RATE_LIMITER";
 
 pub fn db(env: &Env) -> Result<D1Database, ApiError> {
     env.d1(DB).map_err(|e| ApiError::internal("DB binding", e))
@@ -43,6 +47,34 @@ pub fn queue(env: &Env, binding: &str) -> Result<worker::Queue, ApiError> {
 pub fn jobs_worker(env: &Env) -> Result<worker::Fetcher, ApiError> {
     env.service(JOBS)
         .map_err(|e| ApiError::internal("JOBS service binding", e))
+}
+
+/// Whether the Rate Limiting binding `binding` lets one more request of `key` through. Called
+/// through `limit({key})` directly (workers-rs' wrapper would bring serde-wasm-bindgen into the
+/// beacon's wasm). A missing binding or a failed call lets it through (logged): the limiter
+/// protects, it must not take the intake down.
+pub async fn within_rate_limit(env: &Env, binding: &str, key: &str) -> bool {
+    use worker::js_sys::{Function, Object, Promise, Reflect};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    let call = async {
+        let limiter = Reflect::get(env.as_ref(), &JsValue::from_str(binding))?;
+        if limiter.is_undefined() {
+            return Err(JsValue::from_str("binding missing"));
+        }
+        let limit: Function = Reflect::get(&limiter, &JsValue::from_str("limit"))?.dyn_into()?;
+        let options = Object::new();
+        Reflect::set(&options, &JsValue::from_str("key"), &JsValue::from_str(key))?;
+        let promise: Promise = limit.call1(&limiter, &options)?.dyn_into()?;
+        let outcome = worker::wasm_bindgen_futures::JsFuture::from(promise).await?;
+        Ok(Reflect::get(&outcome, &JsValue::from_str("success"))?.as_bool() != Some(false))
+    };
+    match call.await {
+        Ok(allowed) => allowed,
+        Err(e) => {
+            worker::console_warn!("rate limiter {binding} unavailable, not applied: {e:?}");
+            true
+        }
+    }
 }
 
 /// POSTs `body` to the Durable Object `name` of namespace `binding` and returns its answer.

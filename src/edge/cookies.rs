@@ -117,15 +117,13 @@ pub fn plan(
 pub fn proven(req: &Request, env: &Env, tenant_id: &str, visitor_id: &str) -> bool {
     let jar = request_cookies(req);
     let named = jar.get(c::VISITOR_COOKIE).is_some_and(|v| v == visitor_id);
+    let sig = jar.get(c::VISITOR_SIG_COOKIE).map(String::as_str);
+    // Under any configured key: a signature made before a key rotation still proves the visitor.
     named
-        && super::secrets::visitor_key(env).is_some_and(|key| {
-            c::visitor_proven(
-                &key,
-                tenant_id,
-                visitor_id,
-                jar.get(c::VISITOR_SIG_COOKIE).map(String::as_str),
-            )
-        })
+        && sig.is_some()
+        && super::secrets::visitor_keys(env)
+            .iter()
+            .any(|key| c::visitor_proven(key, tenant_id, visitor_id, sig))
 }
 
 /// Adds the visitor's signature cookie to `set` (same scope and life as `pg_vid`). Only for an id
@@ -137,8 +135,8 @@ pub fn vouch(
     visitor_id: &str,
     set: &mut Vec<String>,
 ) {
-    if let Some(key) = super::secrets::visitor_key(env) {
-        let sig = c::visitor_signature(&key, &config.tenant_id, visitor_id);
+    if let Some(key) = super::secrets::visitor_keys(env).first() {
+        let sig = c::visitor_signature(key, &config.tenant_id, visitor_id);
         set.push(c::set_cookie(
             c::VISITOR_SIG_COOKIE,
             &sig,

@@ -6,8 +6,10 @@ use worker::{Env, Request};
 
 use super::auth::{authenticate, tenant_of_api_key};
 use super::request::{query_param, read_json, MAX_SETTINGS_BYTES};
-use super::store::d1;
+use super::store::{d1, kv};
 use super::{bindings, config, json_response, now_secs, random_bytes, ApiError, ApiResult};
+use crate::core::access::{Scope, DEFAULT_SITE_KEY_GRACE_SECS, INGEST_KEY_PREFIX, SITE_KEY_PREFIX};
+use crate::core::admission;
 use crate::core::event::FieldError;
 use crate::core::health;
 use crate::core::ratelimit;
@@ -34,6 +36,13 @@ pub async fn me(req: Request, env: &Env) -> ApiResult {
                 "rotated_at": p.api_key_rotated_at,
                 "previous_key_valid_until": if prev_valid { p.api_key_prev_expires_at } else { None },
             },
+            "ingest_key": {
+                "set": p.has_ingest_key != 0,
+                "rotated_at": p.ingest_key_rotated_at,
+                "previous_key_valid_until": p.ingest_key_prev_expires_at.filter(|t| *t > now),
+            },
+            "previous_site_key_valid_until": p.site_key_prev_expires_at.filter(|t| *t > now),
+            "daily_quota": p.daily_quota.map_or(admission::DEFAULT_DAILY_QUOTA, |q| q as u64),
             "notifications": notifications_view(p.notify_webhook_url.as_deref()),
         }),
     ))
@@ -54,7 +63,7 @@ pub async fn rotate_key(mut req: Request, env: &Env) -> ApiResult {
     let grace = ratelimit::grace_secs(body.get("grace_seconds"))
         .map_err(|m| ApiError::invalid(FieldError::new("grace_seconds", m)))?;
     let now = now_secs();
-    let new_key = format_key("sk", &random_bytes::<32>());
+    let new_key = format_key(crate::core::access::API_KEY_PREFIX, &random_bytes::<32>());
     let prev_until = (grace > 0).then_some(now + grace);
     let db = bindings::db(env)?;
     if !d1::rotate_api_key(
@@ -80,6 +89,64 @@ pub async fn rotate_key(mut req: Request, env: &Env) -> ApiResult {
             "previous_key_valid_until": prev_until,
             "note": "the new api_key is shown once; store it now",
         }),
+    ))
+}
+
+/// `POST /api/v1/tenants/keys/ingest {grace_seconds?}`: a new ingest key (events and consent
+/// choices only), shown once. The old one, if any, stops at once, or at the end of the grace.
+pub async fn rotate_ingest_key(mut req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let body = read_json(&mut req, MAX_SETTINGS_BYTES).await?;
+    let grace = ratelimit::grace_secs(body.get("grace_seconds"))
+        .map_err(|m| ApiError::invalid(FieldError::new("grace_seconds", m)))?;
+    let now = now_secs();
+    let key = format_key(INGEST_KEY_PREFIX, &random_bytes::<32>());
+    let prev_until = (grace > 0).then_some(now + grace);
+    d1::rotate_ingest_key(
+        &bindings::db(env)?,
+        &auth.tenant_id,
+        &hash_api_key(&key),
+        prev_until,
+        now,
+    )
+    .await?;
+    Ok(json_response(
+        200,
+        &json!({
+            "ingest_key": key,
+            "scope": Scope::Ingest.as_str(),
+            "previous_key_valid_until": prev_until,
+            "note": "the new ingest_key is shown once; store it now. It may send events and consent choices, nothing else",
+        }),
+    ))
+}
+
+/// `POST /api/v1/tracking/settings/site-key/rotate {grace_seconds?}`: a new public site key. The
+/// old one keeps working for `grace_seconds` (default 24 h, at most 7 days; 0 stops it now), so
+/// pages still serving the old tag are not cut off while the new one is rolled out.
+pub async fn rotate_site_key(mut req: Request, env: &Env) -> ApiResult {
+    let auth = authenticate(&req, env).await?;
+    let body = read_json(&mut req, MAX_SETTINGS_BYTES).await?;
+    let grace = match body.get("grace_seconds") {
+        None | Some(Value::Null) => DEFAULT_SITE_KEY_GRACE_SECS,
+        given => ratelimit::grace_secs(given)
+            .map_err(|m| ApiError::invalid(FieldError::new("grace_seconds", m)))?,
+    };
+    let db = bindings::db(env)?;
+    let old = d1::site_keys_of(&db, &auth.tenant_id).await?.site_key;
+    let new = format_key(SITE_KEY_PREFIX, &random_bytes::<16>());
+    let prev_until = (grace > 0).then_some(now_secs() + grace);
+    if !d1::rotate_site_key(&db, &auth.tenant_id, &old, &new, prev_until).await? {
+        return Err(ApiError::new(
+            409,
+            "conflict",
+            "the site key was rotated concurrently; read the current one",
+        ));
+    }
+    kv::refresh_config(env, &auth.tenant_id).await?;
+    Ok(json_response(
+        200,
+        &json!({"site_key": new, "previous_site_key_valid_until": prev_until}),
     ))
 }
 
@@ -268,7 +335,8 @@ pub async fn stats(req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
     let now = now_secs();
     let since = now - 24 * 3600;
-    let mut rows = d1::stats(&bindings::db(env)?, &tenant_id, since).await?;
+    let db = bindings::db(env)?;
+    let mut rows = d1::stats(&db, &tenant_id, since).await?;
     for ((_, platform, what), n) in
         super::durable::shard_calls::unflushed_counts(env, &tenant_id, since).await?
     {
@@ -302,6 +370,10 @@ pub async fn stats(req: Request, env: &Env) -> ApiResult {
         };
         *slot = Some(slot.unwrap_or(0) + n);
     }
+    // Admission control: refusals in the last 24 h (by hour) and today's writes of the quota.
+    let refused = d1::refusals_since(&db, &tenant_id, now - 24 * 3600).await?;
+    let used_today = d1::usage_today(&db, &tenant_id, now).await?;
+    let quota = d1::load_tenant_config(&db, &tenant_id).await?.daily_quota;
     let mut platforms = serde_json::Map::new();
     let (mut delivered, mut failed) = (0u64, 0u64);
     for r in &rows.per_platform {
@@ -342,6 +414,10 @@ pub async fn stats(req: Request, env: &Env) -> ApiResult {
             "server_side_success_rate": ratio(delivered, delivered + failed),
             "consent_rate": ratio(rows.marketing_visitors as u64, rows.visitors as u64),
             "dedup_rate": ratio(c.duplicates.unwrap_or(0) as u64, received),
+            "rate_limited_24h": refused.rate_limited.unwrap_or(0),
+            "over_quota_24h": refused.over_quota.unwrap_or(0),
+            "daily_quota": admission::quota(quota),
+            "writes_today": used_today,
             "platforms": platforms,
         }),
     ))

@@ -6,13 +6,13 @@
 //! forwards them to.
 
 use serde_json::json;
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Context, Env, Method, Request, Response, Result};
 
 use super::{auth, config, cors, demo, json_response, request, tag, tracking, ApiError, ApiResult};
 #[cfg(feature = "jobs")]
 use super::{dashboard, tenants};
 
-pub async fn handle(req: Request, env: Env) -> Result<Response> {
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     // CORS (`cors`): only browser calls to the tracking endpoints, with the site key in the query,
     // from an origin its tenant allows; never a Bearer call (nor a preflight asking for one).
@@ -26,7 +26,7 @@ pub async fn handle(req: Request, env: Env) -> Result<Response> {
         let allowed = cors::allowed_origin(&env, origin.as_deref(), site_key.as_deref()).await;
         return Ok(cors::preflight(allowed.as_deref()));
     }
-    let resp = match route(req, &env, &path).await {
+    let resp = match route(req, &env, &ctx, &path).await {
         Ok(r) => r,
         Err(e) => auth::with_retry_after(e.into_response()),
     };
@@ -85,7 +85,7 @@ fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
         }
         (_, ["api", "v1", "ads", ..]) => Some(JobsRoute::Ads),
         (Method::Post, ["internal", "cron"]) => Some(JobsRoute::Cron),
-        (_, ["api", "v1", "tenants", ..])
+        (_, ["api", "v1", "tenants" | "admin", ..])
         | (_, ["api", "v1", "tracking", "pixels" | "settings", ..])
         | (_, ["api", "v1", "tracking", "events", "recent" | "stats" | "hourly"]) => {
             Some(JobsRoute::Manage)
@@ -126,7 +126,7 @@ fn not_found() -> ApiError {
 }
 
 /// What the beacon Worker serves itself: events, beacons, consent and the tag's own calls.
-async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
+async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult {
     use Method::{Delete, Get, Post};
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
@@ -145,12 +145,12 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
         }
         (Get, [""] | ["demo"]) if config::dev_demo_enabled(env) => demo::demo_page(env).await,
         // Tracking: events, beacons, consent.
-        (Get, ["pixel.gif"]) => Ok(tracking::pixel_gif(req, env).await),
-        (Post, ["api", "v1", "tracking", "events"]) => tracking::events(req, env, false).await,
+        (Get, ["pixel.gif"]) => Ok(tracking::pixel_gif(req, env, ctx).await),
+        (Post, ["api", "v1", "tracking", "events"]) => tracking::events(req, env, ctx, false).await,
         (Post, ["api", "v1", "tracking", "events", "batch"]) => {
-            tracking::events(req, env, true).await
+            tracking::events(req, env, ctx, true).await
         }
-        (Post, ["api", "v1", "tracking", "consent"]) => tracking::post_consent(req, env).await,
+        (Post, ["api", "v1", "tracking", "consent"]) => tracking::post_consent(req, env, ctx).await,
         (Get, ["api", "v1", "tracking", "consent", visitor]) => {
             tracking::get_consent(req, env, visitor).await
         }
@@ -164,7 +164,8 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
     }
 }
 
-/// The management API (jobs Worker): tenants, settings, pixels, dashboard reads.
+/// The management API (jobs Worker): tenants, settings, pixels, keys, dashboard reads, and the
+/// operator's endpoints.
 #[cfg(feature = "jobs")]
 async fn manage(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
     use Method::{Delete, Get, Patch, Post, Put};
@@ -183,6 +184,17 @@ async fn manage(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
         }
         (Get, ["api", "v1", "tenants", "me"]) => dashboard::me(req, env).await,
         (Post, ["api", "v1", "tenants", "keys", "rotate"]) => dashboard::rotate_key(req, env).await,
+        (Post, ["api", "v1", "tenants", "keys", "ingest"]) => {
+            dashboard::rotate_ingest_key(req, env).await
+        }
+        (Post, ["api", "v1", "tracking", "settings", "site-key", "rotate"]) => {
+            dashboard::rotate_site_key(req, env).await
+        }
+        // The operator's (ADMIN_TOKEN).
+        (Put, ["api", "v1", "admin", "tenants", id, "quota"]) => {
+            super::admin::put_quota(req, env, id).await
+        }
+        (Post, ["api", "v1", "admin", "reencrypt"]) => super::admin::reencrypt(req, env).await,
         (Delete, ["api", "v1", "tenants", "keys", "previous"]) => {
             dashboard::revoke_previous(req, env).await
         }

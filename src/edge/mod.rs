@@ -12,6 +12,7 @@
 // The beacon Worker (no `jobs` feature) uses a subset of the shared storage and config helpers.
 #![cfg_attr(not(feature = "jobs"), allow(dead_code))]
 
+pub mod admission;
 pub mod auth;
 pub mod bindings;
 pub mod config;
@@ -31,6 +32,8 @@ pub mod tracking;
 
 // The jobs Worker: platform calls, the queue consumer, cron jobs, the ads module and the
 // management API.
+#[cfg(feature = "jobs")]
+pub mod admin;
 #[cfg(feature = "jobs")]
 pub mod ads;
 #[cfg(feature = "jobs")]

@@ -8,7 +8,8 @@ use worker::{Env, Request};
 use super::auth::require_admin;
 use super::request::query_param;
 use super::store::d1;
-use super::{bindings, json_response, now_secs, ApiError, ApiResult};
+use super::{bindings, config, json_response, now_secs, ApiError, ApiResult};
+use crate::core::retention;
 
 /// 08:00 UTC daily: pixel health check (a test event to each pixel silent for 48 h).
 pub const HEALTH_CHECK_CRON: &str = "0 8 * * *";
@@ -36,6 +37,8 @@ pub async fn run(cron: &str, now: i64, env: &Env) {
     }
 }
 
+/// The daily job: every table's retention rule (`core::retention`), and the re-encryption of
+/// stored secrets under the current key (a no-op once every one is).
 async fn retention(env: &Env, cron: &str, now: i64) {
     let db = match bindings::db(env) {
         Ok(db) => db,
@@ -48,10 +51,10 @@ async fn retention(env: &Env, cron: &str, now: i64) {
         Err(e) => worker::console_error!("retention ({cron}) failed: {}", e.message),
     }
     // Each tenant's shards: the event store past its window, exception rows past retention.
-    let tenants = match d1::retention_targets(&db).await {
-        Ok(t) => t,
-        Err(e) => return worker::console_error!("retention ({cron}): {}", e.message),
-    };
+    let tenants = d1::retention_targets(&db).await.unwrap_or_else(|e| {
+        worker::console_error!("retention ({cron}): {}", e.message);
+        vec![]
+    });
     for t in tenants {
         let ask = serde_json::json!({"now": now, "retention_days": t.retention_days});
         if let Err(e) = super::durable::shard_calls::each_shard::<serde_json::Value>(
@@ -65,6 +68,26 @@ async fn retention(env: &Env, cron: &str, now: i64) {
         {
             worker::console_error!("retention ({cron}) of tenant {}: {}", t.id, e.message);
         }
+    }
+    let days =
+        retention::consent_retention_days(config::var(env, "CONSENT_RETENTION_DAYS").as_deref());
+    match d1::retention::purge_aged(&db, &retention::Cutoffs::at(now, days)).await {
+        Ok(purged) => worker::console_log!("retention ({cron}): purged {purged:?}"),
+        Err(e) => worker::console_error!(
+            "retention ({cron}) of the other tables failed: {}",
+            e.message
+        ),
+    }
+    match super::secrets::reencrypt(env).await {
+        Ok(r) if r.pixels + r.ads_accounts + r.unreadable > 0 => worker::console_log!(
+            "re-encrypt ({cron}): {} pixel and {} ads account secrets moved to key {}, {} unreadable",
+            r.pixels,
+            r.ads_accounts,
+            r.current_key,
+            r.unreadable
+        ),
+        Ok(_) => {}
+        Err(e) => worker::console_error!("re-encrypt ({cron}) failed: {}", e.message),
     }
 }
 

@@ -1,61 +1,177 @@
-//! Sealing and opening stored secrets (platform tokens, API secrets) with TOKEN_ENCRYPTION_KEY.
-//! A secret is opened only for the request that uses it and never leaves this Worker.
+//! Sealing and opening stored secrets (platform tokens, API secrets, ads OAuth tokens) with the
+//! token encryption keys, each bound to the row and column it is stored in. A secret is opened
+//! only for the request that uses it and never leaves this Worker. The other gateway keys (the
+//! visitor cookie's signature, the OAuth state's) are derived from the same configured keys.
 
 use worker::Env;
 
 use super::store::d1::PixelRow;
 use super::{config, random_bytes, ApiError};
 use crate::core::destinations::Credentials;
-use crate::core::secrets::SecretBox;
+use crate::core::secrets::{Keyring, SealedField};
 
-pub fn secret_box(env: &Env) -> Result<SecretBox, ApiError> {
-    let key = config::token_encryption_key(env)?;
-    SecretBox::from_base64(&key).map_err(|m| ApiError::new(500, "misconfigured", &m))
+/// The configured keys (`TOKEN_ENCRYPTION_KEYS`, `TOKEN_ENCRYPTION_KEY`); current first.
+pub fn keyring(env: &Env) -> Result<Keyring, ApiError> {
+    let (keys, single) = config::token_encryption_keys(env);
+    Keyring::parse(keys.as_deref(), single.as_deref())
+        .map_err(|m| ApiError::new(500, "misconfigured", &m))
 }
 
-pub fn seal(env: &Env, plain: &str) -> Result<String, ApiError> {
-    Ok(secret_box(env)?.seal(plain, random_bytes()))
+pub fn seal(env: &Env, plain: &str, at: &SealedField) -> Result<String, ApiError> {
+    Ok(keyring(env)?.seal(plain, at, random_bytes()))
 }
 
 /// Opens a sealed value; the error says why it is unreadable (never what it holds).
-pub fn open(env: &Env, sealed: &str) -> Result<String, ApiError> {
-    secret_box(env)?
-        .open(sealed)
+pub fn open(env: &Env, sealed: &str, at: &SealedField) -> Result<String, ApiError> {
+    keyring(env)?
+        .open(sealed, at)
         .map_err(|m| ApiError::new(500, "secret_unreadable", &m))
+}
+
+/// Where a pixel's secret `field` is sealed.
+pub fn pixel_field<'a>(tenant_id: &'a str, pixel: &'a str, field: &'a str) -> SealedField<'a> {
+    SealedField {
+        tenant_id,
+        row: pixel,
+        field,
+    }
+}
+
+/// The row an ads account's tokens are sealed for: its natural key (tenant, platform, account
+/// id), which a reconnection of the same account keeps.
+pub fn ads_row(platform: &str, account_id: &str) -> String {
+    format!("ads:{platform}:{account_id}")
 }
 
 /// A pixel's decrypted credentials, alive only for one request.
 pub fn credentials(env: &Env, row: &PixelRow) -> Result<Credentials, ApiError> {
-    let sb = secret_box(env)?;
-    let open = |v: &Option<String>| -> Result<Option<String>, ApiError> {
+    let ring = keyring(env)?;
+    let open = |v: &Option<String>, field: &str| -> Result<Option<String>, ApiError> {
         v.as_deref()
             .map(|s| {
-                sb.open(s)
+                ring.open(s, &pixel_field(&row.tenant_id, &row.id, field))
                     .map_err(|m| ApiError::new(500, "secret_unreadable", &m))
             })
             .transpose()
     };
     Ok(Credentials {
         pixel_id: row.pixel_id.clone(),
-        access_token: open(&row.access_token_enc)?,
-        api_secret: open(&row.api_secret_enc)?,
+        access_token: open(&row.access_token_enc, "access_token")?,
+        api_secret: open(&row.api_secret_enc, "api_secret")?,
         test_event_code: row.test_event_code.clone(),
     })
 }
 
-/// HMAC key of the visitor cookie's signature (`pg_vsig`), derived from the token encryption
-/// key; `None` when that is not configured (then nothing is signed and nothing proves a visitor).
-pub fn visitor_key(env: &Env) -> Option<[u8; 32]> {
-    let key = config::token_encryption_key(env).ok()?;
-    Some(crate::core::hash::hmac_sha256(
-        key.as_bytes(),
-        b"pixelgate visitor v1",
-    ))
+/// Keys derived from each configured encryption key for `label`, current first: a value signed
+/// under an older key (a visitor cookie, an OAuth state) still verifies during a rotation, and new
+/// ones are signed with the current key.
+fn derived_keys(env: &Env, label: &[u8]) -> Vec<[u8; 32]> {
+    let (keys, single) = config::token_encryption_keys(env);
+    crate::core::secrets::configured_keys(keys.as_deref(), single.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .map(|(_, text)| crate::core::hash::hmac_sha256(text.as_bytes(), label))
+        .collect()
 }
 
-/// HMAC key of the OAuth `state`, derived from the token encryption key.
+/// HMAC keys of the visitor cookie's signature (`pg_vsig`), current first; empty when no key
+/// is configured (then nothing is signed and nothing proves a visitor).
+pub fn visitor_keys(env: &Env) -> Vec<[u8; 32]> {
+    derived_keys(env, b"pixelgate visitor v1")
+}
+
+/// HMAC keys of the OAuth `state`, current first.
 #[cfg(feature = "jobs")]
-pub fn oauth_state_key(env: &Env) -> Result<Vec<u8>, ApiError> {
-    let key = config::token_encryption_key(env)?;
-    Ok(crate::core::ads::oauth::hmac_sha256(key.as_bytes(), b"pixelgate oauth state v1").to_vec())
+pub fn oauth_state_keys(env: &Env) -> Result<Vec<Vec<u8>>, ApiError> {
+    let keys: Vec<Vec<u8>> = derived_keys(env, b"pixelgate oauth state v1")
+        .into_iter()
+        .map(|k| k.to_vec())
+        .collect();
+    if keys.is_empty() {
+        let (keys, single) = config::token_encryption_keys(env);
+        let why = crate::core::secrets::configured_keys(keys.as_deref(), single.as_deref())
+            .err()
+            .unwrap_or_default();
+        return Err(ApiError::new(500, "misconfigured", &why));
+    }
+    Ok(keys)
+}
+
+/// What a re-encrypt run did.
+#[cfg(feature = "jobs")]
+#[derive(serde::Serialize, Default)]
+pub struct Reencrypted {
+    pub current_key: String,
+    /// Sealed fields moved to the current key (pixels' tokens and API secrets).
+    pub pixels: u64,
+    /// Sealed fields moved to the current key (ads accounts' access and refresh tokens).
+    pub ads_accounts: u64,
+    /// Fields no configured key opens (sealed under a key that was removed, or corrupt): left as
+    /// they are; the pixel or account needs its credentials again.
+    pub unreadable: u64,
+}
+
+/// Moves every sealed secret that is not in the current form (an older key, or the form from
+/// before keys had ids and rows) to the current key, bound to its row: the daily cron runs it,
+/// and `POST /api/v1/admin/reencrypt`. Each field is replaced only if it still holds what was
+/// read, so a credential written meanwhile is kept. Idempotent.
+#[cfg(feature = "jobs")]
+pub async fn reencrypt(env: &Env) -> Result<Reencrypted, ApiError> {
+    use super::store::d1::sealed::{reseal_statement, stale_sealed, SealedTable};
+    const PAGE: i64 = 100;
+    let ring = keyring(env)?;
+    let db = super::bindings::db(env)?;
+    let prefix = ring.current_prefix();
+    let mut out = Reencrypted {
+        current_key: ring.current_id().to_string(),
+        ..Default::default()
+    };
+    for table in [SealedTable::Pixels, SealedTable::AdsAccounts] {
+        let mut after = String::new();
+        loop {
+            let rows = stale_sealed(&db, table, &prefix, &after, PAGE).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id.clone();
+            let mut writes = Vec::new();
+            for r in &rows {
+                let row = match table {
+                    SealedTable::Pixels => r.id.clone(),
+                    SealedTable::AdsAccounts => ads_row(&r.platform, &r.account_id),
+                };
+                let fields = table.fields();
+                for (which, sealed) in [&r.first, &r.second].into_iter().enumerate() {
+                    let Some(sealed) = sealed else { continue };
+                    let at = SealedField {
+                        tenant_id: &r.tenant_id,
+                        row: &row,
+                        field: fields[which],
+                    };
+                    match ring.reseal(sealed, &at, random_bytes()) {
+                        Ok(Some(new)) => {
+                            writes.push(reseal_statement(&db, table, which, &r.id, sealed, &new)?);
+                        }
+                        Ok(None) => {}
+                        Err(why) => {
+                            out.unreadable += 1;
+                            worker::console_warn!(
+                                "re-encrypt: {} of {} stays as it is: {why}",
+                                fields[which],
+                                r.id
+                            );
+                        }
+                    }
+                }
+            }
+            let moved = writes.len() as u64;
+            super::store::d1::batch(&db, writes).await?;
+            match table {
+                SealedTable::Pixels => out.pixels += moved,
+                SealedTable::AdsAccounts => out.ads_accounts += moved,
+            }
+            if (rows.len() as i64) < PAGE {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -11,6 +11,7 @@ use super::{
     bindings, durable, json_response, now_secs, random_bytes, secrets, tag, uuid_v4, ApiError,
     ApiResult,
 };
+use crate::core::access::{API_KEY_PREFIX, INGEST_KEY_PREFIX, SITE_KEY_PREFIX};
 use crate::core::consent::ConsentPolicy;
 use crate::core::event::FieldError;
 use crate::core::health::{self, Activity};
@@ -22,23 +23,21 @@ pub async fn create_tenant(mut req: Request, env: &Env) -> ApiResult {
     let body = read_json(&mut req, MAX_JSON_BYTES).await?;
     let t = parse_new_tenant(&body)?;
     let tenant_id = uuid_v4();
-    let site_key = format_key("pk", &random_bytes::<16>());
-    let api_key = format_key("sk", &random_bytes::<32>());
+    let site_key = format_key(SITE_KEY_PREFIX, &random_bytes::<16>());
+    let api_key = format_key(API_KEY_PREFIX, &random_bytes::<32>());
+    let ingest_key = format_key(INGEST_KEY_PREFIX, &random_bytes::<32>());
     let db = bindings::db(env)?;
-    d1::create_tenant(
-        &db,
-        &tenant_id,
-        &t.name,
-        &t.domains,
-        &site_key,
-        &hash_api_key(&api_key),
-        now_secs(),
-    )
-    .await?;
+    let keys = d1::NewKeys {
+        site_key: &site_key,
+        api_key_hash: &hash_api_key(&api_key),
+        ingest_key_hash: &hash_api_key(&ingest_key),
+    };
+    d1::create_tenant(&db, &tenant_id, &t.name, &t.domains, &keys, now_secs()).await?;
     Ok(json_response(
         201,
-        &json!({"tenant_id": tenant_id, "name": t.name, "domains": t.domains, "site_key": site_key, "api_key": api_key,
-                "note": "api_key is shown once; store it now"}),
+        &json!({"tenant_id": tenant_id, "name": t.name, "domains": t.domains, "site_key": site_key,
+                "api_key": api_key, "ingest_key": ingest_key,
+                "note": "api_key (everything of this tenant) and ingest_key (servers: events and consent choices only) are shown once; store them now"}),
     ))
 }
 
@@ -191,23 +190,30 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         None => None,
     };
     let input = parse_pixel_input(&body, existing.as_ref().and_then(|p| p.platform()))?;
-    let sb = secrets::secret_box(env)?;
-    let seal = |v: &Option<Option<String>>, old: Option<&String>| -> Option<String> {
+    let ring = secrets::keyring(env)?;
+    let new_id = uuid_v4();
+    let pixel_uuid = id.unwrap_or(&new_id);
+    // Each secret is sealed for this tenant, this pixel and its column.
+    let seal = |v: &Option<Option<String>>, old: Option<&String>, field| -> Option<String> {
         match v {
-            Some(Some(secret)) => Some(sb.seal(secret, random_bytes::<12>())),
+            Some(Some(secret)) => Some(ring.seal(
+                secret,
+                &secrets::pixel_field(&tenant_id, pixel_uuid, field),
+                random_bytes::<12>(),
+            )),
             Some(None) => None,
             None => old.cloned(),
         }
     };
-    let new_id = uuid_v4();
-    let pixel_uuid = id.unwrap_or(&new_id);
     let access = seal(
         &input.access_token,
         existing.as_ref().and_then(|p| p.access_token_enc.as_ref()),
+        "access_token",
     );
     let secret = seal(
         &input.api_secret,
         existing.as_ref().and_then(|p| p.api_secret_enc.as_ref()),
+        "api_secret",
     );
     let test_code = match &input.test_event_code {
         Some(v) => v.clone(),

@@ -4,14 +4,16 @@
 //! 202 before any platform is called.
 
 use serde_json::{json, Value};
-use worker::{Env, Headers, Request, Response};
+use worker::{Context, Env, Headers, Request, Response};
 
 use super::auth::{tracking_caller, TrackingCaller};
 use super::request::{self, client_ip, geo_country, read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
 use super::{
-    bindings, cookies, durable, json_response, now_secs, tag, uuid_v4, ApiError, ApiResult,
+    admission, bindings, cookies, durable, json_response, now_secs, tag, uuid_v4, ApiError,
+    ApiResult,
 };
+use crate::core::access::Scope;
 use crate::core::consent::{parse_consent_body, ConsentState};
 use crate::core::event::{self, IntakeContext, Parsed, Rejection};
 use crate::core::fanout::{self, QueueMessage, MAX_MESSAGE_BYTES};
@@ -215,10 +217,20 @@ pub async fn accept(
         .collect())
 }
 
-pub async fn events(mut req: Request, env: &Env, batch: bool) -> ApiResult {
+pub async fn events(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> ApiResult {
     let body = read_json(&mut req, MAX_JSON_BYTES).await?;
-    let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
+    let caller = tracking_caller(
+        &req,
+        env,
+        body.get("site_key").and_then(Value::as_str),
+        Scope::Ingest,
+    )
+    .await?;
+    if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
+        return Ok(refused.response());
+    }
     let s = intake(&req, env, &caller, &body, batch).await?;
+    admission::admitted(env, ctx, &caller, s.accepted.len() as u64);
     Ok(json_response(
         202,
         &json!({
@@ -233,11 +245,15 @@ pub async fn events(mut req: Request, env: &Env, batch: bool) -> ApiResult {
 }
 
 /// `GET /pixel.gif?site_key=…&event_name=…[&event_id&visitor_id&url&referrer&value&currency&fbc&fbp…]`
-/// for `<img>` beacons and no-JS fallbacks. Always the GIF, whatever happened.
-pub async fn pixel_gif(req: Request, env: &Env) -> Response {
+/// for `<img>` beacons and no-JS fallbacks. Always the GIF, whatever happened (over a limit it
+/// records nothing).
+pub async fn pixel_gif(req: Request, env: &Env, ctx: &Context) -> Response {
     let outcome = async {
         let url = request::raw_url(&req);
-        let caller = tracking_caller(&req, env, None).await?;
+        let caller = tracking_caller(&req, env, None, Scope::Ingest).await?;
+        if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
+            return Err(ApiError::new(429, refused.limit.code(), "refused"));
+        }
         let mut ev = serde_json::Map::new();
         let mut custom = serde_json::Map::new();
         let mut click = serde_json::Map::new();
@@ -265,7 +281,9 @@ pub async fn pixel_gif(req: Request, env: &Env) -> Response {
             .or_insert(Value::String("page_view".into()));
         ev.insert("custom_data".into(), Value::Object(custom));
         ev.insert("click_ids".into(), Value::Object(click));
-        intake(&req, env, &caller, &Value::Object(ev), false).await
+        let s = intake(&req, env, &caller, &Value::Object(ev), false).await?;
+        admission::admitted(env, ctx, &caller, s.accepted.len() as u64);
+        Ok(s)
     }
     .await;
     if let Err(e) = outcome {
@@ -283,16 +301,35 @@ pub async fn pixel_gif(req: Request, env: &Env) -> Response {
         .with_headers(h)
 }
 
-pub async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
+pub async fn post_consent(mut req: Request, env: &Env, ctx: &Context) -> ApiResult {
     let body = read_json(&mut req, MAX_JSON_BYTES).await?;
-    let caller = tracking_caller(&req, env, body.get("site_key").and_then(Value::as_str)).await?;
+    let caller = tracking_caller(
+        &req,
+        env,
+        body.get("site_key").and_then(Value::as_str),
+        Scope::Ingest,
+    )
+    .await?;
+    if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
+        return Ok(refused.response());
+    }
     let (visitor_id, state) = parse_consent_body(&body, now_secs())?;
     let tenant_id = &caller.config.tenant_id;
-    // The browser gets the visitor's signature (`cookies::vouch`) for an id it already proved, or
-    // one whose first choice this is.
-    let vouch = !caller.trusted
-        && (cookies::proven(&req, env, tenant_id, &visitor_id)
-            || kv::consent(env, tenant_id, &visitor_id).await?.is_none());
+    // With the site key a browser records a choice for its own visitor only: one it proves
+    // (`cookies::proven`), or a new one whose first choice this is. A visitor id that already has
+    // a record and that this browser cannot prove is someone else's: their choice is not
+    // overwritten. The browser gets the visitor's signature (`cookies::vouch`) with the answer.
+    if !caller.trusted
+        && !cookies::proven(&req, env, tenant_id, &visitor_id)
+        && kv::consent(env, tenant_id, &visitor_id).await?.is_some()
+    {
+        return Err(ApiError::new(
+            403,
+            "not_this_visitor",
+            "this visitor_id already has a consent choice and this browser has not proven it is that visitor (the gateway's visitor cookie); take the id GET /api/v1/tracking/id gives, or record the choice with the api key",
+        ));
+    }
+    let vouch = !caller.trusted;
     // The address is evidence of the visitor's choice: a browser's own, never a server's.
     let ip = (!caller.trusted).then(|| client_ip(&req)).flatten();
     d1::insert_consent(
@@ -304,6 +341,7 @@ pub async fn post_consent(mut req: Request, env: &Env) -> ApiResult {
     )
     .await?;
     kv::put_consent(env, tenant_id, &visitor_id, &state).await;
+    admission::admitted(env, ctx, &caller, 1);
     let resp = json_response(201, &json!({"visitor_id": visitor_id, "consent": state}));
     Ok(tag::consent_cookies(
         resp,
@@ -337,7 +375,7 @@ fn own_visitor(
 }
 
 pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
-    let caller = tracking_caller(&req, env, None).await?;
+    let caller = tracking_caller(&req, env, None, Scope::Admin).await?;
     own_visitor(&req, env, &caller, visitor)?;
     let db = bindings::db(env)?;
     let tenant_id = &caller.config.tenant_id;
@@ -359,7 +397,7 @@ pub async fn get_consent(req: Request, env: &Env, visitor: &str) -> ApiResult {
 }
 
 pub async fn erase_visitor(req: Request, env: &Env, visitor: &str) -> ApiResult {
-    let caller = tracking_caller(&req, env, None).await?;
+    let caller = tracking_caller(&req, env, None, Scope::Admin).await?;
     own_visitor(&req, env, &caller, visitor)?;
     let tenant_id = &caller.config.tenant_id;
     let erasure = ConsentState::erasure(now_secs());

@@ -46,16 +46,26 @@ export function stateRoot() {
   }
 }
 
-export async function startGateway(extraVars = {}) {
+/**
+ * The beacon Worker's rate limits in tests: high unless a test asks for its own, so the other
+ * tests (all from 127.0.0.1, most to one tenant) and the bench run through the limiter without
+ * being refused by it.
+ */
+const TEST_RATE_LIMITS = { TENANT_RATE_LIMITER: 1_000_000, NETWORK_RATE_LIMITER: 1_000_000 };
+
+export async function startGateway(extraVars = {}, { rateLimits = {} } = {}) {
   const fake = await startFakeUpstream(0);
   const up = `http://127.0.0.1:${fake.port}`;
   const dir = mkdtempSync(join(stateRoot(), "pixelgate-e2e-"));
+  const limits = { ...TEST_RATE_LIMITS, ...rateLimits };
   const vars = {
     ADMIN_TOKEN, TOKEN_ENCRYPTION_KEY: ENC_KEY,
     META_GRAPH_BASE: up, GA4_MP_BASE: up, LINKEDIN_API_BASE: up, TIKTOK_API_BASE: up, GOOGLE_ADS_API_BASE: up,
     RETRY_BASE_SECONDS: "1", OUTBOUND_TIMEOUT_MS: "2000",
     // Tenant webhooks in the tests are the fake upstream on 127.0.0.1.
     ALLOW_LOOPBACK_WEBHOOKS: "1",
+    // Webhook host names are resolved over DNS over HTTPS at send time: the fake answers.
+    DNS_OVER_HTTPS_URL: `${up}/dns-query`,
     // Ads accounts: OAuth endpoints and app credentials, all at the fake.
     META_OAUTH_DIALOG_BASE: up, GOOGLE_OAUTH_BASE: up, GOOGLE_ACCOUNTS_BASE: up,
     META_APP_ID: "fake-meta-app", META_APP_SECRET: "fake-meta-secret",
@@ -70,33 +80,46 @@ export async function startGateway(extraVars = {}) {
       .replace(/^main = "(.*)"$/m, (_, main) => `main = "${join(dir, main)}"`)
       .replace(/^\[build\][\s\S]*?(?=^\[)/m, "")
       .replace(/^directory = "static"$/m, `directory = "${join(dir, "static")}"`)
-      .replace(/^migrations_dir = "migrations"$/m, `migrations_dir = "${join(ROOT, "migrations")}"`);
+      .replace(/^migrations_dir = "migrations"$/m, `migrations_dir = "${join(ROOT, "migrations")}"`)
+      .replace(/^name = "(\w+_RATE_LIMITER)"\nnamespace_id = "(\d+)"\nsimple = \{ limit = \d+/gm,
+        (m, name, ns) => `name = "${name}"\nnamespace_id = "${ns}"\nsimple = { limit = ${limits[name]}`);
     writeFileSync(join(dir, name), config);
     return join(dir, name);
   };
   const configFile = privateConfig("wrangler.toml");
   const jobsConfigFile = privateConfig("wrangler.jobs.toml");
-  // .dev.vars beside the configs: wrangler gives it to both Workers (--env-file reaches only the first).
-  writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
   const env = wranglerEnv();
-  execFileSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "-c", configFile, "--persist-to", dir], { cwd: ROOT, env, stdio: "pipe" });
-  const dev = await startWorkers({ configs: [configFile, jobsConfigFile], dir, env, readyPath: "/healthz", extraArgs: ["--test-scheduled"] });
-  const { base, port, child } = dev;
+  /** Starts both Workers on `dir`'s state with `vars` (.dev.vars beside the configs: wrangler gives it to both Workers; --env-file reaches only the first). */
+  const boot = async (vars) => {
+    writeFileSync(join(dir, ".dev.vars"), Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+    execFileSync(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "-c", configFile, "--persist-to", dir], { cwd: ROOT, env, stdio: "pipe" });
+    return startWorkers({ configs: [configFile, jobsConfigFile], dir, env, readyPath: "/healthz", extraArgs: ["--test-scheduled"] });
+  };
+  let dev = await boot(vars);
+  const visitorCookies = new Map();
   const gw = {
-    base, fake, upstream: up, dir, log: dev.log,
+    base: dev.base, fake, upstream: up, dir, log: () => dev.log(),
     /** wrangler and its workerd processes share this process group (spawned detached). */
-    processGroup: child.pid,
+    processGroup: dev.child.pid,
     async stop() {
       // Keep workerd's output for post-mortems: E2E_LOG_DIR=/tmp/x scripts/test
-      if (process.env.E2E_LOG_DIR) writeFileSync(join(process.env.E2E_LOG_DIR, `workerd-${port}.log`), dev.log());
+      if (process.env.E2E_LOG_DIR) writeFileSync(join(process.env.E2E_LOG_DIR, `workerd-${dev.port}.log`), dev.log());
       await dev.stop();
       await new Promise((r) => fake.server.close(r));
+    },
+    /** Restarts both Workers on the same state (D1, KV, Durable Objects) with `changes` to their variables (null removes one): a redeploy with new configuration. */
+    async restart(changes) {
+      await dev.kill();
+      for (const [k, v] of Object.entries(changes)) { if (v === null) delete vars[k]; else vars[k] = v; }
+      dev = await boot(vars);
+      gw.base = dev.base;
+      gw.processGroup = dev.child.pid;
     },
     async req(method, path, { body, headers = {}, token } = {}) {
       const h = { ...headers };
       if (token) h.authorization = `Bearer ${token}`;
       if (body !== undefined && !h["content-type"]) h["content-type"] = "application/json";
-      const r = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)) });
+      const r = await fetch(gw.base + path, { method, headers: h, body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)) });
       const text = await r.text();
       let json = null;
       try { json = JSON.parse(text); } catch {}
@@ -112,9 +135,20 @@ export async function startGateway(extraVars = {}) {
       if (r.status !== 201) throw new Error("pixel: " + r.text);
       return r.json;
     },
+    /**
+     * A visitor's consent choice from its browser. The gateway's visitor cookies (pg_vid and its
+     * signature pg_vsig) from the visitor's first choice go with its later ones, as a browser
+     * sends them: a visitor id with a choice already on record takes a new one only from the
+     * browser that proves it.
+     */
     async consent(t, visitor_id, choice, origin = "https://shop.example") {
-      return gw.req("POST", `/api/v1/tracking/consent?site_key=${t.site_key}`, { headers: { origin, "content-type": "text/plain" },
+      const jar = `${t.site_key}|${visitor_id}`;
+      const cookie = visitorCookies.get(jar);
+      const r = await gw.req("POST", `/api/v1/tracking/consent?site_key=${t.site_key}`, { headers: { origin, "content-type": "text/plain", ...(cookie ? { cookie } : {}) },
         body: { visitor_id, version: "v1", analytics: false, marketing: false, functional: true, ...choice } });
+      const set = r.headers.getSetCookie().map((c) => c.split(";")[0]).filter((c) => /^pg_v(id|sig)=./.test(c));
+      if (set.length === 2) visitorCookies.set(jar, set.join("; "));
+      return r;
     },
     async event(t, ev, { origin = "https://shop.example", batch = false } = {}) {
       const path = batch ? "/api/v1/tracking/events/batch" : "/api/v1/tracking/events";
@@ -152,11 +186,17 @@ export async function startWorkers({ configs, dir, env = wranglerEnv(), readyPat
     if (child.exitCode !== null || Date.now() > deadline) throw new Error("wrangler dev did not start:\n" + log);
     await sleep(200);
   }
+  const kill = async () => {
+    try { process.kill(-child.pid, "SIGTERM"); } catch {}
+    for (let i = 0; i < 50 && child.exitCode === null; i++) await sleep(100);
+    await sleep(300);
+  };
   return {
     base, port, child, log: () => log,
+    /** Ends the Workers, keeping their state under `dir`. */
+    kill,
     async stop() {
-      try { process.kill(-child.pid, "SIGTERM"); } catch {}
-      await sleep(300);
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

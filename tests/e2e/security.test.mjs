@@ -58,8 +58,10 @@ test("with the site key a browser reads and erases only its own visitor (the gat
   const claim = await gw.req("GET", `/api/v1/tracking/id?site_key=${shop.site_key}&vid=v-other`, { headers: site });
   assert.equal(claim.status, 200);
   assert.equal(setCookies(claim).pg_vsig, undefined);
-  const repost = await gw.consent(shop, "v-other", { marketing: false });
-  assert.equal(repost.status, 201);
+  assert.equal(claim.json.visitor_id === "v-other", false, "nor the id itself: a new visitor");
+  const repost = await gw.req("POST", `/api/v1/tracking/consent?site_key=${shop.site_key}`, { headers: { ...site, "content-type": "text/plain" },
+    body: { visitor_id: "v-other", version: "v1", analytics: false, marketing: false, functional: true } });
+  assert.equal(repost.status, 403, repost.text);
   assert.equal(setCookies(repost).pg_vsig, undefined);
   // The visitor's own consent answer keeps its signature fresh.
   const again = await gw.req("POST", `/api/v1/tracking/consent?site_key=${shop.site_key}`, { headers: { ...site, cookie: mine, "content-type": "text/plain" },
@@ -70,7 +72,7 @@ test("with the site key a browser reads and erases only its own visitor (the gat
   const refused = await gw.req("DELETE", path("v-other"), { headers: { ...site, cookie: `pg_vid=v-other; pg_vsig=${jar.pg_vsig}` } });
   assert.equal(refused.status, 403, refused.text);
   const still = await gw.req("GET", "/api/v1/tracking/consent/v-other", { token: shop.api_key });
-  assert.equal(still.json.history.length, 2, "the other visitor's evidence is untouched");
+  assert.equal(still.json.history.length, 1, "the other visitor's evidence is untouched");
 
   const own = await gw.req("DELETE", path("v-mine"), { headers: { ...site, cookie: mine } });
   assert.equal(own.status, 200, own.text);
@@ -86,6 +88,59 @@ test("with the site key a browser reads and erases only its own visitor (the gat
   const now = Date.now() / 1000;
   assert.ok(audit.every((r) => Math.abs(r.erased_at - now) < 120));
   assert.ok(!JSON.stringify(sql("SELECT * FROM erasure_audit")).includes("v-mine"), "no raw visitor id in the audit");
+});
+
+test("the id call answers a visitor's consent only to the browser that proves it is that visitor", async () => {
+  const site = { origin: "https://shop.example" };
+  const id = (vid, cookie) => gw.req("GET", `/api/v1/tracking/id?site_key=${shop.site_key}&vid=${vid}`, { headers: { ...site, ...(cookie ? { cookie } : {}) } });
+  // The visitor's own browser: its first choice signs its id.
+  const first = await gw.consent(shop, "v-secret", { marketing: true, analytics: true });
+  assert.equal(first.status, 201, first.text);
+  const own = `pg_vid=v-secret; pg_vsig=${setCookies(first).pg_vsig}`;
+  const mine = await id("v-secret", own);
+  assert.equal(mine.json.visitor_id, "v-secret");
+  assert.equal(mine.json.consent.marketing, true);
+
+  // Anyone else naming the id, in the query or in a Cookie header it wrote itself, learns nothing
+  // of it: a new visitor, no consent, and no signature for the id it named.
+  for (const cookie of [undefined, "pg_vid=v-secret", "pg_vid=v-secret; pg_vsig=00000000000000000000000000000000"]) {
+    const r = await id("v-secret", cookie);
+    assert.equal(r.status, 200, r.text);
+    assert.notEqual(r.json.visitor_id, "v-secret", `${cookie}: ${r.text}`);
+    assert.equal(r.json.consent, null, `${cookie}: ${r.text}`);
+    assert.equal(setCookies(r).pg_vid, r.json.visitor_id);
+    assert.ok(!JSON.stringify(r.json).includes("v-secret"));
+  }
+  // A visitor id nobody has made a choice for yet is taken as it is (a new visitor, the tag's id).
+  const fresh = await id("v-fresh-1");
+  assert.equal(fresh.json.visitor_id, "v-fresh-1");
+  assert.match(setCookies(fresh).pg_vsig, /^[0-9a-f]{32}$/);
+});
+
+test("a consent post cannot overwrite another visitor's choice: only the browser that proves the visitor, a new visitor, or the api key", async () => {
+  const site = { origin: "https://shop.example", "content-type": "text/plain" };
+  const post = (visitor_id, marketing, headers = {}) => gw.req("POST", `/api/v1/tracking/consent?site_key=${shop.site_key}`, { headers: { ...site, ...headers },
+    body: { visitor_id, version: "v1", analytics: true, marketing, functional: true } });
+  const first = await post("v-victim", true);
+  assert.equal(first.status, 201, first.text);
+  const own = `pg_vid=v-victim; pg_vsig=${setCookies(first).pg_vsig}`;
+
+  for (const cookie of [undefined, "pg_vid=v-victim", "pg_vid=v-victim; pg_vsig=ffffffffffffffffffffffffffffffff"]) {
+    const r = await post("v-victim", false, cookie ? { cookie } : {});
+    assert.equal(r.status, 403, `${cookie}: ${r.text}`);
+    assert.equal(r.json.error.code, "not_this_visitor");
+  }
+  const kept = await gw.req("GET", "/api/v1/tracking/consent/v-victim", { token: shop.api_key });
+  assert.equal(kept.json.consent.marketing, true, "the victim's choice stands");
+  assert.equal(kept.json.history.length, 1);
+
+  // The visitor's own browser changes its choice; the tenant's server may record any visitor's.
+  assert.equal((await post("v-victim", false, { cookie: own })).status, 201);
+  const byServer = await gw.req("POST", "/api/v1/tracking/consent", { token: shop.api_key,
+    body: { visitor_id: "v-victim", version: "v1", analytics: true, marketing: true, functional: true } });
+  assert.equal(byServer.status, 201, byServer.text);
+  const after = await gw.req("GET", "/api/v1/tracking/consent/v-victim", { token: shop.api_key });
+  assert.equal(after.json.history.length, 3);
 });
 
 test("CORS: only the site key's allowed origins, credentials only for site-key calls, never for Bearer", async () => {
@@ -163,6 +218,12 @@ test("webhook URLs: https to public hosts only (loopback only with ALLOW_LOOPBAC
     "https://172.16.5.4/", "https://100.64.0.1/", "https://0.0.0.0/", "https://[fd00::1]/x", "https://[fe80::1]/",
     "https://[::ffff:127.0.0.1]/", "https://[::]/", "https://2130706433/", "https://0x7f.1/", "https://127.1/",
     "https://foo.localhost/", "https://localhost./", "http://127.0.0.2/", "ftp://hooks.example/",
+    // Every spelling of an internal address or name: decimal, octal, hex, short forms, IPv6
+    // mapped (dotted and hex), 6to4, and names only a private network resolves.
+    "https://017700000001/", "https://0x7f000001/", "https://0177.0.0.1/", "https://0x7f.0x0.0x0.0x1/", "https://10.1/",
+    "https://[::ffff:7f00:1]/", "https://[0:0:0:0:0:ffff:10.0.0.1]/", "https://[2002:c0a8:101::1]/", "https://[64:ff9b::a9fe:a9fe]/",
+    "https://LOCALHOST./", "https://metadata.google.internal/computeMetadata/v1/", "https://printer.local/", "https://intranet/",
+    "https://nas.home.arpa/", "https://db.corp./", "https://%31%32%37.0.0.1/",
   ]) {
     const r = await put(url);
     assert.equal(r.status, 400, `${url}: ${r.text}`);
@@ -180,9 +241,33 @@ test("webhook URLs: https to public hosts only (loopback only with ALLOW_LOOPBAC
   assert.equal((await put(`${hookBase()}/hooks/redirect`)).status, 200);
   const sent = await gw.req("POST", "/api/v1/tracking/settings/notifications/test", { token: shop.api_key });
   assert.equal(sent.status, 200, sent.text);
-  assert.deepEqual(sent.json, { ok: false, http_status: 302 });
+  assert.deepEqual(sent.json, { ok: false, http_status: 302, error: null });
   assert.equal((await gw.upstream("/hooks/redirect")).length, 1);
   assert.equal((await gw.upstream("/hooks/landed")).length, 0, "the redirect was not followed");
+});
+
+test("a webhook host name that resolves to a private address is not called (resolved over DNS over HTTPS at send time)", async () => {
+  const t = await gw.tenant(["dns.example"]);
+  const put = (url) => gw.req("PUT", "/api/v1/tracking/settings/notifications", { token: t.api_key, body: { webhook_url: url } });
+  assert.equal((await put("https://hooks.rebind.example/notify")).status, 200, "a public name is accepted when set");
+  // Later its DNS points inside: A 10.0.0.7 (the AAAA answer is empty).
+  await gw.script("/dns-query", [
+    { status: 200, body: { Status: 0, Answer: [{ name: "hooks.rebind.example", type: 1, TTL: 30, data: "10.0.0.7" }] } },
+    { status: 200, body: { Status: 0 } },
+  ]);
+  const sent = await gw.req("POST", "/api/v1/tracking/settings/notifications/test", { token: t.api_key });
+  assert.equal(sent.status, 200, sent.text);
+  assert.equal(sent.json.ok, false);
+  assert.equal(sent.json.http_status, 0);
+  assert.match(sent.json.error, /resolves to a private/);
+  assert.ok(!sent.json.error.includes("10.0.0.7"));
+  const lookups = await gw.upstream("/dns-query");
+  assert.deepEqual(lookups.slice(-2).map((q) => [q.query.name, q.query.type, q.headers.accept]),
+    [["hooks.rebind.example", "A", "application/dns-json"], ["hooks.rebind.example", "AAAA", "application/dns-json"]]);
+  // A name that does not resolve is not called either.
+  await gw.script("/dns-query", [{ status: 200, body: { Status: 3 } }, { status: 200, body: { Status: 3 } }]);
+  const nx = await gw.req("POST", "/api/v1/tracking/settings/notifications/test", { token: t.api_key });
+  assert.match(nx.json.error, /does not exist/);
 });
 
 test("server-to-server events carry the visitor's IP and user agent explicitly, never the calling server's", async () => {

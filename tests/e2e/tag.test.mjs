@@ -152,13 +152,15 @@ test("consent answer sets _fbp/_fbc and the consent cookie; a later rejection ex
   assert.equal(evil.cookies._fbc, undefined);
 
   // The id call of a consented visitor refreshes the cookies (server-set, so no 7-day ITP cap).
-  const id = await raw("GET", `/api/v1/tracking/id?site_key=${shop.site_key}`, browserish({ cookie: `pg_vid=cookie-v1; _fbp=${body.fbp}; _fbc=${body.fbc}` }));
+  // The browser proves its visitor with the gateway's signature from the first answer.
+  const own = `pg_vid=cookie-v1; pg_vsig=${r.cookies.pg_vsig.value}`;
+  const id = await raw("GET", `/api/v1/tracking/id?site_key=${shop.site_key}`, browserish({ cookie: `${own}; _fbp=${body.fbp}; _fbc=${body.fbc}` }));
   assert.equal(id.json.consent.marketing, true);
   assert.equal(id.json.fbp, body.fbp);
   assert.equal(id.json.fbc, body.fbc);
   assert.equal(id.cookies._fbp.value, body.fbp);
 
-  const rej = await raw("POST", "/api/v1/tracking/consent", browserish({ "content-type": "text/plain", cookie: `_fbp=${body.fbp}; _fbc=${body.fbc}` }),
+  const rej = await raw("POST", "/api/v1/tracking/consent", browserish({ "content-type": "text/plain", cookie: `${own}; _fbp=${body.fbp}; _fbc=${body.fbc}` }),
     { ...body, marketing: false });
   assert.equal(rej.cookies._fbp["max-age"], "0");
   assert.equal(rej.cookies._fbc["max-age"], "0");

@@ -175,8 +175,8 @@ pub(super) async fn lookalike(mut req: Request, env: &Env, id: &str) -> ApiResul
         country: input.country.clone(),
         ratio: input.ratio,
     };
-    let token =
-        open_token(env, &account.access_token_enc).map_err(|f| upstream_error("token", &f))?;
+    let token = open_token(env, &account, &account.access_token_enc, "access_token")
+        .map_err(|f| upstream_error("token", &f))?;
     let planned =
         audience::plan_meta_lookalike(&config::ads_config(env), &token, &account.account_id, &spec)
             .map_err(|m| {

@@ -9,6 +9,7 @@ use crate::core::ads::meta_insights::CallBudget;
 use crate::core::ads::oauth::{self, OAuthClient};
 use crate::core::ads::{AdsPlatform, ApiFailure};
 use crate::core::outbound::{InboundResponse, OutboundRequest};
+use crate::core::secrets::SealedField;
 use crate::edge::store::ads::{self as store, AccountRow};
 use crate::edge::{config, fetch, now_secs, secrets, ApiError};
 
@@ -85,13 +86,39 @@ pub(super) fn google_creds(
 }
 
 /// Opens a stored token; an unreadable one means the account must be reconnected.
-pub(super) fn open_token(env: &Env, sealed: &str) -> Result<String, ApiFailure> {
-    secrets::open(env, sealed).map_err(|e| match e.code {
+pub(super) fn open_token(
+    env: &Env,
+    account: &AccountRow,
+    sealed: &str,
+    field: &str,
+) -> Result<String, ApiFailure> {
+    let row = secrets::ads_row(&account.platform, &account.account_id);
+    let at = SealedField {
+        tenant_id: &account.tenant_id,
+        row: &row,
+        field,
+    };
+    secrets::open(env, sealed, &at).map_err(|e| match e.code {
         "secret_unreadable" => ApiFailure::AuthInvalid {
             reason: format!("stored token unreadable: {}", e.message),
         },
         _ => ApiFailure::Permanent { reason: e.message },
     })
+}
+
+/// A new access token of `account`, sealed for its row.
+pub(super) fn seal_access_token(
+    env: &Env,
+    account: &AccountRow,
+    token: &str,
+) -> Result<String, ApiError> {
+    let row = secrets::ads_row(&account.platform, &account.account_id);
+    let at = SealedField {
+        tenant_id: &account.tenant_id,
+        row: &row,
+        field: "access_token",
+    };
+    secrets::seal(env, token, &at)
 }
 
 /// The token to call the platform with; refreshes Google's one-hour access token when due.
@@ -100,7 +127,7 @@ pub(super) async fn access_token(
     db: &D1Database,
     account: &AccountRow,
 ) -> Result<String, RunError> {
-    let token = open_token(env, &account.access_token_enc)?;
+    let token = open_token(env, account, &account.access_token_enc, "access_token")?;
     if account.platform() == AdsPlatform::Meta {
         return Ok(token);
     }
@@ -113,7 +140,7 @@ pub(super) async fn access_token(
             reason: "no Google refresh token stored; reconnect the account".into(),
         }));
     };
-    let refresh = open_token(env, refresh_enc)?;
+    let refresh = open_token(env, account, refresh_enc, "refresh_token")?;
     let client = oauth_client(env, AdsPlatform::Google, "")
         .map_err(|e| RunError::Failed(ApiFailure::Permanent { reason: e.message }))?;
     let r = send(
@@ -122,7 +149,7 @@ pub(super) async fn access_token(
     )
     .await;
     let grant = oauth::read_token_response(AdsPlatform::Google, &r, now)?;
-    let enc = secrets::seal(env, &grant.access_token).map_err(internal_failure)?;
+    let enc = seal_access_token(env, account, &grant.access_token).map_err(internal_failure)?;
     store::set_access_token(db, &account.id, &enc, grant.expires_at, now)
         .await
         .map_err(internal_failure)?;

@@ -9,8 +9,8 @@ use worker::{D1Database, Env};
 use super::alerts::{deliver_alerts, evaluate_alerts};
 use super::audiences::sync_account_audiences;
 use super::client::{
-    access_token, google_creds, internal_failure, meta_call, oauth_client, open_token, send,
-    timeout_ms,
+    access_token, google_creds, internal_failure, meta_call, oauth_client, open_token,
+    seal_access_token, send, timeout_ms,
 };
 use crate::core::ads::kpi::DailyMetrics;
 use crate::core::ads::meta_insights::{self, CallBudget, ConversionRule};
@@ -19,7 +19,7 @@ use crate::core::ads::{accounts, alerts, google_ads, oauth};
 use crate::core::ads::{AdsPlatform, ApiFailure, Campaign};
 use crate::core::calendar::DateRange;
 use crate::edge::store::ads::{self as store, AccountRow};
-use crate::edge::{bindings, config, now_ms, now_secs, secrets, ApiError};
+use crate::edge::{bindings, config, now_ms, now_secs, ApiError};
 
 pub use super::audiences::sync_audience;
 pub use super::client::RunError;
@@ -183,7 +183,7 @@ async fn refresh_meta_token(
     account: &AccountRow,
     budget: &mut CallBudget,
 ) -> Result<(Value, Option<i64>), RunError> {
-    let token = open_token(env, &account.access_token_enc)?;
+    let token = open_token(env, account, &account.access_token_enc, "access_token")?;
     let client = oauth_client(env, AdsPlatform::Meta, "")
         .map_err(|e| RunError::Failed(ApiFailure::Permanent { reason: e.message }))?;
     let req = oauth::plan_meta_token_exchange(&config::ads_config(env), &client, &token);
@@ -194,7 +194,7 @@ async fn refresh_meta_token(
         now,
     )?;
     let extended = oauth::refresh_extended(account.token_expires_at, &grant);
-    let enc = secrets::seal(env, &grant.access_token).map_err(internal_failure)?;
+    let enc = seal_access_token(env, account, &grant.access_token).map_err(internal_failure)?;
     store::set_access_token(db, &account.id, &enc, grant.expires_at, now)
         .await
         .map_err(internal_failure)?;

@@ -18,6 +18,7 @@ use crate::core::ads::oauth::{self, OAuthState, TokenGrant};
 use crate::core::ads::oauth_pages;
 use crate::core::ads::{AdsPlatform, ApiFailure};
 use crate::core::cookies::{clear_cookie, set_cookie, CookieScope};
+use crate::core::secrets::SealedField;
 use crate::edge::auth::tenant_of_api_key;
 use crate::edge::cookies::{request_cookies, with_cookies};
 use crate::edge::request::{header, query_map, read_bytes, MAX_SETTINGS_BYTES};
@@ -93,14 +94,9 @@ pub(super) async fn oauth_start(req: Request, env: &Env, platform: AdsPlatform) 
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let state = oauth::create_state(
-        &secrets::oauth_state_key(env)?,
-        &tenant_id,
-        platform,
-        &nonce,
-        now,
-    )
-    .map_err(|e| ApiError::internal("oauth state", format!("{e:?}")))?;
+    let keys = secrets::oauth_state_keys(env)?;
+    let state = oauth::create_state(&keys[0], &tenant_id, platform, &nonce, now)
+        .map_err(|e| ApiError::internal("oauth state", format!("{e:?}")))?;
     let expires_at = now + oauth::STATE_TTL_SECS;
     let db = bindings::db(env)?;
     store::save_oauth_state(
@@ -120,7 +116,7 @@ pub(super) async fn oauth_start(req: Request, env: &Env, platform: AdsPlatform) 
     let url = oauth::authorize_url(&config::ads_config(env), platform, &client, &state);
     // The browser that makes this call (the dashboard) is the one the callback will accept.
     let (name, scope) = binding_cookie(&req, env, platform);
-    let binding = oauth::browser_binding(&secrets::oauth_state_key(env)?, &nonce);
+    let binding = oauth::browser_binding(&keys[0], &nonce);
     let cookie = set_cookie(&name, &binding, oauth::STATE_TTL_SECS as u64, true, &scope);
     Ok(with_cookies(
         json_response(
@@ -139,16 +135,26 @@ fn verified_state(
     state: &str,
     now: i64,
 ) -> Result<OAuthState, ApiError> {
-    let key = secrets::oauth_state_key(env)?;
-    let verified = oauth::verify_state(&key, state, platform, now).map_err(|e| ApiError {
-        status: 400,
-        code: "invalid_state",
-        message: format!("state is not valid: {e:?}"),
-        field: Some("state".into()),
-    })?;
+    // Signed under the current key, or an older one during a rotation.
+    let keys = secrets::oauth_state_keys(env)?;
+    let mut checked = keys
+        .iter()
+        .map(|key| (key, oauth::verify_state(key, state, platform, now)));
+    let first = checked.next().expect("at least one key");
+    let (key, verified) = match first {
+        (key, Ok(v)) => (key, v),
+        (_, Err(e)) => checked
+            .find_map(|(key, r)| r.ok().map(|v| (key, v)))
+            .ok_or_else(|| ApiError {
+                status: 400,
+                code: "invalid_state",
+                message: format!("state is not valid: {e:?}"),
+                field: Some("state".into()),
+            })?,
+    };
     let (name, _) = binding_cookie(req, env, platform);
     let jar = request_cookies(req);
-    if !oauth::browser_bound(&key, &verified.nonce, jar.get(&name).map(String::as_str)) {
+    if !oauth::browser_bound(key, &verified.nonce, jar.get(&name).map(String::as_str)) {
         return Err(ApiError::new(
             403,
             "oauth_browser_mismatch",
@@ -275,13 +281,20 @@ pub(super) async fn oauth_confirm(mut req: Request, env: &Env, platform: AdsPlat
             "the granted user can reach no ad account",
         ));
     }
-    let access_enc = secrets::seal(env, &grant.access_token)?;
-    let refresh_enc = match &grant.refresh_token {
-        Some(r) => Some(secrets::seal(env, r)?),
-        None => None,
-    };
     let mut connected = Vec::new();
     for info in &infos {
+        // Sealed for each account's own row: one account's ciphertext opens nowhere else.
+        let row_key = secrets::ads_row(platform.as_str(), &info.account_id);
+        let at = |field| SealedField {
+            tenant_id: &row.tenant_id,
+            row: &row_key,
+            field,
+        };
+        let access_enc = secrets::seal(env, &grant.access_token, &at("access_token"))?;
+        let refresh_enc = match &grant.refresh_token {
+            Some(r) => Some(secrets::seal(env, r, &at("refresh_token"))?),
+            None => None,
+        };
         let account = store::connect_account(
             &db,
             &uuid_v4(),

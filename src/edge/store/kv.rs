@@ -47,14 +47,17 @@ fn consent_entry(tenant_id: &str, visitor_id: &str) -> String {
 }
 
 /// Tenant routing config by public site key: isolate memo → KV → D1 (then written back to KV).
+/// A previous site key past its grace period finds nothing, whatever a cache still holds.
 pub async fn config_by_site_key(
     env: &Env,
     site_key: &str,
 ) -> Result<Option<TenantConfig>, ApiError> {
+    let now = now_ms();
+    let valid = |cfg: TenantConfig| cfg.key_valid_at(now / 1000).then_some(cfg);
     let memo = CONFIGS.with(|c| c.borrow().get(site_key).cloned());
     if let Some((at, cfg)) = memo {
-        if now_ms() - at < ISOLATE_TTL_MS {
-            return Ok(Some(cfg));
+        if now - at < ISOLATE_TTL_MS {
+            return Ok(valid(cfg));
         }
     }
     let key = site_key_entry(site_key);
@@ -64,12 +67,13 @@ pub async fn config_by_site_key(
         .await
         .map_err(|e| ApiError::internal("KV get config", e))?;
     let cfg = match cached {
-        Some(c) => Some(c),
+        Some(c) => valid(c),
         None => {
             let db = bindings::db(env)?;
-            match d1::tenant_id_by_site_key(&db, site_key).await? {
-                Some(tid) => {
-                    let cfg = d1::load_tenant_config(&db, &tid).await?;
+            match d1::tenant_by_site_key(&db, site_key, now / 1000).await? {
+                Some((tid, valid_until)) => {
+                    let mut cfg = d1::load_tenant_config(&db, &tid).await?;
+                    cfg.key_valid_until = valid_until;
                     put_config(env, site_key, &cfg).await;
                     Some(cfg)
                 }
@@ -121,16 +125,30 @@ pub fn forget_configs() {
     CONFIGS.with(|m| m.borrow_mut().clear());
 }
 
-/// Rebuilds the cached config after any change to the tenant or its pixels.
+/// Rebuilds the cached config after any change to the tenant, its pixels or its site keys: under
+/// the current site key, and under the previous one while its grace period lasts (marked with its
+/// end).
 pub async fn refresh_config(env: &Env, tenant_id: &str) -> Result<(), ApiError> {
     let db = bindings::db(env)?;
-    let site_key = d1::site_key_of(&db, tenant_id).await?;
+    let keys = d1::site_keys_of(&db, tenant_id).await?;
     let cfg = d1::load_tenant_config(&db, tenant_id).await?;
-    CONFIGS.with(|m| {
-        m.borrow_mut()
-            .insert(site_key.clone(), (now_ms(), cfg.clone()))
-    });
-    put_config(env, &site_key, &cfg).await;
+    let previous = keys
+        .site_key_prev
+        .zip(keys.site_key_prev_expires_at)
+        .filter(|(_, until)| *until > now_ms() / 1000);
+    let mut entries = vec![(keys.site_key, cfg.clone())];
+    if let Some((key, until)) = previous {
+        let mut old = cfg;
+        old.key_valid_until = Some(until);
+        entries.push((key, old));
+    }
+    for (site_key, cfg) in entries {
+        CONFIGS.with(|m| {
+            m.borrow_mut()
+                .insert(site_key.clone(), (now_ms(), cfg.clone()))
+        });
+        put_config(env, &site_key, &cfg).await;
+    }
     Ok(())
 }
 

@@ -17,7 +17,14 @@ mod pixels;
 // What the dashboard reads (the management API lives in the jobs Worker).
 #[cfg(feature = "jobs")]
 mod reports;
+// The retention job's rules beyond events (jobs Worker).
+#[cfg(feature = "jobs")]
+pub mod retention;
+// The re-encrypt job's reads and writes (jobs Worker).
+#[cfg(feature = "jobs")]
+pub mod sealed;
 mod tenants;
+mod usage;
 
 pub use auth::*;
 pub use consent::*;
@@ -27,6 +34,7 @@ pub use pixels::*;
 #[cfg(feature = "jobs")]
 pub use reports::*;
 pub use tenants::*;
+pub use usage::*;
 
 pub(crate) fn s(v: &str) -> JsValue {
     JsValue::from_str(v)

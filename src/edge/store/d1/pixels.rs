@@ -12,6 +12,8 @@ use crate::edge::ApiError;
 #[derive(Deserialize)]
 pub struct PixelRow {
     pub id: String,
+    /// Its secrets are sealed for this tenant and row (`core::secrets::SealedField`).
+    pub tenant_id: String,
     pub platform: String,
     pub pixel_id: String,
     pub access_token_enc: Option<String>,
@@ -77,7 +79,7 @@ impl PixelRow {
     }
 }
 
-const PIXEL_COLUMNS: &str = "id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at, paused_reason, paused_at";
+const PIXEL_COLUMNS: &str = "id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at, paused_reason, paused_at";
 
 pub async fn list_pixels(db: &D1Database, tenant_id: &str) -> Result<Vec<PixelRow>, ApiError> {
     all(

@@ -13,13 +13,15 @@ use crate::core::tenant::TenantConfig;
 use crate::edge::ApiError;
 
 #[derive(Deserialize)]
-struct IdRow {
-    id: String,
-}
-
-#[derive(Deserialize)]
 struct SiteKeyRow {
     site_key: String,
+}
+
+/// A new tenant's keys: the public site key, and the hashes of its api key and ingest key.
+pub struct NewKeys<'a> {
+    pub site_key: &'a str,
+    pub api_key_hash: &'a str,
+    pub ingest_key_hash: &'a str,
 }
 
 pub async fn create_tenant(
@@ -27,32 +29,117 @@ pub async fn create_tenant(
     id: &str,
     name: &str,
     domains: &[String],
-    site_key: &str,
-    api_key_hash: &str,
+    keys: &NewKeys<'_>,
     now: i64,
 ) -> Result<(), ApiError> {
     run(
         db,
-        "INSERT INTO tenants (id, name, domains, site_key, api_key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        &[s(id), s(name), s(&json!(domains).to_string()), s(site_key), s(api_key_hash), n(now)],
+        "INSERT INTO tenants (id, name, domains, site_key, api_key_hash, ingest_key_hash, ingest_key_rotated_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        &[s(id), s(name), s(&json!(domains).to_string()), s(keys.site_key), s(keys.api_key_hash), s(keys.ingest_key_hash), n(now)],
     )
     .await
     .map(|_| ())
 }
 
-/// Api key lookups (current key, or the previous one during a rotation's grace period) are
-/// `auth::api_key_tenant`.
-pub async fn tenant_id_by_site_key(
+#[derive(Deserialize)]
+struct SiteKeyOwner {
+    id: String,
+    valid_until: Option<i64>,
+}
+
+/// The tenant of a site key: its current one, or the previous one while its grace period lasts
+/// (then with the instant it stops). Bearer key lookups are `auth::key_owner`.
+pub async fn tenant_by_site_key(
     db: &D1Database,
     site_key: &str,
-) -> Result<Option<String>, ApiError> {
-    Ok(first::<IdRow>(
+    now: i64,
+) -> Result<Option<(String, Option<i64>)>, ApiError> {
+    Ok(first::<SiteKeyOwner>(
         db,
-        "SELECT id FROM tenants WHERE site_key = ?1",
-        &[s(site_key)],
+        "SELECT id, CASE WHEN site_key = ?1 THEN NULL ELSE site_key_prev_expires_at END AS valid_until
+         FROM tenants WHERE site_key = ?1 OR (site_key_prev = ?1 AND site_key_prev_expires_at > ?2) LIMIT 1",
+        &[s(site_key), n(now)],
     )
     .await?
-    .map(|r| r.id))
+    .map(|r| (r.id, r.valid_until)))
+}
+
+#[derive(Deserialize)]
+pub struct SiteKeys {
+    pub site_key: String,
+    pub site_key_prev: Option<String>,
+    pub site_key_prev_expires_at: Option<i64>,
+}
+
+/// The tenant's site keys: the current one, and the previous one with the end of its grace.
+pub async fn site_keys_of(db: &D1Database, tenant_id: &str) -> Result<SiteKeys, ApiError> {
+    first::<SiteKeys>(
+        db,
+        "SELECT site_key, site_key_prev, site_key_prev_expires_at FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?
+    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))
+}
+
+/// A new site key; the old one stays valid until `prev_until` (or stops now without it).
+/// Compare-and-set on the old key: of two concurrent rotations one wins.
+pub async fn rotate_site_key(
+    db: &D1Database,
+    tenant_id: &str,
+    old: &str,
+    new: &str,
+    prev_until: Option<i64>,
+) -> Result<bool, ApiError> {
+    Ok(run(
+        db,
+        "UPDATE tenants SET site_key_prev = CASE WHEN ?4 IS NULL THEN NULL ELSE site_key END,
+           site_key_prev_expires_at = ?4, site_key = ?3
+         WHERE id = ?1 AND site_key = ?2",
+        &[
+            s(tenant_id),
+            s(old),
+            s(new),
+            prev_until.map(n).unwrap_or(JsValue::NULL),
+        ],
+    )
+    .await?
+        > 0)
+}
+
+/// A new ingest key (its hash); the old one stays valid until `prev_until` (or stops now).
+pub async fn rotate_ingest_key(
+    db: &D1Database,
+    tenant_id: &str,
+    new_hash: &str,
+    prev_until: Option<i64>,
+    now: i64,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE tenants SET ingest_key_hash_prev = CASE WHEN ?3 IS NULL THEN NULL ELSE ingest_key_hash END,
+           ingest_key_prev_expires_at = ?3, ingest_key_hash = ?2, ingest_key_rotated_at = ?4
+         WHERE id = ?1",
+        &[s(tenant_id), s(new_hash), prev_until.map(n).unwrap_or(JsValue::NULL), n(now)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The operator's daily quota for the tenant (None: the default). False for an unknown tenant.
+pub async fn set_daily_quota(
+    db: &D1Database,
+    tenant_id: &str,
+    quota: Option<i64>,
+) -> Result<bool, ApiError> {
+    Ok(run(
+        db,
+        "UPDATE tenants SET daily_quota = ?2 WHERE id = ?1",
+        &[s(tenant_id), quota.map(n).unwrap_or(JsValue::NULL)],
+    )
+    .await?
+        > 0)
 }
 
 pub async fn site_key_of(db: &D1Database, tenant_id: &str) -> Result<String, ApiError> {
@@ -91,6 +178,7 @@ struct TenantCfgRow {
     shards: i64,
     shards_previous: i64,
     shards_changed_at: i64,
+    daily_quota: Option<i64>,
 }
 
 pub async fn load_tenant_config(
@@ -99,7 +187,7 @@ pub async fn load_tenant_config(
 ) -> Result<TenantConfig, ApiError> {
     let row: TenantCfgRow = first(
         db,
-        "SELECT domains, consent_policy, shards, shards_previous, shards_changed_at FROM tenants WHERE id = ?1",
+        "SELECT domains, consent_policy, shards, shards_previous, shards_changed_at, daily_quota FROM tenants WHERE id = ?1",
         &[s(tenant_id)],
     )
     .await?
@@ -116,6 +204,8 @@ pub async fn load_tenant_config(
             previous: row.shards_previous.clamp(1, 64) as u32,
             changed_at: row.shards_changed_at,
         },
+        daily_quota: row.daily_quota.and_then(|q| u64::try_from(q).ok()),
+        key_valid_until: None,
     })
 }
 
@@ -234,13 +324,20 @@ pub struct TenantProfile {
     pub api_key_prev_expires_at: Option<i64>,
     pub has_prev_key: i64,
     pub notify_webhook_url: Option<String>,
+    pub has_ingest_key: i64,
+    pub ingest_key_rotated_at: Option<i64>,
+    pub ingest_key_prev_expires_at: Option<i64>,
+    pub site_key_prev_expires_at: Option<i64>,
+    pub daily_quota: Option<i64>,
 }
 
 pub async fn tenant_profile(db: &D1Database, tenant_id: &str) -> Result<TenantProfile, ApiError> {
     first(
         db,
         "SELECT id, name, domains, site_key, retention_days, created_at, api_key_rotated_at, api_key_prev_expires_at,
-           (api_key_hash_prev IS NOT NULL) AS has_prev_key, notify_webhook_url FROM tenants WHERE id = ?1",
+           (api_key_hash_prev IS NOT NULL) AS has_prev_key, notify_webhook_url,
+           (ingest_key_hash IS NOT NULL) AS has_ingest_key, ingest_key_rotated_at, ingest_key_prev_expires_at,
+           site_key_prev_expires_at, daily_quota FROM tenants WHERE id = ?1",
         &[s(tenant_id)],
     )
     .await?
