@@ -19,17 +19,17 @@ CREATE INDEX tenants_site_key_prev ON tenants(site_key_prev);
 -- NULL is the default (core::admission::DEFAULT_DAILY_QUOTA). Set by the operator.
 ALTER TABLE tenants ADD COLUMN daily_quota INTEGER;
 
--- Per tenant and hour: writes admitted, and requests refused by the rate limits or the daily
--- quota. Counted in each isolate and added here in batches (edge::admission), never per event.
+-- Per tenant and UTC day: writes admitted (the quota's count), and requests refused by the rate
+-- limits or the daily quota. Counted in each isolate and added here in batches (edge::admission),
+-- never per event: one upsert answers the day's total.
 CREATE TABLE tenant_usage (
   tenant_id     TEXT NOT NULL,
-  hour          INTEGER NOT NULL,               -- unix seconds, truncated to the hour
+  day           INTEGER NOT NULL,               -- unix seconds of 00:00 UTC
   writes        INTEGER NOT NULL DEFAULT 0,
   rate_limited  INTEGER NOT NULL DEFAULT 0,
   over_quota    INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (tenant_id, hour)
+  PRIMARY KEY (tenant_id, day)
 ) WITHOUT ROWID;
-CREATE INDEX tenant_usage_hour ON tenant_usage(hour);
 
 -- Retention (edge::store::d1::retention): what the daily job purges by age.
 CREATE INDEX erasure_audit_age ON erasure_audit(erased_at);

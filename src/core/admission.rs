@@ -10,7 +10,7 @@
 //!
 //! The quota counts writes: events accepted and consent choices recorded, per UTC day. No
 //! storage is touched per event: each isolate counts in memory (`Usage`) and adds its counts to
-//! the tenant's hourly row in batches (a flush: one upsert and a read of the day's total), at
+//! the tenant's row of the day in batches (a flush: one upsert that answers the day's total), at
 //! least every `FLUSH_WRITES` writes, and every `NEAR_QUOTA_SYNC_SECS` once the tenant is within
 //! 10 % of its quota. Refusals are counted the same way and reach the stats within
 //! `REFUSAL_FLUSH_SECS`. So the quota is exact to within `FLUSH_WRITES` writes per isolate serving
@@ -124,10 +124,6 @@ pub fn day_of(now: i64) -> i64 {
     now - now.rem_euclid(SECS_PER_DAY)
 }
 
-pub fn hour_of(now: i64) -> i64 {
-    now - now.rem_euclid(3600)
-}
-
 /// What a refused request is counted as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -155,25 +151,24 @@ impl Counts {
     }
 }
 
-/// Counts to add to the tenant's row of `hour`.
+/// Counts to add to the tenant's row of `day` (its start, unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flush {
-    pub hour: i64,
+    pub day: i64,
     pub counts: Counts,
 }
 
-/// One isolate's view of one tenant's usage.
+/// One isolate's view of one tenant's usage on one UTC day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// The hour the pending counts belong to (they are kept apart per hour).
-    hour: i64,
+    /// The day the counts below are of.
+    day: i64,
     pending: Counts,
     /// When the oldest pending refusal was counted.
     refused_since: Option<i64>,
-    /// The tenant's writes on `known_day`, all isolates, as storage last told.
+    /// The tenant's writes on `day`, all isolates, as storage last told.
     known: u64,
-    known_day: i64,
-    /// When storage last told (None: never, in this isolate).
+    /// When storage last told, this day (None: not yet).
     synced_at: Option<i64>,
     /// A flush or read is in flight: no second one.
     busy: bool,
@@ -192,18 +187,11 @@ pub enum Action {
 impl Usage {
     /// The tenant's writes today as this isolate knows them (storage's total and its own pending).
     pub fn used(&self, now: i64) -> u64 {
-        let today = day_of(now);
-        let known = if self.known_day == today {
-            self.known
+        if self.day == day_of(now) {
+            self.known + self.pending.writes
         } else {
             0
-        };
-        let pending = if day_of(self.hour) == today {
-            self.pending.writes
-        } else {
-            0
-        };
-        known + pending
+        }
     }
 
     /// May the tenant write more today?
@@ -211,7 +199,7 @@ impl Usage {
         self.used(now) < quota
     }
 
-    /// Counts `writes` admitted at `now`. Returns what must be flushed first when the hour
+    /// Counts `writes` admitted at `now`. Returns what must be flushed first when the day
     /// changed under pending counts.
     pub fn record_writes(&mut self, writes: u64, now: i64) -> Option<Flush> {
         let rolled = self.roll(now);
@@ -229,26 +217,33 @@ impl Usage {
         rolled
     }
 
-    /// Pending counts of an earlier hour leave as a flush of that hour.
+    /// A new day starts from nothing; the pending counts of the day before leave as its flush.
     fn roll(&mut self, now: i64) -> Option<Flush> {
-        let hour = hour_of(now);
-        if self.hour == hour {
+        let day = day_of(now);
+        if self.day == day {
             return None;
         }
         let old = Flush {
-            hour: self.hour,
+            day: self.day,
             counts: self.pending,
         };
-        self.hour = hour;
-        self.pending = Counts::default();
-        self.refused_since = None;
+        *self = Usage {
+            day,
+            busy: self.busy,
+            ..Usage::default()
+        };
         (!old.counts.is_empty()).then_some(old)
     }
 
     /// What to do now: flush when enough writes are pending, when refusals have waited long
-    /// enough, or often when the tenant nears its quota; read the total when this isolate never
-    /// has. Takes the pending counts of a flush (give them back with `failed`).
+    /// enough, or often when the tenant nears its quota; read the total when this isolate has
+    /// not yet today. Takes the pending counts of a flush (give them back with `failed`).
     pub fn next(&mut self, quota: u64, now: i64) -> Action {
+        if let Some(old) = self.roll(now) {
+            // Yesterday's counts are in flight as today's first flush.
+            self.busy = true;
+            return Action::Flush(old);
+        }
         if self.busy {
             return Action::Nothing;
         }
@@ -263,7 +258,7 @@ impl Usage {
         if due && !self.pending.is_empty() {
             self.busy = true;
             let f = Flush {
-                hour: self.hour,
+                day: self.day,
                 counts: self.pending,
             };
             self.pending = Counts::default();
@@ -282,19 +277,20 @@ impl Usage {
         self.refused_since.is_some()
     }
 
-    /// A flush (or read) answered: the tenant's writes on the day of `now`.
-    pub fn synced(&mut self, total_today: u64, now: i64) {
-        self.known = total_today;
-        self.known_day = day_of(now);
-        self.synced_at = Some(now);
+    /// A flush (or read) of `day` answered: the tenant's writes that day.
+    pub fn synced(&mut self, day: i64, total: u64, now: i64) {
         self.busy = false;
+        if day == self.day {
+            self.known = total;
+            self.synced_at = Some(now);
+        }
     }
 
-    /// A flush failed: its counts are pending again (in their own hour, if it is still this one).
+    /// A flush failed: its counts are pending again (if their day is still this one).
     pub fn failed(&mut self, flush: Option<Flush>, now: i64) {
         self.busy = false;
         let Some(f) = flush else { return };
-        if f.hour == self.hour {
+        if f.day == self.day {
             self.pending.add(f.counts);
             if f.counts.rate_limited + f.counts.over_quota > 0 {
                 self.refused_since.get_or_insert(now);
@@ -313,7 +309,7 @@ mod tests {
     fn synced(known: u64) -> Usage {
         let mut u = Usage::default();
         assert_eq!(u.next(1000, NOW), Action::Sync, "a new isolate reads first");
-        u.synced(known, NOW);
+        u.synced(day_of(NOW), known, NOW);
         u
     }
 
@@ -323,7 +319,7 @@ mod tests {
         assert!(u.admits(1000, NOW));
         assert_eq!(u.next(1000, NOW), Action::Sync);
         assert_eq!(u.next(1000, NOW), Action::Nothing, "one at a time");
-        u.synced(999, NOW);
+        u.synced(day_of(NOW), 999, NOW);
         assert!(u.admits(1000, NOW));
         u.record_writes(1, NOW);
         assert!(!u.admits(1000, NOW));
@@ -338,9 +334,9 @@ mod tests {
             u.record_writes(1, NOW + i / 10);
             if let Action::Flush(f) = u.next(quota, NOW + i / 10) {
                 assert_eq!(f.counts.writes, FLUSH_WRITES);
-                assert_eq!(f.hour, hour_of(NOW));
+                assert_eq!(f.day, day_of(NOW));
                 flushes += 1;
-                u.synced(FLUSH_WRITES * flushes, NOW + i / 10);
+                u.synced(f.day, FLUSH_WRITES * flushes, NOW + i / 10);
             }
         }
         assert_eq!(flushes, 1000 / FLUSH_WRITES);
@@ -361,7 +357,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Other isolates wrote meanwhile: the total says the quota is used up.
-        u.synced(1000, NOW + NEAR_QUOTA_SYNC_SECS);
+        u.synced(day_of(NOW), 1000, NOW + NEAR_QUOTA_SYNC_SECS);
         assert!(!u.admits(1000, NOW + NEAR_QUOTA_SYNC_SECS));
         // Far from the quota, a few writes wait for more.
         let mut far = synced(10);
@@ -387,19 +383,29 @@ mod tests {
     }
 
     #[test]
-    fn counts_stay_in_their_hour_and_a_new_day_starts_at_zero() {
+    fn a_new_day_starts_from_nothing_and_yesterday_is_flushed_as_yesterday() {
         let mut u = synced(999);
         u.record_writes(1, NOW);
-        let next_hour = NOW + 3600;
-        let rolled = u
-            .record_writes(3, next_hour)
-            .expect("the old hour's counts");
-        assert_eq!(rolled.hour, hour_of(NOW));
-        assert_eq!(rolled.counts.writes, 1);
-        // Tomorrow: yesterday's total no longer counts.
+        assert!(!u.admits(1000, NOW));
         let tomorrow = day_of(NOW) + SECS_PER_DAY + 60;
-        assert!(u.admits(1000, tomorrow));
-        assert_eq!(u.used(tomorrow), 0);
+        assert!(
+            u.admits(1000, tomorrow),
+            "yesterday's total no longer counts"
+        );
+        let rolled = u.record_writes(3, tomorrow).expect("yesterday's counts");
+        assert_eq!(rolled.day, day_of(NOW));
+        assert_eq!(rolled.counts.writes, 1);
+        assert_eq!(u.used(tomorrow), 3);
+        // An answer about yesterday does not set today's total.
+        u.synced(day_of(NOW), 1000, tomorrow);
+        assert_eq!(u.used(tomorrow), 3);
+        // Without a request in between, the next step flushes yesterday's counts first.
+        let mut v = synced(0);
+        v.record_writes(2, NOW);
+        match v.next(1000, tomorrow) {
+            Action::Flush(f) => assert_eq!((f.day, f.counts.writes), (day_of(NOW), 2)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -303,12 +303,11 @@ pub fn dns_query(resolver: &str, host: &str, rtype: &str) -> OutboundRequest {
     let mut url = String::with_capacity(resolver.len() + host.len() + 16);
     url.push_str(resolver);
     url.push_str(if resolver.contains('?') { "&" } else { "?" });
-    url.extend(
-        form_urlencoded::Serializer::new(String::new())
+    url.push_str(
+        &form_urlencoded::Serializer::new(String::new())
             .append_pair("name", host)
             .append_pair("type", rtype)
-            .finish()
-            .chars(),
+            .finish(),
     );
     OutboundRequest {
         method: super::outbound::Method::Get,

@@ -49,10 +49,28 @@ pub struct Keyring {
     keys: Vec<Key>,
 }
 
+/// The configured keys' texts, current first, read without validating them: what the beacon
+/// Worker derives its signing keys from (the jobs Worker's `Keyring` validates the same text, and
+/// a key it refuses is refused there, loudly).
+pub fn key_texts<'a>(keys: Option<&'a str>, single: Option<&'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = keys
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|e| e.split_once(':'))
+        .map(|(_, text)| text.trim())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if let Some(t) = single
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !out.contains(t))
+    {
+        out.push(t);
+    }
+    out
+}
+
 /// The configured keys as (id, base64 text), current first, validated (ids unique, each 32
 /// bytes). `keys` is TOKEN_ENCRYPTION_KEYS, `single` TOKEN_ENCRYPTION_KEY (either may be unset).
-/// Apart from `Keyring` so the beacon Worker, which only derives signing keys from them, links no
-/// cipher.
 pub fn configured_keys(
     keys: Option<&str>,
     single: Option<&str>,
@@ -351,6 +369,16 @@ mod tests {
         // Listed in both: one key.
         let listed = Keyring::parse(Some(&format!("a:{}", k(7))), Some(&k(7))).unwrap();
         assert_eq!(listed.key_texts().count(), 1);
+        // The beacon's reading of the same configuration: the same texts, in the same order.
+        let (list, single) = (format!("k2:{}, k1:{}", k(8), k(7)), k(7));
+        assert_eq!(
+            key_texts(Some(&list), Some(&single)),
+            Keyring::parse(Some(&list), Some(&single))
+                .unwrap()
+                .key_texts()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(key_texts(None, Some(&single)), [single.as_str()]);
     }
 
     #[test]

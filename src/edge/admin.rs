@@ -23,7 +23,7 @@ pub async fn put_quota(mut req: Request, env: &Env, tenant_id: &str) -> ApiResul
         return Err(ApiError::not_found("tenant"));
     }
     kv::refresh_config(env, tenant_id).await?;
-    let used = d1::usage_today(&db, tenant_id, now_secs()).await?;
+    let used = d1::writes_of_day(&db, tenant_id, admission::day_of(now_secs())).await?;
     Ok(json_response(
         200,
         &json!({"tenant_id": tenant_id, "daily_quota": admission::quota(quota), "default": quota.is_none(), "used_today": used}),

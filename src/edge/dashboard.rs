@@ -370,9 +370,8 @@ pub async fn stats(req: Request, env: &Env) -> ApiResult {
         };
         *slot = Some(slot.unwrap_or(0) + n);
     }
-    // Admission control: refusals in the last 24 h (by hour) and today's writes of the quota.
-    let refused = d1::refusals_since(&db, &tenant_id, now - 24 * 3600).await?;
-    let used_today = d1::usage_today(&db, &tenant_id, now).await?;
+    // Admission control today (UTC): writes of the quota, and requests refused.
+    let today = d1::usage_of_day(&db, &tenant_id, admission::day_of(now)).await?;
     let quota = d1::load_tenant_config(&db, &tenant_id).await?.daily_quota;
     let mut platforms = serde_json::Map::new();
     let (mut delivered, mut failed) = (0u64, 0u64);
@@ -414,10 +413,10 @@ pub async fn stats(req: Request, env: &Env) -> ApiResult {
             "server_side_success_rate": ratio(delivered, delivered + failed),
             "consent_rate": ratio(rows.marketing_visitors as u64, rows.visitors as u64),
             "dedup_rate": ratio(c.duplicates.unwrap_or(0) as u64, received),
-            "rate_limited_24h": refused.rate_limited.unwrap_or(0),
-            "over_quota_24h": refused.over_quota.unwrap_or(0),
+            "rate_limited_today": today.rate_limited,
+            "over_quota_today": today.over_quota,
             "daily_quota": admission::quota(quota),
-            "writes_today": used_today,
+            "writes_today": today.writes,
             "platforms": platforms,
         }),
     ))

@@ -43,6 +43,36 @@ pub fn ads_row(platform: &str, account_id: &str) -> String {
     format!("ads:{platform}:{account_id}")
 }
 
+/// An ads account's token `field`: (tenant, platform, account id) name its row.
+#[cfg(feature = "jobs")]
+pub struct AdsField<'a> {
+    pub tenant_id: &'a str,
+    pub platform: &'a str,
+    pub account_id: &'a str,
+    pub field: &'a str,
+}
+
+#[cfg(feature = "jobs")]
+impl AdsField<'_> {
+    pub fn seal(&self, env: &Env, plain: &str) -> Result<String, ApiError> {
+        let row = ads_row(self.platform, self.account_id);
+        seal(env, plain, &self.at(&row))
+    }
+
+    pub fn open(&self, env: &Env, sealed: &str) -> Result<String, ApiError> {
+        let row = ads_row(self.platform, self.account_id);
+        open(env, sealed, &self.at(&row))
+    }
+
+    fn at<'a>(&'a self, row: &'a str) -> SealedField<'a> {
+        SealedField {
+            tenant_id: self.tenant_id,
+            row,
+            field: self.field,
+        }
+    }
+}
+
 /// A pixel's decrypted credentials, alive only for one request.
 pub fn credentials(env: &Env, row: &PixelRow) -> Result<Credentials, ApiError> {
     let ring = keyring(env)?;
@@ -67,10 +97,9 @@ pub fn credentials(env: &Env, row: &PixelRow) -> Result<Credentials, ApiError> {
 /// ones are signed with the current key.
 fn derived_keys(env: &Env, label: &[u8]) -> Vec<[u8; 32]> {
     let (keys, single) = config::token_encryption_keys(env);
-    crate::core::secrets::configured_keys(keys.as_deref(), single.as_deref())
-        .unwrap_or_default()
+    crate::core::secrets::key_texts(keys.as_deref(), single.as_deref())
         .iter()
-        .map(|(_, text)| crate::core::hash::hmac_sha256(text.as_bytes(), label))
+        .map(|text| crate::core::hash::hmac_sha256(text.as_bytes(), label))
         .collect()
 }
 
@@ -88,11 +117,10 @@ pub fn oauth_state_keys(env: &Env) -> Result<Vec<Vec<u8>>, ApiError> {
         .map(|k| k.to_vec())
         .collect();
     if keys.is_empty() {
-        let (keys, single) = config::token_encryption_keys(env);
-        let why = crate::core::secrets::configured_keys(keys.as_deref(), single.as_deref())
+        // The keyring's error says what is wrong with the configuration.
+        return Err(keyring(env)
             .err()
-            .unwrap_or_default();
-        return Err(ApiError::new(500, "misconfigured", &why));
+            .unwrap_or_else(|| ApiError::new(500, "misconfigured", "no token encryption key")));
     }
     Ok(keys)
 }

@@ -217,18 +217,27 @@ pub async fn accept(
         .collect())
 }
 
+/// A JSON write (events, a consent choice): its body and its caller, admitted (`admission`), or
+/// the 429 to answer.
+async fn admitted_write(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+) -> Result<Result<(Value, TrackingCaller), Response>, ApiError> {
+    let body = read_json(req, MAX_JSON_BYTES).await?;
+    let site_key = body.get("site_key").and_then(Value::as_str);
+    let caller = tracking_caller(req, env, site_key, Scope::Ingest).await?;
+    Ok(match admission::check(req, env, ctx, &caller).await {
+        Ok(()) => Ok((body, caller)),
+        Err(refused) => Err(refused.response()),
+    })
+}
+
 pub async fn events(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> ApiResult {
-    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
-    let caller = tracking_caller(
-        &req,
-        env,
-        body.get("site_key").and_then(Value::as_str),
-        Scope::Ingest,
-    )
-    .await?;
-    if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
-        return Ok(refused.response());
-    }
+    let (body, caller) = match admitted_write(&mut req, env, ctx).await? {
+        Ok(admitted) => admitted,
+        Err(refused) => return Ok(refused),
+    };
     let s = intake(&req, env, &caller, &body, batch).await?;
     admission::admitted(env, ctx, &caller, s.accepted.len() as u64);
     Ok(json_response(
@@ -302,17 +311,10 @@ pub async fn pixel_gif(req: Request, env: &Env, ctx: &Context) -> Response {
 }
 
 pub async fn post_consent(mut req: Request, env: &Env, ctx: &Context) -> ApiResult {
-    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
-    let caller = tracking_caller(
-        &req,
-        env,
-        body.get("site_key").and_then(Value::as_str),
-        Scope::Ingest,
-    )
-    .await?;
-    if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
-        return Ok(refused.response());
-    }
+    let (body, caller) = match admitted_write(&mut req, env, ctx).await? {
+        Ok(admitted) => admitted,
+        Err(refused) => return Ok(refused),
+    };
     let (visitor_id, state) = parse_consent_body(&body, now_secs())?;
     let tenant_id = &caller.config.tenant_id;
     // With the site key a browser records a choice for its own visitor only: one it proves

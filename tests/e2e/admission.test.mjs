@@ -4,11 +4,8 @@
 // table this gateway keeps beyond events.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join, resolve } from "node:path";
 import { startGateway, waitFor, sleep, ADMIN_TOKEN, sha256 } from "./harness.mjs";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 // Requests per 10 s: per tenant and client network (browsers), and per tenant.
 const NETWORK_LIMIT = 6, TENANT_LIMIT = 15;
 let gw;
@@ -18,12 +15,7 @@ before(async () => {
 });
 after(async () => { await gw?.stop(); });
 
-function sql(query) {
-  const cfg = join(gw.dir, "wrangler.toml");
-  const out = execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["d1", "execute", "DB", "--local", "-c", cfg, "--persist-to", gw.dir, "--json", "--command", query],
-    { cwd: ROOT, env: { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
-  return JSON.parse(out.toString())[0].results;
-}
+const sql = (query) => gw.sql(query);
 
 /** A browser event from `ip` on `site`. */
 const browserEvent = (t, site, ip, ev = {}) => gw.req("POST", `/api/v1/tracking/events?site_key=${t.site_key}`,
@@ -78,10 +70,10 @@ test("a burst from one network gets 429 with Retry-After naming the limit; anoth
   // The refusals are counted per tenant in the stats (within ~20 s: counted in the isolate, then flushed).
   const seen = await waitFor(async () => {
     const s = await stats(a);
-    return s.rate_limited_24h >= refused.length + 2 && s;
+    return s.rate_limited_today >= refused.length + 2 && s;
   }, { timeout: 45_000, what: "rate_limited in the stats" });
-  assert.equal(seen.over_quota_24h, 0);
-  assert.equal((await stats(b)).rate_limited_24h, 0, "the other tenant has none");
+  assert.equal(seen.over_quota_today, 0);
+  assert.equal((await stats(b)).rate_limited_today, 0, "the other tenant has none");
 });
 
 test("the tenant rate limit holds across networks, for servers too; another tenant is unaffected", async () => {
@@ -129,7 +121,7 @@ test("a tenant's daily quota (set by the operator) refuses writes past it with 4
   assert.equal(server.status, 429, "the quota is the tenant's, whoever sends");
   assert.equal((await browserEvent(f, "f.example", "192.0.2.50")).status, 202, "another tenant is unaffected");
 
-  const s = await waitFor(async () => { const s = await stats(e); return s.over_quota_24h >= 2 && s; }, { timeout: 45_000, what: "over_quota in the stats" });
+  const s = await waitFor(async () => { const s = await stats(e); return s.over_quota_today >= 2 && s; }, { timeout: 45_000, what: "over_quota in the stats" });
   assert.equal(s.daily_quota, 4);
   assert.equal(s.writes_today, 4);
   // The operator raises it: writes go through again.
@@ -160,7 +152,7 @@ test("the retention job gives every table a rule: consent evidence 3 years after
   assert.equal(await history("v-old"), 1);
   // v-kept chooses again "two years later": its evidence is younger than 3 years at the run.
   sql(`UPDATE consent_records SET created_at = created_at + ${2 * 365 * 86400} WHERE tenant_id = '${h.tenant_id}' AND visitor_id = 'v-kept'`);
-  sql(`INSERT INTO tenant_usage (tenant_id, hour, writes) VALUES ('${h.tenant_id}', ${now - (now % 3600)}, 3)`);
+  sql(`INSERT INTO tenant_usage (tenant_id, day, writes) VALUES ('${h.tenant_id}', ${now - (now % 86400)}, 3)`);
 
   const at = now + 3 * 365 * 86400 + 86400;
   const q = new URLSearchParams({ cron: "15 3 * * *", time: String(at * 1000) });
@@ -170,5 +162,5 @@ test("the retention job gives every table a rule: consent evidence 3 years after
   assert.equal(await history("v-kept"), 1, "a visitor whose last choice is younger keeps all of it");
   assert.equal(await history("v-erased"), 0, "the erasure record goes with it");
   assert.deepEqual(sql(`SELECT visitor_hash FROM erasure_audit WHERE tenant_id = '${h.tenant_id}'`), [], `erasure audit of ${sha256("v-erased")} purged`);
-  assert.deepEqual(sql(`SELECT hour FROM tenant_usage WHERE tenant_id = '${h.tenant_id}'`), []);
+  assert.deepEqual(sql(`SELECT day FROM tenant_usage WHERE tenant_id = '${h.tenant_id}'`), []);
 });

@@ -115,6 +115,12 @@ export async function startGateway(extraVars = {}, { rateLimits = {} } = {}) {
       gw.base = dev.base;
       gw.processGroup = dev.child.pid;
     },
+    /** Reads (or changes) the local D1 directly, the same SQLite workerd uses: for what no API exposes. */
+    sql(query) {
+      const out = execFileSync(WRANGLER, ["d1", "execute", "DB", "--local", "-c", configFile, "--persist-to", dir, "--json", "--command", query],
+        { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      return JSON.parse(out.toString())[0].results;
+    },
     async req(method, path, { body, headers = {}, token } = {}) {
       const h = { ...headers };
       if (token) h.authorization = `Bearer ${token}`;

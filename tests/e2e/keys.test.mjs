@@ -3,11 +3,8 @@
 // each is bound to its row), across redeploys of both Workers on the same storage.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join, resolve } from "node:path";
 import { startGateway, waitFor, sleep, ADMIN_TOKEN } from "./harness.mjs";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const K1 = Buffer.alloc(32, 11).toString("base64"), K2 = Buffer.alloc(32, 22).toString("base64");
 let gw;
 
@@ -15,12 +12,7 @@ let gw;
 before(async () => { gw = await startGateway({ TOKEN_ENCRYPTION_KEY: "", TOKEN_ENCRYPTION_KEYS: `k1:${K1}` }); });
 after(async () => { await gw?.stop(); });
 
-function sql(query) {
-  const cfg = join(gw.dir, "wrangler.toml");
-  const out = execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["d1", "execute", "DB", "--local", "-c", cfg, "--persist-to", gw.dir, "--json", "--command", query],
-    { cwd: ROOT, env: { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
-  return JSON.parse(out.toString())[0].results;
-}
+const sql = (query) => gw.sql(query);
 
 test("an ingest key sends events and consent choices, and nothing else (403 naming its scope)", async () => {
   const t = await gw.tenant(["ingest.example"]);

@@ -3,11 +3,8 @@
 // server-to-server events. (OAuth binding: ads.test.mjs; the failed-auth limiter: admin.test.mjs.)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join, resolve } from "node:path";
 import { startGateway, waitFor, sha256 } from "./harness.mjs";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 let gw, shop;
 const hookBase = () => `http://127.0.0.1:${gw.fake.port}`;
 
@@ -17,13 +14,7 @@ before(async () => {
 });
 after(async () => { await gw?.stop(); });
 
-/** Reads the local D1 directly (the same SQLite workerd uses). */
-function sql(query) {
-  const cfg = join(gw.dir, "wrangler.toml");
-  const out = execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["d1", "execute", "DB", "--local", "-c", cfg, "--persist-to", gw.dir, "--json", "--command", query],
-    { cwd: ROOT, env: { ...process.env, PIXELGATE_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CI: "true" }, stdio: ["ignore", "pipe", "pipe"] });
-  return JSON.parse(out.toString())[0].results;
-}
+const sql = (query) => gw.sql(query);
 
 /** The `name=value` pairs of an answer's Set-Cookie headers. */
 const setCookies = (r) => Object.fromEntries(r.headers.getSetCookie().map((c) => c.split(";")[0].split("=")).map(([k, ...v]) => [k, v.join("=")]));

@@ -273,12 +273,12 @@ fn has_iso_date(run: &str) -> bool {
 pub fn has_jwt(text: &str) -> bool {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .any(|t| {
-            let parts: Vec<&str> = t.split('.').collect();
-            parts.len() == 3
-                && parts[0].starts_with("eyJ")
-                && parts[1].starts_with("eyJ")
-                && parts[0].len() >= 10
-                && parts[1].len() >= 10
+            let mut parts = t.split('.');
+            let json = |p: Option<&str>| p.is_some_and(|p| p.starts_with("eyJ") && p.len() >= 10);
+            json(parts.next())
+                && json(parts.next())
+                && parts.next().is_some()
+                && parts.next().is_none()
         })
 }
 

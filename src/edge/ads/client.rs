@@ -9,7 +9,6 @@ use crate::core::ads::meta_insights::CallBudget;
 use crate::core::ads::oauth::{self, OAuthClient};
 use crate::core::ads::{AdsPlatform, ApiFailure};
 use crate::core::outbound::{InboundResponse, OutboundRequest};
-use crate::core::secrets::SealedField;
 use crate::edge::store::ads::{self as store, AccountRow};
 use crate::edge::{config, fetch, now_secs, secrets, ApiError};
 
@@ -92,18 +91,14 @@ pub(super) fn open_token(
     sealed: &str,
     field: &str,
 ) -> Result<String, ApiFailure> {
-    let row = secrets::ads_row(&account.platform, &account.account_id);
-    let at = SealedField {
-        tenant_id: &account.tenant_id,
-        row: &row,
-        field,
-    };
-    secrets::open(env, sealed, &at).map_err(|e| match e.code {
-        "secret_unreadable" => ApiFailure::AuthInvalid {
-            reason: format!("stored token unreadable: {}", e.message),
-        },
-        _ => ApiFailure::Permanent { reason: e.message },
-    })
+    token_field(account, field)
+        .open(env, sealed)
+        .map_err(|e| match e.code {
+            "secret_unreadable" => ApiFailure::AuthInvalid {
+                reason: format!("stored token unreadable: {}", e.message),
+            },
+            _ => ApiFailure::Permanent { reason: e.message },
+        })
 }
 
 /// A new access token of `account`, sealed for its row.
@@ -112,13 +107,17 @@ pub(super) fn seal_access_token(
     account: &AccountRow,
     token: &str,
 ) -> Result<String, ApiError> {
-    let row = secrets::ads_row(&account.platform, &account.account_id);
-    let at = SealedField {
+    token_field(account, "access_token").seal(env, token)
+}
+
+/// Where `account`'s token `field` is sealed.
+fn token_field<'a>(account: &'a AccountRow, field: &'a str) -> secrets::AdsField<'a> {
+    secrets::AdsField {
         tenant_id: &account.tenant_id,
-        row: &row,
-        field: "access_token",
-    };
-    secrets::seal(env, token, &at)
+        platform: &account.platform,
+        account_id: &account.account_id,
+        field,
+    }
 }
 
 /// The token to call the platform with; refreshes Google's one-hour access token when due.

@@ -18,7 +18,6 @@ use crate::core::ads::oauth::{self, OAuthState, TokenGrant};
 use crate::core::ads::oauth_pages;
 use crate::core::ads::{AdsPlatform, ApiFailure};
 use crate::core::cookies::{clear_cookie, set_cookie, CookieScope};
-use crate::core::secrets::SealedField;
 use crate::edge::auth::tenant_of_api_key;
 use crate::edge::cookies::{request_cookies, with_cookies};
 use crate::edge::request::{header, query_map, read_bytes, MAX_SETTINGS_BYTES};
@@ -284,15 +283,15 @@ pub(super) async fn oauth_confirm(mut req: Request, env: &Env, platform: AdsPlat
     let mut connected = Vec::new();
     for info in &infos {
         // Sealed for each account's own row: one account's ciphertext opens nowhere else.
-        let row_key = secrets::ads_row(platform.as_str(), &info.account_id);
-        let at = |field| SealedField {
+        let at = |field| secrets::AdsField {
             tenant_id: &row.tenant_id,
-            row: &row_key,
+            platform: platform.as_str(),
+            account_id: &info.account_id,
             field,
         };
-        let access_enc = secrets::seal(env, &grant.access_token, &at("access_token"))?;
+        let access_enc = at("access_token").seal(env, &grant.access_token)?;
         let refresh_enc = match &grant.refresh_token {
-            Some(r) => Some(secrets::seal(env, r, &at("refresh_token"))?),
+            Some(r) => Some(at("refresh_token").seal(env, r)?),
             None => None,
         };
         let account = store::connect_account(

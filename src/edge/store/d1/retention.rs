@@ -3,6 +3,7 @@
 //! notification log and the usage counters. Large deletes go in slices, so no statement holds the
 //! database long.
 
+use wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use super::{n, run, s};
@@ -14,92 +15,81 @@ const SLICE: i64 = 5_000;
 /// At most this many slices per table per run (the next run continues).
 const MAX_SLICES: usize = 40;
 
-/// What a run deleted, by table.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Purged {
-    pub consent_records: u64,
-    pub erasure_audit: u64,
-    pub ads_oauth_states: u64,
-    pub ads_alerts: u64,
-    pub ads_daily_metrics: u64,
-    pub ads_campaigns: u64,
-    pub ads_audience_members: u64,
-    pub tenant_usage: u64,
+/// Each table's rule: its name, and a delete of at most `?2` rows older than the cutoff `?1`.
+const RULES: [(&str, &str); 8] = [
+    // Every record of a visitor whose latest choice is older than the consent retention.
+    (
+        "consent_records",
+        "DELETE FROM consent_records WHERE id IN (
+           SELECT c.id FROM consent_records c WHERE c.created_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM consent_records l WHERE l.tenant_id = c.tenant_id
+                               AND l.visitor_id = c.visitor_id AND l.created_at >= ?1)
+           LIMIT ?2)",
+    ),
+    (
+        "erasure_audit",
+        "DELETE FROM erasure_audit WHERE id IN (SELECT id FROM erasure_audit WHERE erased_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "ads_oauth_states",
+        "DELETE FROM ads_oauth_states WHERE nonce IN (SELECT nonce FROM ads_oauth_states WHERE expires_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "ads_alerts",
+        "DELETE FROM ads_alerts WHERE id IN (SELECT id FROM ads_alerts WHERE created_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "ads_daily_metrics",
+        "DELETE FROM ads_daily_metrics WHERE rowid IN (SELECT rowid FROM ads_daily_metrics WHERE date < ?1 LIMIT ?2)",
+    ),
+    (
+        "ads_campaigns",
+        "DELETE FROM ads_campaigns WHERE rowid IN (SELECT rowid FROM ads_campaigns WHERE updated_at < ?1 LIMIT ?2)",
+    ),
+    // Members of audiences that no longer exist (the cutoff does not apply).
+    (
+        "ads_audience_members",
+        "DELETE FROM ads_audience_members WHERE rowid IN (
+           SELECT m.rowid FROM ads_audience_members m
+           WHERE ?1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ads_audiences a WHERE a.id = m.audience_id) LIMIT ?2)",
+    ),
+    (
+        "tenant_usage",
+        "DELETE FROM tenant_usage WHERE (tenant_id, day) IN (SELECT tenant_id, day FROM tenant_usage WHERE day < ?1 LIMIT ?2)",
+    ),
+];
+
+/// The cutoff of each rule, in `RULES`' order.
+fn cutoffs(c: &Cutoffs) -> [JsValue; 8] {
+    [
+        n(c.consent),
+        n(c.erasure_audit),
+        n(c.oauth_states),
+        n(c.notifications),
+        s(&c.ads_metrics_date),
+        n(c.ads_campaigns),
+        n(0),
+        n(c.usage),
+    ]
 }
 
-async fn sliced(
+/// Applies every rule; answers the rows deleted per table.
+pub async fn purge_aged(
     db: &D1Database,
-    sql: &str,
-    args: &[wasm_bindgen::JsValue],
-) -> Result<u64, ApiError> {
-    let mut total = 0;
-    for _ in 0..MAX_SLICES {
-        let deleted = run(db, sql, args).await?;
-        total += deleted;
-        if (deleted as i64) < SLICE {
-            break;
+    c: &Cutoffs,
+) -> Result<Vec<(&'static str, u64)>, ApiError> {
+    let mut purged = Vec::with_capacity(RULES.len());
+    for ((table, sql), cutoff) in RULES.iter().zip(cutoffs(c)) {
+        let args = [cutoff, n(SLICE)];
+        let mut total = 0;
+        for _ in 0..MAX_SLICES {
+            let deleted = run(db, sql, &args).await?;
+            total += deleted;
+            if (deleted as i64) < SLICE {
+                break;
+            }
         }
+        purged.push((*table, total));
     }
-    Ok(total)
-}
-
-pub async fn purge_aged(db: &D1Database, c: &Cutoffs) -> Result<Purged, ApiError> {
-    let slice = n(SLICE);
-    Ok(Purged {
-        // Every record of a visitor whose latest choice is older than the consent retention.
-        consent_records: sliced(
-            db,
-            "DELETE FROM consent_records WHERE id IN (
-               SELECT c.id FROM consent_records c WHERE c.created_at < ?1
-                 AND NOT EXISTS (SELECT 1 FROM consent_records l WHERE l.tenant_id = c.tenant_id
-                                   AND l.visitor_id = c.visitor_id AND l.created_at >= ?1)
-               LIMIT ?2)",
-            &[n(c.consent), slice.clone()],
-        )
-        .await?,
-        erasure_audit: sliced(
-            db,
-            "DELETE FROM erasure_audit WHERE id IN (SELECT id FROM erasure_audit WHERE erased_at < ?1 LIMIT ?2)",
-            &[n(c.erasure_audit), slice.clone()],
-        )
-        .await?,
-        ads_oauth_states: run(
-            db,
-            "DELETE FROM ads_oauth_states WHERE expires_at < ?1",
-            &[n(c.oauth_states)],
-        )
-        .await?,
-        ads_alerts: sliced(
-            db,
-            "DELETE FROM ads_alerts WHERE id IN (SELECT id FROM ads_alerts WHERE created_at < ?1 LIMIT ?2)",
-            &[n(c.notifications), slice.clone()],
-        )
-        .await?,
-        ads_daily_metrics: sliced(
-            db,
-            "DELETE FROM ads_daily_metrics WHERE rowid IN (SELECT rowid FROM ads_daily_metrics WHERE date < ?1 LIMIT ?2)",
-            &[s(&c.ads_metrics_date), slice.clone()],
-        )
-        .await?,
-        ads_campaigns: run(
-            db,
-            "DELETE FROM ads_campaigns WHERE updated_at < ?1",
-            &[n(c.ads_campaigns)],
-        )
-        .await?,
-        ads_audience_members: sliced(
-            db,
-            "DELETE FROM ads_audience_members WHERE rowid IN (
-               SELECT m.rowid FROM ads_audience_members m
-               WHERE NOT EXISTS (SELECT 1 FROM ads_audiences a WHERE a.id = m.audience_id) LIMIT ?1)",
-            &[slice.clone()],
-        )
-        .await?,
-        tenant_usage: sliced(
-            db,
-            "DELETE FROM tenant_usage WHERE (tenant_id, hour) IN (SELECT tenant_id, hour FROM tenant_usage WHERE hour < ?1 LIMIT ?2)",
-            &[n(c.usage), slice],
-        )
-        .await?,
-    })
+    Ok(purged)
 }
