@@ -135,6 +135,8 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
     }
     match (method, segments.as_slice()) {
         (Get, ["healthz"]) => Ok(healthy()),
+        (Get, ["internal", "meter"]) => super::meter::serve(req, env).await,
+
         // The same answer after reading whatever was posted: the cheapest POST this Worker
         // serves, which the bench compares the event endpoint with (same body, same path
         // through the runtime, none of the work).

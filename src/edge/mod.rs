@@ -21,6 +21,7 @@ pub mod demo;
 pub mod durable;
 pub mod error;
 pub mod http;
+pub mod meter;
 #[cfg(feature = "jobs")]
 pub mod queue;
 pub mod request;
