@@ -1,9 +1,11 @@
 //! The functional core: pure Rust, no `worker` types, tested natively with `cargo test`.
 pub mod ads;
+pub mod attribution;
 pub mod audit;
 pub mod banner;
 pub mod calendar;
 pub mod consent;
+pub mod conversion;
 pub mod cookies;
 pub mod destinations;
 pub mod event;
@@ -22,5 +24,6 @@ pub mod shard;
 pub mod stats;
 pub mod tenant;
 pub mod text;
+pub mod timezone;
 pub mod trail;
 pub mod weburl;

@@ -33,6 +33,8 @@ pub fn platform_config(env: &Env) -> PlatformConfig {
         linkedin_version: var(env, "LINKEDIN_VERSION").unwrap_or(d.linkedin_version),
         tiktok_api_base: var(env, "TIKTOK_API_BASE").unwrap_or(d.tiktok_api_base),
         google_ads_api_base: var(env, "GOOGLE_ADS_API_BASE").unwrap_or(d.google_ads_api_base),
+        google_ads_api_version: var(env, "GOOGLE_ADS_API_VERSION")
+            .unwrap_or_else(|| DEFAULT_GOOGLE_ADS_API_VERSION.into()),
     }
 }
 

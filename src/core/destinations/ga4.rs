@@ -610,6 +610,7 @@ mod tests {
             access_token: None,
             api_secret: Some("sec/ret+1".into()),
             test_event_code: None,
+            settings: Default::default(),
         }
     }
 

@@ -325,6 +325,7 @@ mod tests {
             access_token: Some("AQVtoken".into()),
             api_secret: None,
             test_event_code: None,
+            settings: Default::default(),
         }
     }
 
