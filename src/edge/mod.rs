@@ -36,6 +36,8 @@ pub mod ads;
 #[cfg(feature = "jobs")]
 pub mod audit;
 #[cfg(feature = "jobs")]
+pub mod conversions;
+#[cfg(feature = "jobs")]
 pub mod dashboard;
 #[cfg(feature = "jobs")]
 pub mod delivery;

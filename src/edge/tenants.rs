@@ -324,7 +324,7 @@ pub async fn verify_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = d1::get_pixel(&db, &tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("pixel"))?;
-    let result = super::health::verify(env, &row).await?;
+    let result = super::health::verify(env, &tenant_id, &row).await?;
     d1::record_verify(&db, &tenant_id, id, &result, now_secs()).await?;
     Ok(json_response(200, &result))
 }

@@ -33,6 +33,40 @@ pub mod jobs;
 mod oauth;
 mod reports;
 
+/// The OAuth access token (refreshed when due) and manager account of the tenant's connected
+/// Google Ads account for `customer_id`, else of its first connected Google Ads account (a manager
+/// account reaches its clients), for the Google Ads conversions destination. `Ok(Err(why))` when
+/// none is usable (none connected, the grant revoked); `Err` when our own storage failed.
+pub async fn google_upload_token(
+    env: &Env,
+    tenant_id: &str,
+    customer_id: &str,
+) -> Result<Result<(String, Option<String>), String>, ApiError> {
+    let db = crate::edge::bindings::db(env)?;
+    let account = match crate::edge::store::ads::account_by_id(&db, tenant_id, customer_id).await? {
+        Some(a) if a.platform() == AdsPlatform::Google => Some(a),
+        _ => crate::edge::store::ads::list_accounts(&db, tenant_id)
+            .await?
+            .into_iter()
+            .find(|a| a.platform() == AdsPlatform::Google),
+    };
+    let Some(account) = account else {
+        return Ok(Err("no Google Ads account is connected".into()));
+    };
+    match client::access_token(env, &db, &account).await {
+        Ok(token) => Ok(Ok((token, account.login_customer_id.clone()))),
+        Err(client::RunError::Failed(
+            f @ (ApiFailure::Retryable { .. } | ApiFailure::RateLimited { .. }),
+        )) => Err(ApiError::new(
+            503,
+            "unavailable",
+            &format!("Google OAuth token refresh: {}", f.reason()),
+        )),
+        Err(client::RunError::Failed(f)) => Ok(Err(f.reason().to_string())),
+        Err(client::RunError::Deferred(_)) => Ok(Err("the account's calls are deferred".into())),
+    }
+}
+
 /// `/api/v1/ads/...`: `rest` is what follows `ads`.
 pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
     use worker::Method::*;
