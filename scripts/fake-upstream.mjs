@@ -109,6 +109,22 @@ export function startFakeUpstream(port = 0) {
     }
     // Google Ads.
     if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) return ok({ resourceNames: ["customers/2222222222"] });
+    // Google Ads click conversions: every row uploaded (script partial failures with /__script).
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+):uploadClickConversions$/)) && method === "POST") {
+      const b = JSON.parse(body || "{}");
+      if (b.validateOnly) return ok({});
+      const results = (b.conversions || []).map((c) => ({ gclid: c.gclid, gbraid: c.gbraid, wbraid: c.wbraid, conversionAction: c.conversionAction, conversionDateTime: c.conversionDateTime }));
+      return ok({ results, jobId: String(++adsCounter) });
+    }
+    // Meta Lead Ads: a page's token (read with the user token), a lead's answers (with the page's).
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && url.searchParams.get("fields") === "access_token") {
+      return ok({ id: m[1], access_token: `EAApage-${m[1]}` });
+    }
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && (url.searchParams.get("fields") || "").includes("field_data")) {
+      return ok({ id: m[1], created_time: new Date(Date.now() - 60000).toISOString().slice(0, 19) + "+0000", ad_id: "6000000001", form_id: "7000000001",
+        field_data: [{ name: "email", values: [`Lead-${m[1]}@Example.com`] }, { name: "full_name", values: ["Lea Lead"] },
+          { name: "phone_number", values: ["+34600000000"] }, { name: "how_soon", values: ["this week"] }] });
+    }
     if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/googleAds:searchStream$/))) {
       const customer = m[1];
       const q = JSON.parse(body || "{}").query || "";

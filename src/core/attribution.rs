@@ -30,9 +30,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::calendar::SECS_PER_DAY;
-use super::event::{ClickIds, Event};
+use super::ads::kpi::DailyMetrics;
+use super::ads::micros_to_units;
+use super::calendar::{Date, DateRange, SECS_PER_DAY};
+use super::event::{ClickIds, Event, FieldError};
 use super::platform::EventName;
 use super::weburl::{query_pairs, url_host};
 
@@ -440,6 +443,102 @@ pub struct Report {
     pub by_channel: Vec<Row>,
     pub by_source_medium: Vec<Row>,
     pub by_campaign: Vec<Row>,
+}
+
+/// The default lookback window, and the longest a tenant may set (the Google Ads click window).
+pub const DEFAULT_LOOKBACK_DAYS: u32 = 30;
+pub const MAX_LOOKBACK_DAYS: u32 = 90;
+/// The longest period one report covers.
+pub const MAX_REPORT_DAYS: i64 = 366;
+
+/// `PUT /api/v1/attribution/settings {lookback_days}`.
+pub fn parse_settings(body: &Value) -> Result<u32, FieldError> {
+    body.get("lookback_days")
+        .and_then(Value::as_u64)
+        .filter(|d| (1..=u64::from(MAX_LOOKBACK_DAYS)).contains(d))
+        .map(|d| d as u32)
+        .ok_or_else(|| {
+            FieldError::new(
+                "lookback_days",
+                "must be a whole number of days from 1 to 90",
+            )
+        })
+}
+
+/// `model` (first|last|linear|time_decay|position, default last), `from` and `to` (YYYY-MM-DD,
+/// inclusive; the last 30 days by default), `conversion` (an event name, default purchase).
+pub fn parse_report_query(
+    q: &BTreeMap<String, String>,
+    now: i64,
+    lookback_days: u32,
+) -> Result<(ReportQuery, DateRange), FieldError> {
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let model = match get("model") {
+        None => Model::Last,
+        Some(m) => Model::parse(m).ok_or_else(|| {
+            FieldError::new(
+                "model",
+                "must be one of first, last, linear, time_decay, position",
+            )
+        })?,
+    };
+    let date = |k: &str| -> Result<Option<Date>, FieldError> {
+        get(k)
+            .map(|v| Date::parse(v).ok_or_else(|| FieldError::new(k, "must be a date YYYY-MM-DD")))
+            .transpose()
+    };
+    let today = Date::from_unix(now);
+    let to = date("to")?.unwrap_or(today);
+    let from = date("from")?.unwrap_or(to.add_days(-29));
+    let range =
+        DateRange::new(from, to).ok_or_else(|| FieldError::new("to", "must not be before from"))?;
+    if range.len_days() > MAX_REPORT_DAYS {
+        return Err(FieldError::new("from", "a report covers at most 366 days"));
+    }
+    let conversion = get("conversion").unwrap_or("purchase");
+    let name = EventName::parse(conversion);
+    let conversion = if name == EventName::Custom {
+        let valid = conversion.len() <= 40
+            && conversion
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(FieldError::new(
+                "conversion",
+                "must be an event name such as purchase, lead or qualified_lead",
+            ));
+        }
+        conversion.to_string()
+    } else {
+        name.as_str().to_string()
+    };
+    Ok((
+        ReportQuery {
+            model,
+            from: from.start_unix(),
+            to: to.add_days(1).start_unix(),
+            conversion,
+            lookback_secs: i64::from(lookback_days) * SECS_PER_DAY,
+        },
+        range,
+    ))
+}
+
+/// Spend per campaign over synced campaign-days (all accounts and platforms).
+pub fn campaign_spend(rows: &[DailyMetrics]) -> Vec<CampaignSpend> {
+    let mut by: BTreeMap<(String, String), CampaignSpend> = BTreeMap::new();
+    for r in rows {
+        let e = by
+            .entry((r.campaign_id.clone(), r.currency.clone()))
+            .or_insert_with(|| CampaignSpend {
+                campaign_id: r.campaign_id.clone(),
+                campaign_name: r.campaign_name.clone(),
+                spend: 0.0,
+                currency: r.currency.clone(),
+            });
+        e.spend += micros_to_units(r.metrics.spend_micros);
+    }
+    by.into_values().collect()
 }
 
 fn round(x: f64) -> f64 {
@@ -882,6 +981,58 @@ mod tests {
             .find(|row| row.key["source"] == "google" && row.key["medium"] == "organic")
             .unwrap();
         assert_eq!(sm.revenue, 50.0);
+    }
+
+    #[test]
+    fn report_query_and_settings() {
+        let q = |pairs: &[(&str, &str)]| {
+            parse_report_query(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                T0,
+                30,
+            )
+        };
+        let (d, range) = q(&[]).unwrap();
+        assert_eq!((d.model, d.conversion.as_str()), (Model::Last, "purchase"));
+        assert_eq!(range.len_days(), 30);
+        assert_eq!(d.to - d.from, 30 * DAY);
+        assert_eq!(d.lookback_secs, 30 * DAY);
+        let (d, _) = q(&[
+            ("model", "time_decay"),
+            ("from", "2025-01-01"),
+            ("to", "2025-01-31"),
+            ("conversion", "Lead"),
+        ])
+        .unwrap();
+        assert_eq!((d.model, d.conversion.as_str()), (Model::TimeDecay, "lead"));
+        assert_eq!(d.from, 1_735_689_600);
+        for (k, v) in [
+            ("model", "u_shape"),
+            ("from", "2025-13-01"),
+            ("to", "x"),
+            ("conversion", "a b"),
+        ] {
+            assert_eq!(q(&[(k, v)]).unwrap_err().field, k);
+        }
+        assert_eq!(
+            q(&[("from", "2025-02-01"), ("to", "2025-01-01")])
+                .unwrap_err()
+                .field,
+            "to"
+        );
+        assert_eq!(
+            parse_settings(&serde_json::json!({"lookback_days": 14})),
+            Ok(14)
+        );
+        assert_eq!(
+            parse_settings(&serde_json::json!({"lookback_days": 0}))
+                .unwrap_err()
+                .field,
+            "lookback_days"
+        );
     }
 
     #[test]

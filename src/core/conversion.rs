@@ -26,7 +26,6 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::audit::decode_cursor;
 use super::calendar::Date;
 use super::event::{
     parse_event, valid_id, ConversionContext, ConversionSource, FieldError, IntakeContext, Parsed,
@@ -427,40 +426,27 @@ pub struct ListQuery {
     pub before: Option<i64>,
 }
 
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 200;
-
-/// `status`, `name`, `limit` (1-200, 50), `cursor`; empty counts as absent.
+/// `status`, `name`, and the delivery log's paging (`limit` 1-200, 50 by default, `cursor`);
+/// empty counts as absent.
 pub fn parse_list_query(q: &BTreeMap<String, String>) -> Result<ListQuery, FieldError> {
-    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let status = get("status")
+    let mut rest = q.clone();
+    let status = rest
+        .remove("status")
+        .filter(|s| !s.is_empty())
         .map(|s| {
             STATUSES.into_iter().find(|x| *x == s).ok_or_else(|| {
                 FieldError::new("status", format!("must be one of {}", STATUSES.join(", ")))
             })
         })
         .transpose()?;
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| FieldError::new("limit", "must be an integer from 1 to 200"))?,
-    };
-    let before = get("cursor")
-        .map(|c| {
-            decode_cursor(c).ok_or_else(|| {
-                FieldError::new("cursor", "is not a cursor this endpoint gave (next_cursor)")
-            })
-        })
-        .transpose()?;
-    let name = get("name").map(str::to_string);
+    let name = rest.remove("name").filter(|n| !n.is_empty());
+    rest.remove("pixel_id");
+    let page = super::audit::parse_list_query(&rest)?;
     Ok(ListQuery {
         status,
         name,
-        limit,
-        before,
+        limit: page.limit,
+        before: page.before,
     })
 }
 

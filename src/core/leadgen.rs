@@ -21,12 +21,76 @@
 //!   `webhooks`). The answers are never stored: a lead the CRM did not take is fetched again when
 //!   Meta re-sends the notification (the webhook answers 503 so that it does).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::ads::AdsConfig;
 use super::calendar::Date;
+use super::event::FieldError;
 use super::outbound::{json_text, InboundResponse, Method, OutboundRequest};
 use super::webhooks::signature_header;
+
+/// `PUT /api/v1/integrations/meta-leads`, validated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadSettings {
+    pub page_ids: Vec<String>,
+    /// Where each lead's answers are forwarded (signed); none: leads are only counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm_webhook_url: Option<String>,
+    /// The tenant's forms collect marketing consent: leads are sent to the ad platforms as
+    /// consented (else the tenant's default consent policy decides).
+    #[serde(default)]
+    pub marketing_consent: bool,
+}
+
+/// `{page_ids:[…], crm_webhook_url?, marketing_consent?}`; the URL follows the webhook rules.
+pub fn parse_settings(body: &Value, allow_loopback: bool) -> Result<LeadSettings, FieldError> {
+    let ids = body
+        .get("page_ids")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty() && a.len() <= 50)
+        .ok_or_else(|| FieldError::new("page_ids", "must list 1 to 50 Facebook page ids"))?;
+    let mut page_ids = Vec::new();
+    for (i, v) in ids.iter().enumerate() {
+        let p = id(Some(v)).ok_or_else(|| {
+            FieldError::new(
+                format!("page_ids[{i}]"),
+                "must be a Facebook page id (digits)",
+            )
+        })?;
+        if !page_ids.contains(&p) {
+            page_ids.push(p);
+        }
+    }
+    let crm_webhook_url = match body.get("crm_webhook_url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(u)) => Some(
+            super::health::validate_webhook_url(u, allow_loopback)
+                .map_err(|rule| FieldError::new("crm_webhook_url", rule))?,
+        ),
+        Some(_) => {
+            return Err(FieldError::new(
+                "crm_webhook_url",
+                "must be a string (an https:// URL)",
+            ))
+        }
+    };
+    let marketing_consent = match body.get("marketing_consent") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(FieldError::new(
+                "marketing_consent",
+                "must be true or false",
+            ))
+        }
+    };
+    Ok(LeadSettings {
+        page_ids,
+        crm_webhook_url,
+        marketing_consent,
+    })
+}
 
 /// One `leadgen` change of a notification.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,6 +403,35 @@ mod tests {
             lead_conversion(change, &l, NOW, true)["consent"]["marketing"],
             true
         );
+    }
+
+    #[test]
+    fn settings() {
+        let s = parse_settings(
+            &json!({"page_ids": ["1111", 2222, "1111"], "crm_webhook_url": "https://crm.example/hook"}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(s.page_ids, ["1111", "2222"]);
+        assert!(!s.marketing_consent);
+        for (body, field) in [
+            (json!({}), "page_ids"),
+            (json!({"page_ids": ["abc"]}), "page_ids[0]"),
+            (
+                json!({"page_ids": ["1"], "crm_webhook_url": "http://10.0.0.1/x"}),
+                "crm_webhook_url",
+            ),
+            (
+                json!({"page_ids": ["1"], "marketing_consent": "yes"}),
+                "marketing_consent",
+            ),
+        ] {
+            assert_eq!(
+                parse_settings(&body, false).unwrap_err().field,
+                field,
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,21 @@
 
 use serde_json::{json, Map, Value};
 
+use super::event::FieldError;
 use super::jsonmap::pick;
+
+/// `PUT /api/v1/integrations/stripe {webhook_secret}`: the endpoint's signing secret.
+pub fn parse_settings(body: &Value) -> Result<String, FieldError> {
+    match body.get("webhook_secret").and_then(Value::as_str).map(str::trim) {
+        Some(s) if s.starts_with("whsec_") && s.len() <= 200 && !s.contains(char::is_whitespace) => {
+            Ok(s.to_string())
+        }
+        _ => Err(FieldError::new(
+            "webhook_secret",
+            "must be the webhook endpoint's signing secret from the Stripe dashboard (whsec_…, no spaces)",
+        )),
+    }
+}
 
 const ZERO_DECIMAL: [&str; 16] = [
     "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",

@@ -25,6 +25,7 @@ use super::store::d1::{self, PixelRow};
 use super::store::kv;
 use super::tracking::{accept, Admission};
 use super::{ads, audit, bindings, config, json_response, now_secs, secrets, ApiError, ApiResult};
+use crate::core::ads::AdsPlatform;
 use crate::core::audit::encode_cursor;
 use crate::core::conversion::{
     parse_batch, parse_conversion, parse_list_query, summarize, Conversion, MAX_BODY_BYTES,
@@ -326,7 +327,7 @@ pub async fn credentials(
     }
     let developer_token = config::google_ads_developer_token(env);
     creds.api_secret = (!developer_token.is_empty()).then_some(developer_token);
-    match ads::google_upload_token(env, tenant_id, &row.pixel_id).await? {
+    match ads::connected_token(env, tenant_id, AdsPlatform::Google, Some(&row.pixel_id)).await? {
         Ok((token, login)) => {
             creds.access_token = Some(token);
             if creds.settings.login_customer_id.is_none() {

@@ -284,6 +284,15 @@ async fn deliver_group(
     for unit in plan_units(&jobs) {
         let deliveries: Vec<_> = unit.iter().map(|&i| jobs[i].delivery.clone()).collect();
         let plan = dest.plan(&cfg, &creds, &deliveries, now);
+        for (i, window) in &plan.skipped {
+            updates.push((
+                unit[*i],
+                DeliveryStatus::Skipped,
+                Some(window.clone()),
+                None,
+                None,
+            ));
+        }
         for (i, reason) in &plan.rejected {
             out.push(JobOutcome::settled(
                 &jobs[unit[*i]],

@@ -34,6 +34,8 @@ pub mod tracking;
 #[cfg(feature = "jobs")]
 pub mod ads;
 #[cfg(feature = "jobs")]
+pub mod attribution;
+#[cfg(feature = "jobs")]
 pub mod audit;
 #[cfg(feature = "jobs")]
 pub mod conversions;
@@ -46,9 +48,13 @@ pub mod fetch;
 #[cfg(feature = "jobs")]
 pub mod health;
 #[cfg(feature = "jobs")]
+pub mod integrations;
+#[cfg(feature = "jobs")]
 pub mod scheduled;
 #[cfg(feature = "jobs")]
 pub mod tenants;
+#[cfg(feature = "jobs")]
+pub mod webhooks;
 // The beacon Worker's way to them.
 #[cfg(not(feature = "jobs"))]
 pub mod jobs;

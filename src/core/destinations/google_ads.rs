@@ -95,16 +95,17 @@ impl GoogleAds {
             .map(String::as_str)
     }
 
-    fn reject_reason(&self, creds: &Credentials, ev: &DeliveryEvent, now: i64) -> Option<String> {
+    fn too_old(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        (ev.event.event_time < now - MAX_EVENT_AGE_SECS).then(|| "event_time is older than 90 days; Google Ads takes click conversions within the 90-day click-through window at most".into())
+    }
+
+    fn reject_reason(&self, creds: &Credentials, ev: &DeliveryEvent) -> Option<String> {
         let e = &ev.event;
         if self.action(creds, ev).is_none() {
             return Some(format!(
                 "no Google Ads conversion action is set for {} (the pixel's settings.conversion_actions)",
                 e.display_name()
             ));
-        }
-        if e.event_time < now - MAX_EVENT_AGE_SECS {
-            return Some("event_time is older than 90 days; Google Ads takes click conversions within the 90-day click-through window at most".into());
         }
         if ev.mode == DeliveryMode::Limited {
             return Some("Google Ads needs a click id or a hashed email or phone; limited-data mode sends no identifier".into());
@@ -290,7 +291,11 @@ impl Destination for GoogleAds {
             .and_then(TimeZone::parse)
             .unwrap_or(TimeZone::UTC);
         let mut plan = Plan::default();
-        let sendable = plan.screen(events, |ev| self.reject_reason(creds, ev, now));
+        let sendable = plan.screen_window(
+            events,
+            |ev| self.too_old(ev, now),
+            |ev| self.reject_reason(creds, ev),
+        );
         for chunk in sendable.chunks(MAX_CONVERSIONS_PER_REQUEST) {
             let mut body = String::with_capacity(600 * chunk.len());
             let mut o = JsonObject::new(&mut body);
@@ -600,11 +605,12 @@ mod tests {
             NOW + 2 * 86_400,
         );
         assert!(plan.requests.is_empty());
+        assert_eq!(plan.skipped.len(), 1);
+        assert!(plan.skipped[0].1.contains("90 days"));
         let reasons: Vec<&str> = plan.rejected.iter().map(|(_, r)| r.as_str()).collect();
-        assert!(reasons[0].contains("90 days"), "{reasons:?}");
-        assert!(reasons[1].contains("gclid"));
-        assert!(reasons[2].contains("signup"));
-        assert!(reasons[3].contains("limited-data"));
+        assert!(reasons[0].contains("gclid"), "{reasons:?}");
+        assert!(reasons[1].contains("signup"));
+        assert!(reasons[2].contains("limited-data"));
         let mut c = creds();
         c.access_token = None;
         let plan = GoogleAds.plan(&PlatformConfig::default(), &c, &events[..1], NOW);

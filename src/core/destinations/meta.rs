@@ -97,18 +97,22 @@ impl Meta {
         }
     }
 
-    fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+    /// Outside the window of the event's `action_source`.
+    fn too_old(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
         let e = &ev.event;
         let source = action_source(e);
         if source == "physical_store" {
-            if e.event_time < now - MAX_STORE_EVENT_AGE_SECS {
-                return Some("event_time is older than 62 days; Meta only accepts physical_store events from the last 62 days".into());
-            }
-        } else if e.event_time < now - MAX_EVENT_AGE_SECS {
-            return Some(format!(
-                "event_time is older than 7 days; Meta only accepts {source} events from the last 7 days"
-            ));
+            (e.event_time < now - MAX_STORE_EVENT_AGE_SECS).then(|| "event_time is older than 62 days; Meta only accepts physical_store events from the last 62 days".into())
+        } else {
+            (e.event_time < now - MAX_EVENT_AGE_SECS).then(|| {
+                format!("event_time is older than 7 days; Meta only accepts {source} events from the last 7 days")
+            })
         }
+    }
+
+    fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        let e = &ev.event;
+        let source = action_source(e);
         if e.event_time > now + FUTURE_SLACK_SECS {
             return Some("event_time is in the future; Meta refuses future events".into());
         }
@@ -202,7 +206,11 @@ impl Destination for Meta {
             return Plan::reject_all(events.len(), "the Meta pixel has no access_token");
         };
         let mut plan = Plan::default();
-        let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
+        let sendable = plan.screen_window(
+            events,
+            |ev| self.too_old(ev, now),
+            |ev| self.reject_reason(ev, now),
+        );
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
             plan.requests.push(PlannedRequest {
                 request: OutboundRequest::post_json(
@@ -465,9 +473,10 @@ mod tests {
         );
         assert_eq!(plan.requests.len(), 1);
         assert_eq!(plan.requests[0].events, vec![1]);
-        assert_eq!(plan.rejected.len(), 2);
-        assert!(plan.rejected[0].1.contains("7 days"));
-        assert!(plan.rejected[1].1.contains("event_source_url"));
+        assert_eq!(plan.skipped.len(), 1);
+        assert!(plan.skipped[0].1.contains("7 days"));
+        assert_eq!(plan.rejected.len(), 1);
+        assert!(plan.rejected[0].1.contains("event_source_url"));
     }
 
     #[test]
@@ -515,11 +524,15 @@ mod tests {
             ["system_generated", "physical_store", "phone_call", "other"]
         );
         assert!(data[1].get("custom_data").is_none());
-        assert_eq!(plan.rejected.len(), 2);
-        assert!(plan.rejected[0]
+        assert!(
+            plan.rejected.is_empty(),
+            "outside the window is skipped, not failed"
+        );
+        assert_eq!(plan.skipped.len(), 2);
+        assert!(plan.skipped[0]
             .1
             .contains("phone_call events from the last 7 days"));
-        assert!(plan.rejected[1].1.contains("62 days"));
+        assert!(plan.skipped[1].1.contains("62 days"));
     }
 
     #[test]

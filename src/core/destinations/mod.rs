@@ -133,15 +133,39 @@ pub struct Plan {
     pub requests: Vec<PlannedRequest>,
     /// Events the platform would refuse, with the rule they break; never sent.
     pub rejected: Vec<(usize, String)>,
+    /// Events outside the platform's time window (too old for it), with the window: no attempt
+    /// could ever deliver them, so they are skipped, not failed.
+    pub skipped: Vec<(usize, String)>,
 }
 
 impl Plan {
     /// Every event refused for one reason (the pixel lacks its credential).
     pub fn reject_all(count: usize, reason: &str) -> Plan {
         Plan {
-            requests: Vec::new(),
             rejected: (0..count).map(|i| (i, reason.to_string())).collect(),
+            ..Plan::default()
         }
+    }
+
+    /// Records the events outside the platform's window (`outside`, skipped) and those a rule
+    /// refuses (`refuse`), and returns the indices of the others.
+    pub fn screen_window(
+        &mut self,
+        events: &[DeliveryEvent],
+        outside: impl Fn(&DeliveryEvent) -> Option<String>,
+        refuse: impl Fn(&DeliveryEvent) -> Option<String>,
+    ) -> Vec<usize> {
+        let mut sendable = Vec::with_capacity(events.len());
+        for (i, ev) in events.iter().enumerate() {
+            if let Some(window) = outside(ev) {
+                self.skipped.push((i, window));
+            } else if let Some(reason) = refuse(ev) {
+                self.rejected.push((i, reason));
+            } else {
+                sendable.push(i);
+            }
+        }
+        sendable
     }
 
     /// Records the events a platform rule refuses and returns the indices of the others.

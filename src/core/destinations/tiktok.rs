@@ -96,12 +96,12 @@ impl Tiktok {
         }
     }
 
-    fn reject_reason(&self, ev: &DeliveryEvent, creds: &Credentials, now: i64) -> Option<String> {
-        if ev.event.event_time < now - MAX_EVENT_AGE_SECS {
-            return Some(
-                "event_time is older than 7 days; TikTok events are sent within 7 days".into(),
-            );
-        }
+    fn too_old(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        (ev.event.event_time < now - MAX_EVENT_AGE_SECS)
+            .then(|| "event_time is older than 7 days; TikTok events are sent within 7 days".into())
+    }
+
+    fn reject_reason(&self, ev: &DeliveryEvent, creds: &Credentials) -> Option<String> {
         if ev.event.conversion.is_some() && creds.settings.offline_event_set_id.is_none() {
             return Some(NO_OFFLINE_SET.into());
         }
@@ -232,7 +232,11 @@ impl Destination for Tiktok {
             return Plan::reject_all(events.len(), NO_TOKEN);
         };
         let mut plan = Plan::default();
-        let sendable = plan.screen(events, |ev| self.reject_reason(ev, creds, now));
+        let sendable = plan.screen_window(
+            events,
+            |ev| self.too_old(ev, now),
+            |ev| self.reject_reason(ev, creds),
+        );
         // Web events and offline conversions go to different event sources: separate requests.
         let (offline, web): (Vec<usize>, Vec<usize>) = sendable
             .into_iter()
@@ -579,7 +583,7 @@ mod tests {
         let sizes: Vec<usize> = plan.requests.iter().map(|r| r.events.len()).collect();
         assert_eq!(sizes, vec![1000, 1000, 501]);
         assert_eq!(
-            plan.rejected,
+            plan.skipped,
             vec![(
                 3,
                 "event_time is older than 7 days; TikTok events are sent within 7 days".to_string()

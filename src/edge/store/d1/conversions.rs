@@ -388,20 +388,6 @@ pub async fn claim_lead(
         == 1)
 }
 
-pub async fn forget_lead(
-    db: &D1Database,
-    tenant_id: &str,
-    leadgen_id: &str,
-) -> Result<(), ApiError> {
-    run(
-        db,
-        "DELETE FROM leads WHERE tenant_id = ?1 AND leadgen_id = ?2",
-        &[s(tenant_id), s(leadgen_id)],
-    )
-    .await
-    .map(|_| ())
-}
-
 pub async fn set_lead_forward(
     db: &D1Database,
     tenant_id: &str,
@@ -419,32 +405,22 @@ pub async fn set_lead_forward(
     .map(|_| ())
 }
 
+/// What the webhook needs to know of a lead it saw before.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LeadRow {
-    pub leadgen_id: String,
-    pub page_id: String,
-    pub form_id: Option<String>,
-    pub ad_id: Option<String>,
-    pub em: Option<String>,
-    pub ph: Option<String>,
-    pub created_at: i64,
     pub forward_status: String,
     pub forward_attempts: i64,
-    pub forward_error: Option<String>,
-    pub received_at: i64,
 }
 
-/// The tenant's latest leads.
-pub async fn recent_leads(
+pub async fn lead_by_id(
     db: &D1Database,
     tenant_id: &str,
-    limit: u32,
-) -> Result<Vec<LeadRow>, ApiError> {
-    all(
+    leadgen_id: &str,
+) -> Result<Option<LeadRow>, ApiError> {
+    first(
         db,
-        "SELECT leadgen_id, page_id, form_id, ad_id, em, ph, created_at, forward_status, forward_attempts, forward_error, received_at
-         FROM leads WHERE tenant_id = ?1 ORDER BY received_at DESC LIMIT ?2",
-        &[s(tenant_id), n(i64::from(limit))],
+        "SELECT forward_status, forward_attempts FROM leads WHERE tenant_id = ?1 AND leadgen_id = ?2",
+        &[s(tenant_id), s(leadgen_id)],
     )
     .await
 }
