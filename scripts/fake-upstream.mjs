@@ -109,12 +109,21 @@ export function startFakeUpstream(port = 0) {
     }
     // Google Ads.
     if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) return ok({ resourceNames: ["customers/2222222222"] });
-    // Google Ads click conversions: every row uploaded (script partial failures with /__script).
+    // Google Ads click conversions: every row uploaded, except a gclid starting "bad-", which is
+    // refused in Google's partial-failure form at that row's index.
     if ((m = path.match(/^\/v\d+\/customers\/(\d+):uploadClickConversions$/)) && method === "POST") {
       const b = JSON.parse(body || "{}");
       if (b.validateOnly) return ok({});
-      const results = (b.conversions || []).map((c) => ({ gclid: c.gclid, gbraid: c.gbraid, wbraid: c.wbraid, conversionAction: c.conversionAction, conversionDateTime: c.conversionDateTime }));
-      return ok({ results, jobId: String(++adsCounter) });
+      const rows = b.conversions || [];
+      const bad = rows.map((c, i) => [c, i]).filter(([c]) => String(c.gclid || "").startsWith("bad-"));
+      const results = rows.map((c) => String(c.gclid || "").startsWith("bad-") ? {}
+        : { gclid: c.gclid, gbraid: c.gbraid, wbraid: c.wbraid, conversionAction: c.conversionAction, conversionDateTime: c.conversionDateTime });
+      const answer = { results, jobId: String(++adsCounter) };
+      if (bad.length) answer.partialFailureError = { code: 3, message: `${bad.length} conversion(s) failed`, details: [{
+        "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
+        errors: bad.map(([, i]) => ({ errorCode: { conversionUploadError: "CLICK_NOT_FOUND" }, message: "The click associated with the given identifier could not be found.",
+          location: { fieldPathElements: [{ fieldName: "conversions", index: i }, { fieldName: "gclid" }] } })) }] };
+      return ok(answer);
     }
     // Meta Lead Ads: a page's token (read with the user token), a lead's answers (with the page's).
     if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && url.searchParams.get("fields") === "access_token") {
