@@ -5,7 +5,7 @@
 -- Pixels: a `google_ads` platform (its pixel_id is the customer id) and per-platform settings
 -- (JSON core::destinations::PixelSettings: Google Ads conversion actions, time zone, manager
 -- account; TikTok's offline event set). SQLite cannot change a CHECK: the table is rebuilt as it
--- was, with the wider check and the new column.
+-- was (every column migrations 0001-0008 gave it), with the wider check and the new column.
 CREATE TABLE pixels_new (
   id                  TEXT PRIMARY KEY,
   tenant_id           TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -22,16 +22,18 @@ CREATE TABLE pixels_new (
   created_at          INTEGER NOT NULL,
   updated_at          INTEGER NOT NULL,
   event_names         TEXT NOT NULL DEFAULT '[]',
+  health_checked_at   INTEGER,
+  health_result       TEXT,
   paused_reason       TEXT,
   paused_at           INTEGER,
   settings            TEXT NOT NULL DEFAULT '{}'
 );
 INSERT INTO pixels_new (id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc,
   is_active, server_side_enabled, test_event_code, domains, last_verified_at, last_verify_result,
-  created_at, updated_at, event_names, paused_reason, paused_at)
+  created_at, updated_at, event_names, health_checked_at, health_result, paused_reason, paused_at)
 SELECT id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active,
   server_side_enabled, test_event_code, domains, last_verified_at, last_verify_result, created_at,
-  updated_at, event_names, paused_reason, paused_at FROM pixels;
+  updated_at, event_names, health_checked_at, health_result, paused_reason, paused_at FROM pixels;
 DROP TABLE pixels;
 ALTER TABLE pixels_new RENAME TO pixels;
 CREATE INDEX pixels_tenant ON pixels(tenant_id);

@@ -129,6 +129,7 @@ export function startFakeUpstream(port = 0) {
     if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && url.searchParams.get("fields") === "access_token") {
       return ok({ id: m[1], access_token: `EAApage-${m[1]}` });
     }
+    if (/^\/v\d+\.\d+\/\d+\/subscribed_apps$/.test(path) && method === "POST") return ok({ success: true });
     if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && (url.searchParams.get("fields") || "").includes("field_data")) {
       return ok({ id: m[1], created_time: new Date(Date.now() - 60000).toISOString().slice(0, 19) + "+0000", ad_id: "6000000001", form_id: "7000000001",
         field_data: [{ name: "email", values: [`Lead-${m[1]}@Example.com`] }, { name: "full_name", values: ["Lea Lead"] },

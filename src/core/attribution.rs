@@ -597,6 +597,10 @@ pub fn report(
         }
         let times: Vec<i64> = touches.iter().map(|(t, _)| *t).collect();
         for ((_, touch), w) in touches.iter().zip(weights(q.model, &times, f.at)) {
+            // A touch the model gives nothing is no row of the report.
+            if w == 0.0 {
+                continue;
+            }
             let c = credit.entry((*touch).clone()).or_default();
             c.conversions += w;
             c.revenue += w * value;
@@ -943,6 +947,10 @@ mod tests {
             assert_eq!(channel(&r, "email"), email, "{model:?} email");
             assert_eq!(channel(&r, "organic_search"), organic, "{model:?} organic");
             assert_eq!(channel(&r, "direct"), direct, "{model:?} direct");
+            assert!(
+                r.by_channel.iter().all(|row| row.conversions > 0.0),
+                "{model:?}: no empty rows"
+            );
             let total: f64 = r.by_channel.iter().map(|row| row.conversions).sum();
             assert!(
                 (total - 3.0).abs() < 1e-3,

@@ -170,6 +170,16 @@ pub fn plan_page_token(cfg: &AdsConfig, user_token: &str, page_id: &str) -> Outb
     graph_get(cfg, &format!("{page_id}?fields=access_token"), user_token)
 }
 
+/// Installs the app on the page for its `leadgen` field (Meta sends a page's lead notifications
+/// only to apps the page subscribed): `POST /{page_id}/subscribed_apps`, with the page's token.
+pub fn plan_subscribe(cfg: &AdsConfig, page_token: &str, page_id: &str) -> OutboundRequest {
+    OutboundRequest::post_json(
+        cfg.meta_url(&format!("{page_id}/subscribed_apps")),
+        json_text(&json!({"subscribed_fields": ["leadgen"]})),
+    )
+    .with_header("authorization", format!("Bearer {page_token}"))
+}
+
 pub fn plan_lead(cfg: &AdsConfig, page_token: &str, leadgen_id: &str) -> OutboundRequest {
     graph_get(
         cfg,
@@ -351,6 +361,15 @@ mod tests {
             "https://graph.facebook.com/v24.0/1111?fields=access_token"
         );
         assert_eq!(r.headers[0].1, "Bearer EAAuser");
+        let sub = plan_subscribe(&cfg, "EAApage", "1111");
+        assert_eq!(
+            sub.url,
+            "https://graph.facebook.com/v24.0/1111/subscribed_apps"
+        );
+        assert_eq!(
+            sub.body.as_deref(),
+            Some(r#"{"subscribed_fields":["leadgen"]}"#)
+        );
         let r = plan_lead(&cfg, "EAApage", "444455556666");
         assert_eq!(
             r.url,

@@ -124,6 +124,12 @@ async fn conversions(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
         (Post, ["api", "v1", "conversions", "batch"]) => conversions::post(req, env, true).await,
         (Get, ["api", "v1", "conversions"]) => conversions::list(req, env).await,
         (Get, ["api", "v1", "integrations"]) => integrations::list(req, env).await,
+        (Get, ["api", "v1", "integrations", "stripe"]) => {
+            integrations::get_one(req, env, integrations::STRIPE).await
+        }
+        (Get, ["api", "v1", "integrations", "meta-leads"]) => {
+            integrations::get_one(req, env, integrations::META_LEADS).await
+        }
         (Put, ["api", "v1", "integrations", "stripe"]) => integrations::put_stripe(req, env).await,
         (Put, ["api", "v1", "integrations", "meta-leads"]) => {
             integrations::put_meta_leads(req, env).await

@@ -77,6 +77,18 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
     ))
 }
 
+/// `GET /api/v1/integrations/stripe` and `/meta-leads`: one integration's view.
+pub async fn get_one(req: Request, env: &Env, kind: &str) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let row = store::integration(&bindings::db(env)?, &tenant_id, kind).await?;
+    let view = if kind == STRIPE {
+        stripe_view(&req, env, &tenant_id, row.as_ref())
+    } else {
+        leads_view(&req, env, row.as_ref())
+    };
+    Ok(json_response(200, &view))
+}
+
 /// `PUT /api/v1/integrations/stripe`.
 pub async fn put_stripe(mut req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
@@ -133,8 +145,21 @@ pub async fn put_meta_leads(mut req: Request, env: &Env) -> ApiResult {
         now_secs(),
     )
     .await?;
+    // Each page installs the app for its leadgen notifications (through the tenant's connected
+    // Meta account); a page that cannot is reported, and a later PUT tries again.
+    let mut subscriptions = Vec::new();
+    for page in &settings.page_ids {
+        let result = super::webhooks::subscribe_page(env, &tenant_id, page)
+            .await
+            .unwrap_or_else(|e| Err(e.message));
+        subscriptions.push(match result {
+            Ok(()) => json!({"page_id": page, "subscribed": true}),
+            Err(why) => json!({"page_id": page, "subscribed": false, "error": why}),
+        });
+    }
     let row = store::integration(&db, &tenant_id, META_LEADS).await?;
     let mut view = leads_view(&req, env, row.as_ref());
+    view["subscriptions"] = json!(subscriptions);
     if let Some(secret) = new_secret {
         view["signing_secret"] = json!(secret);
         view["note"] = json!("signing_secret is shown once: the CRM checks X-Pixelgate-Signature (t=…,v1=hex HMAC-SHA256 of \"{t}.{body}\") with it");

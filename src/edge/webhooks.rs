@@ -248,31 +248,12 @@ async fn lead(env: &Env, change: &LeadChange) -> Result<LeadFate, ApiError> {
     // The lead's answers, read with the page's token through the tenant's Meta account.
     let cfg = config::ads_config(env);
     let timeout = config::outbound_timeout_ms(env);
-    let user_token = match ads::connected_token(env, &tenant_id, AdsPlatform::Meta, None).await? {
-        Ok((token, _)) => token,
-        Err(why) => {
-            return Ok(LeadFate::Retry(format!(
-                "no Meta account to read leads with: {why}"
-            )))
-        }
-    };
-    let page = graph(
-        &leadgen::plan_page_token(&cfg, &user_token, &change.page_id),
-        timeout,
-    )
-    .await?;
-    drop(user_token);
-    let page_token = match page.as_ref().map(|p| p.get("access_token").and_then(Value::as_str)) {
-        Ok(Some(t)) => t,
-        Ok(None) | Err(_) => {
-            return Ok(LeadFate::Retry(format!(
-                "the connected Meta account cannot read this page's leads (it needs pages_show_list and leads_retrieval on the page): {}",
-                page.as_ref().err().map_or("no page token", String::as_str)
-            )))
-        }
+    let page_token = match page_token(env, &tenant_id, &change.page_id).await? {
+        Ok(t) => t,
+        Err(why) => return Ok(LeadFate::Retry(why)),
     };
     let lead = match graph(
-        &leadgen::plan_lead(&cfg, page_token, &change.leadgen_id),
+        &leadgen::plan_lead(&cfg, &page_token, &change.leadgen_id),
         timeout,
     )
     .await?
@@ -375,6 +356,52 @@ async fn lead(env: &Env, change: &LeadChange) -> Result<LeadFate, ApiError> {
         return Ok(LeadFate::Done("forward_failed"));
     }
     Ok(LeadFate::Retry(error))
+}
+
+/// A page's access token, read through the tenant's connected Meta account; `Ok(Err(why))`
+/// when it has none for the page.
+pub async fn page_token(
+    env: &Env,
+    tenant_id: &str,
+    page_id: &str,
+) -> Result<Result<String, String>, ApiError> {
+    let user_token = match ads::connected_token(env, tenant_id, AdsPlatform::Meta, None).await? {
+        Ok((token, _)) => token,
+        Err(why) => return Ok(Err(format!("no Meta account to read the page with: {why}"))),
+    };
+    let cfg = config::ads_config(env);
+    let page = graph(
+        &leadgen::plan_page_token(&cfg, &user_token, page_id),
+        config::outbound_timeout_ms(env),
+    )
+    .await?;
+    let token = match page {
+        Ok(p) => p
+            .get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| "Meta gave no page token".to_string()),
+        Err(why) => Err(why),
+    };
+    Ok(token.map_err(|why| {
+        format!("the connected Meta account cannot act for page {page_id} (it needs pages_show_list, leads_retrieval and pages_manage_metadata on it): {why}")
+    }))
+}
+
+/// Subscribes the app to a page's `leadgen` notifications; `Ok(Err(why))` when it could not.
+pub async fn subscribe_page(
+    env: &Env,
+    tenant_id: &str,
+    page_id: &str,
+) -> Result<Result<(), String>, ApiError> {
+    let token = match page_token(env, tenant_id, page_id).await? {
+        Ok(t) => t,
+        Err(why) => return Ok(Err(why)),
+    };
+    let req = leadgen::plan_subscribe(&config::ads_config(env), &token, page_id);
+    Ok(graph(&req, config::outbound_timeout_ms(env))
+        .await?
+        .map(|_| ()))
 }
 
 /// A Graph API read: its JSON, `Ok(Err(why))` when retrying cannot help (no permission, no such

@@ -251,6 +251,10 @@ test("Meta Lead Ads: the handshake, and a signed leadgen notification makes one 
   const crm = `http://127.0.0.1:${gw.fake.port}/hooks/crm-leads`;
   const put = await gw.req("PUT", "/api/v1/integrations/meta-leads", { token: t.api_key, body: { page_ids: ["1111222233"], crm_webhook_url: crm, marketing_consent: true } });
   assert.equal(put.status, 200, put.text);
+  assert.deepEqual(put.json.subscriptions, [{ page_id: "1111222233", subscribed: true }]);
+  const [sub] = await gw.upstream("/v24.0/1111222233/subscribed_apps");
+  assert.equal(sub.headers.authorization, "Bearer EAApage-1111222233", "the page installs the app with its own token");
+  assert.deepEqual(JSON.parse(sub.body), { subscribed_fields: ["leadgen"] });
   const signing = put.json.signing_secret;
   assert.match(signing, /^lsig_/);
   const again = await gw.req("PUT", "/api/v1/integrations/meta-leads", { token: t.api_key, body: { page_ids: ["1111222233"], crm_webhook_url: crm, marketing_consent: true } });
