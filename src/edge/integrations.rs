@@ -16,10 +16,14 @@ use super::auth::tenant_of_api_key;
 use super::request::{read_json, MAX_SETTINGS_BYTES};
 use super::store::d1::conversions::{self as store, IntegrationRow};
 use super::{
-    bindings, config, json_response, now_secs, random_bytes, secrets, ApiError, ApiResult,
+    ads, bindings, config, fetch, json_response, now_secs, random_bytes, secrets, ApiError,
+    ApiResult,
 };
+use crate::core::ads::meta_insights::read_meta_response;
+use crate::core::ads::{AdsPlatform, ApiFailure};
 use crate::core::attribution::{self, DEFAULT_LOOKBACK_DAYS};
 use crate::core::leadgen::{self, LeadSettings};
+use crate::core::outbound::OutboundRequest;
 use crate::core::secrets::format_key;
 
 pub const STRIPE: &str = "stripe";
@@ -149,7 +153,7 @@ pub async fn put_meta_leads(mut req: Request, env: &Env) -> ApiResult {
     // Meta account); a page that cannot is reported, and a later PUT tries again.
     let mut subscriptions = Vec::new();
     for page in &settings.page_ids {
-        let result = super::webhooks::subscribe_page(env, &tenant_id, page)
+        let result = subscribe_page(env, &tenant_id, page)
             .await
             .unwrap_or_else(|e| Err(e.message));
         subscriptions.push(match result {
@@ -192,4 +196,67 @@ pub async fn put_attribution(mut req: Request, env: &Env) -> ApiResult {
     )
     .await?;
     Ok(json_response(200, &json!({ "lookback_days": days })))
+}
+
+/// A page's access token, read through the tenant's connected Meta account; `Ok(Err(why))`
+/// when it has none for the page.
+pub async fn page_token(
+    env: &Env,
+    tenant_id: &str,
+    page_id: &str,
+) -> Result<Result<String, String>, ApiError> {
+    let user_token = match ads::connected_token(env, tenant_id, AdsPlatform::Meta, None).await? {
+        Ok((token, _)) => token,
+        Err(why) => return Ok(Err(format!("no Meta account to read the page with: {why}"))),
+    };
+    let cfg = config::ads_config(env);
+    let page = graph(
+        &leadgen::plan_page_token(&cfg, &user_token, page_id),
+        config::outbound_timeout_ms(env),
+    )
+    .await?;
+    let token = match page {
+        Ok(p) => p
+            .get("access_token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| "Meta gave no page token".to_string()),
+        Err(why) => Err(why),
+    };
+    Ok(token.map_err(|why| {
+        format!("the connected Meta account cannot act for page {page_id} (it needs pages_show_list, leads_retrieval and pages_manage_metadata on it): {why}")
+    }))
+}
+
+/// Subscribes the app to a page's `leadgen` notifications; `Ok(Err(why))` when it could not.
+pub async fn subscribe_page(
+    env: &Env,
+    tenant_id: &str,
+    page_id: &str,
+) -> Result<Result<(), String>, ApiError> {
+    let token = match page_token(env, tenant_id, page_id).await? {
+        Ok(t) => t,
+        Err(why) => return Ok(Err(why)),
+    };
+    let req = leadgen::plan_subscribe(&config::ads_config(env), &token, page_id);
+    Ok(graph(&req, config::outbound_timeout_ms(env))
+        .await?
+        .map(|_| ()))
+}
+
+/// A Graph API read: its JSON, `Ok(Err(why))` when retrying cannot help (no permission, no such
+/// lead), `Err` when it may (Meta's resend will try again).
+pub async fn graph(req: &OutboundRequest, timeout: u64) -> Result<Result<Value, String>, ApiError> {
+    let answer = fetch::send(req, timeout).await;
+    match read_meta_response(&answer) {
+        Ok(v) => Ok(Ok(v)),
+        Err(f @ (ApiFailure::Retryable { .. } | ApiFailure::RateLimited { .. })) => {
+            Err(ApiError::new(
+                503,
+                "upstream_error",
+                &format!("Meta Graph API: {}", f.reason()),
+            ))
+        }
+        Err(f) => Ok(Err(f.reason().to_string())),
+    }
 }

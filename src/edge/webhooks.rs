@@ -16,12 +16,10 @@ use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
 use super::conversions::{accept_conversions, tenant_config, Fate, Origin};
-use super::integrations::{lead_settings, META_LEADS, STRIPE};
+use super::integrations::{graph, lead_settings, page_token, META_LEADS, STRIPE};
 use super::request::{header, query_param, read_bytes};
 use super::store::d1::conversions::{self as store, NewLead, Refund};
-use super::{ads, bindings, config, fetch, json_response, now_secs, secrets, ApiError, ApiResult};
-use crate::core::ads::meta_insights::read_meta_response;
-use crate::core::ads::{AdsPlatform, ApiFailure};
+use super::{bindings, config, fetch, json_response, now_secs, secrets, ApiError, ApiResult};
 use crate::core::conversion::{parse_conversion, Conversion};
 use crate::core::event::valid_id;
 use crate::core::leadgen::{self, LeadChange};
@@ -356,70 +354,4 @@ async fn lead(env: &Env, change: &LeadChange) -> Result<LeadFate, ApiError> {
         return Ok(LeadFate::Done("forward_failed"));
     }
     Ok(LeadFate::Retry(error))
-}
-
-/// A page's access token, read through the tenant's connected Meta account; `Ok(Err(why))`
-/// when it has none for the page.
-pub async fn page_token(
-    env: &Env,
-    tenant_id: &str,
-    page_id: &str,
-) -> Result<Result<String, String>, ApiError> {
-    let user_token = match ads::connected_token(env, tenant_id, AdsPlatform::Meta, None).await? {
-        Ok((token, _)) => token,
-        Err(why) => return Ok(Err(format!("no Meta account to read the page with: {why}"))),
-    };
-    let cfg = config::ads_config(env);
-    let page = graph(
-        &leadgen::plan_page_token(&cfg, &user_token, page_id),
-        config::outbound_timeout_ms(env),
-    )
-    .await?;
-    let token = match page {
-        Ok(p) => p
-            .get("access_token")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| "Meta gave no page token".to_string()),
-        Err(why) => Err(why),
-    };
-    Ok(token.map_err(|why| {
-        format!("the connected Meta account cannot act for page {page_id} (it needs pages_show_list, leads_retrieval and pages_manage_metadata on it): {why}")
-    }))
-}
-
-/// Subscribes the app to a page's `leadgen` notifications; `Ok(Err(why))` when it could not.
-pub async fn subscribe_page(
-    env: &Env,
-    tenant_id: &str,
-    page_id: &str,
-) -> Result<Result<(), String>, ApiError> {
-    let token = match page_token(env, tenant_id, page_id).await? {
-        Ok(t) => t,
-        Err(why) => return Ok(Err(why)),
-    };
-    let req = leadgen::plan_subscribe(&config::ads_config(env), &token, page_id);
-    Ok(graph(&req, config::outbound_timeout_ms(env))
-        .await?
-        .map(|_| ()))
-}
-
-/// A Graph API read: its JSON, `Ok(Err(why))` when retrying cannot help (no permission, no such
-/// lead), `Err` when it may (Meta's resend will try again).
-async fn graph(
-    req: &crate::core::outbound::OutboundRequest,
-    timeout: u64,
-) -> Result<Result<Value, String>, ApiError> {
-    let answer = fetch::send(req, timeout).await;
-    match read_meta_response(&answer) {
-        Ok(v) => Ok(Ok(v)),
-        Err(f @ (ApiFailure::Retryable { .. } | ApiFailure::RateLimited { .. })) => {
-            Err(ApiError::new(
-                503,
-                "upstream_error",
-                &format!("Meta Graph API: {}", f.reason()),
-            ))
-        }
-        Err(f) => Ok(Err(f.reason().to_string())),
-    }
 }
