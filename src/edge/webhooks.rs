@@ -117,7 +117,17 @@ async fn stripe_event(
 ) -> Result<Value, ApiError> {
     match stripe::action(event) {
         StripeAction::Purchase(c) => {
-            let conversion = webhook_conversion(c, now)?;
+            // A payment the conversion rules refuse (one older than 90 days, resent from the
+            // dashboard) is acknowledged: Stripe's retries could not change it.
+            let conversion = match webhook_conversion(c, now) {
+                Ok(conversion) => conversion,
+                Err(e) if e.status == 400 => {
+                    return Ok(
+                        json!({"received": true, "event_id": event.id, "ignored": e.message}),
+                    )
+                }
+                Err(e) => return Err(e),
+            };
             let config = tenant_config(env, tenant_id).await?;
             let fate = accept_conversions(
                 env,

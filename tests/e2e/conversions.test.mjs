@@ -222,6 +222,13 @@ test("Stripe: a signed checkout becomes one purchase deduplicated with the brows
     refunds: { data: [{ id: "re_1", amount: 1000, currency: "jpy", created: NOW() }] } });
   assert.equal((await send(refund, stripeSig(secret, refund))).json.refunds, 1);
 
+  // A payment older than any platform's window (resent from the dashboard) is acknowledged, not retried.
+  const ancient = JSON.stringify({ id: "evt_5", type: "payment_intent.succeeded", created: NOW() - 100 * DAY,
+    data: { object: { id: "pi_old", amount_received: 100, currency: "usd" } } });
+  const old = await send(ancient, stripeSig(secret, ancient));
+  assert.equal(old.status, 200, old.text);
+  assert.match(old.json.ignored, /happened_at/);
+
   const list = await conversions(t.api_key);
   assert.equal(list.conversions.length, 2);
   const first = byId(list, "pi_1"), second = byId(list, "pi_2");
