@@ -40,7 +40,8 @@ CREATE INDEX pixels_tenant ON pixels(tenant_id);
 
 -- Every conversion the conversions API, the Stripe webhook or a Meta lead accepted, once per
 -- conversion id, whatever the dedup window: a conversion id seen before is never delivered again.
--- Its per-destination status is the delivery audit's (by event_id).
+-- Its per-destination status is the delivery audit's (by event_id; past the shards' 48 h window
+-- only exceptions keep a row, so how many pixels took it is kept here).
 CREATE TABLE conversions (
   tenant_id      TEXT NOT NULL,
   conversion_id  TEXT NOT NULL,
@@ -54,6 +55,7 @@ CREATE TABLE conversions (
   order_id       TEXT,
   visitor_id     TEXT,
   fresh          INTEGER NOT NULL,              -- 0: its event id had been accepted (the browser's)
+  routed         INTEGER NOT NULL,              -- pixels that took it when it was accepted
   received_at    INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, conversion_id)
 );

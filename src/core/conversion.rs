@@ -385,22 +385,34 @@ pub const STATUSES: [&str; 7] = [
     "duplicate",
 ];
 
-/// How long a conversion without any delivery row is still taken to be on its way (the consumer
+/// How long a conversion without any delivery row is still taken to be on its way (its shard
 /// records every destination it routes to within seconds).
 pub const PENDING_GRACE_SECS: i64 = 300;
 
-/// The summary of `statuses` (one per destination): failed, else paused, else pending (queued,
-/// sending or retrying), else delivered, else skipped; none yet is `pending` for a fresh
-/// conversion received in the last five minutes, else `not_routed` (no pixel takes it).
-pub fn summarize(fresh: bool, statuses: &[&str], received_at: i64, now: i64) -> &'static str {
+/// The summary of `statuses` (one per destination, as the delivery audit has them): failed,
+/// else paused, else pending (queued, sending or retrying), else delivered, else skipped. With
+/// none: `not_routed` when no pixel took it (`routed` is how many did); `pending` in its first
+/// minutes; past the audit's window (`window_secs`, after which only exceptions (failures,
+/// skips, pauses) keep a row) `delivered`, since none was recorded.
+pub fn summarize(
+    fresh: bool,
+    statuses: &[&str],
+    routed: i64,
+    received_at: i64,
+    now: i64,
+    window_secs: i64,
+) -> &'static str {
     if !fresh {
         return "duplicate";
     }
     if statuses.is_empty() {
-        return if now - received_at < PENDING_GRACE_SECS {
+        let age = now - received_at;
+        return if routed == 0 {
+            "not_routed"
+        } else if age < PENDING_GRACE_SECS.max(window_secs) {
             "pending"
         } else {
-            "not_routed"
+            "delivered"
         };
     }
     let any = |s: &[&str]| statuses.iter().any(|x| s.contains(x));
@@ -426,6 +438,12 @@ pub struct ListQuery {
     pub before: Option<i64>,
 }
 
+/// The listing's cursor after the conversion at `position` (the delivery log's cursor format,
+/// with only its position).
+pub fn encode_cursor(position: i64) -> String {
+    super::audit::encode_cursor(&(position, String::new(), String::new()))
+}
+
 /// `status`, `name`, and the delivery log's paging (`limit` 1-200, 50 by default, `cursor`);
 /// empty counts as absent.
 pub fn parse_list_query(q: &BTreeMap<String, String>) -> Result<ListQuery, FieldError> {
@@ -446,7 +464,7 @@ pub fn parse_list_query(q: &BTreeMap<String, String>) -> Result<ListQuery, Field
         status,
         name,
         limit: page.limit,
-        before: page.before,
+        before: page.before.map(|(position, _, _)| position),
     })
 }
 
@@ -664,17 +682,25 @@ mod tests {
 
     #[test]
     fn summary_of_destination_statuses() {
-        assert_eq!(summarize(false, &["delivered"], 0, 0), "duplicate");
-        assert_eq!(summarize(true, &[], NOW - 10, NOW), "pending");
-        assert_eq!(summarize(true, &[], NOW - 600, NOW), "not_routed");
-        assert_eq!(summarize(true, &["delivered", "failed"], 0, 0), "failed");
-        assert_eq!(summarize(true, &["delivered", "paused"], 0, 0), "paused");
-        assert_eq!(summarize(true, &["retrying", "delivered"], 0, 0), "pending");
+        const W: i64 = 48 * 3600;
+        let s =
+            |fresh, st: &[&str], routed, received| summarize(fresh, st, routed, received, NOW, W);
+        assert_eq!(s(false, &["delivered"], 1, NOW), "duplicate");
+        assert_eq!(s(true, &[], 2, NOW - 10), "pending");
+        assert_eq!(s(true, &[], 0, NOW - 10), "not_routed");
         assert_eq!(
-            summarize(true, &["skipped", "delivered"], 0, 0),
-            "delivered"
+            s(true, &[], 2, NOW - W - 1),
+            "delivered",
+            "past the window only exceptions stay"
         );
-        assert_eq!(summarize(true, &["skipped"], 0, 0), "skipped");
+        assert_eq!(s(true, &["delivered", "failed"], 2, NOW), "failed");
+        assert_eq!(s(true, &["delivered", "paused"], 2, NOW), "paused");
+        assert_eq!(s(true, &["retrying", "delivered"], 2, NOW), "pending");
+        assert_eq!(s(true, &["skipped", "delivered"], 2, NOW), "delivered");
+        assert_eq!(s(true, &["skipped"], 1, NOW), "skipped");
+        let cursor = encode_cursor(41);
+        let q = parse_list_query(&[("cursor".to_string(), cursor)].into()).unwrap();
+        assert_eq!(q.before, Some(41));
     }
 
     #[test]

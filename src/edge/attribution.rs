@@ -12,9 +12,29 @@ use super::auth::tenant_of_api_key;
 use super::integrations::lookback_days;
 use super::request::query_map;
 use super::store::ads as ads_store;
+use super::store::d1::batch as d1_batch;
 use super::store::d1::conversions::{self as store, MAX_FACTS};
 use super::{bindings, json_response, now_secs, ApiResult};
 use crate::core::attribution::{campaign_spend, parse_report_query, report};
+use crate::core::fanout::QueueMessage;
+
+/// Records the touchpoints and conversion facts of a parcel's accepted events (its `Record`
+/// items; an item seen again, in a re-sent parcel, writes nothing). Best effort: a failure is
+/// logged, the delivery goes on.
+pub async fn record(env: &Env, items: &[QueueMessage]) {
+    let done = async {
+        let db = bindings::db(env)?;
+        let stmts = store::attribution_stmts(&db, items)?;
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        d1_batch(&db, stmts).await
+    }
+    .await;
+    if let Err(e) = done {
+        worker::console_warn!("attribution not recorded: {}", e.message);
+    }
+}
 
 pub async fn get(req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;

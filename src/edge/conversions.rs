@@ -19,21 +19,22 @@ use worker::{Env, Request};
 
 use super::auth::{has_bearer, tenant_of_api_key, tracking_caller};
 use super::request::{query_map, read_json};
-use super::store::d1::audit::DeliveryRow;
 use super::store::d1::conversions::{self as store, ConversionRow};
 use super::store::d1::{self, PixelRow};
 use super::store::kv;
 use super::tracking::{accept, Admission};
 use super::{ads, audit, bindings, config, json_response, now_secs, secrets, ApiError, ApiResult};
 use crate::core::ads::AdsPlatform;
-use crate::core::audit::encode_cursor;
 use crate::core::conversion::{
-    parse_batch, parse_conversion, parse_list_query, summarize, Conversion, MAX_BODY_BYTES,
+    encode_cursor, parse_batch, parse_conversion, parse_list_query, summarize, Conversion,
+    MAX_BODY_BYTES,
 };
 use crate::core::destinations::Credentials;
 use crate::core::event::{FieldError, Rejection};
 use crate::core::platform::Platform;
+use crate::core::shard::DEDUP_WINDOW_SECS;
 use crate::core::tenant::TenantConfig;
+use crate::core::trail::DestinationRow;
 
 /// Where a conversion came from, as the listing shows it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -123,7 +124,13 @@ pub async fn accept_conversions(
             } else {
                 Fate::Duplicate
             });
-            rows.push(row_of(&conversions[i], origin, fresh, now));
+            let event = &conversions[i].parsed.event;
+            let routed = config
+                .pixels
+                .iter()
+                .filter(|p| p.is_active && p.server_side_enabled && p.accepts(event))
+                .count();
+            rows.push(row_of(&conversions[i], origin, fresh, routed, now));
         }
     }
     store::insert_conversions(&db, tenant_id, &rows).await?;
@@ -133,7 +140,7 @@ pub async fn accept_conversions(
         .collect())
 }
 
-fn row_of(c: &Conversion, origin: Origin, fresh: bool, now: i64) -> ConversionRow {
+fn row_of(c: &Conversion, origin: Origin, fresh: bool, routed: usize, now: i64) -> ConversionRow {
     let e = &c.parsed.event;
     let ctx = e.conversion.as_deref();
     let text = |k: &str| -> Option<String> {
@@ -156,6 +163,7 @@ fn row_of(c: &Conversion, origin: Origin, fresh: bool, now: i64) -> ConversionRo
         order_id: text("order_id"),
         visitor_id: e.visitor_id.clone(),
         fresh: i64::from(fresh),
+        routed: routed as i64,
         received_at: now,
     }
 }
@@ -259,7 +267,7 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
         let page =
             store::list_conversions(&db, &tenant_id, before, q.name.as_deref(), page_size).await?;
         let event_ids: Vec<String> = page.iter().map(|c| c.event_id.clone()).collect();
-        let deliveries = audit::deliveries_of(env, &tenant_id, &event_ids).await?;
+        let deliveries = audit::destinations_of(env, &tenant_id, &event_ids).await?;
         let ids: Vec<&str> = page.iter().map(|c| c.conversion_id.as_str()).collect();
         let refunds = if ids.is_empty() {
             Vec::new()
@@ -267,12 +275,19 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
             store::refunds_of(&db, &tenant_id, &ids).await?
         };
         for c in &page {
-            let mine: Vec<&DeliveryRow> = deliveries
+            let mine: Vec<&DestinationRow> = deliveries
                 .iter()
                 .filter(|d| d.event_id == c.event_id)
                 .collect();
             let statuses: Vec<&str> = mine.iter().map(|d| d.status.as_str()).collect();
-            let status = summarize(c.fresh != 0, &statuses, c.received_at, now);
+            let status = summarize(
+                c.fresh != 0,
+                &statuses,
+                c.routed,
+                c.received_at,
+                now,
+                DEDUP_WINDOW_SECS,
+            );
             if q.status.is_some_and(|s| s != status) {
                 continue;
             }
@@ -283,7 +298,7 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
                 "order_id": c.order_id, "visitor_id": c.visitor_id, "status": status,
                 "deduplicated": c.fresh == 0,
                 "destinations": mine.iter().map(|d| json!({
-                    "pixel_id": d.pixel_id, "platform": d.platform, "status": d.status,
+                    "pixel_id": d.pixel, "platform": d.platform, "status": d.status,
                     "attempts": d.attempts, "last_error": d.last_error, "trace_id": d.trace_id,
                     "response": d.response, "updated_at": d.updated_at,
                 })).collect::<Vec<_>>(),

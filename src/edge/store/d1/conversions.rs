@@ -39,6 +39,7 @@ pub struct ConversionRow {
     pub order_id: Option<String>,
     pub visitor_id: Option<String>,
     pub fresh: i64,
+    pub routed: i64,
     pub received_at: i64,
 }
 
@@ -77,8 +78,8 @@ pub async fn insert_conversions(
         .map(|r| {
             stmt(
                 db,
-                "INSERT OR IGNORE INTO conversions (tenant_id, conversion_id, event_id, name, source, origin, happened_at, value, currency, order_id, visitor_id, fresh, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT OR IGNORE INTO conversions (tenant_id, conversion_id, event_id, name, source, origin, happened_at, value, currency, order_id, visitor_id, fresh, routed, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 &[
                     s(tenant_id),
                     s(&r.conversion_id),
@@ -92,6 +93,7 @@ pub async fn insert_conversions(
                     opt(r.order_id.as_deref()),
                     opt(r.visitor_id.as_deref()),
                     n(r.fresh),
+                    n(r.routed),
                     n(r.received_at),
                 ],
             )
@@ -110,7 +112,7 @@ pub async fn list_conversions(
 ) -> Result<Vec<ConversionRow>, ApiError> {
     all(
         db,
-        "SELECT rowid AS seq, conversion_id, event_id, name, source, origin, happened_at, value, currency, order_id, visitor_id, fresh, received_at
+        "SELECT rowid AS seq, conversion_id, event_id, name, source, origin, happened_at, value, currency, order_id, visitor_id, fresh, routed, received_at
          FROM conversions WHERE tenant_id = ?1 AND rowid < ?2 AND (?3 IS NULL OR name = ?3)
          ORDER BY rowid DESC LIMIT ?4",
         &[
