@@ -109,6 +109,32 @@ export function startFakeUpstream(port = 0) {
     }
     // Google Ads.
     if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) return ok({ resourceNames: ["customers/2222222222"] });
+    // Google Ads click conversions: every row uploaded, except a gclid starting "bad-", which is
+    // refused in Google's partial-failure form at that row's index.
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+):uploadClickConversions$/)) && method === "POST") {
+      const b = JSON.parse(body || "{}");
+      if (b.validateOnly) return ok({});
+      const rows = b.conversions || [];
+      const bad = rows.map((c, i) => [c, i]).filter(([c]) => String(c.gclid || "").startsWith("bad-"));
+      const results = rows.map((c) => String(c.gclid || "").startsWith("bad-") ? {}
+        : { gclid: c.gclid, gbraid: c.gbraid, wbraid: c.wbraid, conversionAction: c.conversionAction, conversionDateTime: c.conversionDateTime });
+      const answer = { results, jobId: String(++adsCounter) };
+      if (bad.length) answer.partialFailureError = { code: 3, message: `${bad.length} conversion(s) failed`, details: [{
+        "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
+        errors: bad.map(([, i]) => ({ errorCode: { conversionUploadError: "CLICK_NOT_FOUND" }, message: "The click associated with the given identifier could not be found.",
+          location: { fieldPathElements: [{ fieldName: "conversions", index: i }, { fieldName: "gclid" }] } })) }] };
+      return ok(answer);
+    }
+    // Meta Lead Ads: a page's token (read with the user token), a lead's answers (with the page's).
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && url.searchParams.get("fields") === "access_token") {
+      return ok({ id: m[1], access_token: `EAApage-${m[1]}` });
+    }
+    if (/^\/v\d+\.\d+\/\d+\/subscribed_apps$/.test(path) && method === "POST") return ok({ success: true });
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && (url.searchParams.get("fields") || "").includes("field_data")) {
+      return ok({ id: m[1], created_time: new Date(Date.now() - 60000).toISOString().slice(0, 19) + "+0000", ad_id: "6000000001", form_id: "7000000001",
+        field_data: [{ name: "email", values: [`Lead-${m[1]}@Example.com`] }, { name: "full_name", values: ["Lea Lead"] },
+          { name: "phone_number", values: ["+34600000000"] }, { name: "how_soon", values: ["this week"] }] });
+    }
     if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/googleAds:searchStream$/))) {
       const customer = m[1];
       const q = JSON.parse(body || "{}").query || "";

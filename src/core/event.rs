@@ -170,6 +170,57 @@ pub struct Event {
     pub client: ClientContext,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consent: Option<AssertedConsent>,
+    /// Set for a conversion that happened off the website (`core::conversion`): each destination
+    /// then sends it as the platform's offline or CRM event, within that source's window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<Box<ConversionContext>>,
+}
+
+/// Where a conversion happened, as the conversions API takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversionSource {
+    /// A stage of a CRM (a lead qualified, a deal won).
+    Crm,
+    PhysicalStore,
+    PhoneCall,
+    Other,
+}
+
+impl ConversionSource {
+    pub const ALL: [ConversionSource; 4] = [
+        ConversionSource::Crm,
+        ConversionSource::PhysicalStore,
+        ConversionSource::PhoneCall,
+        ConversionSource::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversionSource::Crm => "crm",
+            ConversionSource::PhysicalStore => "physical_store",
+            ConversionSource::PhoneCall => "phone_call",
+            ConversionSource::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversionSource> {
+        ConversionSource::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What an offline or CRM conversion carries besides an event's fields (no PII: ids only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversionContext {
+    /// The caller's id of the conversion (its CRM deal, its payment).
+    pub conversion_id: String,
+    pub source: ConversionSource,
+    /// The Meta Lead Ads lead id a CRM stage closes the loop on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_lead_id: Option<String>,
+    /// The CRM's name (Meta's `lead_event_source`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm_name: Option<String>,
 }
 
 impl Event {
@@ -354,6 +405,7 @@ pub fn parse_event(
             utm,
             client,
             consent,
+            conversion: None,
         },
         generated_id,
         warnings,

@@ -41,6 +41,8 @@ impl PixelRoute {
                 event.event_name,
                 EventName::PageView | EventName::ViewContent
             ),
+            // A Google Ads destination takes only the names it has conversion actions for.
+            Platform::GoogleAds => false,
             _ => true,
         }
     }

@@ -7,7 +7,7 @@ use worker::{Env, Request};
 use super::auth::authenticate;
 use super::fetch::send;
 use super::store::d1;
-use super::{bindings, config, json_response, now_secs, secrets, ApiError, ApiResult};
+use super::{bindings, config, json_response, now_secs, ApiError, ApiResult};
 use crate::core::destinations::{destination, snippet};
 use crate::core::event::FieldError;
 use crate::core::health::{self, Activity, CheckResult};
@@ -79,7 +79,7 @@ pub async fn run_health_check(
             }
             tested += 1;
             let verify = match d1::get_pixel(&db, &tenant_id, &c.id).await {
-                Ok(Some(row)) => match verify(env, &row).await {
+                Ok(Some(row)) => match verify(env, &tenant_id, &row).await {
                     Ok(v) => v,
                     Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
                 },
@@ -155,7 +155,7 @@ pub async fn run_health_check(
 }
 
 /// The pixel `verify` endpoint: the platform's answer to a test call, as JSON.
-pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
+pub async fn verify(env: &Env, tenant_id: &str, row: &d1::PixelRow) -> Result<Value, ApiError> {
     let platform = row
         .platform()
         .ok_or_else(|| ApiError::new(500, "bad_pixel", "unknown platform"))?;
@@ -166,7 +166,7 @@ pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
             "this platform is not supported by this gateway version",
         )
     })?;
-    let creds = secrets::credentials(env, row)?;
+    let creds = super::conversions::credentials(env, tenant_id, row).await?;
     let req = match dest.plan_verify(&config::platform_config(env), &creds, now_secs()) {
         Ok(r) => r,
         Err(reason) => return Ok(json!({"ok": false, "platform": platform, "error": reason})),

@@ -35,7 +35,11 @@ pub mod tracking;
 #[cfg(feature = "jobs")]
 pub mod ads;
 #[cfg(feature = "jobs")]
+pub mod attribution;
+#[cfg(feature = "jobs")]
 pub mod audit;
+#[cfg(feature = "jobs")]
+pub mod conversions;
 #[cfg(feature = "jobs")]
 pub mod dashboard;
 #[cfg(feature = "jobs")]
@@ -45,9 +49,13 @@ pub mod fetch;
 #[cfg(feature = "jobs")]
 pub mod health;
 #[cfg(feature = "jobs")]
+pub mod integrations;
+#[cfg(feature = "jobs")]
 pub mod scheduled;
 #[cfg(feature = "jobs")]
 pub mod tenants;
+#[cfg(feature = "jobs")]
+pub mod webhooks;
 // The beacon Worker's way to them.
 #[cfg(not(feature = "jobs"))]
 pub mod jobs;

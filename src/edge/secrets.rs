@@ -40,6 +40,7 @@ pub fn credentials(env: &Env, row: &PixelRow) -> Result<Credentials, ApiError> {
         access_token: open(&row.access_token_enc)?,
         api_secret: open(&row.api_secret_enc)?,
         test_event_code: row.test_event_code.clone(),
+        settings: row.settings(),
     })
 }
 

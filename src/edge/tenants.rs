@@ -223,6 +223,10 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
             .map(|p| p.event_names())
             .unwrap_or_default()
     });
+    let settings = input
+        .settings
+        .clone()
+        .unwrap_or_else(|| existing.as_ref().map(|p| p.settings()).unwrap_or_default());
     let write = d1::PixelWrite {
         id: pixel_uuid,
         platform: input.platform.expect("validated"),
@@ -245,11 +249,16 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         test_event_code: test_code.as_deref(),
         domains: &domains,
         event_names: &event_names,
+        settings: &settings,
     };
     d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
     // New credentials end a pause: what waited runs again.
+    // A Google Ads pixel's token is its connected account's: once that is reconnected, any
+    // write of the pixel resumes it.
     let credentials_changed = input.access_token.is_some()
         || input.api_secret.is_some()
+        || input.settings.is_some()
+        || write.platform == crate::core::platform::Platform::GoogleAds
         || input
             .pixel_id
             .as_deref()
@@ -315,7 +324,7 @@ pub async fn verify_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = d1::get_pixel(&db, &tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("pixel"))?;
-    let result = super::health::verify(env, &row).await?;
+    let result = super::health::verify(env, &tenant_id, &row).await?;
     d1::record_verify(&db, &tenant_id, id, &result, now_secs()).await?;
     Ok(json_response(200, &result))
 }

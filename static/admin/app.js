@@ -5,8 +5,8 @@
 
 const KEY = "pixelgate.api_key";
 const POLL_MS = 2500;
-const PLATFORM_NAMES = { meta: "Meta", google: "GA4", linkedin: "LinkedIn", tiktok: "TikTok" };
-const PLATFORM_COLORS = { meta: "#1877f2", google: "#e37400", linkedin: "#0a66c2", tiktok: "#111111" };
+const PLATFORM_NAMES = { meta: "Meta", google: "GA4", linkedin: "LinkedIn", tiktok: "TikTok", google_ads: "Google Ads" };
+const PLATFORM_COLORS = { meta: "#1877f2", google: "#e37400", linkedin: "#0a66c2", tiktok: "#111111", google_ads: "#34a853" };
 const ID_LABELS = {
   meta: ["Pixel / dataset ID", "123456789012345"],
   google: ["Measurement ID", "G-XXXXXXXXXX"],
@@ -143,6 +143,7 @@ function showTab(tab) {
   if (tab === "live") { loadEvents(); startPolling(loadEvents, POLL_MS); }
   if (tab === "deliveries") { loadDeliveries(); startPolling(refreshDeliveries, 10000); }
   if (tab === "banner") loadBanner();
+  if (tab === "attribution") loadAttribution();
 }
 $("#tabs").addEventListener("click", (ev) => { const t = ev.target.closest("button")?.dataset.tab; if (t) showTab(t); });
 
@@ -151,6 +152,71 @@ function startPolling(fn, every) {
   state.pollTimer = setInterval(() => { if (!document.hidden && state.key) fn().catch(() => {}); }, every);
 }
 function stopPolling() { clearInterval(state.pollTimer); state.pollTimer = null; }
+
+// ------------------------------------------------------------------ attribution
+
+const CHANNEL_COLORS = { paid: "#4f46e5", organic_search: "#16a34a", social: "#0891b2", email: "#d97706", referral: "#7c3aed", direct: "#9aa5b1" };
+const money = (v, cur) => v === undefined || v === null ? "—" : `${Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 })}${cur && cur !== "mixed" ? " " + cur : ""}`;
+const num = (v) => Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 });
+
+async function loadAttribution() {
+  state.attrModel = state.attrModel || "last";
+  for (const b of $$("#attr-models button")) b.setAttribute("aria-pressed", String(b.dataset.model === state.attrModel));
+  const q = new URLSearchParams({ model: state.attrModel, conversion: $("#attr-conversion").value.trim() || "purchase" });
+  if ($("#attr-from").value) q.set("from", $("#attr-from").value);
+  if ($("#attr-to").value) q.set("to", $("#attr-to").value);
+  $("#attr-error").textContent = "";
+  let r;
+  try {
+    r = await api("GET", `/api/v1/attribution?${q}`);
+  } catch (e) {
+    $("#attr-error").textContent = e.message;
+    return;
+  }
+  if (!$("#attr-from").value) { $("#attr-from").value = r.from; $("#attr-to").value = r.to; }
+  $("#attr-metrics").replaceChildren(
+    metric("Conversions", r.conversions, `${r.conversion}, ${r.from} → ${r.to}`),
+    metric("Revenue", money(r.revenue, r.currency), r.currency === "mixed" ? "several currencies" : "conversion values"),
+    metric("Lookback", `${r.lookback_days} days`, "touchpoints counted before each conversion"),
+  );
+  const row = (cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c)));
+  const empty = (cols) => h("tr", {}, h("td", { colspan: cols, class: "muted" }, "No conversions in this period."));
+  $("#attr-channels tbody").replaceChildren(...(r.by_channel.length ? r.by_channel.map((x) => row([
+    h("span", {}, h("i", { class: "swatch", style: `background:${CHANNEL_COLORS[x.channel] || "#6b7280"}` }), x.channel.replace("_", " ")),
+    num(x.conversions), money(x.revenue, r.currency)])) : [empty(3)]));
+  $("#attr-sources tbody").replaceChildren(...(r.by_source_medium.length ? r.by_source_medium.map((x) => row([
+    `${x.source} / ${x.medium}`, num(x.conversions), money(x.revenue, r.currency)])) : [empty(3)]));
+  $("#attr-campaigns tbody").replaceChildren(...(r.by_campaign.length ? r.by_campaign.map((x) => row([
+    x.campaign, `${x.source} / ${x.medium}`, num(x.conversions), money(x.revenue, r.currency),
+    money(x.spend), money(x.cpa), x.roas === undefined ? "—" : `${num(x.roas)}×`])) : [empty(7)]));
+  renderAttributionChart(r.by_channel);
+}
+
+/** Horizontal bars: credited conversions per channel. */
+function renderAttributionChart(rows) {
+  const NS = "http://www.w3.org/2000/svg";
+  const s = (tag, attrs = {}) => { const el = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
+  const W = 520, BAR = 22, GAP = 8, L = 110, R = 60;
+  const H = Math.max(1, rows.length) * (BAR + GAP) + GAP;
+  const max = Math.max(1e-9, ...rows.map((x) => x.conversions));
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Credited conversions per channel" });
+  rows.forEach((x, i) => {
+    const y = GAP + i * (BAR + GAP);
+    const w = ((W - L - R) * x.conversions) / max;
+    const label = s("text", { x: L - 8, y: y + BAR / 2 + 4, class: "axis", "text-anchor": "end" }); label.textContent = x.channel.replace("_", " ");
+    const bar = s("rect", { x: L, y, width: Math.max(1, w), height: BAR, rx: 3, fill: CHANNEL_COLORS[x.channel] || "#6b7280" });
+    const tt = s("title"); tt.textContent = `${x.channel}: ${num(x.conversions)} conversions, ${num(x.revenue)} revenue`; bar.append(tt);
+    const value = s("text", { x: L + w + 6, y: y + BAR / 2 + 4, class: "axis" }); value.textContent = num(x.conversions);
+    svg.append(label, bar, value);
+  });
+  $("#attr-chart").replaceChildren(svg);
+}
+
+$("#attr-models").addEventListener("click", (ev) => {
+  const m = ev.target.closest("button")?.dataset.model;
+  if (m) { state.attrModel = m; loadAttribution(); }
+});
+$("#attr-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadAttribution(); });
 
 // ------------------------------------------------------------------ overview
 

@@ -64,7 +64,7 @@ test("OAuth start → callback connects Meta and Google accounts; state is singl
   const url = new URL(start.json.authorize_url);
   assert.equal(url.origin + url.pathname, `${up()}/v24.0/dialog/oauth`);
   assert.equal(url.searchParams.get("client_id"), "fake-meta-app");
-  assert.equal(url.searchParams.get("scope"), "ads_read,ads_management");
+  assert.equal(url.searchParams.get("scope"), "ads_read,ads_management,pages_show_list,pages_read_engagement,pages_manage_metadata,leads_retrieval");
   assert.equal(url.searchParams.get("redirect_uri"), `${gw.base}/api/v1/ads/oauth/meta/callback`);
   assert.equal(cb.status, 200, cb.text);
   assert.equal(cb.json.connected.length, 1);

@@ -175,7 +175,7 @@ impl AdsConfig {
         }
     }
 
-    fn meta_url(&self, path: &str) -> String {
+    pub(crate) fn meta_url(&self, path: &str) -> String {
         format!(
             "{}/{}/{}",
             self.meta_graph_base.trim_end_matches('/'),

@@ -33,6 +33,51 @@ pub mod jobs;
 mod oauth;
 mod reports;
 
+/// The access token (Google's refreshed when due) and manager account of the tenant's connected
+/// `platform` account `account_id`, else of its first connected account of that platform (a
+/// Google manager account reaches its clients), for the conversion destinations and the Meta
+/// Lead Ads webhook. `Ok(Err(why))` when none is usable (none connected, the grant revoked);
+/// `Err` when our storage or the platform's token endpoint failed for now.
+pub async fn connected_token(
+    env: &Env,
+    tenant_id: &str,
+    platform: AdsPlatform,
+    account_id: Option<&str>,
+) -> Result<Result<(String, Option<String>), String>, ApiError> {
+    let db = crate::edge::bindings::db(env)?;
+    let exact = match account_id {
+        Some(id) => crate::edge::store::ads::account_by_id(&db, tenant_id, id)
+            .await?
+            .filter(|a| a.platform() == platform),
+        None => None,
+    };
+    let account = match exact {
+        Some(a) => Some(a),
+        None => crate::edge::store::ads::list_accounts(&db, tenant_id)
+            .await?
+            .into_iter()
+            .find(|a| a.platform() == platform),
+    };
+    let Some(account) = account else {
+        return Ok(Err(format!(
+            "no {} ads account is connected",
+            platform.as_str()
+        )));
+    };
+    match client::access_token(env, &db, &account).await {
+        Ok(token) => Ok(Ok((token, account.login_customer_id.clone()))),
+        Err(client::RunError::Failed(
+            f @ (ApiFailure::Retryable { .. } | ApiFailure::RateLimited { .. }),
+        )) => Err(ApiError::new(
+            503,
+            "unavailable",
+            &format!("{} token: {}", platform.as_str(), f.reason()),
+        )),
+        Err(client::RunError::Failed(f)) => Ok(Err(f.reason().to_string())),
+        Err(client::RunError::Deferred(_)) => Ok(Err("the account's calls are deferred".into())),
+    }
+}
+
 /// `/api/v1/ads/...`: `rest` is what follows `ads`.
 pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
     use worker::Method::*;

@@ -30,11 +30,7 @@ use crate::edge::{
 /// Where the platform sends the user back: under PUBLIC_BASE_URL when set, else this request's
 /// origin.
 fn redirect_uri(req: &Request, env: &Env, platform: AdsPlatform) -> String {
-    let base = config::public_base_url(env).unwrap_or_else(|| {
-        req.url()
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default()
-    });
+    let base = config::public_origin(env, req);
     format!(
         "{}/api/v1/ads/oauth/{}/callback",
         base.trim_end_matches('/'),

@@ -10,6 +10,9 @@ use crate::edge::ApiError;
 
 mod auth;
 mod consent;
+// Conversions, integrations, webhooks, leads and attribution (jobs Worker).
+#[cfg(feature = "jobs")]
+pub mod conversions;
 // The hourly rollups the event shards add to, and the retention job.
 #[cfg(feature = "jobs")]
 mod events;

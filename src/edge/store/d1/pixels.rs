@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use worker::D1Database;
 
 use super::{all, first, n, opt, run, s};
+use crate::core::destinations::PixelSettings;
 use crate::core::fanout::PixelRoute;
 use crate::core::platform::Platform;
 use crate::edge::ApiError;
@@ -28,6 +29,8 @@ pub struct PixelRow {
     /// Set while the platform refuses the pixel (its deliveries wait, paused, in the tenant's event shards).
     pub paused_reason: Option<String>,
     pub paused_at: Option<i64>,
+    /// JSON `PixelSettings`: the platform's settings beyond the id.
+    pub settings: String,
 }
 
 impl PixelRow {
@@ -41,6 +44,10 @@ impl PixelRow {
 
     pub fn event_names(&self) -> Vec<String> {
         serde_json::from_str(&self.event_names).unwrap_or_default()
+    }
+
+    pub fn settings(&self) -> PixelSettings {
+        serde_json::from_str(&self.settings).unwrap_or_default()
     }
 
     /// What routing knows of the pixel (None for a platform this version does not know).
@@ -66,6 +73,7 @@ impl PixelRow {
             "test_event_code": self.test_event_code,
             "domains": self.domains(),
             "event_names": self.event_names(),
+            "settings": self.settings(),
             "has_access_token": self.access_token_enc.is_some(),
             "has_api_secret": self.api_secret_enc.is_some(),
             "last_verified_at": self.last_verified_at,
@@ -77,7 +85,7 @@ impl PixelRow {
     }
 }
 
-const PIXEL_COLUMNS: &str = "id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at, paused_reason, paused_at";
+const PIXEL_COLUMNS: &str = "id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at, paused_reason, paused_at, settings";
 
 pub async fn list_pixels(db: &D1Database, tenant_id: &str) -> Result<Vec<PixelRow>, ApiError> {
     all(
@@ -112,6 +120,7 @@ pub struct PixelWrite<'a> {
     pub test_event_code: Option<&'a str>,
     pub domains: &'a [String],
     pub event_names: &'a [String],
+    pub settings: &'a PixelSettings,
 }
 
 pub async fn upsert_pixel(
@@ -122,12 +131,13 @@ pub async fn upsert_pixel(
 ) -> Result<(), ApiError> {
     run(
         db,
-        "INSERT INTO pixels (id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?11, ?11)
+        "INSERT INTO pixels (id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, created_at, updated_at, settings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?11, ?11, ?13)
          ON CONFLICT(id) DO UPDATE SET pixel_id = excluded.pixel_id, access_token_enc = excluded.access_token_enc,
            api_secret_enc = excluded.api_secret_enc, is_active = excluded.is_active,
            server_side_enabled = excluded.server_side_enabled, test_event_code = excluded.test_event_code,
-           domains = excluded.domains, event_names = excluded.event_names, updated_at = excluded.updated_at
+           domains = excluded.domains, event_names = excluded.event_names, settings = excluded.settings,
+           updated_at = excluded.updated_at
          WHERE pixels.tenant_id = excluded.tenant_id",
         &[
             s(p.id),
@@ -142,6 +152,7 @@ pub async fn upsert_pixel(
             s(&json!(p.domains).to_string()),
             n(now),
             s(&json!(p.event_names).to_string()),
+            s(&json!(p.settings).to_string()),
         ],
     )
     .await
