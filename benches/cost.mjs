@@ -48,7 +48,25 @@ function flat(m) {
 }
 const diff = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, (b[k] || 0) - (a[k] || 0)]));
 
+/**
+ * The i-th event of the run, in a shop's usual mix: each visitor lands from a campaign (utm on the
+ * first page), then browses; 75 % page views, 15 % content views, 5 % add-to-cart, 5 % purchases.
+ */
+function mix(i) {
+  const visitor = Math.floor(i / EVENTS_PER_VISITOR);
+  const first = i % EVENTS_PER_VISITOR === 0;
+  const origin = "https://shop.example";
+  const user = { email: `user${visitor}@example.com`, phone: "+1 415 555 2671", first_name: "Ana", last_name: "López" };
+  const base = { visitor_id: `v${visitor}`, click_ids: { fbp: "fb.1.1700000000000.1234" }, user_data: user };
+  const kind = i % 20;
+  if (kind === 19) return { ...base, event_name: "purchase", url: `${origin}/thanks`, custom_data: { value: 42.5, currency: "USD", content_ids: ["sku-1"] } };
+  if (kind === 18) return { ...base, event_name: "add_to_cart", url: `${origin}/p/1`, custom_data: { value: 42.5, currency: "USD", content_ids: ["sku-1"] } };
+  if (kind >= 15) return { ...base, event_name: "view_content", url: `${origin}/p/${kind}`, custom_data: { content_ids: [`sku-${kind}`] } };
+  return { ...base, event_name: "page_view", url: first ? `${origin}/?utm_source=newsletter&utm_medium=email&utm_campaign=dec` : `${origin}/c/${kind}` };
+}
+
 const PIXELS = [
+
   { platform: "meta", pixel_id: "123456789", access_token: "tok" },
   { platform: "google", pixel_id: "G-COST12345", api_secret: "s" },
   { platform: "linkedin", pixel_id: "7654321", access_token: "tok", event_names: ["purchase", "page_view"] },
@@ -81,16 +99,16 @@ async function run(gw, pixels) {
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (sent < EVENTS) {
       const i = sent++;
-      const r = await gw.event(t, {
-        event_id: `cost-${pixels}-${i}`, event_name: "purchase", visitor_id: `v${Math.floor(i / EVENTS_PER_VISITOR)}`,
-        url: `${origin}/thanks`, user_data: { email: `user${i}@example.com`, phone: "+1 415 555 2671", first_name: "Ana", last_name: "López" },
-        custom_data: { value: 42.5, currency: "USD", content_ids: ["sku-1"] }, click_ids: { fbp: "fb.1.1700000000000.1234" },
-      });
+      const r = await gw.event(t, { event_id: `cost-${pixels}-${i}`, ...mix(i) });
+
       if (r.status !== 202) throw new Error("event " + r.text);
     }
   }));
   // Settled: every destination delivered, and the shards' counts added to D1 (about a minute).
-  const want = EVENTS * pixels;
+  // LinkedIn takes only the names its conversion rule lists (purchases and page views here).
+  const toLinkedin = Array.from({ length: EVENTS }, (_, i) => mix(i).event_name).filter((n) => n === "purchase" || n === "page_view").length;
+  const want = EVENTS * Math.min(pixels, 2) + (pixels > 2 ? toLinkedin + EVENTS * (pixels - 3) : 0);
+
   let last;
   await waitFor(async () => {
     last = (await gw.req("GET", "/api/v1/tracking/events/stats", { token: t.api_key })).json;

@@ -90,6 +90,7 @@ fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
         }
         (Method::Post, ["internal", "cron"]) => Some(JobsRoute::Cron),
         (_, ["api", "v1", "tenants", ..])
+        | (_, ["api", "v1", "admin", "tenants", _, "shards"])
         | (_, ["api", "v1", "tracking", "pixels" | "settings", ..])
         | (_, ["api", "v1", "tracking", "events", "recent" | "stats" | "hourly"]) => {
             Some(JobsRoute::Manage)
@@ -218,6 +219,9 @@ async fn manage(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
     use Method::{Delete, Get, Patch, Post, Put};
     match (req.method(), segments) {
         (Post, ["api", "v1", "tenants"]) => tenants::create_tenant(req, env).await,
+        (Put, ["api", "v1", "admin", "tenants", id, "shards"]) => {
+            tenants::set_shards(req, env, id).await
+        }
         (Get, ["api", "v1", "tracking", "settings"]) => tenants::get_settings(req, env).await,
         (Put, ["api", "v1", "tracking", "settings"]) => tenants::put_settings(req, env).await,
         (Get, ["api", "v1", "tracking", "pixels"]) => tenants::list_pixels(req, env).await,

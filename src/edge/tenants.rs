@@ -17,6 +17,32 @@ use crate::core::health::{self, Activity};
 use crate::core::secrets::{format_key, hash_api_key};
 use crate::core::tenant::{parse_new_tenant, parse_pixel_input};
 
+/// `PUT /api/v1/admin/tenants/{id}/shards {"shards": n}` (admin token): grows a tenant's event
+/// shards (a busy tenant outgrows one Durable Object's claims a second). Ids move to their new
+/// shard at once; for 48 h a claim also asks the shard the old count gave them.
+pub async fn set_shards(mut req: Request, env: &Env, tenant_id: &str) -> ApiResult {
+    require_admin(&req, env).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let wanted = body
+        .get("shards")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| ApiError::field("shards", "must be an integer from 1 to 64"))?;
+    let db = bindings::db(env)?;
+    let current = d1::shard_layout(&db, tenant_id).await?;
+    let layout = current
+        .grow(wanted, now_secs())
+        .map_err(|why| ApiError::field("shards", why))?;
+    if !d1::set_shard_layout(&db, tenant_id, &layout).await? {
+        return Err(ApiError::not_found("tenant"));
+    }
+    kv::refresh_config(env, tenant_id).await?;
+    Ok(json_response(
+        200,
+        &json!({"tenant_id": tenant_id, "shards": layout}),
+    ))
+}
+
 pub async fn create_tenant(mut req: Request, env: &Env) -> ApiResult {
     require_admin(&req, env).await?;
     let body = read_json(&mut req, MAX_JSON_BYTES).await?;

@@ -307,3 +307,23 @@ pub async fn retention_targets(db: &D1Database) -> Result<Vec<RetentionTarget>, 
     )
     .await
 }
+
+/// Stores a tenant's new event shard layout.
+pub async fn set_shard_layout(
+    db: &D1Database,
+    tenant_id: &str,
+    layout: &crate::core::shard::ShardLayout,
+) -> Result<bool, ApiError> {
+    Ok(run(
+        db,
+        "UPDATE tenants SET shards = ?2, shards_previous = ?3, shards_changed_at = ?4 WHERE id = ?1",
+        &[
+            s(tenant_id),
+            n(layout.shards as i64),
+            n(layout.previous as i64),
+            n(layout.changed_at),
+        ],
+    )
+    .await?
+        == 1)
+}
