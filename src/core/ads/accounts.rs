@@ -2,15 +2,22 @@
 //!
 //! Rules followed (Marketing API "Ad Account" reference, Google Ads API
 //! `CustomerService.ListAccessibleCustomers` and the `customer` GAQL resource):
-//! - Meta: `GET {graph}/{version}/act_{id}?fields=account_id,name,currency,account_status`
-//!   for one account, `GET .../me/adaccounts?fields=...&limit=100` for every account the user
+//! - Meta: `GET {graph}/{version}/act_{id}?fields=account_id,name,currency,account_status,
+//!   disable_reason` for one account, `GET .../me/adaccounts?fields=...&limit=100` for every account the user
 //!   can reach (first page only: a tenant connecting more than 100 accounts names the one it
 //!   wants with `account_id`);
 //! - Google: `GET {base}/{version}/customers:listAccessibleCustomers` (developer token and
-//!   bearer token, no login-customer-id) answers `{resourceNames:["customers/123..."]}`; name
-//!   and currency come from `SELECT customer.id, customer.descriptive_name,
-//!   customer.currency_code FROM customer` through searchStream;
+//!   bearer token, no login-customer-id) answers `{resourceNames:["customers/123..."]}`; name,
+//!   currency and status come from `SELECT customer.id, customer.descriptive_name,
+//!   customer.currency_code, customer.status FROM customer` through searchStream;
 //! - the account currency is the one platforms report money in; it is kept with the account.
+//!   An answer without one leaves it unknown: the caller uses the tenant's default currency
+//!   (`settings`), never a guess;
+//! - account status ([`AccountStatus`]): Meta's `account_status` 1 and 201 are active, 2
+//!   disabled, 3 and 8 unsettled (unpaid balance), 7 pending risk review, 9 in the grace period of
+//!   a payment problem, 100 pending closure, 101 and 202 closed; its `disable_reason` says why
+//!   an account is disabled. Google's `customer.status` ENABLED is active, SUSPENDED disabled,
+//!   CANCELED and CLOSED closed. Anything else is unknown (not alarmed on).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -22,16 +29,92 @@ use super::meta_insights::{ad_account_node, read_meta_response};
 use super::{bearer, AdsConfig, ApiFailure};
 use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
 
-pub const META_ACCOUNT_FIELDS: &str = "account_id,name,currency,account_status";
+pub const META_ACCOUNT_FIELDS: &str = "account_id,name,currency,account_status,disable_reason";
 pub const CUSTOMER_QUERY: &str =
-    "SELECT customer.id, customer.descriptive_name, customer.currency_code FROM customer";
+    "SELECT customer.id, customer.descriptive_name, customer.currency_code, customer.status FROM customer";
 
-/// An ad account as connected: the platform's id, a display name and its currency.
+/// An ad account as connected: the platform's id, a display name, its currency (when the
+/// platform names it) and its status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdAccountInfo {
     pub account_id: String,
     pub name: String,
-    pub currency: String,
+    pub currency: Option<String>,
+    pub status: AccountStatus,
+    /// The platform's own words for the status ("account_status 2, disable_reason 1").
+    pub status_detail: String,
+}
+
+/// Whether the platform lets the account's ads run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    Disabled,
+    Unsettled,
+    PendingReview,
+    GracePeriod,
+    PendingClosure,
+    Closed,
+    Unknown,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Disabled => "disabled",
+            AccountStatus::Unsettled => "unsettled",
+            AccountStatus::PendingReview => "pending_review",
+            AccountStatus::GracePeriod => "grace_period",
+            AccountStatus::PendingClosure => "pending_closure",
+            AccountStatus::Closed => "closed",
+            AccountStatus::Unknown => "unknown",
+        }
+    }
+
+    /// A status the tenant must hear about (its ads are or soon will be stopped).
+    pub fn needs_attention(self) -> bool {
+        !matches!(self, AccountStatus::Active | AccountStatus::Unknown)
+    }
+
+    fn from_meta(code: i64) -> AccountStatus {
+        match code {
+            1 | 201 => AccountStatus::Active,
+            2 => AccountStatus::Disabled,
+            3 | 8 => AccountStatus::Unsettled,
+            7 => AccountStatus::PendingReview,
+            9 => AccountStatus::GracePeriod,
+            100 => AccountStatus::PendingClosure,
+            101 | 202 => AccountStatus::Closed,
+            _ => AccountStatus::Unknown,
+        }
+    }
+
+    fn from_google(status: &str) -> AccountStatus {
+        match status {
+            "ENABLED" => AccountStatus::Active,
+            "SUSPENDED" => AccountStatus::Disabled,
+            "CANCELED" | "CLOSED" => AccountStatus::Closed,
+            _ => AccountStatus::Unknown,
+        }
+    }
+}
+
+/// Meta's `disable_reason` codes, for the status detail.
+fn meta_disable_reason(code: i64) -> Option<&'static str> {
+    Some(match code {
+        1 => "ads integrity policy",
+        2 => "ads IP review",
+        3 => "payment risk",
+        4 => "gray account shut down",
+        5 => "ads AFC review",
+        6 => "business integrity",
+        7 => "permanently closed",
+        8 => "unused reseller account",
+        9 => "unused account",
+        _ => return None,
+    })
 }
 
 fn get(url: String) -> OutboundRequest {
@@ -62,6 +145,24 @@ pub fn plan_meta_accounts(cfg: &AdsConfig, token: &str) -> OutboundRequest {
 }
 
 fn meta_info(row: &Value) -> Option<AdAccountInfo> {
+    let int = |k: &str| match row.get(k) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    let (status, status_detail) = match int("account_status") {
+        Some(code) => {
+            let mut detail = format!("account_status {code}");
+            if let Some(reason) = int("disable_reason").filter(|r| *r != 0) {
+                detail.push_str(&format!(", disable_reason {reason}"));
+                if let Some(text) = meta_disable_reason(reason) {
+                    detail.push_str(&format!(" ({text})"));
+                }
+            }
+            (AccountStatus::from_meta(code), detail)
+        }
+        None => (AccountStatus::Unknown, "no account_status".into()),
+    };
     let id = row
         .get("account_id")
         .and_then(Value::as_str)
@@ -80,9 +181,11 @@ fn meta_info(row: &Value) -> Option<AdAccountInfo> {
         currency: row
             .get("currency")
             .and_then(Value::as_str)
-            .unwrap_or("USD")
-            .to_string(),
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
         account_id: id,
+        status,
+        status_detail,
     })
 }
 
@@ -168,8 +271,19 @@ pub fn read_google_customer(
         currency: customer
             .get("currencyCode")
             .and_then(Value::as_str)
-            .unwrap_or("USD")
-            .to_string(),
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        status: customer
+            .get("status")
+            .and_then(Value::as_str)
+            .map_or(AccountStatus::Unknown, AccountStatus::from_google),
+        status_detail: format!(
+            "customer.status {}",
+            customer
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("not given")
+        ),
     })
 }
 
@@ -200,7 +314,7 @@ mod tests {
         assert_eq!(one.method, Method::Get);
         assert_eq!(
             one.url,
-            "https://graph.facebook.com/v24.0/act_123?fields=account_id,name,currency,account_status"
+            "https://graph.facebook.com/v24.0/act_123?fields=account_id,name,currency,account_status,disable_reason"
         );
         assert!(one
             .headers
@@ -210,7 +324,7 @@ mod tests {
         assert!(all.url.contains("/v24.0/me/adaccounts?fields="));
 
         let info = read_meta_account(&ok(
-            json!({"id": "act_123", "account_id": "123", "name": "Shop", "currency": "EUR"}),
+            json!({"id": "act_123", "account_id": "123", "name": "Shop", "currency": "EUR", "account_status": 1, "disable_reason": 0}),
         ))
         .unwrap();
         assert_eq!(
@@ -218,17 +332,71 @@ mod tests {
             AdAccountInfo {
                 account_id: "123".into(),
                 name: "Shop".into(),
-                currency: "EUR".into()
+                currency: Some("EUR".into()),
+                status: AccountStatus::Active,
+                status_detail: "account_status 1".into(),
             }
         );
         let list = read_meta_accounts(&ok(json!({"data": [
-            {"id": "act_1", "name": "A", "currency": "USD"},
-            {"account_id": "2", "currency": "JPY"}
+            {"id": "act_1", "name": "A", "currency": "USD", "account_status": 2, "disable_reason": 1},
+            {"account_id": "2"}
         ]})))
         .unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].account_id, "1");
+        assert_eq!(
+            (list[0].status, list[0].status_detail.as_str()),
+            (
+                AccountStatus::Disabled,
+                "account_status 2, disable_reason 1 (ads integrity policy)"
+            )
+        );
         assert_eq!(list[1].name, "2");
+        assert_eq!(list[1].currency, None, "no currency named: none guessed");
+        assert_eq!(list[1].status, AccountStatus::Unknown);
+    }
+
+    #[test]
+    fn meta_and_google_statuses() {
+        let meta = |code: i64| {
+            read_meta_account(&ok(json!({"account_id": "1", "account_status": code})))
+                .unwrap()
+                .status
+        };
+        let statuses: Vec<&str> = [1, 2, 3, 7, 8, 9, 100, 101, 201, 202, 55]
+            .into_iter()
+            .map(|c| meta(c).as_str())
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                "active",
+                "disabled",
+                "unsettled",
+                "pending_review",
+                "unsettled",
+                "grace_period",
+                "pending_closure",
+                "closed",
+                "active",
+                "closed",
+                "unknown"
+            ]
+        );
+        let google = |status: &str| {
+            read_google_customer(
+                &ok(json!([{"results": [{"customer": {"id": "1", "status": status}}]}])),
+                "1",
+            )
+            .unwrap()
+            .status
+        };
+        assert_eq!(google("ENABLED"), AccountStatus::Active);
+        assert_eq!(google("SUSPENDED"), AccountStatus::Disabled);
+        assert_eq!(google("CANCELED"), AccountStatus::Closed);
+        assert_eq!(google("CLOSED"), AccountStatus::Closed);
+        assert!(AccountStatus::Unsettled.needs_attention());
+        assert!(!AccountStatus::Unknown.needs_attention());
     }
 
     #[test]
@@ -258,7 +426,7 @@ mod tests {
             "1234567890",
         )
         .unwrap();
-        assert_eq!(read.currency, "EUR");
+        assert_eq!(read.currency.as_deref(), Some("EUR"));
         assert_eq!(read.name, "Shop GA");
         assert!(read_google_customer(&ok(json!([])), "1").is_err());
     }

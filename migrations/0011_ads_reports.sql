@@ -1,0 +1,33 @@
+-- The marketer's side of the ads module: campaign details, reach and frequency, account status,
+-- per-tenant report settings, audience member edits and platform outcomes, browser pixels.
+
+-- Campaigns carry what the platforms say about them besides their budgets.
+ALTER TABLE ads_campaigns ADD COLUMN objective TEXT;      -- Meta objective / Google channel type
+ALTER TABLE ads_campaigns ADD COLUMN start_date TEXT;     -- YYYY-MM-DD
+ALTER TABLE ads_campaigns ADD COLUMN end_date TEXT;       -- YYYY-MM-DD; NULL: runs until stopped
+
+-- Where the platform gives them (Meta): a day's unique reach and average frequency.
+ALTER TABLE ads_daily_metrics ADD COLUMN reach INTEGER;
+ALTER TABLE ads_daily_metrics ADD COLUMN frequency REAL;
+
+-- The account's own status at the platform (active, disabled, unsettled, closed, ...), as the
+-- daily account check last read it.
+ALTER TABLE ads_accounts ADD COLUMN account_status TEXT;
+ALTER TABLE ads_accounts ADD COLUMN account_status_detail TEXT;
+ALTER TABLE ads_accounts ADD COLUMN account_checked_at INTEGER;
+
+-- Report settings (JSON core::ads::settings::AdsSettings): default currency, Meta conversion
+-- action types, score targets, Customer Match consent.
+ALTER TABLE ads_settings ADD COLUMN report_settings TEXT NOT NULL DEFAULT '{}';
+
+-- What the platform made of the last upload: its size estimate, Google's match rate range and
+-- the Customer Match job still being processed (polled until it ends).
+ALTER TABLE ads_audiences ADD COLUMN platform_size INTEGER;
+ALTER TABLE ads_audiences ADD COLUMN match_rate TEXT;
+ALTER TABLE ads_audiences ADD COLUMN platform_job TEXT;
+ALTER TABLE ads_audiences ADD COLUMN platform_job_status TEXT;
+ALTER TABLE ads_audiences ADD COLUMN upload_errors INTEGER;
+ALTER TABLE ads_audiences ADD COLUMN members_changed_at INTEGER;
+
+-- Browser-side tag per pixel: the tag loads the platform's own script after consent.
+ALTER TABLE pixels ADD COLUMN browser_enabled INTEGER NOT NULL DEFAULT 0;
