@@ -45,6 +45,8 @@ use super::kpi::{latest_per_key, DailyMetrics, Metrics};
 use super::schedule::JobEffect;
 use super::{micros_to_units, AdsPlatform, Campaign, CampaignStatus};
 use crate::core::calendar::{Date, DateRange};
+use crate::core::event::Event;
+use crate::core::platform::EventName;
 use crate::core::text::{escape_mrkdwn, truncate_chars};
 
 pub const ALERT_COOLDOWN_SECS: i64 = 24 * 3600;
@@ -526,6 +528,29 @@ pub struct Conversion {
     pub event_name: String,
     pub value: f64,
     pub currency: Option<String>,
+}
+
+impl Conversion {
+    /// An accepted event as a conversion: an outcome (purchase, lead, sign-up, booking, contact,
+    /// or a custom event) carrying a positive `custom_data.value`. Browsing events (page views,
+    /// product views, carts) are intent, not conversions.
+    pub fn of_event(event: &Event) -> Option<Conversion> {
+        let outcome = !matches!(
+            event.event_name,
+            EventName::PageView | EventName::ViewContent | EventName::AddToCart
+        );
+        let value = event.custom_data.get("value").and_then(Value::as_f64)?;
+        (outcome && value > 0.0).then(|| Conversion {
+            event_id: event.event_id.clone(),
+            event_name: event.display_name().to_string(),
+            value,
+            currency: event
+                .custom_data
+                .get("currency")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
 }
 
 /// The high-value conversion rule: conversions worth at least the tenant's threshold.
@@ -1078,6 +1103,49 @@ mod tests {
         assert_eq!(
             payload["blocks"][1]["text"]["text"],
             "*High-value conversion* — Conversions\npurchase worth 1250.00 EUR (event ord-1001; alert at 500.00 or more)"
+        );
+    }
+
+    #[test]
+    fn tracked_outcomes_with_a_value_are_conversions() {
+        let event = |name: &str, custom: Value| {
+            let mut e: Event = serde_json::from_value(json!({
+                "event_id": "ev-1", "event_name": "custom", "event_time": NOW, "click_ids": {}, "client": {}
+            }))
+            .unwrap();
+            e.event_name = EventName::parse(name);
+            if e.event_name == EventName::Custom {
+                e.custom_name = Some(name.into());
+            }
+            e.custom_data = custom.as_object().cloned().unwrap_or_default();
+            e
+        };
+        let c = Conversion::of_event(&event(
+            "purchase",
+            json!({"value": 1250.0, "currency": "EUR"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                c.event_id.as_str(),
+                c.event_name.as_str(),
+                c.value,
+                c.currency.as_deref()
+            ),
+            ("ev-1", "purchase", 1250.0, Some("EUR"))
+        );
+        assert_eq!(
+            Conversion::of_event(&event("deal_won", json!({"value": 9000}))).map(|c| c.event_name),
+            Some("deal_won".to_string())
+        );
+        assert_eq!(
+            Conversion::of_event(&event("add_to_cart", json!({"value": 1250.0}))),
+            None
+        );
+        assert_eq!(Conversion::of_event(&event("purchase", json!({}))), None);
+        assert_eq!(
+            Conversion::of_event(&event("lead", json!({"value": 0}))),
+            None
         );
     }
 

@@ -11,6 +11,7 @@ use worker::{Env, Headers, Request, Response};
 
 use super::accounts::register_jobs;
 use super::client::{google_creds, oauth_client, send, timeout_ms};
+use super::settings::load_settings;
 use super::upstream_error;
 use crate::core::ads::accounts::{self, AdAccountInfo};
 use crate::core::ads::google_ads;
@@ -276,6 +277,8 @@ pub(super) async fn oauth_confirm(mut req: Request, env: &Env, platform: AdsPlat
         Some(r) => Some(secrets::seal(env, r)?),
         None => None,
     };
+    // An account whose platform names no currency is shown in the tenant's, never guessed.
+    let default_currency = load_settings(&db, &row.tenant_id).await?.default_currency;
     let mut connected = Vec::new();
     for info in &infos {
         let account = store::connect_account(
@@ -285,6 +288,7 @@ pub(super) async fn oauth_confirm(mut req: Request, env: &Env, platform: AdsPlat
                 tenant_id: &row.tenant_id,
                 platform,
                 info,
+                currency: info.currency.as_deref().unwrap_or(&default_currency),
                 login_customer_id: row.login_customer_id.as_deref(),
                 access_token_enc: &access_enc,
                 refresh_token_enc: refresh_enc.as_deref(),
