@@ -31,3 +31,19 @@ ALTER TABLE ads_audiences ADD COLUMN members_changed_at INTEGER;
 
 -- Browser-side tag per pixel: the tag loads the platform's own script after consent.
 ALTER TABLE pixels ADD COLUMN browser_enabled INTEGER NOT NULL DEFAULT 0;
+
+-- A completed OAuth grant whose ad accounts the person picks in the dashboard (when it reaches
+-- more than one): its sealed tokens and the accounts it reaches, kept one hour at most.
+CREATE TABLE ads_pending_grants (
+  id                 TEXT PRIMARY KEY,
+  tenant_id          TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  platform           TEXT NOT NULL CHECK (platform IN ('meta','google')),
+  access_token_enc   TEXT NOT NULL,
+  refresh_token_enc  TEXT,
+  token_expires_at   INTEGER,
+  login_customer_id  TEXT,
+  accounts           TEXT NOT NULL,                  -- JSON [core::ads::accounts::AdAccountInfo]
+  expires_at         INTEGER NOT NULL,
+  created_at         INTEGER NOT NULL
+);
+CREATE INDEX ads_pending_grants_tenant ON ads_pending_grants(tenant_id, expires_at);

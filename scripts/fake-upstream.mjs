@@ -75,9 +75,21 @@ export function startFakeUpstream(port = 0) {
       // A code starting with "short" gets an access token about to expire (forces a refresh).
       return ok({ access_token: `ya29.fake-${++adsCounter}`, expires_in: String(f.code).startsWith("short") ? 60 : 3599, refresh_token: `1//fake-refresh-${f.code}`, token_type: "Bearer", scope: "https://www.googleapis.com/auth/adwords" });
     }
-    // Meta ad accounts.
+    // The platforms' consent screens: the person agrees at once and is sent back with a code.
+    if (/^\/v\d+\.\d+\/dialog\/oauth$/.test(path) || path === "/o/oauth2/v2/auth") {
+      const back = new URL(url.searchParams.get("redirect_uri"));
+      back.searchParams.set("code", "browser-code");
+      back.searchParams.set("state", url.searchParams.get("state"));
+      return { status: 302, headers: { location: back.toString() }, body: "" };
+    }
+    // Meta ad accounts: two of the Business Manager "Acme Business", one personal.
     if ((m = path.match(/^\/v\d+\.\d+\/me\/adaccounts$/))) {
-      return ok({ data: [{ id: "act_1111111111", account_id: "1111111111", name: "Fake Meta account", currency: "EUR", account_status: 1 }], paging: { cursors: { before: "MA", after: "MA" } } });
+      const acme = { id: "555000111", name: "Acme Business" };
+      return ok({ data: [
+        { id: "act_1111111111", account_id: "1111111111", name: "Acme ES", currency: "EUR", account_status: 1, business: acme },
+        { id: "act_1111111112", account_id: "1111111112", name: "Acme PT", currency: "EUR", account_status: 1, business: acme },
+        { id: "act_1111111113", account_id: "1111111113", name: "Personal", currency: "USD", account_status: 1 },
+      ], paging: { cursors: { before: "MA", after: "Mg" } } });
     }
     if ((m = path.match(/^\/v\d+\.\d+\/act_(\d+)$/)) && method === "GET") {
       const cfg = adsAccounts[m[1]] || {};
@@ -126,7 +138,11 @@ export function startFakeUpstream(port = 0) {
       return ok({ audience_id: m[1], session_id: b.session?.session_id, num_received: b.payload?.data?.length ?? 0, num_invalid_entries: 0, invalid_entry_samples: {} });
     }
     // Google Ads.
-    if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) return ok({ resourceNames: ["customers/2222222222"] });
+    // Google: the customers a login reaches, customers/2222222222 unless POST /__ads {account:
+    // "accessible", customers} says otherwise; 7000000001 is a manager account (Agency MCC) of two.
+    if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) {
+      return ok({ resourceNames: (adsAccounts.accessible?.customers || ["2222222222"]).map((c) => `customers/${c}`) });
+    }
     // Google Ads click conversions: every row uploaded, except a gclid starting "bad-", which is
     // refused in Google's partial-failure form at that row's index.
     if ((m = path.match(/^\/v\d+\/customers\/(\d+):uploadClickConversions$/)) && method === "POST") {
@@ -158,9 +174,16 @@ export function startFakeUpstream(port = 0) {
       const q = JSON.parse(body || "{}").query || "";
       if (/FROM customer\b/.test(q)) {
         const cfg = adsAccounts[customer] || {};
-        const c = { resourceName: `customers/${customer}`, id: customer, descriptiveName: `Fake Google ${customer}`, status: cfg.customer_status || "ENABLED" };
+        const c = { resourceName: `customers/${customer}`, id: customer, descriptiveName: customer === "7000000001" ? "Agency MCC" : `Fake Google ${customer}`,
+          status: cfg.customer_status || "ENABLED", manager: customer === "7000000001" };
         if (currencyOf(cfg)) c.currencyCode = currencyOf(cfg);
         return ok([{ results: [{ customer: c }], fieldMask: "customer.id,customer.descriptiveName,customer.currencyCode,customer.status", requestId: "FAKE" }]);
+      }
+      if (/FROM customer_client\b/.test(q)) {
+        return ok([{ results: [
+          { customerClient: { resourceName: `customers/${customer}/customerClients/7000000011`, id: "7000000011", descriptiveName: "Client ES", currencyCode: "EUR", status: "ENABLED", manager: false } },
+          { customerClient: { resourceName: `customers/${customer}/customerClients/7000000012`, id: "7000000012", descriptiveName: "Client MX", currencyCode: "MXN", status: "ENABLED", manager: false } },
+        ], requestId: "FAKE" }]);
       }
       if (/FROM offline_user_data_job\b/.test(q)) {
         const name = (q.match(/resource_name = '([^']+)'/) || [])[1];

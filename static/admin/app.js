@@ -1,4 +1,6 @@
-// pixelgate pixel manager: a small dependency-free dashboard over the JSON API.
+// pixelgate dashboard: a small dependency-free app over the JSON API. This file holds the shell
+// (sign-in, navigation, shared helpers) and the tracking pages; ads.js adds the ads pages through
+// `pixelgateAdmin.page(...)`, as any further area can.
 // The api key lives in sessionStorage (this tab only) and travels only in the Authorization header.
 // Every value from the API is rendered with textContent (never innerHTML).
 "use strict";
@@ -48,10 +50,12 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+/** `credentials: "same-origin"` only for a call whose answer sets a cookie this browser must keep
+ *  (the OAuth start binds the connection to this browser); the key itself is never a cookie. */
+async function api(method, path, body, { credentials = "omit" } = {}) {
   const headers = { authorization: `Bearer ${state.key}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials: "omit" });
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials });
   let json = null;
   try { json = await r.json(); } catch { /* empty body */ }
   if (r.status === 401) { signOut("Your session ended: the API key is no longer valid."); throw new ApiError(401, json); }
@@ -113,6 +117,7 @@ async function signIn(key) {
   $("#tenant-name").textContent = state.me.name;
   renderInstall();
   renderSecurity();
+  for (const f of onSignIn) f();
   showTab(location.hash.slice(1) || "overview");
 }
 
@@ -131,19 +136,33 @@ $("#logout").addEventListener("click", () => signOut());
 
 // ------------------------------------------------------------------ tabs
 
+// Every page: what to load when it is shown, and what to refresh (and how often) while it is.
+// A page is a `#tabs` button with its `data-tab`, a `section#tab-{name}`, and an entry here.
+const PAGES = {
+  overview: { load: () => loadOverview(), poll: () => loadOverview(), every: 15000 },
+  pixels: { load: () => loadPixels(), poll: () => loadPixels(), every: 10000 },
+  live: { load: () => loadEvents(), poll: () => loadEvents(), every: POLL_MS },
+  deliveries: { load: () => loadDeliveries(), poll: () => refreshDeliveries(), every: 10000 },
+  banner: { load: () => loadBanner() },
+  attribution: { load: () => loadAttribution() },
+};
+/** Registers a page (another script's). Called before sign-in (scripts load deferred, in order). */
+function registerPage(name, page) { PAGES[name] = page; }
+// Called after every sign-in, by every area that shows something outside its pages (a banner).
+const onSignIn = [];
+
 function showTab(tab) {
   if (!$(`#tab-${tab}`)) tab = "overview";
   state.tab = tab;
   history.replaceState(null, "", `#${tab}`);
   for (const s of $$(".tab")) s.hidden = s.id !== `tab-${tab}`;
-  for (const b of $$("#tabs button")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  for (const b of $$("#tabs button")) {
+    if (b.dataset.tab === tab) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  }
   stopPolling();
-  if (tab === "overview") { loadOverview(); startPolling(loadOverview, 15000); }
-  if (tab === "pixels") { loadPixels(); startPolling(loadPixels, 10000); }
-  if (tab === "live") { loadEvents(); startPolling(loadEvents, POLL_MS); }
-  if (tab === "deliveries") { loadDeliveries(); startPolling(refreshDeliveries, 10000); }
-  if (tab === "banner") loadBanner();
-  if (tab === "attribution") loadAttribution();
+  const page = PAGES[tab];
+  page?.load?.()?.catch?.((e) => flash(e.message, "error"));
+  if (page?.poll) startPolling(page.poll, page.every || 10000);
 }
 $("#tabs").addEventListener("click", (ev) => { const t = ev.target.closest("button")?.dataset.tab; if (t) showTab(t); });
 
@@ -231,7 +250,7 @@ async function loadOverview() {
   m.replaceChildren(
     metric("Events (24 h)", stats.events_24h ?? 0, `${stats.received_24h ?? 0} received, ${stats.rejected_24h ?? 0} rejected`),
     metric("Server-side success", pct(stats.server_side_success_rate), "delivered / (delivered + failed)"),
-    metric("Consent rate", pct(stats.consent_rate), "events with marketing consent"),
+    metric("Consent rate", pct(stats.consent_rate), "visitors with marketing consent"),
     metric("Dedup rate", pct(stats.dedup_rate), `${stats.duplicates_24h ?? 0} duplicates dropped`),
   );
   const tbody = $("#platform-table tbody");
@@ -783,10 +802,14 @@ $("#webhook-test").addEventListener("click", async () => {
 
 // ------------------------------------------------------------------ boot
 
-(async () => {
+// What the other pages' scripts use.
+window.pixelgateAdmin = { api, h, $, $$, flash, ago, fmtTime, pct, niceCeil, showTab, page: registerPage, onSignIn, PLATFORM_COLORS };
+
+// After every deferred script (the other areas register their pages first).
+document.addEventListener("DOMContentLoaded", async () => {
   const saved = sessionStorage.getItem(KEY);
   if (saved) {
     try { await signIn(saved); return; } catch { /* fall through to the login form */ }
   }
   signOut();
-})();
+});

@@ -299,3 +299,47 @@ test("audience members added, removed and replaced; the Monday job replaces both
   assert.equal(lalEdit.status, 409);
   assert.equal((await a.patch("/api/v1/ads/audiences/nope/members", { add: [{ email: "x@example.com" }] })).status, 404);
 });
+
+test("a login reaching several accounts: the person picks them by Business Manager or manager account", async () => {
+  const t = await gw.tenant(["pick.example"]);
+  const a = api(t.api_key);
+  const { cb } = await connectWith(gw, t.api_key, "meta");
+  assert.equal(cb.status, 200, cb.text);
+  const pending = cb.json.pending_grant;
+  assert.ok(pending && !cb.json.connected, "nothing connected before the pick");
+  assert.deepEqual(pending.accounts.map((x) => [x.account_id, x.parent?.name ?? null]),
+    [["1111111111", "Acme Business"], ["1111111112", "Acme Business"], ["1111111113", null]]);
+  assert.ok(!cb.text.includes("EAA"), "no token in the answer");
+  assert.equal((await a.get("/api/v1/ads/accounts")).json.accounts.length, 0);
+  const grants = (await a.get("/api/v1/ads/oauth/grants")).json.grants;
+  assert.deepEqual(grants.map((g) => [g.id, g.platform, g.accounts.length]), [[pending.id, "meta", 3]]);
+  const other = await gw.tenant(["pick-other.example"]);
+  assert.equal((await api(other.api_key).post(`/api/v1/ads/oauth/grants/${pending.id}`, { account_ids: ["1111111111"] })).status, 404);
+  const wrong = await a.post(`/api/v1/ads/oauth/grants/${pending.id}`, { account_ids: ["1111111111", "999"] });
+  assert.deepEqual([wrong.status, wrong.json.error.field], [400, "account_ids[1]"]);
+  const none = await a.post(`/api/v1/ads/oauth/grants/${pending.id}`, { account_ids: [] });
+  assert.deepEqual([none.status, none.json.error.field], [400, "account_ids"]);
+  const picked = await a.post(`/api/v1/ads/oauth/grants/${pending.id}`, { account_ids: ["1111111111", "1111111112"] });
+  assert.equal(picked.status, 200, picked.text);
+  assert.deepEqual(picked.json.connected.map((x) => [x.account_id, x.name, x.status]), [["1111111111", "Acme ES", "active"], ["1111111112", "Acme PT", "active"]]);
+  assert.equal((await a.post(`/api/v1/ads/oauth/grants/${pending.id}`, { account_ids: ["1111111113"] })).status, 404, "single use");
+  const jobs = (await a.get(`/api/v1/ads/accounts/${picked.json.connected[0].id}`)).json.jobs;
+  assert.equal(jobs.length, 5, "the picked accounts' jobs are registered");
+
+  // Google: the manager account's clients are offered (the manager itself has no campaigns).
+  await adsShape(gw, "accessible", { customers: ["7000000001", "2222222222"] });
+  const g = (await connectWith(gw, t.api_key, "google")).cb.json.pending_grant;
+  assert.deepEqual(g.accounts.map((x) => [x.account_id, x.parent?.id ?? null]),
+    [["7000000011", "7000000001"], ["7000000012", "7000000001"], ["2222222222", null]]);
+  const gPicked = await a.post(`/api/v1/ads/oauth/grants/${g.id}`, { account_ids: ["7000000011"] });
+  assert.equal(gPicked.status, 200, gPicked.text);
+  const client = gPicked.json.connected[0];
+  assert.deepEqual([client.account_id, client.login_customer_id, client.currency], ["7000000011", "7000000001", "EUR"]);
+  assert.equal((await a.post(`/api/v1/ads/sync/${client.id}?from=${FROM}&to=${TO}`)).status, 200);
+  const used = (await gw.upstream("/v22/customers/7000000011/googleAds:searchStream")).at(-1);
+  assert.equal(used.headers["login-customer-id"], "7000000001", "reached through its manager");
+
+  const third = (await connectWith(gw, t.api_key, "meta")).cb.json.pending_grant;
+  assert.equal((await gw.req("DELETE", `/api/v1/ads/oauth/grants/${third.id}`, { token: t.api_key })).status, 200);
+  assert.equal((await a.get("/api/v1/ads/oauth/grants")).json.grants.length, 0);
+});

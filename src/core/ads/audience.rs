@@ -49,6 +49,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::accounts::stream_rows;
 use super::google_ads::{
     customer_path, post as google_post, read_google_response, GoogleAdsCredentials,
 };
@@ -648,17 +649,7 @@ fn match_rate_label(range: &str) -> Option<String> {
 
 pub fn read_customer_match_status(r: &InboundResponse) -> Result<JobOutcome, ApiFailure> {
     let body = read_google_response(r)?;
-    let row = body
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|batch| {
-            batch
-                .get("results")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-        })
+    let row = stream_rows(&body)
         .next()
         .ok_or_else(|| ApiFailure::Permanent {
             reason: "Google Ads knows no such Customer Match job".into(),

@@ -91,6 +91,9 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
             oauth::oauth_callback(req, env, platform_param(p)?).await
         }
         (Post, ["oauth", p, "confirm"]) => oauth::oauth_confirm(req, env, platform_param(p)?).await,
+        (Get, ["oauth", "grants"]) => oauth::list_grants(req, env).await,
+        (Post, ["oauth", "grants", id]) => oauth::pick_grant(req, env, id).await,
+        (Delete, ["oauth", "grants", id]) => oauth::discard_grant(req, env, id).await,
         (Get, ["accounts"]) => accounts::list_accounts(req, env).await,
         (Get, ["accounts", id]) => accounts::get_account(req, env, id).await,
         (Delete, ["accounts", id]) => accounts::delete_account(req, env, id).await,

@@ -152,24 +152,29 @@ pub async fn list_accounts(db: &D1Database, tenant_id: &str) -> Result<Vec<Accou
     all(
         db,
         &format!(
-            "SELECT {ACCOUNT_COLS} FROM ads_accounts WHERE tenant_id = ?1 ORDER BY created_at, id"
+            "SELECT {ACCOUNT_COLS} FROM ads_accounts WHERE tenant_id = ?1 ORDER BY created_at, name, id"
         ),
         &[s(tenant_id)],
     )
     .await
 }
 
-/// An ad account a completed OAuth grant reaches, its tokens sealed.
-pub struct AccountGrant<'a> {
+/// A completed OAuth grant: whose it is and its sealed tokens.
+pub struct SealedGrant<'a> {
     pub tenant_id: &'a str,
     pub platform: AdsPlatform,
+    pub access_token_enc: &'a str,
+    pub refresh_token_enc: Option<&'a str>,
+    pub token_expires_at: Option<i64>,
+}
+
+/// An ad account a completed OAuth grant reaches.
+pub struct AccountGrant<'a> {
+    pub grant: &'a SealedGrant<'a>,
     pub info: &'a AdAccountInfo,
     /// The account's currency: the platform's, else the tenant's default.
     pub currency: &'a str,
     pub login_customer_id: Option<&'a str>,
-    pub access_token_enc: &'a str,
-    pub refresh_token_enc: Option<&'a str>,
-    pub token_expires_at: Option<i64>,
 }
 
 /// Connects the account (id `new_id` when it is new) or reconnects it: new tokens, active, no
@@ -180,7 +185,12 @@ pub async fn connect_account(
     grant: &AccountGrant<'_>,
     now: i64,
 ) -> Result<AccountRow, ApiError> {
-    let (tenant_id, platform, info) = (grant.tenant_id, grant.platform.as_str(), grant.info);
+    let (tenant_id, platform, info) = (
+        grant.grant.tenant_id,
+        grant.grant.platform.as_str(),
+        grant.info,
+    );
+    let tokens = grant.grant;
     run(
         db,
         "INSERT INTO ads_accounts (id, tenant_id, platform, account_id, name, currency, login_customer_id, access_token_enc, refresh_token_enc, token_expires_at, status, created_at, updated_at, account_status, account_status_detail, account_checked_at)
@@ -192,7 +202,7 @@ pub async fn connect_account(
            account_status = excluded.account_status, account_status_detail = excluded.account_status_detail,
            account_checked_at = excluded.account_checked_at",
         &[s(new_id), s(tenant_id), s(platform), s(&info.account_id), s(&info.name), s(grant.currency),
-          opt(grant.login_customer_id), s(grant.access_token_enc), opt(grant.refresh_token_enc), optn(grant.token_expires_at), n(now),
+          opt(grant.login_customer_id), s(tokens.access_token_enc), opt(tokens.refresh_token_enc), optn(tokens.token_expires_at), n(now),
           s(info.status.as_str()), s(&info.status_detail)],
     )
     .await?;
@@ -385,6 +395,92 @@ pub async fn claim_oauth_state(
         db,
         "DELETE FROM ads_oauth_states WHERE nonce = ?1 AND tenant_id = ?2 AND platform = ?3 RETURNING tenant_id, account_id, login_customer_id, redirect_uri, expires_at",
         &[s(nonce), s(tenant_id), s(platform.as_str())],
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- pending grants
+
+/// A grant waiting for the person to pick its accounts, as stored.
+#[derive(Deserialize)]
+pub struct PendingGrantRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub platform: String,
+    pub access_token_enc: String,
+    pub refresh_token_enc: Option<String>,
+    pub token_expires_at: Option<i64>,
+    pub login_customer_id: Option<String>,
+    pub accounts: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+impl PendingGrantRow {
+    pub fn accounts(&self) -> Vec<AdAccountInfo> {
+        serde_json::from_str(&self.accounts).unwrap_or_default()
+    }
+
+    /// As the API shows it: the accounts to pick from, never the tokens.
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id, "platform": self.platform, "accounts": self.accounts(),
+               "expires_at": self.expires_at, "created_at": self.created_at})
+    }
+}
+
+/// A grant to pick accounts from.
+pub async fn save_pending_grant(
+    db: &D1Database,
+    id: &str,
+    grant: &SealedGrant<'_>,
+    login_customer_id: Option<&str>,
+    accounts: &[AdAccountInfo],
+    expires_at: i64,
+    now: i64,
+) -> Result<(), ApiError> {
+    batch(
+        db,
+        vec![
+            stmt(db, "DELETE FROM ads_pending_grants WHERE expires_at < ?1", &[n(now)])?,
+            stmt(
+                db,
+                "INSERT INTO ads_pending_grants (id, tenant_id, platform, access_token_enc, refresh_token_enc, token_expires_at, login_customer_id, accounts, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                &[s(id), s(grant.tenant_id), s(grant.platform.as_str()), s(grant.access_token_enc), opt(grant.refresh_token_enc),
+                  optn(grant.token_expires_at), opt(login_customer_id), s(&json!(accounts).to_string()), n(expires_at), n(now)],
+            )?,
+        ],
+    )
+    .await
+}
+
+const GRANT_COLS: &str = "id, tenant_id, platform, access_token_enc, refresh_token_enc, token_expires_at, login_customer_id, accounts, expires_at, created_at";
+
+/// The tenant's grants still waiting for a pick, newest first.
+pub async fn pending_grants(
+    db: &D1Database,
+    tenant_id: &str,
+    now: i64,
+) -> Result<Vec<PendingGrantRow>, ApiError> {
+    all(
+        db,
+        &format!("SELECT {GRANT_COLS} FROM ads_pending_grants WHERE tenant_id = ?1 AND expires_at >= ?2 ORDER BY created_at DESC"),
+        &[s(tenant_id), n(now)],
+    )
+    .await
+}
+
+/// Claims a grant (single use: the delete that returns it is the claim).
+pub async fn claim_pending_grant(
+    db: &D1Database,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<PendingGrantRow>, ApiError> {
+    first(
+        db,
+        &format!("DELETE FROM ads_pending_grants WHERE tenant_id = ?1 AND id = ?2 AND expires_at >= ?3 RETURNING {GRANT_COLS}"),
+        &[s(tenant_id), s(id), n(now)],
     )
     .await
 }
