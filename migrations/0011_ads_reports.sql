@@ -47,3 +47,6 @@ CREATE TABLE ads_pending_grants (
   created_at         INTEGER NOT NULL
 );
 CREATE INDEX ads_pending_grants_tenant ON ads_pending_grants(tenant_id, expires_at);
+-- The id the platform's browser tag takes where it is not pixel_id (LinkedIn: the Insight Tag's
+-- partner id; pixel_id is a conversion rule).
+ALTER TABLE pixels ADD COLUMN browser_id TEXT;

@@ -86,7 +86,8 @@ pub async fn put_settings(mut req: Request, env: &Env) -> ApiResult {
     ))
 }
 
-fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity {
+/// What `core::health::status` judges a pixel by (also read by the weekly report).
+pub(super) fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity {
     let health_ok = a
         .and_then(|a| a.health_result.as_deref())
         .and_then(|r| serde_json::from_str::<Value>(r).ok())
@@ -250,6 +251,13 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         domains: &domains,
         event_names: &event_names,
         settings: &settings,
+        browser_enabled: input
+            .browser_enabled
+            .unwrap_or(existing.as_ref().is_some_and(|p| p.browser_enabled != 0)),
+        browser_id: match &input.browser_id {
+            Some(v) => v.as_deref(),
+            None => existing.as_ref().and_then(|p| p.browser_id.as_deref()),
+        },
     };
     d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
     // New credentials end a pause: what waited runs again.

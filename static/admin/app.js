@@ -348,7 +348,8 @@ function pixelRow(p) {
     h("td", {}, PLATFORM_NAMES[p.platform] || p.platform),
     h("td", { class: "mono" }, p.pixel_id, p.test_event_code ? h("span", { class: "tag" }, `test ${p.test_event_code}`) : null),
     h("td", { class: "status-cell" }, h("div", {}, hl.reason), h("div", { class: "fine" }, `last delivery ${ago(hl.last_delivered_at)}`)),
-    h("td", {}, p.server_side_enabled ? "on" : "off"),
+    h("td", {}, p.server_side_enabled ? "server" : "", p.server_side_enabled && p.browser_enabled ? " + " : "", p.browser_enabled ? "browser" : "",
+      !p.server_side_enabled && !p.browser_enabled ? "off" : ""),
     h("td", { class: "fine" }, (p.domains || []).join(", ") || "all"),
     h("td", { class: "fine" }, check ? `${check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
     h("td", { class: "actions" },
@@ -398,6 +399,8 @@ function openPixelForm(p) {
   f.test_event_code.value = p?.test_event_code || "";
   f.domains.value = (p?.domains || []).join(", ");
   f.server_side_enabled.checked = p ? p.server_side_enabled : true;
+  f.browser_enabled.checked = !!p?.browser_enabled;
+  f.browser_id.value = p?.browser_id || "";
   f.is_active.checked = p ? p.is_active : true;
   // Secrets are write-only: show that one is set, never its value.
   f.access_token.placeholder = p?.has_access_token ? "set — leave empty to keep" : "not set";
@@ -427,12 +430,14 @@ $("#pixel-form").addEventListener("submit", async (ev) => {
     pixel_id: f.pixel_id.value.trim(),
     is_active: f.is_active.checked,
     server_side_enabled: f.server_side_enabled.checked,
+    browser_enabled: f.browser_enabled.checked,
     domains: f.domains.value.split(/[\s,]+/).map((d) => d.trim()).filter(Boolean),
   };
   if (!state.editing) body.platform = platform;
   if (platform === "google") { if (f.api_secret.value) body.api_secret = f.api_secret.value; }
   else if (f.access_token.value) body.access_token = f.access_token.value;
   if (platform === "meta" || platform === "tiktok") body.test_event_code = f.test_event_code.value.trim() || null;
+  if (platform === "linkedin") body.browser_id = f.browser_id.value.trim() || null;
   try {
     if (state.editing) await api("PUT", `/api/v1/tracking/pixels/${encodeURIComponent(state.editing.id)}`, body);
     else await api("POST", "/api/v1/tracking/pixels", body);

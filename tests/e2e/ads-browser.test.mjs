@@ -244,3 +244,22 @@ test("audiences: create from a CSV, add and remove members, sync, size, lookalik
   await shot("08-audiences");
   assert.deepEqual(pageErrors, []);
 });
+
+test("pixels: the browser tag is switched on in the pixel form (LinkedIn with its Insight Tag partner id)", async () => {
+  await page.click("#tabs button[data-tab=pixels]");
+  await page.click("#add-pixel");
+  await page.waitForSelector("#pixel-dialog[open]");
+  await page.selectOption("#pixel-form select[name=platform]", "linkedin");
+  await page.fill("#pixel-form input[name=pixel_id]", "7654321");
+  await page.fill("#pixel-form input[name=access_token]", "li-token");
+  await page.check("#pixel-form input[name=browser_enabled]");
+  await page.fill("#pixel-form input[name=browser_id]", "5551234");
+  await page.click("#pixel-save");
+  await page.waitForSelector("#pixel-dialog", { state: "hidden" });
+  const p = (await api("GET", "/api/v1/tracking/pixels")).pixels.find((x) => x.pixel_id === "7654321");
+  assert.deepEqual([p.browser_enabled, p.browser_id, p.server_side_enabled], [true, "5551234", true]);
+  assert.match(await page.textContent(`#pixel-table tr[data-pixel="${p.id}"]`), /server \+ browser/);
+  const cfg = await gw.req("GET", `/api/v1/tracking/config?site_key=${shop.site_key}`, { headers: { origin: "https://shop.example" } });
+  assert.deepEqual(cfg.json.pixels.map((x) => [x.p, x.id, x.c]), [["linkedin", "5551234", "7654321"]]);
+  assert.deepEqual(pageErrors, []);
+});

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::kpi::{latest_per_key, DailyMetrics, Kpis, Metrics, Summary};
+use super::kpi::{latest_per_key, DailyMetrics, Metrics, Summary};
 use super::score::ScoreTargets;
 use super::{micros_to_units, AdsPlatform, Campaign, CampaignStatus};
 use crate::core::calendar::{Date, DateRange};
@@ -107,19 +107,14 @@ pub fn campaign_views(
     out
 }
 
-/// One day of a campaign.
+/// One day of a campaign: its counters, KPIs (and score), reach and frequency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignDay {
     pub date: Date,
-    pub impressions: u64,
-    pub clicks: u64,
-    pub spend: f64,
-    pub conversions: f64,
-    pub conversion_value: f64,
+    #[serde(flatten)]
+    pub summary: Summary,
     pub reach: Option<u64>,
     pub frequency: Option<f64>,
-    #[serde(flatten)]
-    pub kpis: Kpis,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,18 +144,11 @@ pub fn campaign_metrics(
         .map(|i| {
             let date = range.from.add_days(i);
             let row = days.get(&date);
-            let m = row.map(|r| r.metrics).unwrap_or_default();
-            let s = Summary::scored(&m, targets);
             CampaignDay {
                 date,
-                impressions: s.impressions,
-                clicks: s.clicks,
-                spend: s.spend,
-                conversions: s.conversions,
-                conversion_value: s.conversion_value,
+                summary: Summary::scored(&row.map(|r| r.metrics).unwrap_or_default(), targets),
                 reach: row.and_then(|r| r.reach),
                 frequency: row.and_then(|r| r.frequency),
-                kpis: s.kpis,
             }
         })
         .collect();
@@ -310,15 +298,15 @@ mod tests {
             (
                 r.daily[0].reach,
                 r.daily[0].frequency,
-                r.daily[0].kpis.ctr_percent
+                r.daily[0].summary.kpis.ctr_percent
             ),
             (Some(3_200), Some(1.25), Some(2.0))
         );
         assert_eq!(
             (
-                r.daily[1].impressions,
+                r.daily[1].summary.impressions,
                 r.daily[1].reach,
-                r.daily[1].kpis.ctr_percent
+                r.daily[1].summary.kpis.ctr_percent
             ),
             (0, None, None),
             "a day without a row is zeros"
