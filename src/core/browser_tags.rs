@@ -49,13 +49,11 @@ pub struct BrowserPixel {
     pub event_names: Vec<String>,
 }
 
-fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        q.append_pair(k, v);
-    }
+/// `base` with `query` appended. The values put in it are pixel ids, which the pixel API keeps to
+/// letters, digits and '-' (`tenant::validate_pixel_id`): nothing to escape.
+fn with_query(base: &str, query: &str) -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}{}", q.finish())
+    format!("{base}{sep}{query}")
 }
 
 /// Events a LinkedIn conversion rule without an `event_names` list does not take.
@@ -72,9 +70,9 @@ pub fn tag_pixels(pixels: &[BrowserPixel], scripts: &VendorScripts) -> Vec<Value
             Some(match p.platform {
                 Platform::Meta => json!({"p": "meta", "id": id, "src": scripts.meta}),
                 Platform::Tiktok => json!({"p": "tiktok", "id": id,
-                    "src": with_query(&scripts.tiktok, &[("sdkid", id), ("lib", "ttq")])}),
+                    "src": with_query(&scripts.tiktok, &format!("sdkid={id}&lib=ttq"))}),
                 Platform::Google => json!({"p": "google", "id": id,
-                    "src": with_query(&scripts.google, &[("id", id)])}),
+                    "src": with_query(&scripts.google, &format!("id={id}"))}),
                 // Its click conversions are uploaded server-side only.
                 Platform::GoogleAds => return None,
                 Platform::Linkedin => {

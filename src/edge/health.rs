@@ -83,11 +83,7 @@ pub async fn run_health_check(
                 .and_then(|p| health::untestable(p, c.test_event_code.is_some()));
             let (ok, answer, record) = match untestable {
                 // Reported silent, never as a failed test: there was no test to fail.
-                Some(reason) => (
-                    None,
-                    reason.to_string(),
-                    json!({"ok": null, "platform": c.platform, "untested": reason}),
-                ),
+                Some(reason) => (None, reason.to_string(), Value::Null),
                 None => {
                     tested += 1;
                     let verify = match d1::get_pixel(&db, &tenant_id, &c.id).await {
@@ -162,13 +158,33 @@ pub async fn run_health_check(
         for (id, r, verify) in &results {
             let record = json!({
                 "ok": r.ok, "silent_hours": r.silent_hours, "verify": verify,
-                "notified": sent.clone(),
+                "untested": r.ok.is_none().then_some(&r.answer), "notified": sent.clone(),
             });
-            // A pixel that was not tested keeps its last test result (none is newer).
             let _ = d1::record_health(&db, &tenant_id, id, &record, now).await;
         }
     }
     Ok((tested, notified))
+}
+
+/// What `core::health::status` judges a pixel by (the pixel list and the weekly report).
+pub(super) fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity {
+    let health_ok = a
+        .and_then(|a| a.health_result.as_deref())
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .and_then(|v| v.get("ok").and_then(Value::as_bool));
+    Activity {
+        is_active: row.is_active != 0,
+        server_side_enabled: row.server_side_enabled != 0,
+        created_at: row.created_at,
+        delivered_24h: a.and_then(|a| a.delivered_24h).unwrap_or(0) as u64,
+        failed_24h: a.and_then(|a| a.failed_24h).unwrap_or(0) as u64,
+        last_delivered_at: a.and_then(|a| a.last_delivered_at),
+        health_checked_at: a.and_then(|a| a.health_checked_at),
+        health_ok,
+        paused: row
+            .paused_at
+            .map(|_| row.paused_reason.clone().unwrap_or_default()),
+    }
 }
 
 /// The Monday report: every pixel of each tenant with a notification webhook, with its health
@@ -195,10 +211,7 @@ pub async fn run_weekly_report(
             .map(|p| PixelHealth {
                 platform: p.platform.clone(),
                 pixel_id: p.pixel_id.clone(),
-                health: health::status(
-                    &super::tenants::activity_of(p, acts.iter().find(|a| a.id == p.id)),
-                    now,
-                ),
+                health: health::status(&activity_of(p, acts.iter().find(|a| a.id == p.id)), now),
             })
             .collect();
         let payload = health::weekly_report(&t.name, &list, &dashboard);

@@ -11,12 +11,13 @@ before(async () => {
   shop = await gw.tenant(["shop.example"]);
   await gw.pixel(shop.api_key, { platform: "meta", pixel_id: "810810810", access_token: "EAAB-p" });
   await gw.pixel(shop.api_key, { platform: "google", pixel_id: "G-PLAT01", api_secret: "s" });
-  await gw.pixel(shop.api_key, { platform: "tiktok", pixel_id: "CPLAT0001", access_token: "tt" });
+  await gw.pixel(shop.api_key, { platform: "tiktok", pixel_id: "CPLAT00001", access_token: "tt" });
 });
 after(async () => { await gw?.stop(); });
 
 const server = (body) => gw.req("POST", "/api/v1/tracking/events", { token: shop.api_key,
-  body: { visitor_id: "plat-visitor", consent: { analytics: true, marketing: true }, url: "https://shop.example/p", ...body } });
+  body: { visitor_id: "plat-visitor", consent: { analytics: true, marketing: true }, url: "https://shop.example/p",
+    client_ip_address: "203.0.113.7", client_user_agent: "Mozilla/5.0 (e2e)", ...body } });
 const sentTo = async (eventId) => ({
   meta: (await gw.upstream("/v24.0/810810810/events")).some((r) => r.body.includes(eventId)),
   tiktok: (await gw.upstream("/open_api/v1.3/event/track")).some((r) => r.body.includes(eventId)),

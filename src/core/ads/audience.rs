@@ -54,6 +54,7 @@ use super::google_ads::{
     customer_path, post as google_post, read_google_response, GoogleAdsCredentials,
 };
 use super::meta_insights::{ad_account_node, read_meta_response};
+pub use super::settings::CustomerMatchConsent;
 use super::{bearer, AdsConfig, ApiFailure};
 use crate::core::hash::hash_normalized;
 use crate::core::normalize::{
@@ -358,13 +359,6 @@ pub fn plan_meta_lookalike(
         &format!("{}/customaudiences", ad_account_node(ad_account_id)),
         &body,
     ))
-}
-
-/// EU user consent the tenant asserts for the uploaded list (Google requires it for EEA users).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerMatchConsent {
-    pub ad_user_data: bool,
-    pub ad_personalization: bool,
 }
 
 fn consent_status(granted: bool) -> &'static str {

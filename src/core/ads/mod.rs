@@ -29,6 +29,7 @@ pub mod campaigns;
 pub mod google_ads;
 pub mod kpi;
 pub mod meta_insights;
+pub mod metrics;
 pub mod oauth;
 pub mod oauth_pages;
 pub mod schedule;

@@ -20,7 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kpi::Metrics;
+use super::metrics::Metrics;
 use super::micros_to_units;
 
 pub const WEIGHT_CTR: f64 = 20.0;

@@ -22,7 +22,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::audience::CustomerMatchConsent;
 use super::score::ScoreTargets;
 use crate::core::event::FieldError;
 
@@ -93,6 +92,13 @@ pub fn meta_action_family(name: &str) -> Vec<String> {
         .find(|(family, _)| *family == name)
         .map(|(_, types)| types.iter().map(|t| t.to_string()).collect())
         .unwrap_or_else(|| vec![name.to_string()])
+}
+
+/// EU user consent the tenant asserts for its customer lists (Google requires it for EEA users).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerMatchConsent {
+    pub ad_user_data: bool,
+    pub ad_personalization: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
