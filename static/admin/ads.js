@@ -225,7 +225,7 @@
 
   // ---------------------------------------------------------------- ad accounts
 
-  const accountsState = { list: [], popup: null, watch: null };
+  const accountsState = { list: [], watch: null };
 
   /** Accounts that need the person: refused or expiring tokens. */
   function needsReconnect(a) {
@@ -330,17 +330,31 @@
       if (currentPage() !== "ads-accounts") flash(e.message, "error");
       return;
     }
+    // The dashboard's opener policy (COOP same-origin) cuts this tab off from the platform's
+    // window, so the result is watched for here, not read from that window.
     const popup = window.open(r.authorize_url, "pixelgate-oauth", "popup,width=640,height=760");
     if (!popup) { location.assign(r.authorize_url); return; }
-    accountsState.popup = popup;
+    watchConnection(platform);
+  }
+
+  /** Until the connection shows up (a new account or accounts to pick), or for 10 minutes. */
+  async function watchConnection(platform) {
+    const seen = async () => {
+      const [a, g] = await Promise.all([api("GET", "/api/v1/ads/accounts"), api("GET", "/api/v1/ads/oauth/grants")]);
+      return `${a.accounts.map((x) => `${x.id}:${x.status}:${x.token_expires_at}`).join()}|${g.grants.map((x) => x.id).join()}`;
+    };
+    const before = await seen();
+    const until = Date.now() + 10 * 60 * 1000;
     $("#connect-status").textContent = `Finish signing in to ${ADS_NAMES[platform]} in the other window…`;
     clearInterval(accountsState.watch);
     accountsState.watch = setInterval(async () => {
-      if (!popup.closed) return;
+      let now;
+      try { now = await seen(); } catch { return; }
+      if (now === before && Date.now() < until) return;
       clearInterval(accountsState.watch);
       $("#connect-status").textContent = "";
       if (currentPage() === "ads-accounts") await loadAccountsPage(); else await refreshAccounts();
-    }, 700);
+    }, 1500);
   }
   const currentPage = () => location.hash.slice(1);
   for (const b of $$("[data-connect]")) b.addEventListener("click", () => connect(b.dataset.connect));

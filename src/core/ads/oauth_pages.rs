@@ -65,7 +65,8 @@ pub fn connected_page(platform: AdsPlatform, tenant_name: &str, accounts: &[Stri
     page(
         &format!("{p} connected to {t}"),
         &format!(
-            "<h1>{p} connected to <q>{t}</q></h1>\n<ul>{items}</ul>\n<p>You can close this page.</p>\n"
+            "<h1>{p} connected to <q>{t}</q></h1>\n<ul>{items}</ul>\n<p>You can close this page, or go back \
+             to the <a href=\"/admin/#ads-accounts\">dashboard</a>.</p>\n"
         ),
     )
 }
