@@ -351,7 +351,7 @@ function pixelRow(p) {
     h("td", {}, p.server_side_enabled ? "server" : "", p.server_side_enabled && p.browser_enabled ? " + " : "", p.browser_enabled ? "browser" : "",
       !p.server_side_enabled && !p.browser_enabled ? "off" : ""),
     h("td", { class: "fine" }, (p.domains || []).join(", ") || "all"),
-    h("td", { class: "fine" }, check ? `${check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
+    h("td", { class: "fine", title: check?.untested || "" }, check ? `${check.ok === null ? "silent, not tested" : check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
     h("td", { class: "actions" },
       h("button", { onclick: () => verifyPixel(p), "data-action": "verify" }, "Verify"),
       h("button", { onclick: () => openPixelForm(p), "data-action": "edit" }, "Edit"),
