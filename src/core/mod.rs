@@ -3,6 +3,7 @@ pub mod ads;
 pub mod attribution;
 pub mod audit;
 pub mod banner;
+pub mod browser_tags;
 pub mod calendar;
 pub mod consent;
 pub mod conversion;

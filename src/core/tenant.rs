@@ -145,6 +145,10 @@ pub struct PixelInput {
     pub event_names: Option<Vec<String>>,
     /// The platform's settings beyond the id (`PixelSettings`), replaced whole when given.
     pub settings: Option<PixelSettings>,
+    /// The tag loads the platform's own browser script for this pixel (after consent).
+    pub browser_enabled: Option<bool>,
+    /// `Some(None)` clears it.
+    pub browser_id: Option<Option<String>>,
 }
 
 /// `existing` is the stored platform when updating (the platform of a pixel cannot change).
@@ -153,9 +157,11 @@ pub fn parse_pixel_input(
     existing: Option<Platform>,
 ) -> Result<PixelInput, FieldError> {
     let obj = object(body)?;
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 12] = [
         "settings",
         "event_names",
+        "browser_enabled",
+        "browser_id",
         "platform",
         "pixel_id",
         "access_token",
@@ -210,6 +216,31 @@ pub fn parse_pixel_input(
     input.api_secret = secret(obj, "api_secret")?;
     input.is_active = flag(obj, "is_active")?;
     input.server_side_enabled = flag(obj, "server_side_enabled")?;
+    input.browser_enabled = flag(obj, "browser_enabled")?;
+    input.browser_id = match obj.get("browser_id") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+        Some(Value::String(s))
+            if platform == Platform::Linkedin
+                && (1..=25).contains(&s.trim().len())
+                && s.trim().chars().all(|c| c.is_ascii_digit()) =>
+        {
+            Some(Some(s.trim().to_string()))
+        }
+        Some(_) if platform != Platform::Linkedin => {
+            return Err(FieldError::new(
+                "browser_id",
+                "is only for linkedin pixels (the Insight Tag partner id); the others' browser tags take pixel_id",
+            ))
+        }
+        Some(_) => {
+            return Err(FieldError::new(
+                "browser_id",
+                "must be the LinkedIn Insight Tag partner id: 1-25 digits (null removes it)",
+            ))
+        }
+    };
     input.test_event_code = match obj.get("test_event_code") {
         None => None,
         Some(Value::Null) => Some(None),
@@ -520,6 +551,35 @@ mod tests {
         assert!(cfg.origin_allowed("http://localhost:8787"));
         assert!(!cfg.origin_allowed("https://example.com.evil.net"));
         assert!(!cfg.origin_allowed("null"));
+    }
+
+    #[test]
+    fn browser_tag_fields() {
+        let li = parse_pixel_input(
+            &json!({"platform": "linkedin", "pixel_id": "12345678", "access_token": "x", "browser_enabled": true, "browser_id": " 5551234 "}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (li.browser_enabled, li.browser_id),
+            (Some(true), Some(Some("5551234".into())))
+        );
+        let cleared =
+            parse_pixel_input(&json!({"browser_id": null}), Some(Platform::Linkedin)).unwrap();
+        assert_eq!(cleared.browser_id, Some(None));
+        let err = |body: Value, p| parse_pixel_input(&body, Some(p)).unwrap_err().field;
+        assert_eq!(
+            err(json!({"browser_enabled": "yes"}), Platform::Meta),
+            "browser_enabled"
+        );
+        assert_eq!(
+            err(json!({"browser_id": "12"}), Platform::Meta),
+            "browser_id"
+        );
+        assert_eq!(
+            err(json!({"browser_id": "li-12"}), Platform::Linkedin),
+            "browser_id"
+        );
     }
 
     #[test]

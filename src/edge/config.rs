@@ -5,6 +5,7 @@ use worker::Env;
 
 use super::ApiError;
 use crate::core::ads::{AdsConfig, AdsPlatform, DEFAULT_GOOGLE_ADS_API_VERSION};
+use crate::core::browser_tags::VendorScripts;
 use crate::core::destinations::PlatformConfig;
 use crate::core::retry::RetryPolicy;
 
@@ -35,6 +36,17 @@ pub fn platform_config(env: &Env) -> PlatformConfig {
         google_ads_api_base: var(env, "GOOGLE_ADS_API_BASE").unwrap_or(d.google_ads_api_base),
         google_ads_api_version: var(env, "GOOGLE_ADS_API_VERSION")
             .unwrap_or_else(|| DEFAULT_GOOGLE_ADS_API_VERSION.into()),
+    }
+}
+
+/// Where the tag loads the platforms' browser scripts from (theirs unless set).
+pub fn vendor_scripts(env: &Env) -> VendorScripts {
+    let d = VendorScripts::default();
+    VendorScripts {
+        meta: var(env, "META_PIXEL_JS_URL").unwrap_or(d.meta),
+        tiktok: var(env, "TIKTOK_PIXEL_JS_URL").unwrap_or(d.tiktok),
+        google: var(env, "GTAG_JS_URL").unwrap_or(d.google),
+        linkedin: var(env, "LINKEDIN_INSIGHT_JS_URL").unwrap_or(d.linkedin),
     }
 }
 

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use worker::{D1Database, Env, Request};
 
 use super::auth::{authenticate, require_admin, tenant_of_api_key};
+use super::health::activity_of;
 use super::request::{read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
 use super::{
@@ -13,7 +14,7 @@ use super::{
 };
 use crate::core::consent::ConsentPolicy;
 use crate::core::event::FieldError;
-use crate::core::health::{self, Activity};
+use crate::core::health;
 use crate::core::secrets::{format_key, hash_api_key};
 use crate::core::tenant::{parse_new_tenant, parse_pixel_input};
 
@@ -110,26 +111,6 @@ pub async fn put_settings(mut req: Request, env: &Env) -> ApiResult {
         200,
         &json!({"consent_policy": policy, "banner": banner}),
     ))
-}
-
-fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity {
-    let health_ok = a
-        .and_then(|a| a.health_result.as_deref())
-        .and_then(|r| serde_json::from_str::<Value>(r).ok())
-        .and_then(|v| v.get("ok").and_then(Value::as_bool));
-    Activity {
-        is_active: row.is_active != 0,
-        server_side_enabled: row.server_side_enabled != 0,
-        created_at: row.created_at,
-        delivered_24h: a.and_then(|a| a.delivered_24h).unwrap_or(0) as u64,
-        failed_24h: a.and_then(|a| a.failed_24h).unwrap_or(0) as u64,
-        last_delivered_at: a.and_then(|a| a.last_delivered_at),
-        health_checked_at: a.and_then(|a| a.health_checked_at),
-        health_ok,
-        paused: row
-            .paused_at
-            .map(|_| row.paused_reason.clone().unwrap_or_default()),
-    }
 }
 
 fn pixel_with_health(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>, now: i64) -> Value {
@@ -276,6 +257,13 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         domains: &domains,
         event_names: &event_names,
         settings: &settings,
+        browser_enabled: input
+            .browser_enabled
+            .unwrap_or(existing.as_ref().is_some_and(|p| p.browser_enabled != 0)),
+        browser_id: match &input.browser_id {
+            Some(v) => v.as_deref(),
+            None => existing.as_ref().and_then(|p| p.browser_id.as_deref()),
+        },
     };
     d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
     // New credentials end a pause: what waited runs again.

@@ -1,4 +1,6 @@
-// pixelgate pixel manager: a small dependency-free dashboard over the JSON API.
+// pixelgate dashboard: a small dependency-free app over the JSON API. This file holds the shell
+// (sign-in, navigation, shared helpers) and the tracking pages; ads.js adds the ads pages through
+// `pixelgateAdmin.page(...)`, as any further area can.
 // The api key lives in sessionStorage (this tab only) and travels only in the Authorization header.
 // Every value from the API is rendered with textContent (never innerHTML).
 "use strict";
@@ -48,10 +50,12 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+/** `credentials: "same-origin"` only for a call whose answer sets a cookie this browser must keep
+ *  (the OAuth start binds the connection to this browser); the key itself is never a cookie. */
+async function api(method, path, body, { credentials = "omit" } = {}) {
   const headers = { authorization: `Bearer ${state.key}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials: "omit" });
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials });
   let json = null;
   try { json = await r.json(); } catch { /* empty body */ }
   if (r.status === 401) { signOut("Your session ended: the API key is no longer valid."); throw new ApiError(401, json); }
@@ -113,6 +117,7 @@ async function signIn(key) {
   $("#tenant-name").textContent = state.me.name;
   renderInstall();
   renderSecurity();
+  for (const f of onSignIn) f();
   showTab(location.hash.slice(1) || "overview");
 }
 
@@ -131,19 +136,33 @@ $("#logout").addEventListener("click", () => signOut());
 
 // ------------------------------------------------------------------ tabs
 
+// Every page: what to load when it is shown, and what to refresh (and how often) while it is.
+// A page is a `#tabs` button with its `data-tab`, a `section#tab-{name}`, and an entry here.
+const PAGES = {
+  overview: { load: () => loadOverview(), poll: () => loadOverview(), every: 15000 },
+  pixels: { load: () => loadPixels(), poll: () => loadPixels(), every: 10000 },
+  live: { load: () => loadEvents(), poll: () => loadEvents(), every: POLL_MS },
+  deliveries: { load: () => loadDeliveries(), poll: () => refreshDeliveries(), every: 10000 },
+  banner: { load: () => loadBanner() },
+  attribution: { load: () => loadAttribution() },
+};
+/** Registers a page (another script's). Called before sign-in (scripts load deferred, in order). */
+function registerPage(name, page) { PAGES[name] = page; }
+// Called after every sign-in, by every area that shows something outside its pages (a banner).
+const onSignIn = [];
+
 function showTab(tab) {
   if (!$(`#tab-${tab}`)) tab = "overview";
   state.tab = tab;
   history.replaceState(null, "", `#${tab}`);
   for (const s of $$(".tab")) s.hidden = s.id !== `tab-${tab}`;
-  for (const b of $$("#tabs button")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  for (const b of $$("#tabs button")) {
+    if (b.dataset.tab === tab) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  }
   stopPolling();
-  if (tab === "overview") { loadOverview(); startPolling(loadOverview, 15000); }
-  if (tab === "pixels") { loadPixels(); startPolling(loadPixels, 10000); }
-  if (tab === "live") { loadEvents(); startPolling(loadEvents, POLL_MS); }
-  if (tab === "deliveries") { loadDeliveries(); startPolling(refreshDeliveries, 10000); }
-  if (tab === "banner") loadBanner();
-  if (tab === "attribution") loadAttribution();
+  const page = PAGES[tab];
+  page?.load?.()?.catch?.((e) => flash(e.message, "error"));
+  if (page?.poll) startPolling(page.poll, page.every || 10000);
 }
 $("#tabs").addEventListener("click", (ev) => { const t = ev.target.closest("button")?.dataset.tab; if (t) showTab(t); });
 
@@ -231,7 +250,7 @@ async function loadOverview() {
   m.replaceChildren(
     metric("Events (24 h)", stats.events_24h ?? 0, `${stats.received_24h ?? 0} received, ${stats.rejected_24h ?? 0} rejected`),
     metric("Server-side success", pct(stats.server_side_success_rate), "delivered / (delivered + failed)"),
-    metric("Consent rate", pct(stats.consent_rate), "events with marketing consent"),
+    metric("Consent rate", pct(stats.consent_rate), "visitors with marketing consent"),
     metric("Dedup rate", pct(stats.dedup_rate), `${stats.duplicates_24h ?? 0} duplicates dropped`),
   );
   const tbody = $("#platform-table tbody");
@@ -329,9 +348,10 @@ function pixelRow(p) {
     h("td", {}, PLATFORM_NAMES[p.platform] || p.platform),
     h("td", { class: "mono" }, p.pixel_id, p.test_event_code ? h("span", { class: "tag" }, `test ${p.test_event_code}`) : null),
     h("td", { class: "status-cell" }, h("div", {}, hl.reason), h("div", { class: "fine" }, `last delivery ${ago(hl.last_delivered_at)}`)),
-    h("td", {}, p.server_side_enabled ? "on" : "off"),
+    h("td", {}, p.server_side_enabled ? "server" : "", p.server_side_enabled && p.browser_enabled ? " + " : "", p.browser_enabled ? "browser" : "",
+      !p.server_side_enabled && !p.browser_enabled ? "off" : ""),
     h("td", { class: "fine" }, (p.domains || []).join(", ") || "all"),
-    h("td", { class: "fine" }, check ? `${check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
+    h("td", { class: "fine", title: check?.untested || "" }, check ? `${check.ok === null ? "silent, not tested" : check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
     h("td", { class: "actions" },
       h("button", { onclick: () => verifyPixel(p), "data-action": "verify" }, "Verify"),
       h("button", { onclick: () => openPixelForm(p), "data-action": "edit" }, "Edit"),
@@ -379,6 +399,8 @@ function openPixelForm(p) {
   f.test_event_code.value = p?.test_event_code || "";
   f.domains.value = (p?.domains || []).join(", ");
   f.server_side_enabled.checked = p ? p.server_side_enabled : true;
+  f.browser_enabled.checked = !!p?.browser_enabled;
+  f.browser_id.value = p?.browser_id || "";
   f.is_active.checked = p ? p.is_active : true;
   // Secrets are write-only: show that one is set, never its value.
   f.access_token.placeholder = p?.has_access_token ? "set — leave empty to keep" : "not set";
@@ -408,12 +430,14 @@ $("#pixel-form").addEventListener("submit", async (ev) => {
     pixel_id: f.pixel_id.value.trim(),
     is_active: f.is_active.checked,
     server_side_enabled: f.server_side_enabled.checked,
+    browser_enabled: f.browser_enabled.checked,
     domains: f.domains.value.split(/[\s,]+/).map((d) => d.trim()).filter(Boolean),
   };
   if (!state.editing) body.platform = platform;
   if (platform === "google") { if (f.api_secret.value) body.api_secret = f.api_secret.value; }
   else if (f.access_token.value) body.access_token = f.access_token.value;
   if (platform === "meta" || platform === "tiktok") body.test_event_code = f.test_event_code.value.trim() || null;
+  if (platform === "linkedin") body.browser_id = f.browser_id.value.trim() || null;
   try {
     if (state.editing) await api("PUT", `/api/v1/tracking/pixels/${encodeURIComponent(state.editing.id)}`, body);
     else await api("POST", "/api/v1/tracking/pixels", body);
@@ -783,10 +807,14 @@ $("#webhook-test").addEventListener("click", async () => {
 
 // ------------------------------------------------------------------ boot
 
-(async () => {
+// What the other pages' scripts use.
+window.pixelgateAdmin = { api, h, $, $$, flash, ago, fmtTime, pct, niceCeil, showTab, page: registerPage, onSignIn, PLATFORM_COLORS };
+
+// After every deferred script (the other areas register their pages first).
+document.addEventListener("DOMContentLoaded", async () => {
   const saved = sessionStorage.getItem(KEY);
   if (saved) {
     try { await signIn(saved); return; } catch { /* fall through to the login form */ }
   }
   signOut();
-})();
+});

@@ -21,14 +21,7 @@ before(async () => {
 });
 after(async () => { await gw?.stop(); });
 
-/** Triggers a cron in workerd, optionally as of another time (seconds): wrangler's /__scheduled
- *  ignores `time`, miniflare's own trigger endpoint passes it as the event's scheduledTime. */
-async function cron(expr, at) {
-  const q = new URLSearchParams({ cron: expr });
-  if (at) q.set("time", String(at * 1000));
-  const r = await fetch(`${gw.base}${at ? "/cdn-cgi/local/scheduled" : "/__scheduled"}?${q}`);
-  assert.equal(r.status, 200, `cron ${expr}: ${await r.text()}`);
-}
+const cron = (expr, at) => gw.cron(expr, at);
 
 /** Reads the local D1 directly (the same SQLite workerd uses), for what no API exposes (IPs). */
 function sql(query) {

@@ -129,6 +129,14 @@ export async function startGateway(extraVars = {}) {
     async recent(apiKey) {
       return (await gw.req("GET", "/api/v1/tracking/events/recent", { token: apiKey })).json.events;
     },
+    /** Triggers a cron in workerd, optionally as of another time (seconds): wrangler's /__scheduled
+     *  ignores `time`, miniflare's own trigger endpoint passes it as the event's scheduledTime. */
+    async cron(expr, at) {
+      const q = new URLSearchParams({ cron: expr });
+      if (at) q.set("time", String(at * 1000));
+      const r = await fetch(`${base}${at ? "/cdn-cgi/local/scheduled" : "/__scheduled"}?${q}`);
+      if (r.status !== 200) throw new Error(`cron ${expr}: ${r.status} ${await r.text()}`);
+    },
   };
   return gw;
 }

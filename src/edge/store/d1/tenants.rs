@@ -327,3 +327,20 @@ pub async fn set_shard_layout(
     .await?
         == 1)
 }
+
+#[derive(Deserialize)]
+pub struct WebhookTenant {
+    pub id: String,
+    pub name: String,
+    pub notify_webhook_url: String,
+}
+
+/// Every tenant with a notification webhook (the weekly pixel health report goes to them).
+pub async fn tenants_with_webhook(db: &D1Database) -> Result<Vec<WebhookTenant>, ApiError> {
+    super::all(
+        db,
+        "SELECT id, name, notify_webhook_url FROM tenants WHERE notify_webhook_url IS NOT NULL AND notify_webhook_url != '' ORDER BY id",
+        &[],
+    )
+    .await
+}
