@@ -69,6 +69,7 @@ fn main() {
         access_token: Some("token".into()),
         api_secret: Some("secret".into()),
         test_event_code: None,
+        settings: Default::default(),
     };
     let all_creds: Vec<(Platform, Credentials)> =
         Platform::ALL.iter().map(|p| (*p, creds(*p))).collect();

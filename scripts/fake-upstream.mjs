@@ -26,9 +26,18 @@ export function startFakeUpstream(port = 0) {
   let rand = mulberry32(1);
 
   // Ads: per-account shape of the fake Meta/Google data, set with POST /__ads
-  // {account, campaigns, page_size, currency}. Defaults: Meta 3 campaigns, Google 2, pages of 4.
+  // {account, campaigns, page_size, currency, account_status, disable_reason, customer_status,
+  // leads, daily_budget, metrics: {impressions, clicks, spend, purchases, value}}.
+  // Defaults: Meta 3 campaigns, Google 2, pages of 4, EUR, active, the formulas below. `currency:
+  // null` leaves the currency out of the account's answer; `metrics` gives every Meta
+  // campaign-day the same counters, `daily_budget` (minor units) every Meta campaign that budget.
   const adsAccounts = {};
   let adsCounter = 0;
+  // What was uploaded: Meta audience id → rows of its latest usersreplace session; Google
+  // Customer Match job → {list, members}.
+  const metaAudienceRows = {};
+  const customerMatchJobs = {};
+  const currencyOf = (cfg) => (cfg.currency === undefined ? "EUR" : cfg.currency);
 
   function defaultAnswer(path, body, url, method) {
     // DNS over HTTPS (JSON API): every name resolves to one public address unless scripted.
@@ -73,13 +82,32 @@ export function startFakeUpstream(port = 0) {
       // A code starting with "short" gets an access token about to expire (forces a refresh).
       return ok({ access_token: `ya29.fake-${++adsCounter}`, expires_in: String(f.code).startsWith("short") ? 60 : 3599, refresh_token: `1//fake-refresh-${f.code}`, token_type: "Bearer", scope: "https://www.googleapis.com/auth/adwords" });
     }
-    // Meta ad accounts.
+    // The platforms' consent screens: the person agrees at once and is sent back with a code.
+    if (/^\/v\d+\.\d+\/dialog\/oauth$/.test(path) || path === "/o/oauth2/v2/auth") {
+      const back = new URL(url.searchParams.get("redirect_uri"));
+      back.searchParams.set("code", "browser-code");
+      back.searchParams.set("state", url.searchParams.get("state"));
+      return { status: 302, headers: { location: back.toString() }, body: "" };
+    }
+    // Meta ad accounts: two of the Business Manager "Acme Business", one personal.
     if ((m = path.match(/^\/v\d+\.\d+\/me\/adaccounts$/))) {
-      return ok({ data: [{ id: "act_1111111111", account_id: "1111111111", name: "Fake Meta account", currency: "EUR", account_status: 1 }], paging: { cursors: { before: "MA", after: "MA" } } });
+      const acme = { id: "555000111", name: "Acme Business" };
+      return ok({ data: [
+        { id: "act_1111111111", account_id: "1111111111", name: "Acme ES", currency: "EUR", account_status: 1, business: acme },
+        { id: "act_1111111112", account_id: "1111111112", name: "Acme PT", currency: "EUR", account_status: 1, business: acme },
+        { id: "act_1111111113", account_id: "1111111113", name: "Personal", currency: "USD", account_status: 1 },
+      ], paging: { cursors: { before: "MA", after: "Mg" } } });
     }
     if ((m = path.match(/^\/v\d+\.\d+\/act_(\d+)$/)) && method === "GET") {
       const cfg = adsAccounts[m[1]] || {};
-      return ok({ id: `act_${m[1]}`, account_id: m[1], name: `Fake Meta ${m[1]}`, currency: cfg.currency || "EUR", account_status: 1 });
+      const acct = { id: `act_${m[1]}`, account_id: m[1], name: `Fake Meta ${m[1]}`, account_status: cfg.account_status ?? 1, disable_reason: cfg.disable_reason ?? 0 };
+      if (currencyOf(cfg)) acct.currency = currencyOf(cfg);
+      return ok(acct);
+    }
+    // A Meta custom audience's size estimate (after an upload: the rows of its last session).
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && /approximate_count/.test(url.searchParams.get("fields") || "")) {
+      const rows = metaAudienceRows[m[1]];
+      return ok({ id: m[1], approximate_count_lower_bound: rows === undefined ? -1 : Math.floor(rows * 0.8), approximate_count_upper_bound: rows === undefined ? -1 : rows });
     }
     // Meta campaigns and insights, paginated with cursors (pages of `page_size`, at most `limit`).
     if ((m = path.match(/^\/v\d+\.\d+\/act_(\d+)\/(campaigns|insights)$/)) && method === "GET") {
@@ -89,11 +117,11 @@ export function startFakeUpstream(port = 0) {
       const size = Math.min(Number(url.searchParams.get("limit") || 25), cfg.page_size ?? 4);
       let rows;
       if (edge === "campaigns") {
-        rows = Array.from({ length: n }, (_, c) => fakeMetaCampaign(account, c));
+        rows = Array.from({ length: n }, (_, c) => ({ ...fakeMetaCampaign(account, c), ...(cfg.daily_budget ? { daily_budget: cfg.daily_budget } : {}) }));
       } else {
         const tr = JSON.parse(url.searchParams.get("time_range"));
         rows = [];
-        for (const date of daysBetween(tr.since, tr.until)) for (let c = 0; c < n; c++) rows.push(fakeMetaInsight(account, c, date));
+        for (const date of daysBetween(tr.since, tr.until)) for (let c = 0; c < n; c++) rows.push(fakeMetaInsight(account, c, date, cfg));
       }
       const offset = url.searchParams.get("after") ? Number(Buffer.from(url.searchParams.get("after"), "base64url").toString()) : 0;
       const page = rows.slice(offset, offset + size);
@@ -112,16 +140,65 @@ export function startFakeUpstream(port = 0) {
     }
     if ((m = path.match(/^\/v\d+\.\d+\/(\d+)\/usersreplace$/)) && method === "POST") {
       const b = JSON.parse(body || "{}");
+      const rows = b.payload?.data?.length ?? 0;
+      metaAudienceRows[m[1]] = (b.session?.batch_seq === 1 ? 0 : metaAudienceRows[m[1]] || 0) + rows;
       return ok({ audience_id: m[1], session_id: b.session?.session_id, num_received: b.payload?.data?.length ?? 0, num_invalid_entries: 0, invalid_entry_samples: {} });
     }
     // Google Ads.
-    if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) return ok({ resourceNames: ["customers/2222222222"] });
+    // Google: the customers a login reaches, customers/2222222222 unless POST /__ads {account:
+    // "accessible", customers} says otherwise; 7000000001 is a manager account (Agency MCC) of two.
+    if (/^\/v\d+\/customers:listAccessibleCustomers$/.test(path)) {
+      return ok({ resourceNames: (adsAccounts.accessible?.customers || ["2222222222"]).map((c) => `customers/${c}`) });
+    }
+    // Google Ads click conversions: every row uploaded, except a gclid starting "bad-", which is
+    // refused in Google's partial-failure form at that row's index.
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+):uploadClickConversions$/)) && method === "POST") {
+      const b = JSON.parse(body || "{}");
+      if (b.validateOnly) return ok({});
+      const rows = b.conversions || [];
+      const bad = rows.map((c, i) => [c, i]).filter(([c]) => String(c.gclid || "").startsWith("bad-"));
+      const results = rows.map((c) => String(c.gclid || "").startsWith("bad-") ? {}
+        : { gclid: c.gclid, gbraid: c.gbraid, wbraid: c.wbraid, conversionAction: c.conversionAction, conversionDateTime: c.conversionDateTime });
+      const answer = { results, jobId: String(++adsCounter) };
+      if (bad.length) answer.partialFailureError = { code: 3, message: `${bad.length} conversion(s) failed`, details: [{
+        "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
+        errors: bad.map(([, i]) => ({ errorCode: { conversionUploadError: "CLICK_NOT_FOUND" }, message: "The click associated with the given identifier could not be found.",
+          location: { fieldPathElements: [{ fieldName: "conversions", index: i }, { fieldName: "gclid" }] } })) }] };
+      return ok(answer);
+    }
+    // Meta Lead Ads: a page's token (read with the user token), a lead's answers (with the page's).
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && url.searchParams.get("fields") === "access_token") {
+      return ok({ id: m[1], access_token: `EAApage-${m[1]}` });
+    }
+    if (/^\/v\d+\.\d+\/\d+\/subscribed_apps$/.test(path) && method === "POST") return ok({ success: true });
+    if ((m = path.match(/^\/v\d+\.\d+\/(\d+)$/)) && method === "GET" && (url.searchParams.get("fields") || "").includes("field_data")) {
+      return ok({ id: m[1], created_time: new Date(Date.now() - 60000).toISOString().slice(0, 19) + "+0000", ad_id: "6000000001", form_id: "7000000001",
+        field_data: [{ name: "email", values: [`Lead-${m[1]}@Example.com`] }, { name: "full_name", values: ["Lea Lead"] },
+          { name: "phone_number", values: ["+34600000000"] }, { name: "how_soon", values: ["this week"] }] });
+    }
     if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/googleAds:searchStream$/))) {
       const customer = m[1];
       const q = JSON.parse(body || "{}").query || "";
       if (/FROM customer\b/.test(q)) {
         const cfg = adsAccounts[customer] || {};
-        return ok([{ results: [{ customer: { resourceName: `customers/${customer}`, id: customer, descriptiveName: `Fake Google ${customer}`, currencyCode: cfg.currency || "EUR" } }], fieldMask: "customer.id,customer.descriptiveName,customer.currencyCode", requestId: "FAKE" }]);
+        const c = { resourceName: `customers/${customer}`, id: customer, descriptiveName: customer === "7000000001" ? "Agency MCC" : `Fake Google ${customer}`,
+          status: cfg.customer_status || "ENABLED", manager: customer === "7000000001" };
+        if (currencyOf(cfg)) c.currencyCode = currencyOf(cfg);
+        return ok([{ results: [{ customer: c }], fieldMask: "customer.id,customer.descriptiveName,customer.currencyCode,customer.status", requestId: "FAKE" }]);
+      }
+      if (/FROM customer_client\b/.test(q)) {
+        return ok([{ results: [
+          { customerClient: { resourceName: `customers/${customer}/customerClients/7000000011`, id: "7000000011", descriptiveName: "Client ES", currencyCode: "EUR", status: "ENABLED", manager: false } },
+          { customerClient: { resourceName: `customers/${customer}/customerClients/7000000012`, id: "7000000012", descriptiveName: "Client MX", currencyCode: "MXN", status: "ENABLED", manager: false } },
+        ], requestId: "FAKE" }]);
+      }
+      if (/FROM offline_user_data_job\b/.test(q)) {
+        const name = (q.match(/resource_name = '([^']+)'/) || [])[1];
+        const job = customerMatchJobs[name];
+        if (!job) return ok([{ results: [], requestId: "FAKE" }]);
+        // Every uploaded member matches half the time: a "41-50 %" range, the list sized so.
+        return ok([{ results: [{ offlineUserDataJob: { resourceName: name, status: "SUCCESS", operationMetadata: { matchRateRange: "MATCH_RANGE_41_TO_50" } },
+          userList: { resourceName: job.list, sizeForSearch: String(Math.floor(job.members / 2)), sizeForDisplay: String(Math.floor(job.members / 2)) } }], requestId: "FAKE" }]);
       }
       const between = q.match(/BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'/);
       const cfg = adsAccounts[customer] || {};
@@ -129,12 +206,20 @@ export function startFakeUpstream(port = 0) {
       const results = [];
       for (const date of daysBetween(between[1], between[2])) for (let c = 0; c < n; c++) results.push(fakeGoogleRow(customer, c, date));
       const batches = [];
-      for (let i = 0; i < results.length || i === 0; i += 10000) batches.push({ results: results.slice(i, i + 10000), fieldMask: "campaign.id,campaign.name,campaign.status,campaignBudget.amountMicros,metrics.impressions,metrics.clicks,metrics.costMicros,metrics.conversions,metrics.conversionsValue,segments.date", requestId: "FAKE" });
+      for (let i = 0; i < results.length || i === 0; i += 10000) batches.push({ results: results.slice(i, i + 10000), fieldMask: "campaign.id,campaign.name,campaign.status,campaign.advertisingChannelType,campaign.startDate,campaign.endDate,campaignBudget.amountMicros,campaignBudget.totalAmountMicros,metrics.impressions,metrics.clicks,metrics.costMicros,metrics.conversions,metrics.conversionsValue,segments.date", requestId: "FAKE" });
       return ok(batches);
     }
     if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/userLists:mutate$/))) return ok({ results: [{ resourceName: `customers/${m[1]}/userLists/555${++adsCounter}` }] });
-    if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/offlineUserDataJobs:create$/))) return ok({ resourceName: `customers/${m[1]}/offlineUserDataJobs/777${++adsCounter}` });
-    if (/^\/v\d+\/customers\/\d+\/offlineUserDataJobs\/\d+:addOperations$/.test(path)) return ok({});
+    if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/offlineUserDataJobs:create$/))) {
+      const name = `customers/${m[1]}/offlineUserDataJobs/777${++adsCounter}`;
+      customerMatchJobs[name] = { list: JSON.parse(body || "{}").job?.customerMatchUserListMetadata?.userList, members: 0 };
+      return ok({ resourceName: name });
+    }
+    if ((m = path.match(/^\/v\d+\/(customers\/\d+\/offlineUserDataJobs\/\d+):addOperations$/))) {
+      const job = customerMatchJobs[m[1]];
+      if (job) job.members += (JSON.parse(body || "{}").operations || []).filter((o) => o.create).length;
+      return ok({});
+    }
     if ((m = path.match(/^\/v\d+\/customers\/(\d+)\/offlineUserDataJobs\/\d+:run$/))) return ok({ name: `customers/${m[1]}/operations/fake${++adsCounter}` });
     return null;
   }
@@ -235,23 +320,33 @@ export function mulberry32(seed) {
 }
 
 // Fake ads data, exported so tests compute expected totals from the same formulas.
-// Meta campaign c: daily budget 50.00 (5000 minor units); campaign 0 has only 5.00 left.
+// Meta campaign c: daily budget 50.00 (5000 minor units); campaign 0 has only 5.00 left. Objective
+// OUTCOME_SALES, started 2025-01-01; campaign 1 (the second) ends 2026-12-31.
 export function fakeMetaCampaign(account, c) {
-  return { id: `2385${account.slice(-4)}${String(c + 1).padStart(4, "0")}`, name: `Meta campaign ${c + 1}`, status: "ACTIVE",
-    daily_budget: "5000", budget_remaining: c === 0 ? "500" : "4000" };
+  const camp = { id: `2385${account.slice(-4)}${String(c + 1).padStart(4, "0")}`, name: `Meta campaign ${c + 1}`, status: "ACTIVE",
+    objective: "OUTCOME_SALES", start_time: "2025-01-01T00:00:00+0100", daily_budget: "5000", budget_remaining: c === 0 ? "500" : "4000" };
+  if (c === 1) camp.stop_time = "2026-12-31T23:59:59+0100";
+  return camp;
 }
 // Meta insights for campaign c on a day: impressions 1000+100c, clicks 20+c, spend (10+c).50,
-// 2 purchases worth 63.00 (reported under two action types, counted once).
-export function fakeMetaInsight(account, c, date) {
+// reach 80 % of the impressions (frequency impressions/reach), 2 purchases worth 63.00 (reported under two action
+// types, counted once), and `leads` pixel leads when the account's shape sets it (counted by
+// default, not when the tenant counts purchases only).
+export function fakeMetaInsight(account, c, date, cfg = {}) {
   const camp = fakeMetaCampaign(account, c);
-  return { campaign_id: camp.id, campaign_name: camp.name, impressions: String(1000 + 100 * c), clicks: String(20 + c),
-    spend: `${10 + c}.50`, date_start: date, date_stop: date,
-    actions: [{ action_type: "link_click", value: String(20 + c) }, { action_type: "purchase", value: "2" }, { action_type: "offsite_conversion.fb_pixel_purchase", value: "2" }],
-    action_values: [{ action_type: "purchase", value: "63.00" }, { action_type: "offsite_conversion.fb_pixel_purchase", value: "63.00" }] };
+  const m = cfg.metrics || {};
+  const impressions = m.impressions ?? 1000 + 100 * c, reach = Math.round(impressions * 0.8);
+  const clicks = m.clicks ?? 20 + c, purchases = String(m.purchases ?? 2), value = m.value ?? "63.00";
+  return { campaign_id: camp.id, campaign_name: camp.name, impressions: String(impressions), clicks: String(clicks),
+    spend: m.spend ?? `${10 + c}.50`, reach: String(reach), frequency: (impressions / reach).toFixed(6), date_start: date, date_stop: date,
+    actions: [{ action_type: "link_click", value: String(clicks) }, { action_type: "purchase", value: purchases }, { action_type: "offsite_conversion.fb_pixel_purchase", value: purchases },
+      ...(cfg.leads ? [{ action_type: "offsite_conversion.fb_pixel_lead", value: String(cfg.leads) }] : [])],
+    action_values: [{ action_type: "purchase", value }, { action_type: "offsite_conversion.fb_pixel_purchase", value }] };
 }
 // Google campaign c on a day: impressions 2000+500c, clicks 40+10c, cost (15.25+c), 1.5 conversions worth 45.25.
 export function fakeGoogleRow(customer, c, date) {
-  return { campaign: { resourceName: `customers/${customer}/campaigns/${9000 + c}`, id: String(9000 + c), name: `Google campaign ${c + 1}`, status: "ENABLED" },
+  return { campaign: { resourceName: `customers/${customer}/campaigns/${9000 + c}`, id: String(9000 + c), name: `Google campaign ${c + 1}`, status: "ENABLED",
+    advertisingChannelType: c === 0 ? "SEARCH" : "PERFORMANCE_MAX", startDate: "2025-02-01", endDate: "2037-12-30" },
     campaignBudget: { resourceName: `customers/${customer}/campaignBudgets/${8000 + c}`, amountMicros: "40000000" },
     metrics: { impressions: String(2000 + 500 * c), clicks: String(40 + 10 * c), costMicros: String(15250000 + 1000000 * c), conversions: 1.5, conversionsValue: 45.25 },
     segments: { date } };

@@ -20,12 +20,14 @@ mod entry {
 
     #[event(fetch)]
     async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+        crate::edge::meter::add(crate::edge::meter::Op::Invocation, 1);
         crate::edge::http::handle(req, env, ctx).await
     }
 
     #[cfg(feature = "jobs")]
     #[event(queue)]
     async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
+        crate::edge::meter::add(crate::edge::meter::Op::Invocation, 1);
         crate::edge::delivery::consume(batch, env).await
     }
 

@@ -85,14 +85,60 @@
   };
   var pixels = safe(function (ev, c, o) {
     if (!OPT.pixels) return;
-    var nm = NAMES[ev.event_name], id = ev.event_id, cd = ev.custom_data || {};
+    var nm = NAMES[ev.event_name], id = ev.event_id, cd = ev.custom_data || {}, k, p;
     if (c.m) {
       if (typeof w.fbq == F) nm ? w.fbq("track", nm[0], cd, { eventID: id }) : w.fbq("trackCustom", ev.event_name, cd, { eventID: id });
       if (w.ttq && typeof w.ttq.track == F) w.ttq.track(nm ? nm[2] : ev.event_name, cd, { event_id: id });
       if (typeof w.lintrk == F && o.li_conversion_id) w.lintrk("track", { conversion_id: o.li_conversion_id, event_id: id });
+      // LinkedIn rules: the events of their list (x: all but those of it).
+      for (k in VT) {
+        p = VT[k];
+        if (p.c && (p.e.indexOf(ev.event_name) < 0) == p.x) w.lintrk("track", { conversion_id: p.c, event_id: id });
+      }
     }
     // gtag's config already sends its own page_view.
     if (c.a && typeof w.gtag == F && (!nm || nm[1])) w.gtag("event", nm ? nm[1] : ev.event_name, Object.assign({ event_id: id }, cd));
+  });
+
+  // Platforms' own tags: once, after the matching consent (Google's: analytics), behind their queues.
+  var VT = {};
+  function js(src) {
+    var s = d.createElement("script");
+    s.src = src;
+    s.async = true;
+    d.head.appendChild(s);
+  }
+  var tags = safe(function (c) {
+    ((CFG && CFG.pixels) || []).forEach(function (p) {
+      var k = p.p + p.id, f = p.p == "google";
+      if (VT[k] || !(f ? c.a : c.m)) return;
+      VT[k] = p;
+      if (p.p == "meta") {
+        if (!w.fbq) {
+          f = w.fbq = function () { f.callMethod ? f.callMethod.apply(f, arguments) : f.queue.push(arguments); };
+          f.push = f; f.loaded = !0; f.version = "2.0"; f.queue = [];
+          js(p.src);
+        }
+        w.fbq("init", p.id);
+      } else if (f) {
+        f = w.dataLayer = w.dataLayer || [];
+        if (typeof w.gtag != F) { w.gtag = function () { f.push(arguments); }; w.gtag("js", new Date()); }
+        w.gtag("config", p.id);
+        js(p.src);
+      } else if (p.p == "linkedin") {
+        (w._linkedin_data_partner_ids = w._linkedin_data_partner_ids || []).push(p.id);
+        if (!w.lintrk) { f = w.lintrk = function (a, b) { f.q.push([a, b]); }; f.q = []; js(p.src); }
+      } else {
+        f = w.ttq = w.ttq || [];
+        w.TiktokAnalyticsObject = "ttq";
+        ["track", "grantConsent", "revokeConsent"].forEach(function (m) {
+          f[m] = f[m] || function () { f.push([m].concat([].slice.call(arguments))); };
+        });
+        [["_i", []], ["_t", now()], ["_o", {}]].forEach(function (x) { (f[x[0]] = f[x[0]] || {})[p.id] = x[1]; });
+        f._i[p.id]._u = p.src.split("?")[0];
+        js(p.src);
+      }
+    });
   });
 
   // ---------------------------------------------------------------- sending
@@ -104,7 +150,9 @@
   var flush = safe(function () {
     timer = 0;
     var c = eff();
-    if (!ready || hold || !c || !queue.length) return;
+    if (!ready || hold || !c) return;
+    tags(c);
+    if (!queue.length) return;
     var out = [];
     queue.splice(0, 100).forEach(function (q) {
       var ev = q[0];
@@ -177,10 +225,7 @@
     if (tcf) return;
     P._ui = ui();
     if (typeof w.pixelgateBanner == F) return w.pixelgateBanner(P._ui);
-    var s = d.createElement("script");
-    s.src = BASE + "/banner.js";
-    s.async = true;
-    (d.head || d.documentElement).appendChild(s);
+    js(BASE + "/banner.js");
   });
   var decide = safe(function () {
     if (!ready || CFG === undefined) return;

@@ -11,7 +11,7 @@ use super::calendar::SECS_PER_DAY;
 use super::hash::{hash_normalized, Sha256Hex};
 use super::jsonmap::pick;
 use super::normalize;
-use super::platform::EventName;
+use super::platform::{EventName, Platform};
 use super::scrub;
 use super::text::truncate_bytes;
 use super::weburl;
@@ -181,6 +181,60 @@ pub struct Event {
     pub client: ClientContext,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consent: Option<AssertedConsent>,
+    /// The only platforms the event goes to, when the caller names them (`platforms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<Vec<Platform>>,
+    /// Set for a conversion that happened off the website (`core::conversion`): each destination
+    /// then sends it as the platform's offline or CRM event, within that source's window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<Box<ConversionContext>>,
+}
+
+/// Where a conversion happened, as the conversions API takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversionSource {
+    /// A stage of a CRM (a lead qualified, a deal won).
+    Crm,
+    PhysicalStore,
+    PhoneCall,
+    Other,
+}
+
+impl ConversionSource {
+    pub const ALL: [ConversionSource; 4] = [
+        ConversionSource::Crm,
+        ConversionSource::PhysicalStore,
+        ConversionSource::PhoneCall,
+        ConversionSource::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversionSource::Crm => "crm",
+            ConversionSource::PhysicalStore => "physical_store",
+            ConversionSource::PhoneCall => "phone_call",
+            ConversionSource::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConversionSource> {
+        ConversionSource::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What an offline or CRM conversion carries besides an event's fields (no PII: ids only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversionContext {
+    /// The caller's id of the conversion (its CRM deal, its payment).
+    pub conversion_id: String,
+    pub source: ConversionSource,
+    /// The Meta Lead Ads lead id a CRM stage closes the loop on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_lead_id: Option<String>,
+    /// The CRM's name (Meta's `lead_event_source`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm_name: Option<String>,
 }
 
 impl Event {
@@ -215,7 +269,7 @@ pub struct Parsed {
 }
 
 /// The keys of an event object we read (the click ids aside: CLICK_ID_KEYS).
-const EVENT_KEYS: [&str; 14] = [
+const EVENT_KEYS: [&str; 15] = [
     "event_id",
     "event_name",
     "event_time",
@@ -230,6 +284,7 @@ const EVENT_KEYS: [&str; 14] = [
     "consent",
     "client_ip_address",
     "client_user_agent",
+    "platforms",
 ];
 
 /// Parses and validates one event object. `prefix` is prepended to field paths
@@ -244,8 +299,9 @@ pub fn parse_event(
     let obj = value
         .as_object()
         .ok_or_else(|| FieldError::new(prefix.trim_end_matches('.'), "must be a JSON object"))?;
-    let [event_id, event_name, event_time, visitor_id, url, event_source_url, referrer, user_data, custom_data, click_ids, utm, consent, client_ip, client_ua] =
+    let [event_id, event_name, event_time, visitor_id, url, event_source_url, referrer, user_data, custom_data, click_ids, utm, consent, client_ip, client_ua, platforms] =
         pick(obj, &EVENT_KEYS);
+    let platforms = parse_platforms(platforms, prefix)?;
 
     let (event_id, generated_id) = match opt_string(event_id, || path("event_id"))? {
         Some(id) => {
@@ -397,10 +453,39 @@ pub fn parse_event(
             utm,
             client,
             consent,
+            conversion: None,
+            platforms,
         },
         generated_id,
         warnings,
     })
+}
+
+const PLATFORMS_RULE: &str = "must be one of meta, google, linkedin, tiktok, google_ads";
+
+/// `platforms`: the only platforms the event goes to; absent or null, every pixel's.
+fn parse_platforms(v: Option<&Value>, prefix: &str) -> Result<Option<Vec<Platform>>, FieldError> {
+    let list = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        Some(_) => {
+            return Err(FieldError::new(
+                format!("{prefix}platforms"),
+                "must be a non-empty array of meta, google, linkedin, tiktok, google_ads (omit it for all of the pixels)",
+            ))
+        }
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let p = item
+            .as_str()
+            .and_then(|s| Platform::parse(&s.trim().to_ascii_lowercase()))
+            .ok_or_else(|| FieldError::new(format!("{prefix}platforms[{i}]"), PLATFORMS_RULE))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Whether `id` follows `ID_RULE` (an `event_id` or `visitor_id` as the intake takes it).
@@ -985,6 +1070,55 @@ mod tests {
 
     fn parse(v: Value) -> Result<Parsed, FieldError> {
         parse_event(&v, "", &ctx(), &mut || "generated-id".to_string())
+    }
+
+    #[test]
+    fn platforms_limit_the_destinations_and_unknown_names_are_refused() {
+        let p = parse(json!({"event_name": "purchase", "platforms": ["meta", "Google", "meta"]}))
+            .unwrap();
+        assert_eq!(
+            p.event.platforms,
+            Some(vec![Platform::Meta, Platform::Google])
+        );
+        let wire = serde_json::to_value(&p.event).unwrap();
+        assert_eq!(wire["platforms"], json!(["meta", "google"]));
+        assert_eq!(
+            parse(json!({"event_name": "lead"}))
+                .unwrap()
+                .event
+                .platforms,
+            None
+        );
+        let plain =
+            serde_json::to_value(&parse(json!({"event_name": "lead"})).unwrap().event).unwrap();
+        assert!(
+            plain.get("platforms").is_none(),
+            "no field on the wire when absent"
+        );
+        let err = |v: Value| parse(v).unwrap_err().field;
+        assert_eq!(
+            err(json!({"event_name": "lead", "platforms": ["meta", "snapchat"]})),
+            "platforms[1]"
+        );
+        assert_eq!(
+            err(json!({"event_name": "lead", "platforms": [3]})),
+            "platforms[0]"
+        );
+        assert_eq!(
+            err(json!({"event_name": "lead", "platforms": "meta"})),
+            "platforms"
+        );
+        assert_eq!(
+            err(json!({"event_name": "lead", "platforms": []})),
+            "platforms"
+        );
+        let batch = parse_event(
+            &json!({"event_name": "lead", "platforms": ["x"]}),
+            "events[2].",
+            &ctx(),
+            &mut || "id".into(),
+        );
+        assert_eq!(batch.unwrap_err().field, "events[2].platforms[0]");
     }
 
     #[test]

@@ -41,6 +41,8 @@ impl PixelRoute {
                 event.event_name,
                 EventName::PageView | EventName::ViewContent
             ),
+            // A Google Ads destination takes only the names it has conversion actions for.
+            Platform::GoogleAds => false,
             _ => true,
         }
     }
@@ -288,8 +290,15 @@ pub fn route(
         records: Vec::new(),
         consent,
     };
+    // An event that names its platforms goes to those platforms' pixels only.
+    let named = |p: &PixelRoute| {
+        event
+            .platforms
+            .as_ref()
+            .is_none_or(|ps| ps.contains(&p.platform))
+    };
     for p in pixels {
-        if !p.is_active || !p.server_side_enabled || !p.accepts(event) {
+        if !p.is_active || !p.server_side_enabled || !p.accepts(event) || !named(p) {
             continue;
         }
         let skip = |reason: &str| RouteRecord {
@@ -518,6 +527,40 @@ pub(crate) mod tests {
             updated_at: 1,
             tc_string: None,
         }
+    }
+
+    #[test]
+    fn an_event_naming_its_platforms_goes_to_those_only() {
+        let mut ev = (*event("https://a.example/x")).clone();
+        ev.platforms = Some(vec![Platform::Meta, Platform::Linkedin]);
+        let pixels = [
+            pixel("p1", Platform::Meta),
+            pixel("p2", Platform::Google),
+            pixel("p3", Platform::Linkedin),
+            pixel("p4", Platform::Meta),
+        ];
+        let r = route(
+            "t",
+            &Arc::new(ev),
+            &pixels,
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        let sent: Vec<&str> = r.jobs.iter().map(|j| j.pixel.as_str()).collect();
+        assert_eq!(sent, ["p1", "p3", "p4"]);
+        assert_eq!(
+            r.records.len(),
+            3,
+            "a platform not named gets nothing, not a skip"
+        );
+        let all = route(
+            "t",
+            &event("https://a.example/x"),
+            &pixels,
+            Some(&granted()),
+            &ConsentPolicy::default(),
+        );
+        assert_eq!(all.jobs.len(), 4, "without the field: every pixel");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::calendar::SECS_PER_DAY;
 use super::outbound::OutboundRequest;
+use super::platform::Platform;
 use super::stats::ratio;
 use super::text::{escape_mrkdwn, truncate_bytes};
 
@@ -170,25 +171,42 @@ pub fn needs_test(a: &Activity, now: i64) -> bool {
     now - last > SILENT_AFTER && !tested_recently
 }
 
-/// One tested pixel, for the notification.
+/// Why a silent pixel cannot be sent a test event, when it cannot: TikTok's Events API has no
+/// dry run, so without a test event code a "test" would be a real event in the tenant's reports.
+/// Such a pixel is reported silent but not tested, never as a failed test.
+pub fn untestable(platform: Platform, has_test_event_code: bool) -> Option<&'static str> {
+    (platform == Platform::Tiktok && !has_test_event_code).then_some(
+        "not tested: TikTok has no dry run, and without a test event code a test would count as a real event; add the pixel's test event code to have it tested",
+    )
+}
+
+/// One checked pixel, for the notification.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckResult {
     pub pixel: String,
     pub platform: String,
     pub pixel_id: String,
-    pub ok: bool,
+    /// Whether the platform accepted the test event; None when none could be sent (`untestable`).
+    pub ok: Option<bool>,
     pub silent_hours: i64,
-    /// The platform's answer, short (status + snippet), never credentials.
+    /// The platform's answer, short (status + snippet), never credentials; or why it was not tested.
     pub answer: String,
 }
 
 /// Slack-compatible incoming-webhook payload (`text` for plain clients, `blocks` for Slack).
 pub fn notification(tenant_name: &str, results: &[CheckResult], dashboard_url: &str) -> Value {
-    let failed = results.iter().filter(|r| !r.ok).count();
+    let failed = results.iter().filter(|r| r.ok == Some(false)).count();
+    let untested = results.iter().filter(|r| r.ok.is_none()).count();
     let text = if failed > 0 {
         format!(
             "pixelgate health check for {tenant_name}: {failed} of {} silent pixel(s) failed the test event",
             results.len()
+        )
+    } else if untested > 0 {
+        format!(
+            "pixelgate health check for {tenant_name}: {} pixel(s) silent for more than 48 h; {} accepted the test event, {untested} could not be tested",
+            results.len(),
+            results.len() - untested
         )
     } else {
         format!(
@@ -201,21 +219,94 @@ pub fn notification(tenant_name: &str, results: &[CheckResult], dashboard_url: &
         json!({"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(&text)}}),
     ];
     for r in results {
-        let icon = if r.ok {
-            ":large_yellow_circle:"
-        } else {
-            ":red_circle:"
+        let (icon, verdict) = match r.ok {
+            Some(true) => (":large_yellow_circle:", "test event accepted"),
+            Some(false) => (":red_circle:", "test event FAILED"),
+            None => (":white_circle:", "not tested"),
         };
         blocks.push(json!({
             "type": "section",
             "text": {"type": "mrkdwn", "text": format!(
-                "{icon} *{}* `{}` — silent {} h — test event {}\n{}",
+                "{icon} *{}* `{}` — silent {} h — {verdict}\n{}",
                 escape_mrkdwn(&r.platform), escape_mrkdwn(&r.pixel_id), r.silent_hours,
-                if r.ok { "accepted" } else { "FAILED" }, escape_mrkdwn(&shortened(&r.answer, 300)))}
+                escape_mrkdwn(&shortened(&r.answer, 300)))}
         }));
     }
     if !dashboard_url.is_empty() {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{}|Open the pixel dashboard>", dashboard_url)}]}));
+    }
+    json!({"text": text, "blocks": blocks})
+}
+
+/// One pixel as the weekly report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PixelHealth {
+    pub platform: String,
+    pub pixel_id: String,
+    pub health: Health,
+}
+
+/// Sections the weekly report lists pixels in at most (Slack allows 50 blocks a message).
+const WEEKLY_MAX_PIXELS: usize = 45;
+
+fn color_rank(c: Color) -> u8 {
+    match c {
+        Color::Red => 0,
+        Color::Yellow => 1,
+        Color::Green => 2,
+        Color::Grey => 3,
+    }
+}
+
+/// The weekly pixel health report (Slack-compatible): how many pixels are green, yellow, red or
+/// inactive, then each pixel with its status and reason, the worst first.
+pub fn weekly_report(tenant_name: &str, pixels: &[PixelHealth], dashboard_url: &str) -> Value {
+    let count = |c: Color| pixels.iter().filter(|p| p.health.color == c).count();
+    let text = format!(
+        "pixelgate weekly pixel health for {tenant_name}: {} green, {} yellow, {} red, {} inactive",
+        count(Color::Green),
+        count(Color::Yellow),
+        count(Color::Red),
+        count(Color::Grey)
+    );
+    let mut sorted: Vec<&PixelHealth> = pixels.iter().collect();
+    sorted.sort_by_key(|p| {
+        (
+            color_rank(p.health.color),
+            p.platform.clone(),
+            p.pixel_id.clone(),
+        )
+    });
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": "Weekly pixel health", "emoji": true}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": escape_mrkdwn(&text)}}),
+    ];
+    for p in sorted.iter().take(WEEKLY_MAX_PIXELS) {
+        let icon = match p.health.color {
+            Color::Green => ":large_green_circle:",
+            Color::Yellow => ":large_yellow_circle:",
+            Color::Red => ":red_circle:",
+            Color::Grey => ":white_circle:",
+        };
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "{icon} *{}* `{}` — {}\n{}",
+            escape_mrkdwn(&p.platform), escape_mrkdwn(&p.pixel_id), p.health.status,
+            escape_mrkdwn(&shortened(&p.health.reason, 300)))}}),
+        );
+    }
+    let mut footer = Vec::new();
+    if pixels.len() > WEEKLY_MAX_PIXELS {
+        footer.push(format!(
+            "…and {} more pixel(s) in the dashboard",
+            pixels.len() - WEEKLY_MAX_PIXELS
+        ));
+    }
+    if !dashboard_url.is_empty() {
+        footer.push(format!("<{dashboard_url}|Open the pixel dashboard>"));
+    }
+    if !footer.is_empty() {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": footer.join(" · ")}]}));
     }
     json!({"text": text, "blocks": blocks})
 }
@@ -597,7 +688,7 @@ mod tests {
                 pixel: "p1".into(),
                 platform: "meta".into(),
                 pixel_id: "123".into(),
-                ok: false,
+                ok: Some(false),
                 silent_hours: 50,
                 answer: "HTTP 400 <Invalid token>".into(),
             },
@@ -605,7 +696,7 @@ mod tests {
                 pixel: "p2".into(),
                 platform: "tiktok".into(),
                 pixel_id: "C123".into(),
-                ok: true,
+                ok: Some(true),
                 silent_hours: 72,
                 answer: "HTTP 200".into(),
             },
@@ -694,5 +785,89 @@ mod tests {
             "{body}"
         );
         assert!(!body.contains("<expired>"));
+    }
+
+    #[test]
+    fn a_tiktok_pixel_without_test_code_is_not_tested_and_not_a_failure() {
+        assert!(untestable(Platform::Tiktok, false).is_some());
+        assert_eq!(untestable(Platform::Tiktok, true), None);
+        assert_eq!(untestable(Platform::Meta, false), None);
+        let r = vec![CheckResult {
+            pixel: "p3".into(),
+            platform: "tiktok".into(),
+            pixel_id: "CTT1".into(),
+            ok: None,
+            silent_hours: 60,
+            answer: untestable(Platform::Tiktok, false).unwrap().into(),
+        }];
+        let v = notification("Shop", &r, "");
+        assert_eq!(
+            v["text"],
+            "pixelgate health check for Shop: 1 pixel(s) silent for more than 48 h; 0 accepted the test event, 1 could not be tested"
+        );
+        let line = v["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(line.starts_with(":white_circle: *tiktok* `CTT1` — silent 60 h — not tested"));
+        assert!(!v.to_string().contains("FAILED"));
+    }
+
+    #[test]
+    fn weekly_report_lists_every_pixel_worst_first() {
+        let health = |a: Activity| status(&a, NOW);
+        let pixels = vec![
+            PixelHealth {
+                platform: "meta".into(),
+                pixel_id: "111".into(),
+                health: health(Activity {
+                    delivered_24h: 40,
+                    last_delivered_at: Some(NOW - 60),
+                    ..active()
+                }),
+            },
+            PixelHealth {
+                platform: "tiktok".into(),
+                pixel_id: "CTT".into(),
+                health: health(Activity {
+                    last_delivered_at: Some(NOW - 3 * DAY),
+                    ..active()
+                }),
+            },
+            PixelHealth {
+                platform: "google".into(),
+                pixel_id: "G-1".into(),
+                health: health(Activity {
+                    is_active: false,
+                    ..active()
+                }),
+            },
+        ];
+        let v = weekly_report("Shop <1>", &pixels, "https://gw.example/admin/");
+        assert_eq!(
+            v["text"],
+            "pixelgate weekly pixel health for Shop <1>: 1 green, 0 yellow, 1 red, 1 inactive"
+        );
+        let blocks = v["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["text"]["text"], "Weekly pixel health");
+        assert!(blocks[1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Shop &lt;1&gt;"));
+        let lines: Vec<&str> = blocks[2..5]
+            .iter()
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect();
+        assert!(lines[0].starts_with(":red_circle: *tiktok* `CTT` — silent"));
+        assert!(lines[1].starts_with(":large_green_circle: *meta* `111` — healthy"));
+        assert!(lines[2].starts_with(":white_circle: *google* `G-1` — inactive"));
+        assert_eq!(
+            blocks[5]["elements"][0]["text"],
+            "<https://gw.example/admin/|Open the pixel dashboard>"
+        );
+        let many: Vec<PixelHealth> = (0..60).map(|_| pixels[0].clone()).collect();
+        let v = weekly_report("S", &many, "");
+        assert_eq!(v["blocks"].as_array().unwrap().len(), 2 + 45 + 1);
+        assert_eq!(
+            v["blocks"][47]["elements"][0]["text"],
+            "…and 15 more pixel(s) in the dashboard"
+        );
     }
 }

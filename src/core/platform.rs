@@ -9,14 +9,19 @@ pub enum Platform {
     Google,
     Linkedin,
     Tiktok,
+    /// Google Ads click conversions (offline and CRM conversions, and web events that carry a
+    /// Google click id), as opposed to `Google`, the GA4 Measurement Protocol.
+    #[serde(rename = "google_ads")]
+    GoogleAds,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 4] = [
+    pub const ALL: [Platform; 5] = [
         Platform::Meta,
         Platform::Google,
         Platform::Linkedin,
         Platform::Tiktok,
+        Platform::GoogleAds,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -25,6 +30,7 @@ impl Platform {
             Platform::Google => "google",
             Platform::Linkedin => "linkedin",
             Platform::Tiktok => "tiktok",
+            Platform::GoogleAds => "google_ads",
         }
     }
 
@@ -139,7 +145,8 @@ impl EventName {
     pub fn for_platform(self, platform: Platform) -> Option<&'static str> {
         let column = match platform {
             Platform::Meta => 0,
-            Platform::Google => 1,
+            // Google Ads takes conversion actions, not names; Google's names describe its events.
+            Platform::Google | Platform::GoogleAds => 1,
             Platform::Linkedin => 2,
             Platform::Tiktok => 3,
         };
@@ -226,5 +233,10 @@ mod tests {
         }
         assert!(!Platform::Google.is_advertising());
         assert!(Platform::Meta.is_advertising());
+        assert!(Platform::GoogleAds.is_advertising());
+        assert_eq!(
+            serde_json::to_string(&Platform::GoogleAds).unwrap(),
+            "\"google_ads\""
+        );
     }
 }

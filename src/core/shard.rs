@@ -101,6 +101,28 @@ impl ShardLayout {
         (current, previous)
     }
 
+    /// The layout after growing to `shards` at `now`, or why not: counts only grow (a shard's
+    /// exception rows stay where they are), up to `MAX_SHARDS`, and not again within the dedup
+    /// window of the last change (a claim asks one previous layout, no more).
+    pub fn grow(&self, shards: u32, now: i64) -> Result<ShardLayout, &'static str> {
+        if !(self.count()..=MAX_SHARDS).contains(&shards) {
+            return Err("must be an integer from the current count to 64 (shards only grow)");
+        }
+        if shards == self.count() {
+            return Ok(*self);
+        }
+        if self.previous != self.shards && now - self.changed_at < DEDUP_WINDOW_SECS {
+            return Err(
+                "changed less than 48 h ago: the dedup window of the last change must pass first",
+            );
+        }
+        Ok(ShardLayout {
+            shards,
+            previous: self.count(),
+            changed_at: now,
+        })
+    }
+
     /// Every shard that may hold state of this tenant (counts only grow, so `0..count`).
     pub fn all(&self) -> std::ops::Range<u32> {
         0..self.count().max(self.previous.clamp(1, MAX_SHARDS))
@@ -725,6 +747,22 @@ mod tests {
             hit[shard_of(&format!("e{i}"), 4) as usize] = true;
         }
         assert!(hit.iter().all(|h| *h));
+    }
+
+    #[test]
+    fn a_layout_grows_once_per_window_and_never_shrinks() {
+        let one = ShardLayout::default();
+        let four = one.grow(4, 1_000).unwrap();
+        assert_eq!((four.shards, four.previous, four.changed_at), (4, 1, 1_000));
+        assert!(one.grow(0, 1_000).is_err());
+        assert!(four.grow(2, 2_000).is_err());
+        assert!(four.grow(65, 2_000).is_err());
+        assert!(
+            four.grow(8, 2_000).is_err(),
+            "within 48 h of the last change"
+        );
+        assert_eq!(four.grow(8, 1_000 + DEDUP_WINDOW_SECS).unwrap().previous, 4);
+        assert_eq!(four.grow(4, 2_000).unwrap(), four);
     }
 
     #[test]

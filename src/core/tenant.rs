@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::consent::ConsentPolicy;
+use super::destinations::PixelSettings;
 use super::event::FieldError;
 use super::fanout::{domain_allowed, PixelRoute};
 use super::platform::Platform;
@@ -155,6 +156,12 @@ pub struct PixelInput {
     pub test_event_code: Option<Option<String>>,
     pub domains: Option<Vec<String>>,
     pub event_names: Option<Vec<String>>,
+    /// The platform's settings beyond the id (`PixelSettings`), replaced whole when given.
+    pub settings: Option<PixelSettings>,
+    /// The tag loads the platform's own browser script for this pixel (after consent).
+    pub browser_enabled: Option<bool>,
+    /// `Some(None)` clears it.
+    pub browser_id: Option<Option<String>>,
 }
 
 /// `existing` is the stored platform when updating (the platform of a pixel cannot change).
@@ -163,8 +170,11 @@ pub fn parse_pixel_input(
     existing: Option<Platform>,
 ) -> Result<PixelInput, FieldError> {
     let obj = object(body)?;
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 12] = [
+        "settings",
         "event_names",
+        "browser_enabled",
+        "browser_id",
         "platform",
         "pixel_id",
         "access_token",
@@ -189,9 +199,9 @@ pub fn parse_pixel_input(
     }
     let mut input = PixelInput::default();
     let platform = match (obj.get("platform"), existing) {
-        (Some(Value::String(s)), None) => Some(Platform::parse(s).ok_or_else(|| {
-            FieldError::new("platform", "must be one of meta, google, linkedin, tiktok")
-        })?),
+        (Some(Value::String(s)), None) => {
+            Some(Platform::parse(s).ok_or_else(|| FieldError::new("platform", PLATFORM_RULE))?)
+        }
         (Some(Value::String(s)), Some(p)) if Platform::parse(s) == Some(p) => Some(p),
         (Some(_), Some(_)) => {
             return Err(FieldError::new(
@@ -199,12 +209,7 @@ pub fn parse_pixel_input(
                 "cannot be changed; create a new pixel",
             ))
         }
-        (Some(_), None) => {
-            return Err(FieldError::new(
-                "platform",
-                "must be one of meta, google, linkedin, tiktok",
-            ))
-        }
+        (Some(_), None) => return Err(FieldError::new("platform", PLATFORM_RULE)),
         (None, None) => return Err(FieldError::new("platform", "is required")),
         (None, Some(p)) => Some(p),
     };
@@ -224,6 +229,31 @@ pub fn parse_pixel_input(
     input.api_secret = secret(obj, "api_secret")?;
     input.is_active = flag(obj, "is_active")?;
     input.server_side_enabled = flag(obj, "server_side_enabled")?;
+    input.browser_enabled = flag(obj, "browser_enabled")?;
+    input.browser_id = match obj.get("browser_id") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+        Some(Value::String(s))
+            if platform == Platform::Linkedin
+                && (1..=25).contains(&s.trim().len())
+                && s.trim().chars().all(|c| c.is_ascii_digit()) =>
+        {
+            Some(Some(s.trim().to_string()))
+        }
+        Some(_) if platform != Platform::Linkedin => {
+            return Err(FieldError::new(
+                "browser_id",
+                "is only for linkedin pixels (the Insight Tag partner id); the others' browser tags take pixel_id",
+            ))
+        }
+        Some(_) => {
+            return Err(FieldError::new(
+                "browser_id",
+                "must be the LinkedIn Insight Tag partner id: 1-25 digits (null removes it)",
+            ))
+        }
+    };
     input.test_event_code = match obj.get("test_event_code") {
         None => None,
         Some(Value::Null) => Some(None),
@@ -242,6 +272,30 @@ pub fn parse_pixel_input(
     }
     if obj.contains_key("domains") {
         input.domains = Some(parse_domains(obj.get("domains"), "domains")?);
+    }
+    if obj.contains_key("settings") {
+        input.settings = Some(parse_settings(obj.get("settings"), platform)?);
+    }
+    if platform == Platform::GoogleAds {
+        // Its OAuth token is the connected Google Ads account's, its developer token the
+        // operator's: nothing secret is stored with the pixel.
+        for key in ["access_token", "api_secret"] {
+            if matches!(obj.get(key), Some(v) if !v.is_null()) {
+                return Err(FieldError::new(key, "is not taken for google_ads: uploads use the connected Google Ads account's OAuth token (connect it under Ads) and the operator's developer token"));
+            }
+        }
+        if obj.contains_key("event_names") {
+            return Err(FieldError::new("event_names", "is not taken for google_ads: the names of settings.conversion_actions are the events it takes"));
+        }
+        match &input.settings {
+            Some(st) => input.event_names = Some(st.conversion_actions.keys().cloned().collect()),
+            None if existing.is_none() => return Err(FieldError::new(
+                "settings.conversion_actions",
+                "is required for a google_ads pixel: {\"purchase\": \"<conversion action id>\", …}",
+            )),
+            None => {}
+        }
+        return Ok(input);
     }
     if existing.is_none()
         && platform == Platform::Google
@@ -274,24 +328,123 @@ fn parse_event_names(v: Option<&Value>) -> Result<Vec<String>, FieldError> {
     let mut out = Vec::new();
     for (i, n) in arr.iter().enumerate() {
         let f = format!("event_names[{i}]");
-        let s = n
+        let name = n
             .as_str()
-            .ok_or_else(|| FieldError::new(&f, EVENT_NAMES_RULE))?
-            .trim();
-        let parsed = super::platform::EventName::parse(s);
-        let name = if parsed == super::platform::EventName::Custom {
-            if s.is_empty()
-                || s.len() > 40
-                || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(FieldError::new(&f, EVENT_NAMES_RULE));
-            }
-            s.to_string()
-        } else {
-            parsed.as_str().to_string()
-        };
+            .and_then(event_name)
+            .ok_or_else(|| FieldError::new(&f, EVENT_NAMES_RULE))?;
         if !out.contains(&name) {
             out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// An event name as routing compares it: the canonical name of a standard event, else the
+/// custom name (1-40 ASCII letters, digits and '_').
+fn event_name(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    let parsed = super::platform::EventName::parse(s);
+    if parsed != super::platform::EventName::Custom {
+        return Some(parsed.as_str().to_string());
+    }
+    let valid =
+        !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then(|| s.to_string())
+}
+
+const PLATFORM_RULE: &str = "must be one of meta, google, linkedin, tiktok, google_ads";
+
+const SETTINGS_RULE: &str = "must be an object: for google_ads {conversion_actions, time_zone?, \
+    login_customer_id?}, for tiktok {offline_event_set_id?}";
+
+/// A pixel's `settings`, by platform; every error names its field.
+fn parse_settings(v: Option<&Value>, platform: Platform) -> Result<PixelSettings, FieldError> {
+    let obj = match v {
+        None | Some(Value::Null) => return Ok(PixelSettings::default()),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(FieldError::new("settings", SETTINGS_RULE)),
+    };
+    let allowed: &[&str] = match platform {
+        Platform::GoogleAds => &["conversion_actions", "time_zone", "login_customer_id"],
+        Platform::Tiktok => &["offline_event_set_id"],
+        _ => &[],
+    };
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(FieldError::new(
+            format!("settings.{k}"),
+            format!(
+                "is not a setting of a {} pixel ({SETTINGS_RULE})",
+                platform.as_str()
+            ),
+        ));
+    }
+    let text = |key: &str| -> Result<Option<&str>, FieldError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim())),
+            Some(_) => Err(FieldError::new(
+                format!("settings.{key}"),
+                "must be a non-empty string",
+            )),
+        }
+    };
+    let mut out = PixelSettings::default();
+    if let Some(tz) = text("time_zone")? {
+        if super::timezone::TimeZone::parse(tz).is_none() {
+            return Err(FieldError::new(
+                "settings.time_zone",
+                super::timezone::TIME_ZONE_RULE,
+            ));
+        }
+        out.time_zone = Some(tz.to_string());
+    }
+    if let Some(login) = text("login_customer_id")? {
+        out.login_customer_id = Some(
+            super::ads::google_ads::normalize_customer_id(login).ok_or_else(|| {
+                FieldError::new(
+                    "settings.login_customer_id",
+                    "must be the manager account's Google Ads customer id: 10 digits, dashes allowed",
+                )
+            })?,
+        );
+    }
+    if let Some(set) = text("offline_event_set_id")? {
+        if set.len() > 40 || !set.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(FieldError::new(
+                "settings.offline_event_set_id",
+                "must be the TikTok offline event set id: 1-40 ASCII letters and digits",
+            ));
+        }
+        out.offline_event_set_id = Some(set.to_string());
+    }
+    if platform == Platform::GoogleAds {
+        let actions = match obj.get("conversion_actions") {
+            Some(Value::Object(m)) if !m.is_empty() && m.len() <= 50 => m,
+            _ => {
+                return Err(FieldError::new(
+                    "settings.conversion_actions",
+                    "must be an object of 1 to 50 conversion names, each with its Google Ads conversion action id: {\"purchase\": \"123456789\"}",
+                ))
+            }
+        };
+        for (name, id) in actions {
+            let f = format!("settings.conversion_actions.{name}");
+            let canonical = event_name(name).ok_or_else(|| {
+                FieldError::new(&f, format!("names no event: {EVENT_NAMES_RULE}"))
+            })?;
+            // The id, or its resource name customers/{customer}/conversionActions/{id}.
+            let raw = match id {
+                Value::String(s) => s.trim().rsplit('/').next().unwrap_or_default().to_string(),
+                Value::Number(n) if n.is_u64() => n.to_string(),
+                _ => String::new(),
+            };
+            if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(FieldError::new(
+                    f,
+                    "must be a Google Ads conversion action id (digits) or its resource name customers/{customer}/conversionActions/{id}",
+                ));
+            }
+            out.conversion_actions.insert(canonical, raw);
         }
     }
     Ok(out)
@@ -355,6 +508,12 @@ pub fn validate_pixel_id(platform: Platform, id: &str) -> Result<String, FieldEr
                 return err("must be the TikTok pixel code: 10-40 ASCII letters and digits");
             }
         }
+        Platform::GoogleAds => {
+            return super::ads::google_ads::normalize_customer_id(id).map_or_else(
+                || err("must be the Google Ads customer id: 10 digits, dashes allowed (123-456-7890)"),
+                Ok,
+            );
+        }
     }
     Ok(id.to_string())
 }
@@ -417,6 +576,35 @@ mod tests {
     }
 
     #[test]
+    fn browser_tag_fields() {
+        let li = parse_pixel_input(
+            &json!({"platform": "linkedin", "pixel_id": "12345678", "access_token": "x", "browser_enabled": true, "browser_id": " 5551234 "}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (li.browser_enabled, li.browser_id),
+            (Some(true), Some(Some("5551234".into())))
+        );
+        let cleared =
+            parse_pixel_input(&json!({"browser_id": null}), Some(Platform::Linkedin)).unwrap();
+        assert_eq!(cleared.browser_id, Some(None));
+        let err = |body: Value, p| parse_pixel_input(&body, Some(p)).unwrap_err().field;
+        assert_eq!(
+            err(json!({"browser_enabled": "yes"}), Platform::Meta),
+            "browser_enabled"
+        );
+        assert_eq!(
+            err(json!({"browser_id": "12"}), Platform::Meta),
+            "browser_id"
+        );
+        assert_eq!(
+            err(json!({"browser_id": "li-12"}), Platform::Linkedin),
+            "browser_id"
+        );
+    }
+
+    #[test]
     fn pixel_create_requires_platform_fields() {
         let ok = parse_pixel_input(
             &json!({"platform": "meta", "pixel_id": "123456789012345", "access_token": "EAAB"}),
@@ -470,6 +658,75 @@ mod tests {
             .pixel_id
             .as_deref(),
             Some("G-ABC123")
+        );
+    }
+
+    #[test]
+    fn google_ads_pixels_map_conversion_names_to_actions() {
+        let p = parse_pixel_input(
+            &json!({"platform": "google_ads", "pixel_id": "123-456-7890",
+                    "settings": {"conversion_actions": {"Purchase": "customers/1234567890/conversionActions/111", "qualified_lead": 222},
+                                 "time_zone": "Europe/Madrid", "login_customer_id": "999-888-7777"}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.platform, Some(Platform::GoogleAds));
+        assert_eq!(p.pixel_id.as_deref(), Some("1234567890"));
+        let st = p.settings.unwrap();
+        assert_eq!(st.conversion_actions["purchase"], "111");
+        assert_eq!(st.conversion_actions["qualified_lead"], "222");
+        assert_eq!(st.login_customer_id.as_deref(), Some("9998887777"));
+        assert_eq!(
+            p.event_names,
+            Some(vec!["purchase".to_string(), "qualified_lead".to_string()])
+        );
+        let cases = [
+            (
+                json!({"platform": "google_ads", "pixel_id": "123"}),
+                "pixel_id",
+            ),
+            (
+                json!({"platform": "google_ads", "pixel_id": "1234567890"}),
+                "settings.conversion_actions",
+            ),
+            (
+                json!({"platform": "google_ads", "pixel_id": "1234567890", "settings": {"conversion_actions": {}}}),
+                "settings.conversion_actions",
+            ),
+            (
+                json!({"platform": "google_ads", "pixel_id": "1234567890", "settings": {"conversion_actions": {"purchase": "abc"}}}),
+                "settings.conversion_actions.purchase",
+            ),
+            (
+                json!({"platform": "google_ads", "pixel_id": "1234567890", "settings": {"conversion_actions": {"purchase": "1"}, "time_zone": "Mars/Base"}}),
+                "settings.time_zone",
+            ),
+            (
+                json!({"platform": "google_ads", "pixel_id": "1234567890", "access_token": "x", "settings": {"conversion_actions": {"purchase": "1"}}}),
+                "access_token",
+            ),
+            (
+                json!({"platform": "google_ads", "pixel_id": "1234567890", "settings": {"conversion_actions": {"purchase": "1"}, "offline_event_set_id": "1"}}),
+                "settings.offline_event_set_id",
+            ),
+            (
+                json!({"platform": "meta", "pixel_id": "12345", "access_token": "x", "settings": {"time_zone": "UTC"}}),
+                "settings.time_zone",
+            ),
+        ];
+        for (body, field) in cases {
+            let err = parse_pixel_input(&body, None).expect_err(&body.to_string());
+            assert_eq!(err.field, field, "for {body}: {}", err.message);
+        }
+        let t = parse_pixel_input(
+            &json!({"platform": "tiktok", "pixel_id": "CABC123DEF45", "access_token": "t",
+                    "settings": {"offline_event_set_id": "7301234567890"}}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            t.settings.unwrap().offline_event_set_id.as_deref(),
+            Some("7301234567890")
         );
     }
 

@@ -100,6 +100,30 @@ async fn find_event(
     Ok(last.expect("at least one shard"))
 }
 
+/// The per-destination delivery state of the tenant's events `event_ids` (what the event detail
+/// shows), from their shards: the one way other modules read it.
+pub async fn destinations_of(
+    env: &Env,
+    tenant_id: &str,
+    event_ids: &[String],
+) -> Result<Vec<DestinationRow>, ApiError> {
+    if event_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let layout = d1::shard_layout(&bindings::db(env)?, tenant_id).await?;
+    let found = futures_util::future::join_all(
+        event_ids
+            .iter()
+            .map(|id| find_event(env, tenant_id, &layout, id)),
+    )
+    .await;
+    let mut rows = Vec::new();
+    for f in found {
+        rows.extend(f?.1.rows);
+    }
+    Ok(rows)
+}
+
 /// `GET /api/v1/tracking/events/{event_id}`; 404 unless it is the caller's tenant's.
 pub async fn event_detail(req: Request, env: &Env, event_id: &str) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;

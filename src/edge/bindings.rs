@@ -105,6 +105,7 @@ async fn call_object_at(
     let mut init = RequestInit::new();
     init.with_method(worker::Method::Post)
         .with_body(Some(body.into()));
+    super::meter::add(super::meter::Op::DoRequest, 1);
     let req = Request::new_with_init(&format!("https://object.internal{path}"), &init)
         .map_err(|e| ApiError::internal(binding, e))?;
     stub.fetch_with_request(req)

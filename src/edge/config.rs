@@ -5,6 +5,7 @@ use worker::Env;
 
 use super::ApiError;
 use crate::core::ads::{AdsConfig, AdsPlatform, DEFAULT_GOOGLE_ADS_API_VERSION};
+use crate::core::browser_tags::VendorScripts;
 use crate::core::destinations::PlatformConfig;
 use crate::core::retry::RetryPolicy;
 
@@ -33,6 +34,19 @@ pub fn platform_config(env: &Env) -> PlatformConfig {
         linkedin_version: var(env, "LINKEDIN_VERSION").unwrap_or(d.linkedin_version),
         tiktok_api_base: var(env, "TIKTOK_API_BASE").unwrap_or(d.tiktok_api_base),
         google_ads_api_base: var(env, "GOOGLE_ADS_API_BASE").unwrap_or(d.google_ads_api_base),
+        google_ads_api_version: var(env, "GOOGLE_ADS_API_VERSION")
+            .unwrap_or_else(|| DEFAULT_GOOGLE_ADS_API_VERSION.into()),
+    }
+}
+
+/// Where the tag loads the platforms' browser scripts from (theirs unless set).
+pub fn vendor_scripts(env: &Env) -> VendorScripts {
+    let d = VendorScripts::default();
+    VendorScripts {
+        meta: var(env, "META_PIXEL_JS_URL").unwrap_or(d.meta),
+        tiktok: var(env, "TIKTOK_PIXEL_JS_URL").unwrap_or(d.tiktok),
+        google: var(env, "GTAG_JS_URL").unwrap_or(d.google),
+        linkedin: var(env, "LINKEDIN_INSIGHT_JS_URL").unwrap_or(d.linkedin),
     }
 }
 
@@ -68,6 +82,28 @@ pub fn google_ads_developer_token(env: &Env) -> String {
 /// The public origin (no trailing slash) when the operator set one.
 pub fn public_base_url(env: &Env) -> Option<String> {
     var(env, "PUBLIC_BASE_URL").map(|v| v.trim_end_matches('/').to_string())
+}
+
+/// The public origin for URLs the gateway hands out (OAuth redirects, webhook addresses):
+/// `PUBLIC_BASE_URL` when set, else the origin `req` was sent to.
+#[cfg(feature = "jobs")]
+pub fn public_origin(env: &Env, req: &worker::Request) -> String {
+    public_base_url(env).unwrap_or_else(|| {
+        req.url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    })
+}
+
+/// `META_WEBHOOK_VERIFY_TOKEN`: the token the Meta app's webhook subscription was set up with
+/// (one subscription per app); the handshake echoes Meta's challenge only for it.
+pub fn meta_webhook_verify_token(env: &Env) -> Option<String> {
+    var(env, "META_WEBHOOK_VERIFY_TOKEN")
+}
+
+/// `META_APP_SECRET`: Meta signs webhook notifications with it (and OAuth uses it).
+pub fn meta_app_secret(env: &Env) -> Option<String> {
+    var(env, "META_APP_SECRET")
 }
 
 /// The dashboard's address for links in notifications; empty without `PUBLIC_BASE_URL`.

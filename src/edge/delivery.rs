@@ -13,7 +13,7 @@ use super::bindings::{self, DEAD_LETTER_QUEUE_NAME};
 use super::fetch::send;
 use super::store::d1;
 use super::store::kv;
-use super::{config, now_secs, secrets, ApiError};
+use super::{config, now_secs, ApiError};
 use crate::core::consent::{recheck, ConsentPolicy, ConsentState, Recheck};
 use crate::core::destinations::{destination, snippet, Credentials};
 use crate::core::fanout::{
@@ -93,6 +93,9 @@ async fn run_parcel(env: &Env, m: &Message<String>, parcel: Parcel) {
                 .any(|(e, p)| *e == j.delivery.event.event_id && *p == j.pixel)
         })
         .collect();
+    // Attribution's touchpoints and conversion facts of the parcel's new events (best effort,
+    // never holding the delivery).
+    super::attribution::record(env, &parcel.items).await;
     let outcomes = match consent_now(env, &tenant_id, &jobs).await {
         Ok(consent) => deliver(env, jobs, &consent).await,
         // Nothing was sent: every job waits and runs again (bounded).
@@ -263,7 +266,7 @@ async fn deliver_group(
         }));
         return out;
     }
-    let creds: Credentials = match secrets::credentials(env, row) {
+    let creds: Credentials = match super::conversions::credentials(env, tenant_id, row).await {
         Ok(c) => c,
         Err(e) => {
             out.extend(unrun(
@@ -284,6 +287,13 @@ async fn deliver_group(
     for unit in plan_units(&jobs) {
         let deliveries: Vec<_> = unit.iter().map(|&i| jobs[i].delivery.clone()).collect();
         let plan = dest.plan(&cfg, &creds, &deliveries, now);
+        // Outside the platform's window: no attempt could deliver it.
+        for (i, window) in &plan.skipped {
+            out.push(JobOutcome {
+                error: Some(window.clone()),
+                ..JobOutcome::of(&jobs[unit[*i]], DeliveryStatus::Skipped)
+            });
+        }
         for (i, reason) in &plan.rejected {
             out.push(JobOutcome::settled(
                 &jobs[unit[*i]],
@@ -301,27 +311,38 @@ async fn deliver_group(
     drop(creds);
     let answers = join_all(planned.iter().map(|(r, _)| send(r, timeout))).await;
     let mut refused = None;
-    for ((_, indices), answer) in planned.iter().zip(answers) {
-        let outcome = dest.classify(&answer);
-        let members: Vec<&DeliveryJob> = indices.iter().map(|&i| &jobs[i]).collect();
-        let response = match &outcome {
-            Outcome::Delivered { detail, .. } => detail
-                .clone()
-                .unwrap_or_else(|| format!("HTTP {}", answer.status)),
-            _ => format!("HTTP {}: {}", answer.status, snippet(&answer.body)),
-        };
-        let trace = outcome.trace_id().map(str::to_string);
-        for (&i, s) in indices.iter().zip(settle(policy, &members, &outcome)) {
-            if let Settlement::Paused { reason } = &s {
-                refused = Some(reason.clone());
+    for ((_, request_jobs), answer) in planned.iter().zip(answers) {
+        // One outcome for the request, or one per job when the platform answered each on its own.
+        let units: Vec<(Outcome, Vec<usize>)> =
+            match dest.classify_rows(&answer, request_jobs.len()) {
+                Some(rows) => rows
+                    .into_iter()
+                    .zip(request_jobs)
+                    .map(|(o, &i)| (o, vec![i]))
+                    .collect(),
+                None => vec![(dest.classify(&answer), request_jobs.clone())],
+            };
+        for (outcome, indices) in &units {
+            let members: Vec<&DeliveryJob> = indices.iter().map(|&i| &jobs[i]).collect();
+            let response = match outcome {
+                Outcome::Delivered { detail, .. } => detail
+                    .clone()
+                    .unwrap_or_else(|| format!("HTTP {}", answer.status)),
+                _ => format!("HTTP {}: {}", answer.status, snippet(&answer.body)),
+            };
+            let trace = outcome.trace_id().map(str::to_string);
+            for (&i, s) in indices.iter().zip(settle(policy, &members, outcome)) {
+                if let Settlement::Paused { reason } = &s {
+                    refused = Some(reason.clone());
+                }
+                let mut o = JobOutcome::settled(&jobs[i], s, now);
+                if o.status == DeliveryStatus::Retrying {
+                    o.error = outcome.reason().map(str::to_string);
+                }
+                o.trace_id = trace.clone();
+                o.response = Some(response.clone());
+                out.push(o);
             }
-            let mut o = JobOutcome::settled(&jobs[i], s, now);
-            if o.status == DeliveryStatus::Retrying {
-                o.error = outcome.reason().map(str::to_string);
-            }
-            o.trace_id = trace.clone();
-            o.response = Some(response.clone());
-            out.push(o);
         }
     }
     if let Some(reason) = refused {

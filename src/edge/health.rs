@@ -7,10 +7,11 @@ use worker::{Env, Request};
 use super::auth::authenticate;
 use super::fetch::send;
 use super::store::d1;
-use super::{bindings, config, json_response, now_secs, secrets, ApiError, ApiResult};
+use super::{bindings, config, json_response, now_secs, ApiError, ApiResult};
 use crate::core::destinations::{destination, snippet};
 use crate::core::event::FieldError;
-use crate::core::health::{self, Activity, CheckResult};
+use crate::core::health::{self, Activity, CheckResult, PixelHealth};
+use crate::core::platform::Platform;
 use crate::core::retry::Outcome;
 
 /// `POST /api/v1/tracking/settings/notifications/test`: sends a sample message to the webhook.
@@ -79,32 +80,43 @@ pub async fn run_health_check(
             if !health::needs_test(&act, now) {
                 continue;
             }
-            tested += 1;
-            let verify = match d1::get_pixel(&db, &tenant_id, &c.id).await {
-                Ok(Some(row)) => match verify(env, &row).await {
-                    Ok(v) => v,
-                    Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
-                },
-                Ok(None) => continue, // deleted meanwhile
-                Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
-            };
-            let _ = d1::record_verify(&db, &tenant_id, &c.id, &verify, now).await;
-            let ok = verify.get("ok").and_then(Value::as_bool).unwrap_or(false);
-            let answer = match verify.get("http_status") {
-                Some(s) => format!(
-                    "HTTP {}: {}",
-                    s,
-                    verify
-                        .get("response")
-                        .map(|r| r.to_string())
-                        .unwrap_or_default()
-                ),
-                None => verify
-                    .get("error")
-                    .map(|r| r.to_string())
-                    .unwrap_or_default(),
-            };
             let silent = now - c.last_delivered_at.unwrap_or(c.created_at);
+            let untestable = Platform::parse(&c.platform)
+                .and_then(|p| health::untestable(p, c.test_event_code.is_some()));
+            let (ok, answer, record) = match untestable {
+                // Reported silent, never as a failed test: there was no test to fail.
+                Some(reason) => (None, reason.to_string(), Value::Null),
+                None => {
+                    tested += 1;
+                    let verify = match d1::get_pixel(&db, &tenant_id, &c.id).await {
+                        Ok(Some(row)) => match verify(env, &tenant_id, &row).await {
+                            Ok(v) => v,
+                            Err(e) => {
+                                json!({"ok": false, "platform": c.platform, "error": e.message})
+                            }
+                        },
+                        Ok(None) => continue, // deleted meanwhile
+                        Err(e) => json!({"ok": false, "platform": c.platform, "error": e.message}),
+                    };
+                    let _ = d1::record_verify(&db, &tenant_id, &c.id, &verify, now).await;
+                    let ok = verify.get("ok").and_then(Value::as_bool).unwrap_or(false);
+                    let answer = match verify.get("http_status") {
+                        Some(s) => format!(
+                            "HTTP {}: {}",
+                            s,
+                            verify
+                                .get("response")
+                                .map(|r| r.to_string())
+                                .unwrap_or_default()
+                        ),
+                        None => verify
+                            .get("error")
+                            .map(|r| r.to_string())
+                            .unwrap_or_default(),
+                    };
+                    (Some(ok), answer, verify)
+                }
+            };
             results.push((
                 c.id.clone(),
                 CheckResult {
@@ -115,7 +127,7 @@ pub async fn run_health_check(
                     silent_hours: silent / 3600,
                     answer,
                 },
-                verify,
+                record,
             ));
         }
         if results.is_empty() {
@@ -148,7 +160,7 @@ pub async fn run_health_check(
         for (id, r, verify) in &results {
             let record = json!({
                 "ok": r.ok, "silent_hours": r.silent_hours, "verify": verify,
-                "notified": sent.clone(),
+                "untested": r.ok.is_none().then_some(&r.answer), "notified": sent.clone(),
             });
             let _ = d1::record_health(&db, &tenant_id, id, &record, now).await;
         }
@@ -156,8 +168,76 @@ pub async fn run_health_check(
     Ok((tested, notified))
 }
 
+/// What `core::health::status` judges a pixel by (the pixel list and the weekly report).
+pub(super) fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity {
+    let health_ok = a
+        .and_then(|a| a.health_result.as_deref())
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .and_then(|v| v.get("ok").and_then(Value::as_bool));
+    Activity {
+        is_active: row.is_active != 0,
+        server_side_enabled: row.server_side_enabled != 0,
+        created_at: row.created_at,
+        delivered_24h: a.and_then(|a| a.delivered_24h).unwrap_or(0) as u64,
+        failed_24h: a.and_then(|a| a.failed_24h).unwrap_or(0) as u64,
+        last_delivered_at: a.and_then(|a| a.last_delivered_at),
+        health_checked_at: a.and_then(|a| a.health_checked_at),
+        health_ok,
+        paused: row
+            .paused_at
+            .map(|_| row.paused_reason.clone().unwrap_or_default()),
+    }
+}
+
+/// The Monday report: every pixel of each tenant with a notification webhook, with its health
+/// (as the dashboard shows it), posted to the webhook. Returns (tenants reported, delivered).
+pub async fn run_weekly_report(
+    env: &Env,
+    now: i64,
+) -> std::result::Result<(usize, usize), ApiError> {
+    let db = bindings::db(env)?;
+    let dashboard = config::dashboard_url(env);
+    let mut reported = 0;
+    let mut delivered = 0;
+    for t in d1::tenants_with_webhook(&db).await? {
+        let Some(url) = config::callable_webhook(env, &t.notify_webhook_url) else {
+            continue;
+        };
+        let pixels = d1::list_pixels(&db, &t.id).await?;
+        if pixels.is_empty() {
+            continue;
+        }
+        let acts = d1::pixel_activity(&db, &t.id, now - health::DAY).await?;
+        let list: Vec<PixelHealth> = pixels
+            .iter()
+            .map(|p| PixelHealth {
+                platform: p.platform.clone(),
+                pixel_id: p.pixel_id.clone(),
+                health: health::status(&activity_of(p, acts.iter().find(|a| a.id == p.id)), now),
+            })
+            .collect();
+        let payload = health::weekly_report(&t.name, &list, &dashboard);
+        let answer = send(
+            &health::notification_request(&url, &payload),
+            config::outbound_timeout_ms(env),
+        )
+        .await;
+        reported += 1;
+        if (200..300).contains(&answer.status) {
+            delivered += 1;
+        } else {
+            worker::console_warn!(
+                "weekly report: webhook of tenant {} answered {}",
+                t.id,
+                answer.status
+            );
+        }
+    }
+    Ok((reported, delivered))
+}
+
 /// The pixel `verify` endpoint: the platform's answer to a test call, as JSON.
-pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
+pub async fn verify(env: &Env, tenant_id: &str, row: &d1::PixelRow) -> Result<Value, ApiError> {
     let platform = row
         .platform()
         .ok_or_else(|| ApiError::new(500, "bad_pixel", "unknown platform"))?;
@@ -168,7 +248,7 @@ pub async fn verify(env: &Env, row: &d1::PixelRow) -> Result<Value, ApiError> {
             "this platform is not supported by this gateway version",
         )
     })?;
-    let creds = secrets::credentials(env, row)?;
+    let creds = super::conversions::credentials(env, tenant_id, row).await?;
     let req = match dest.plan_verify(&config::platform_config(env), &creds, now_secs()) {
         Ok(r) => r,
         Err(reason) => return Ok(json!({"ok": false, "platform": platform, "error": reason})),

@@ -63,6 +63,7 @@ enum JobsRoute {
     Ads,
     Cron,
     Manage,
+    Conversions,
 }
 
 fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
@@ -84,6 +85,9 @@ fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
             Some(JobsRoute::Replay)
         }
         (_, ["api", "v1", "ads", ..]) => Some(JobsRoute::Ads),
+        (_, ["api", "v1", "conversions" | "integrations" | "webhooks" | "attribution", ..]) => {
+            Some(JobsRoute::Conversions)
+        }
         (Method::Post, ["internal", "cron"]) => Some(JobsRoute::Cron),
         (_, ["api", "v1", "tenants" | "admin", ..])
         | (_, ["api", "v1", "tracking", "pixels" | "settings", ..])
@@ -105,6 +109,48 @@ async fn serve_jobs(route: JobsRoute, req: Request, env: &Env, segments: &[&str]
         JobsRoute::Ads => super::ads::route(req, env, &segments[3..]).await,
         JobsRoute::Cron => super::scheduled::internal_cron(req, env).await,
         JobsRoute::Manage => manage(req, env, segments).await,
+        JobsRoute::Conversions => conversions(req, env, segments).await,
+    }
+}
+
+/// Conversions beyond the browser (jobs Worker): the conversions API, integrations, the Stripe
+/// and Meta Lead Ads webhooks, attribution.
+#[cfg(feature = "jobs")]
+async fn conversions(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
+    use super::{attribution, conversions, integrations, webhooks};
+    use Method::{Get, Post, Put};
+    match (req.method(), segments) {
+        (Post, ["api", "v1", "conversions"]) => conversions::post(req, env, false).await,
+        (Post, ["api", "v1", "conversions", "batch"]) => conversions::post(req, env, true).await,
+        (Get, ["api", "v1", "conversions"]) => conversions::list(req, env).await,
+        (Get, ["api", "v1", "integrations"]) => integrations::list(req, env).await,
+        (Get, ["api", "v1", "integrations", "stripe"]) => {
+            integrations::get_one(req, env, integrations::STRIPE).await
+        }
+        (Get, ["api", "v1", "integrations", "meta-leads"]) => {
+            integrations::get_one(req, env, integrations::META_LEADS).await
+        }
+        (Put, ["api", "v1", "integrations", "stripe"]) => integrations::put_stripe(req, env).await,
+        (Put, ["api", "v1", "integrations", "meta-leads"]) => {
+            integrations::put_meta_leads(req, env).await
+        }
+        (Post, ["api", "v1", "webhooks", "stripe", tenant_id]) => {
+            webhooks::stripe(req, env, tenant_id).await
+        }
+        (Get, ["api", "v1", "webhooks", "meta", "leadgen"]) => {
+            webhooks::meta_handshake_answer(req, env).await
+        }
+        (Post, ["api", "v1", "webhooks", "meta", "leadgen"]) => {
+            webhooks::meta_leadgen(req, env).await
+        }
+        (Get, ["api", "v1", "attribution"]) => attribution::get(req, env).await,
+        (Get, ["api", "v1", "attribution", "settings"]) => {
+            integrations::get_attribution(req, env).await
+        }
+        (Put, ["api", "v1", "attribution", "settings"]) => {
+            integrations::put_attribution(req, env).await
+        }
+        _ => Err(not_found()),
     }
 }
 
@@ -135,6 +181,8 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
     }
     match (method, segments.as_slice()) {
         (Get, ["healthz"]) => Ok(healthy()),
+        (Get, ["internal", "meter"]) => super::meter::serve(req, env).await,
+
         // The same answer after reading whatever was posted: the cheapest POST this Worker
         // serves, which the bench compares the event endpoint with (same body, same path
         // through the runtime, none of the work).
@@ -171,6 +219,9 @@ async fn manage(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
     use Method::{Delete, Get, Patch, Post, Put};
     match (req.method(), segments) {
         (Post, ["api", "v1", "tenants"]) => tenants::create_tenant(req, env).await,
+        (Put, ["api", "v1", "admin", "tenants", id, "shards"]) => {
+            tenants::set_shards(req, env, id).await
+        }
         (Get, ["api", "v1", "tracking", "settings"]) => tenants::get_settings(req, env).await,
         (Put, ["api", "v1", "tracking", "settings"]) => tenants::put_settings(req, env).await,
         (Get, ["api", "v1", "tracking", "pixels"]) => tenants::list_pixels(req, env).await,

@@ -22,6 +22,7 @@ pub mod demo;
 pub mod durable;
 pub mod error;
 pub mod http;
+pub mod meter;
 #[cfg(feature = "jobs")]
 pub mod queue;
 pub mod request;
@@ -37,7 +38,11 @@ pub mod admin;
 #[cfg(feature = "jobs")]
 pub mod ads;
 #[cfg(feature = "jobs")]
+pub mod attribution;
+#[cfg(feature = "jobs")]
 pub mod audit;
+#[cfg(feature = "jobs")]
+pub mod conversions;
 #[cfg(feature = "jobs")]
 pub mod dashboard;
 #[cfg(feature = "jobs")]
@@ -47,9 +52,13 @@ pub mod fetch;
 #[cfg(feature = "jobs")]
 pub mod health;
 #[cfg(feature = "jobs")]
+pub mod integrations;
+#[cfg(feature = "jobs")]
 pub mod scheduled;
 #[cfg(feature = "jobs")]
 pub mod tenants;
+#[cfg(feature = "jobs")]
+pub mod webhooks;
 // The beacon Worker's way to them.
 #[cfg(not(feature = "jobs"))]
 pub mod jobs;

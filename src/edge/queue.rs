@@ -33,6 +33,9 @@ async fn send_bodies(
                 b.build()
             })
             .collect();
+        let units: usize = group.clone().map(|i| sizes[i].div_ceil(64 * 1024)).sum();
+        super::meter::add(super::meter::Op::QueueMessage, group.len() as u64);
+        super::meter::add(super::meter::Op::QueueUnit, units as u64);
         queue
             .send_batch(batch)
             .await

@@ -13,6 +13,8 @@ use crate::core::retention;
 
 /// 08:00 UTC daily: pixel health check (a test event to each pixel silent for 48 h).
 pub const HEALTH_CHECK_CRON: &str = "0 8 * * *";
+/// 08:00 UTC on Mondays: the weekly pixel health report to each tenant's webhook.
+pub const WEEKLY_REPORT_CRON: &str = "0 8 * * 1";
 /// 03:15 UTC daily: retention.
 pub const RETENTION_CRON: &str = "15 3 * * *";
 /// Hourly: wake the ads Scheduler Durable Objects (their alarms do the work).
@@ -25,6 +27,12 @@ pub async fn run(cron: &str, now: i64, env: &Env) {
                 "health check ({cron}): {tested} silent pixels tested, {notified} tenants notified"
             ),
             Err(e) => worker::console_error!("health check ({cron}) failed: {}", e.message),
+        },
+        WEEKLY_REPORT_CRON => match super::health::run_weekly_report(env, now).await {
+            Ok((reported, delivered)) => worker::console_log!(
+                "weekly pixel report ({cron}): {reported} tenants, {delivered} delivered"
+            ),
+            Err(e) => worker::console_error!("weekly pixel report ({cron}) failed: {}", e.message),
         },
         RETENTION_CRON => retention(env, cron, now).await,
         // Hourly: wake every tenant's ads Scheduler DO (the DOs do the work on their alarms).

@@ -73,6 +73,46 @@ impl AdsField<'_> {
     }
 }
 
+/// The row a tenant integration's secret (`integrations.secret_enc`: the Stripe signing secret,
+/// the Lead Ads CRM forward's) is sealed for.
+#[cfg(feature = "jobs")]
+pub fn integration_row(kind: &str) -> String {
+    format!("integration:{kind}")
+}
+
+/// Seals the secret of the tenant's integration `kind`, for its row.
+#[cfg(feature = "jobs")]
+pub fn seal_integration(
+    env: &Env,
+    tenant_id: &str,
+    kind: &str,
+    plain: &str,
+) -> Result<String, ApiError> {
+    let row = integration_row(kind);
+    seal(env, plain, &integration_field(tenant_id, &row))
+}
+
+/// Opens the secret of the tenant's integration `kind`.
+#[cfg(feature = "jobs")]
+pub fn open_integration(
+    env: &Env,
+    tenant_id: &str,
+    kind: &str,
+    sealed: &str,
+) -> Result<String, ApiError> {
+    let row = integration_row(kind);
+    open(env, sealed, &integration_field(tenant_id, &row))
+}
+
+#[cfg(feature = "jobs")]
+fn integration_field<'a>(tenant_id: &'a str, row: &'a str) -> SealedField<'a> {
+    SealedField {
+        tenant_id,
+        row,
+        field: "secret",
+    }
+}
+
 /// A pixel's decrypted credentials, alive only for one request.
 pub fn credentials(env: &Env, row: &PixelRow) -> Result<Credentials, ApiError> {
     let ring = keyring(env)?;
@@ -89,6 +129,7 @@ pub fn credentials(env: &Env, row: &PixelRow) -> Result<Credentials, ApiError> {
         access_token: open(&row.access_token_enc, "access_token")?,
         api_secret: open(&row.api_secret_enc, "api_secret")?,
         test_event_code: row.test_event_code.clone(),
+        settings: row.settings(),
     })
 }
 

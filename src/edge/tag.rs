@@ -8,8 +8,9 @@ use worker::{Env, Request, Response};
 use super::auth::browser_site;
 use super::request::query_nonempty;
 use super::store::{d1, kv};
-use super::{bindings, cookies, json_response, now_ms, uuid_v4, ApiError, ApiResult};
+use super::{bindings, config, cookies, json_response, now_ms, uuid_v4, ApiError, ApiResult};
 use crate::core::banner::{parse_banner, stored_banner};
+use crate::core::browser_tags::tag_pixels;
 use crate::core::consent::ConsentState;
 use crate::core::cookies::{valid_visitor_id, VISITOR_COOKIE};
 use crate::core::tenant::TenantConfig;
@@ -20,11 +21,17 @@ async fn site(req: &Request, env: &Env) -> Result<TenantConfig, ApiError> {
     browser_site(req, env, query_nonempty(req, "site_key")).await
 }
 
-/// `GET /api/v1/tracking/config?site_key=…` — what the tag and banner need: banner settings and
-/// the tenant's default for visitors without a choice. Public per site; cached briefly.
+/// `GET /api/v1/tracking/config?site_key=…` — what the tag and banner need: banner settings, the
+/// tenant's default for visitors without a choice, and the platforms' browser tags to load after
+/// consent (`core::browser_tags`). Public per site; cached briefly.
 pub async fn config(req: Request, env: &Env) -> ApiResult {
     let cfg = site(&req, env).await?;
-    let settings = d1::tenant_settings(&bindings::db(env)?, &cfg.tenant_id).await?;
+    let db = bindings::db(env)?;
+    let settings = d1::tenant_settings(&db, &cfg.tenant_id).await?;
+    let pixels = tag_pixels(
+        &d1::browser_pixels(&db, &cfg.tenant_id).await?,
+        &config::vendor_scripts(env),
+    );
     let banner = stored_banner(&settings);
     let resp = json_response(
         200,
@@ -35,6 +42,7 @@ pub async fn config(req: Request, env: &Env) -> ApiResult {
                 "analytics": cfg.consent_policy.default_analytics,
                 "marketing": cfg.consent_policy.default_marketing,
             },
+            "pixels": pixels,
         }),
     );
     let h = resp.headers().clone();

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use worker::{D1Database, Env, Request};
 
 use super::auth::{authenticate, require_admin, tenant_of_api_key};
+use super::health::activity_of;
 use super::request::{read_json, MAX_JSON_BYTES};
 use super::store::{d1, kv};
 use super::{
@@ -14,9 +15,35 @@ use super::{
 use crate::core::access::{API_KEY_PREFIX, INGEST_KEY_PREFIX, SITE_KEY_PREFIX};
 use crate::core::consent::ConsentPolicy;
 use crate::core::event::FieldError;
-use crate::core::health::{self, Activity};
+use crate::core::health;
 use crate::core::secrets::{format_key, hash_api_key};
 use crate::core::tenant::{parse_new_tenant, parse_pixel_input};
+
+/// `PUT /api/v1/admin/tenants/{id}/shards {"shards": n}` (admin token): grows a tenant's event
+/// shards (a busy tenant outgrows one Durable Object's claims a second). Ids move to their new
+/// shard at once; for 48 h a claim also asks the shard the old count gave them.
+pub async fn set_shards(mut req: Request, env: &Env, tenant_id: &str) -> ApiResult {
+    require_admin(&req, env).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let wanted = body
+        .get("shards")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| ApiError::field("shards", "must be an integer from 1 to 64"))?;
+    let db = bindings::db(env)?;
+    let current = d1::shard_layout(&db, tenant_id).await?;
+    let layout = current
+        .grow(wanted, now_secs())
+        .map_err(|why| ApiError::field("shards", why))?;
+    if !d1::set_shard_layout(&db, tenant_id, &layout).await? {
+        return Err(ApiError::not_found("tenant"));
+    }
+    kv::refresh_config(env, tenant_id).await?;
+    Ok(json_response(
+        200,
+        &json!({"tenant_id": tenant_id, "shards": layout}),
+    ))
+}
 
 pub async fn create_tenant(mut req: Request, env: &Env) -> ApiResult {
     require_admin(&req, env).await?;
@@ -83,26 +110,6 @@ pub async fn put_settings(mut req: Request, env: &Env) -> ApiResult {
         200,
         &json!({"consent_policy": policy, "banner": banner}),
     ))
-}
-
-fn activity_of(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>) -> Activity {
-    let health_ok = a
-        .and_then(|a| a.health_result.as_deref())
-        .and_then(|r| serde_json::from_str::<Value>(r).ok())
-        .and_then(|v| v.get("ok").and_then(Value::as_bool));
-    Activity {
-        is_active: row.is_active != 0,
-        server_side_enabled: row.server_side_enabled != 0,
-        created_at: row.created_at,
-        delivered_24h: a.and_then(|a| a.delivered_24h).unwrap_or(0) as u64,
-        failed_24h: a.and_then(|a| a.failed_24h).unwrap_or(0) as u64,
-        last_delivered_at: a.and_then(|a| a.last_delivered_at),
-        health_checked_at: a.and_then(|a| a.health_checked_at),
-        health_ok,
-        paused: row
-            .paused_at
-            .map(|_| row.paused_reason.clone().unwrap_or_default()),
-    }
 }
 
 fn pixel_with_health(row: &d1::PixelRow, a: Option<&d1::PixelActivityRow>, now: i64) -> Value {
@@ -229,6 +236,10 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
             .map(|p| p.event_names())
             .unwrap_or_default()
     });
+    let settings = input
+        .settings
+        .clone()
+        .unwrap_or_else(|| existing.as_ref().map(|p| p.settings()).unwrap_or_default());
     let write = d1::PixelWrite {
         id: pixel_uuid,
         platform: input.platform.expect("validated"),
@@ -251,11 +262,23 @@ pub async fn write_pixel(mut req: Request, env: &Env, id: Option<&str>) -> ApiRe
         test_event_code: test_code.as_deref(),
         domains: &domains,
         event_names: &event_names,
+        settings: &settings,
+        browser_enabled: input
+            .browser_enabled
+            .unwrap_or(existing.as_ref().is_some_and(|p| p.browser_enabled != 0)),
+        browser_id: match &input.browser_id {
+            Some(v) => v.as_deref(),
+            None => existing.as_ref().and_then(|p| p.browser_id.as_deref()),
+        },
     };
     d1::upsert_pixel(&db, &tenant_id, &write, now_secs()).await?;
     // New credentials end a pause: what waited runs again.
+    // A Google Ads pixel's token is its connected account's: once that is reconnected, any
+    // write of the pixel resumes it.
     let credentials_changed = input.access_token.is_some()
         || input.api_secret.is_some()
+        || input.settings.is_some()
+        || write.platform == crate::core::platform::Platform::GoogleAds
         || input
             .pixel_id
             .as_deref()
@@ -321,7 +344,7 @@ pub async fn verify_pixel(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = d1::get_pixel(&db, &tenant_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("pixel"))?;
-    let result = super::health::verify(env, &row).await?;
+    let result = super::health::verify(env, &tenant_id, &row).await?;
     d1::record_verify(&db, &tenant_id, id, &result, now_secs()).await?;
     Ok(json_response(200, &result))
 }

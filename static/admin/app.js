@@ -1,12 +1,14 @@
-// pixelgate pixel manager: a small dependency-free dashboard over the JSON API.
+// pixelgate dashboard: a small dependency-free app over the JSON API. This file holds the shell
+// (sign-in, navigation, shared helpers) and the tracking pages; ads.js adds the ads pages through
+// `pixelgateAdmin.page(...)`, as any further area can.
 // The api key lives in sessionStorage (this tab only) and travels only in the Authorization header.
 // Every value from the API is rendered with textContent (never innerHTML).
 "use strict";
 
 const KEY = "pixelgate.api_key";
 const POLL_MS = 2500;
-const PLATFORM_NAMES = { meta: "Meta", google: "GA4", linkedin: "LinkedIn", tiktok: "TikTok" };
-const PLATFORM_COLORS = { meta: "#1877f2", google: "#e37400", linkedin: "#0a66c2", tiktok: "#111111" };
+const PLATFORM_NAMES = { meta: "Meta", google: "GA4", linkedin: "LinkedIn", tiktok: "TikTok", google_ads: "Google Ads" };
+const PLATFORM_COLORS = { meta: "#1877f2", google: "#e37400", linkedin: "#0a66c2", tiktok: "#111111", google_ads: "#34a853" };
 const ID_LABELS = {
   meta: ["Pixel / dataset ID", "123456789012345"],
   google: ["Measurement ID", "G-XXXXXXXXXX"],
@@ -48,10 +50,12 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+/** `credentials: "same-origin"` only for a call whose answer sets a cookie this browser must keep
+ *  (the OAuth start binds the connection to this browser); the key itself is never a cookie. */
+async function api(method, path, body, { credentials = "omit" } = {}) {
   const headers = { authorization: `Bearer ${state.key}` };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials: "omit" });
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store", credentials });
   let json = null;
   try { json = await r.json(); } catch { /* empty body */ }
   if (r.status === 401) { signOut("Your session ended: the API key is no longer valid."); throw new ApiError(401, json); }
@@ -113,6 +117,7 @@ async function signIn(key) {
   $("#tenant-name").textContent = state.me.name;
   renderInstall();
   renderSecurity();
+  for (const f of onSignIn) f();
   showTab(location.hash.slice(1) || "overview");
 }
 
@@ -131,18 +136,33 @@ $("#logout").addEventListener("click", () => signOut());
 
 // ------------------------------------------------------------------ tabs
 
+// Every page: what to load when it is shown, and what to refresh (and how often) while it is.
+// A page is a `#tabs` button with its `data-tab`, a `section#tab-{name}`, and an entry here.
+const PAGES = {
+  overview: { load: () => loadOverview(), poll: () => loadOverview(), every: 15000 },
+  pixels: { load: () => loadPixels(), poll: () => loadPixels(), every: 10000 },
+  live: { load: () => loadEvents(), poll: () => loadEvents(), every: POLL_MS },
+  deliveries: { load: () => loadDeliveries(), poll: () => refreshDeliveries(), every: 10000 },
+  banner: { load: () => loadBanner() },
+  attribution: { load: () => loadAttribution() },
+};
+/** Registers a page (another script's). Called before sign-in (scripts load deferred, in order). */
+function registerPage(name, page) { PAGES[name] = page; }
+// Called after every sign-in, by every area that shows something outside its pages (a banner).
+const onSignIn = [];
+
 function showTab(tab) {
   if (!$(`#tab-${tab}`)) tab = "overview";
   state.tab = tab;
   history.replaceState(null, "", `#${tab}`);
   for (const s of $$(".tab")) s.hidden = s.id !== `tab-${tab}`;
-  for (const b of $$("#tabs button")) b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+  for (const b of $$("#tabs button")) {
+    if (b.dataset.tab === tab) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  }
   stopPolling();
-  if (tab === "overview") { loadOverview(); startPolling(loadOverview, 15000); }
-  if (tab === "pixels") { loadPixels(); startPolling(loadPixels, 10000); }
-  if (tab === "live") { loadEvents(); startPolling(loadEvents, POLL_MS); }
-  if (tab === "deliveries") { loadDeliveries(); startPolling(refreshDeliveries, 10000); }
-  if (tab === "banner") loadBanner();
+  const page = PAGES[tab];
+  page?.load?.()?.catch?.((e) => flash(e.message, "error"));
+  if (page?.poll) startPolling(page.poll, page.every || 10000);
 }
 $("#tabs").addEventListener("click", (ev) => { const t = ev.target.closest("button")?.dataset.tab; if (t) showTab(t); });
 
@@ -151,6 +171,71 @@ function startPolling(fn, every) {
   state.pollTimer = setInterval(() => { if (!document.hidden && state.key) fn().catch(() => {}); }, every);
 }
 function stopPolling() { clearInterval(state.pollTimer); state.pollTimer = null; }
+
+// ------------------------------------------------------------------ attribution
+
+const CHANNEL_COLORS = { paid: "#4f46e5", organic_search: "#16a34a", social: "#0891b2", email: "#d97706", referral: "#7c3aed", direct: "#9aa5b1" };
+const money = (v, cur) => v === undefined || v === null ? "—" : `${Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 })}${cur && cur !== "mixed" ? " " + cur : ""}`;
+const num = (v) => Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 });
+
+async function loadAttribution() {
+  state.attrModel = state.attrModel || "last";
+  for (const b of $$("#attr-models button")) b.setAttribute("aria-pressed", String(b.dataset.model === state.attrModel));
+  const q = new URLSearchParams({ model: state.attrModel, conversion: $("#attr-conversion").value.trim() || "purchase" });
+  if ($("#attr-from").value) q.set("from", $("#attr-from").value);
+  if ($("#attr-to").value) q.set("to", $("#attr-to").value);
+  $("#attr-error").textContent = "";
+  let r;
+  try {
+    r = await api("GET", `/api/v1/attribution?${q}`);
+  } catch (e) {
+    $("#attr-error").textContent = e.message;
+    return;
+  }
+  if (!$("#attr-from").value) { $("#attr-from").value = r.from; $("#attr-to").value = r.to; }
+  $("#attr-metrics").replaceChildren(
+    metric("Conversions", r.conversions, `${r.conversion}, ${r.from} → ${r.to}`),
+    metric("Revenue", money(r.revenue, r.currency), r.currency === "mixed" ? "several currencies" : "conversion values"),
+    metric("Lookback", `${r.lookback_days} days`, "touchpoints counted before each conversion"),
+  );
+  const row = (cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c)));
+  const empty = (cols) => h("tr", {}, h("td", { colspan: cols, class: "muted" }, "No conversions in this period."));
+  $("#attr-channels tbody").replaceChildren(...(r.by_channel.length ? r.by_channel.map((x) => row([
+    h("span", {}, h("i", { class: "swatch", style: `background:${CHANNEL_COLORS[x.channel] || "#6b7280"}` }), x.channel.replace("_", " ")),
+    num(x.conversions), money(x.revenue, r.currency)])) : [empty(3)]));
+  $("#attr-sources tbody").replaceChildren(...(r.by_source_medium.length ? r.by_source_medium.map((x) => row([
+    `${x.source} / ${x.medium}`, num(x.conversions), money(x.revenue, r.currency)])) : [empty(3)]));
+  $("#attr-campaigns tbody").replaceChildren(...(r.by_campaign.length ? r.by_campaign.map((x) => row([
+    x.campaign, `${x.source} / ${x.medium}`, num(x.conversions), money(x.revenue, r.currency),
+    money(x.spend), money(x.cpa), x.roas === undefined ? "—" : `${num(x.roas)}×`])) : [empty(7)]));
+  renderAttributionChart(r.by_channel);
+}
+
+/** Horizontal bars: credited conversions per channel. */
+function renderAttributionChart(rows) {
+  const NS = "http://www.w3.org/2000/svg";
+  const s = (tag, attrs = {}) => { const el = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
+  const W = 520, BAR = 22, GAP = 8, L = 110, R = 60;
+  const H = Math.max(1, rows.length) * (BAR + GAP) + GAP;
+  const max = Math.max(1e-9, ...rows.map((x) => x.conversions));
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Credited conversions per channel" });
+  rows.forEach((x, i) => {
+    const y = GAP + i * (BAR + GAP);
+    const w = ((W - L - R) * x.conversions) / max;
+    const label = s("text", { x: L - 8, y: y + BAR / 2 + 4, class: "axis", "text-anchor": "end" }); label.textContent = x.channel.replace("_", " ");
+    const bar = s("rect", { x: L, y, width: Math.max(1, w), height: BAR, rx: 3, fill: CHANNEL_COLORS[x.channel] || "#6b7280" });
+    const tt = s("title"); tt.textContent = `${x.channel}: ${num(x.conversions)} conversions, ${num(x.revenue)} revenue`; bar.append(tt);
+    const value = s("text", { x: L + w + 6, y: y + BAR / 2 + 4, class: "axis" }); value.textContent = num(x.conversions);
+    svg.append(label, bar, value);
+  });
+  $("#attr-chart").replaceChildren(svg);
+}
+
+$("#attr-models").addEventListener("click", (ev) => {
+  const m = ev.target.closest("button")?.dataset.model;
+  if (m) { state.attrModel = m; loadAttribution(); }
+});
+$("#attr-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadAttribution(); });
 
 // ------------------------------------------------------------------ overview
 
@@ -165,7 +250,7 @@ async function loadOverview() {
   m.replaceChildren(
     metric("Events (24 h)", stats.events_24h ?? 0, `${stats.received_24h ?? 0} received, ${stats.rejected_24h ?? 0} rejected`),
     metric("Server-side success", pct(stats.server_side_success_rate), "delivered / (delivered + failed)"),
-    metric("Consent rate", pct(stats.consent_rate), "events with marketing consent"),
+    metric("Consent rate", pct(stats.consent_rate), "visitors with marketing consent"),
     metric("Dedup rate", pct(stats.dedup_rate), `${stats.duplicates_24h ?? 0} duplicates dropped`),
   );
   const tbody = $("#platform-table tbody");
@@ -263,9 +348,10 @@ function pixelRow(p) {
     h("td", {}, PLATFORM_NAMES[p.platform] || p.platform),
     h("td", { class: "mono" }, p.pixel_id, p.test_event_code ? h("span", { class: "tag" }, `test ${p.test_event_code}`) : null),
     h("td", { class: "status-cell" }, h("div", {}, hl.reason), h("div", { class: "fine" }, `last delivery ${ago(hl.last_delivered_at)}`)),
-    h("td", {}, p.server_side_enabled ? "on" : "off"),
+    h("td", {}, p.server_side_enabled ? "server" : "", p.server_side_enabled && p.browser_enabled ? " + " : "", p.browser_enabled ? "browser" : "",
+      !p.server_side_enabled && !p.browser_enabled ? "off" : ""),
     h("td", { class: "fine" }, (p.domains || []).join(", ") || "all"),
-    h("td", { class: "fine" }, check ? `${check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
+    h("td", { class: "fine", title: check?.untested || "" }, check ? `${check.ok === null ? "silent, not tested" : check.ok ? "test OK" : "test FAILED"} ${ago(p.health_check.checked_at)}` : p.last_verified_at ? `verified ${ago(p.last_verified_at)}` : "—"),
     h("td", { class: "actions" },
       h("button", { onclick: () => verifyPixel(p), "data-action": "verify" }, "Verify"),
       h("button", { onclick: () => openPixelForm(p), "data-action": "edit" }, "Edit"),
@@ -313,6 +399,8 @@ function openPixelForm(p) {
   f.test_event_code.value = p?.test_event_code || "";
   f.domains.value = (p?.domains || []).join(", ");
   f.server_side_enabled.checked = p ? p.server_side_enabled : true;
+  f.browser_enabled.checked = !!p?.browser_enabled;
+  f.browser_id.value = p?.browser_id || "";
   f.is_active.checked = p ? p.is_active : true;
   // Secrets are write-only: show that one is set, never its value.
   f.access_token.placeholder = p?.has_access_token ? "set — leave empty to keep" : "not set";
@@ -342,12 +430,14 @@ $("#pixel-form").addEventListener("submit", async (ev) => {
     pixel_id: f.pixel_id.value.trim(),
     is_active: f.is_active.checked,
     server_side_enabled: f.server_side_enabled.checked,
+    browser_enabled: f.browser_enabled.checked,
     domains: f.domains.value.split(/[\s,]+/).map((d) => d.trim()).filter(Boolean),
   };
   if (!state.editing) body.platform = platform;
   if (platform === "google") { if (f.api_secret.value) body.api_secret = f.api_secret.value; }
   else if (f.access_token.value) body.access_token = f.access_token.value;
   if (platform === "meta" || platform === "tiktok") body.test_event_code = f.test_event_code.value.trim() || null;
+  if (platform === "linkedin") body.browser_id = f.browser_id.value.trim() || null;
   try {
     if (state.editing) await api("PUT", `/api/v1/tracking/pixels/${encodeURIComponent(state.editing.id)}`, body);
     else await api("POST", "/api/v1/tracking/pixels", body);
@@ -717,10 +807,14 @@ $("#webhook-test").addEventListener("click", async () => {
 
 // ------------------------------------------------------------------ boot
 
-(async () => {
+// What the other pages' scripts use.
+window.pixelgateAdmin = { api, h, $, $$, flash, ago, fmtTime, pct, niceCeil, showTab, page: registerPage, onSignIn, PLATFORM_COLORS };
+
+// After every deferred script (the other areas register their pages first).
+document.addEventListener("DOMContentLoaded", async () => {
   const saved = sessionStorage.getItem(KEY);
   if (saved) {
     try { await signIn(saved); return; } catch { /* fall through to the login form */ }
   }
   signOut();
-})();
+});

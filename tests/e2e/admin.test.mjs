@@ -18,22 +18,7 @@ before(async () => {
 });
 after(async () => { await gw?.stop(); });
 
-/** Triggers a cron in workerd, optionally as of another time (seconds): wrangler's /__scheduled
- *  ignores `time`, miniflare's own trigger endpoint passes it as the event's scheduledTime. */
-async function cron(expr, at) {
-  const q = new URLSearchParams({ cron: expr });
-  if (at) q.set("time", String(at * 1000));
-  const url = `${gw.base}${at ? "/cdn-cgi/local/scheduled" : "/__scheduled"}?${q}`;
-  // Right after `wrangler d1 execute` read the same local database, wrangler dev's proxy now and
-  // then closes the next connection at once ("other side closed", before main's code too, under
-  // load): the trigger is sent again then; a run that fails is still a failure.
-  const r = await fetch(url).catch(async (e) => {
-    if (e.cause?.code !== "UND_ERR_SOCKET") throw e;
-    await sleep(500);
-    return fetch(url);
-  });
-  assert.equal(r.status, 200, `cron ${expr}: ${await r.text()}`);
-}
+const cron = (expr, at) => gw.cron(expr, at);
 
 const sql = (query) => gw.sql(query);
 

@@ -3,11 +3,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, waitFor, sha256, sleep, ADMIN_TOKEN } from "./harness.mjs";
+import { connect as connectWith, form, oauthCookie, adsShape as shapeOf, round4, upstreamBase } from "./ads-helpers.mjs";
 
 let gw, shop, meta, google;
 const FROM = "2025-03-01", TO = "2025-03-03";
-const up = () => `http://127.0.0.1:${gw.fake.port}`;
-const round4 = (x) => Math.round(x * 10000) / 10000;
+const up = () => upstreamBase(gw);
 
 before(async () => {
   gw = await startGateway();
@@ -15,33 +15,8 @@ before(async () => {
 });
 after(async () => { await gw?.stop(); });
 
-async function adsShape(account, shape) {
-  await fetch(`${up()}/__ads`, { method: "POST", body: JSON.stringify({ account, ...shape }) });
-}
-
-/** The OAuth browser-binding cookie the start answer sets, as a `Cookie` header value. */
-function oauthCookie(start) {
-  const set = start.headers.getSetCookie().find((c) => /^(__Host-)?pg_oauth_/.test(c));
-  assert.ok(set, "the start answer sets the OAuth cookie");
-  return set.split(";")[0];
-}
-
-const form = (fields) => ({ "content-type": "application/x-www-form-urlencoded", ...fields });
-
-/** start (in the browser that will consent) → (user consents at the platform) → callback (the
- *  confirmation page naming the tenant) → confirm; returns the confirm answer as `cb`. */
-async function connect(apiKey, platform, accountId, { code = "authcode" } = {}) {
-  const start = await gw.req("GET", `/api/v1/ads/oauth/${platform}/start${accountId ? `?account_id=${accountId}` : ""}`, { token: apiKey });
-  assert.equal(start.status, 200, start.text);
-  const cookie = oauthCookie(start);
-  const state = new URL(start.json.authorize_url).searchParams.get("state");
-  const page = await gw.req("GET", `/api/v1/ads/oauth/${platform}/callback?code=${code}&state=${encodeURIComponent(state)}`, { headers: { cookie } });
-  assert.equal(page.status, 200, page.text);
-  const cb = await gw.req("POST", `/api/v1/ads/oauth/${platform}/confirm`, {
-    headers: form({ cookie }), body: new URLSearchParams({ state, code }).toString(),
-  });
-  return { start, state, cb, cookie, page };
-}
+const adsShape = (account, shape) => shapeOf(gw, account, shape);
+const connect = (...args) => connectWith(gw, ...args);
 
 async function sync(apiKey, account, query = `from=${FROM}&to=${TO}`) {
   return gw.req("POST", `/api/v1/ads/sync/${account.id}?${query}`, { token: apiKey });
@@ -64,7 +39,7 @@ test("OAuth start → callback connects Meta and Google accounts; state is singl
   const url = new URL(start.json.authorize_url);
   assert.equal(url.origin + url.pathname, `${up()}/v24.0/dialog/oauth`);
   assert.equal(url.searchParams.get("client_id"), "fake-meta-app");
-  assert.equal(url.searchParams.get("scope"), "ads_read,ads_management");
+  assert.equal(url.searchParams.get("scope"), "ads_read,ads_management,pages_show_list,pages_read_engagement,pages_manage_metadata,leads_retrieval");
   assert.equal(url.searchParams.get("redirect_uri"), `${gw.base}/api/v1/ads/oauth/meta/callback`);
   assert.equal(cb.status, 200, cb.text);
   assert.equal(cb.json.connected.length, 1);

@@ -169,6 +169,22 @@ export async function startGateway(extraVars = {}, { rateLimits = {} } = {}) {
     async recent(apiKey) {
       return (await gw.req("GET", "/api/v1/tracking/events/recent", { token: apiKey })).json.events;
     },
+    /** Triggers a cron in workerd, optionally as of another time (seconds): wrangler's /__scheduled
+     *  ignores `time`, miniflare's own trigger endpoint passes it as the event's scheduledTime. */
+    async cron(expr, at) {
+      const q = new URLSearchParams({ cron: expr });
+      if (at) q.set("time", String(at * 1000));
+      const url = `${gw.base}${at ? "/cdn-cgi/local/scheduled" : "/__scheduled"}?${q}`;
+      // Right after `wrangler d1 execute` read the same local database, wrangler dev's proxy now
+      // and then closes the next connection at once ("other side closed", before any code of
+      // ours runs, under load): the trigger is sent again then; a run that fails is a failure.
+      const r = await fetch(url).catch(async (e) => {
+        if (e.cause?.code !== "UND_ERR_SOCKET") throw e;
+        await sleep(500);
+        return fetch(url);
+      });
+      if (r.status !== 200) throw new Error(`cron ${expr}: ${r.status} ${await r.text()}`);
+    },
   };
   return gw;
 }

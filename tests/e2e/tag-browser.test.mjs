@@ -5,9 +5,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
 import { startGateway, waitFor, sleep } from "./harness.mjs";
-import { CHROMIUM } from "./browser.mjs";
+import { launchTagBrowser } from "./browser.mjs";
 
 const SHOTS = process.env.PIXELGATE_SHOTS || "/tmp/pixelgate-shots";
 const META = "/v24.0/555666777/events";
@@ -20,10 +19,7 @@ before(async () => {
   await gw.req("PUT", "/api/v1/tracking/settings", { token: shop.api_key, body: { banner: {
     version: "3", privacy_url: "https://shop.example/privacy", colors: { primary: "#0f766e" } } } });
   TRACK = `http://track.shop.example:${new URL(gw.base).port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-dev-shm-usage",
-      "--host-resolver-rules=MAP track.shop.example 127.0.0.1",
-      "--disable-features=PrivateNetworkAccessRespectPreflightResults,BlockInsecurePrivateNetworkRequests,LocalNetworkAccessChecks"] });
+  browser = await launchTagBrowser();
   mkdirSync(SHOTS, { recursive: true });
 });
 after(async () => { await browser?.close(); await gw?.stop(); });

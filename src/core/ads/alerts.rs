@@ -10,6 +10,22 @@
 //! - performance drop: conversions or ROAS of the last 7 complete days down by at least
 //!   `performance_drop_fraction` (default 25 %) against the 7 days before, when the earlier
 //!   week had at least 10 conversions; the larger of the two drops is reported;
+//! - low conversion rate (default < 2.5 %) over the last 7 complete days, with at least 100
+//!   clicks;
+//! - budget utilization (default > 85 %): of a lifetime budget, what is spent of it (the
+//!   platform's `budget_remaining`); of a daily budget, the last 7 complete days' spend against
+//!   7 days of budget — a campaign that spends nearly all of its budget every day is limited by
+//!   it. (The budget rule above is the intraday warning for today's budget.) Active campaigns
+//!   only;
+//! - ROI below zero: ROAS under `min_roas` (default 1.0: less value back than spent) over the
+//!   last 7 complete days, once at least `min_spend_for_roi` (default 20.00) was spent, for
+//!   campaigns that report a conversion value at all (in either week): a lead campaign without
+//!   values has no ROI to judge;
+//! - a single high-value conversion: a conversion worth at least `high_value_conversion` (per
+//!   tenant, in the conversion's currency; off unless set) is notified once (its key is its
+//!   event id);
+//! - account status: an ad account the platform reports disabled, unsettled, closed, ... (the
+//!   daily account check) is notified, once a day while it lasts;
 //! - thresholds are per tenant ([`AlertThresholds`], defaulting to the figures above); a rule
 //!   set to `None` is off;
 //! - at most one alert per (rule, campaign) per 24 hours: [`throttle`] drops alerts whose key
@@ -29,6 +45,8 @@ use super::kpi::{latest_per_key, DailyMetrics, Metrics};
 use super::schedule::JobEffect;
 use super::{micros_to_units, AdsPlatform, Campaign, CampaignStatus};
 use crate::core::calendar::{Date, DateRange};
+use crate::core::event::Event;
+use crate::core::platform::EventName;
 use crate::core::text::{escape_mrkdwn, truncate_chars};
 
 pub const ALERT_COOLDOWN_SECS: i64 = 24 * 3600;
@@ -44,9 +62,15 @@ pub struct AlertThresholds {
     pub low_ctr_percent: Option<f64>,
     pub high_cpc: Option<f64>,
     pub performance_drop_fraction: Option<f64>,
+    pub low_conversion_rate_percent: Option<f64>,
+    pub budget_utilization_fraction: Option<f64>,
+    pub min_roas: Option<f64>,
+    pub high_value_conversion: Option<f64>,
     pub min_impressions_for_ctr: u64,
     pub min_clicks_for_cpc: u64,
     pub min_conversions_for_drop: f64,
+    pub min_clicks_for_conversion_rate: u64,
+    pub min_spend_for_roi: f64,
 }
 
 impl Default for AlertThresholds {
@@ -56,11 +80,36 @@ impl Default for AlertThresholds {
             low_ctr_percent: Some(1.5),
             high_cpc: Some(4.0),
             performance_drop_fraction: Some(0.25),
+            low_conversion_rate_percent: Some(2.5),
+            budget_utilization_fraction: Some(0.85),
+            min_roas: Some(1.0),
+            high_value_conversion: None,
             min_impressions_for_ctr: 1_000,
             min_clicks_for_cpc: 50,
             min_conversions_for_drop: 10.0,
+            min_clicks_for_conversion_rate: 100,
+            min_spend_for_roi: 20.0,
         }
     }
+}
+
+impl AlertThresholds {
+    /// The names `PUT /alerts/thresholds` takes.
+    pub const NAMES: [&'static str; 13] = [
+        "budget_remaining_fraction",
+        "low_ctr_percent",
+        "high_cpc",
+        "performance_drop_fraction",
+        "low_conversion_rate_percent",
+        "budget_utilization_fraction",
+        "min_roas",
+        "high_value_conversion",
+        "min_impressions_for_ctr",
+        "min_clicks_for_cpc",
+        "min_conversions_for_drop",
+        "min_clicks_for_conversion_rate",
+        "min_spend_for_roi",
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -70,6 +119,11 @@ pub enum AlertKind {
     LowCtr,
     HighCpc,
     PerformanceDrop,
+    LowConversionRate,
+    BudgetUtilization,
+    NegativeRoi,
+    HighValueConversion,
+    AccountStatus,
     SyncFailing,
 }
 
@@ -80,6 +134,11 @@ impl AlertKind {
             AlertKind::LowCtr => "low_ctr",
             AlertKind::HighCpc => "high_cpc",
             AlertKind::PerformanceDrop => "performance_drop",
+            AlertKind::LowConversionRate => "low_conversion_rate",
+            AlertKind::BudgetUtilization => "budget_utilization",
+            AlertKind::NegativeRoi => "negative_roi",
+            AlertKind::HighValueConversion => "high_value_conversion",
+            AlertKind::AccountStatus => "account_status",
             AlertKind::SyncFailing => "sync_failing",
         }
     }
@@ -90,6 +149,11 @@ impl AlertKind {
             AlertKind::LowCtr => "Low CTR",
             AlertKind::HighCpc => "High CPC",
             AlertKind::PerformanceDrop => "Performance drop",
+            AlertKind::LowConversionRate => "Low conversion rate",
+            AlertKind::BudgetUtilization => "Budget utilization",
+            AlertKind::NegativeRoi => "ROI below zero",
+            AlertKind::HighValueConversion => "High-value conversion",
+            AlertKind::AccountStatus => "Ad account not active",
             AlertKind::SyncFailing => "Ads sync failing",
         }
     }
@@ -107,11 +171,18 @@ pub struct Alert {
     pub value: Option<f64>,
     pub threshold: Option<f64>,
     pub message: String,
+    /// The conversion a high-value alert is about (its key: each conversion is told once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
 }
 
 impl Alert {
-    /// Throttling key: one alert per rule and campaign (or account) per cooldown.
+    /// Throttling key: one alert per rule and campaign (or account) per cooldown; one per
+    /// conversion for a high-value one.
     pub fn key(&self) -> String {
+        if let Some(event_id) = &self.event_id {
+            return format!("{}:event:{event_id}", self.kind.as_str());
+        }
         format!(
             "{}:{}:{}:{}",
             self.kind.as_str(),
@@ -236,6 +307,7 @@ fn campaign_alert(
         value: Some(value),
         threshold: Some(threshold),
         message,
+        event_id: None,
     }
 }
 
@@ -273,6 +345,7 @@ pub fn evaluate(
                         micros_to_units(b.budget_micros),
                         b.currency
                     ),
+                    event_id: None,
                 });
             }
         }
@@ -293,6 +366,43 @@ pub fn evaluate(
                     p.currency
                 );
                 alerts.push(campaign_alert(AlertKind::HighCpc, p, cpc, limit, message));
+            }
+        }
+        if let (Some(limit), Some(rate)) = (
+            thresholds.low_conversion_rate_percent,
+            kpis.conversion_rate_percent,
+        ) {
+            if p.current.clicks >= thresholds.min_clicks_for_conversion_rate && rate < limit {
+                let message = format!(
+                    "Conversion rate {rate:.2} % over the last 7 days: {} conversions from {} clicks (alert below {limit:.2} %)",
+                    p.current.conversions, p.current.clicks
+                );
+                alerts.push(campaign_alert(
+                    AlertKind::LowConversionRate,
+                    p,
+                    rate,
+                    limit,
+                    message,
+                ));
+            }
+        }
+        if let (Some(limit), Some(roas)) = (thresholds.min_roas, kpis.roas) {
+            let spend = micros_to_units(p.current.spend_micros);
+            let tracks_value =
+                p.current.conversion_value_micros > 0 || p.previous.conversion_value_micros > 0;
+            if tracks_value && spend >= thresholds.min_spend_for_roi && roas < limit {
+                let message = format!(
+                    "ROAS {roas:.2} over the last 7 days: {spend:.2} {currency} spent for {:.2} {currency} of conversion value (alert below {limit:.2})",
+                    micros_to_units(p.current.conversion_value_micros),
+                    currency = p.currency
+                );
+                alerts.push(campaign_alert(
+                    AlertKind::NegativeRoi,
+                    p,
+                    roas,
+                    limit,
+                    message,
+                ));
             }
         }
         if let Some(limit) = thresholds.performance_drop_fraction {
@@ -327,6 +437,177 @@ pub fn evaluate(
         }
     }
     alerts
+}
+
+/// How much of its budget a campaign uses: of a lifetime budget, what is spent of it; of a daily
+/// budget, the last 7 complete days' spend against 7 days of budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetUse {
+    pub platform: AdsPlatform,
+    pub account_id: String,
+    pub campaign_id: String,
+    pub campaign_name: String,
+    pub currency: String,
+    pub budget_micros: i64,
+    pub spent_micros: i64,
+    pub lifetime: bool,
+}
+
+impl BudgetUse {
+    /// For an active campaign with a budget: `spent_7d_micros` is its spend over the last 7
+    /// complete days (the performance window).
+    pub fn from_campaign(
+        campaign: &Campaign,
+        currency: &str,
+        spent_7d_micros: i64,
+    ) -> Option<BudgetUse> {
+        if campaign.status != CampaignStatus::Active {
+            return None;
+        }
+        let (budget, spent, lifetime) = match (
+            campaign.lifetime_budget_micros,
+            campaign.budget_remaining_micros,
+            campaign.daily_budget_micros,
+        ) {
+            (Some(total), Some(remaining), _) => (total, (total - remaining).max(0), true),
+            (_, _, Some(daily)) => (daily * PERFORMANCE_WINDOW_DAYS, spent_7d_micros, false),
+            _ => return None,
+        };
+        (budget > 0).then(|| BudgetUse {
+            platform: campaign.platform,
+            account_id: campaign.account_id.clone(),
+            campaign_id: campaign.campaign_id.clone(),
+            campaign_name: campaign.name.clone(),
+            currency: currency.to_string(),
+            budget_micros: budget,
+            spent_micros: spent,
+            lifetime,
+        })
+    }
+}
+
+/// The budget utilization rule.
+pub fn evaluate_utilization(thresholds: &AlertThresholds, uses: &[BudgetUse]) -> Vec<Alert> {
+    let Some(limit) = thresholds.budget_utilization_fraction else {
+        return Vec::new();
+    };
+    uses.iter()
+        .filter_map(|u| {
+            let used = u.spent_micros as f64 / u.budget_micros as f64;
+            (used > limit).then(|| Alert {
+                kind: AlertKind::BudgetUtilization,
+                platform: Some(u.platform),
+                account_id: u.account_id.clone(),
+                campaign_id: Some(u.campaign_id.clone()),
+                campaign_name: Some(u.campaign_name.clone()),
+                value: Some((used * 10_000.0).round() / 10_000.0),
+                threshold: Some(limit),
+                message: format!(
+                    "{} of the {} used ({:.2} of {:.2} {}; alert above {})",
+                    percent(used),
+                    if u.lifetime {
+                        "lifetime budget"
+                    } else {
+                        "daily budget over the last 7 days"
+                    },
+                    micros_to_units(u.spent_micros),
+                    micros_to_units(u.budget_micros),
+                    u.currency,
+                    percent(limit)
+                ),
+                event_id: None,
+            })
+        })
+        .collect()
+}
+
+/// One conversion as the high-value rule reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversion {
+    pub event_id: String,
+    pub event_name: String,
+    pub value: f64,
+    pub currency: Option<String>,
+}
+
+impl Conversion {
+    /// An accepted event as a conversion: an outcome (purchase, lead, sign-up, booking, contact,
+    /// or a custom event) carrying a positive `custom_data.value`. Browsing events (page views,
+    /// product views, carts) are intent, not conversions.
+    pub fn of_event(event: &Event) -> Option<Conversion> {
+        let outcome = !matches!(
+            event.event_name,
+            EventName::PageView | EventName::ViewContent | EventName::AddToCart
+        );
+        let value = event.custom_data.get("value").and_then(Value::as_f64)?;
+        (outcome && value > 0.0).then(|| Conversion {
+            event_id: event.event_id.clone(),
+            event_name: event.display_name().to_string(),
+            value,
+            currency: event
+                .custom_data
+                .get("currency")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+}
+
+/// The high-value conversion rule: conversions worth at least the tenant's threshold.
+pub fn evaluate_conversions(
+    thresholds: &AlertThresholds,
+    conversions: &[Conversion],
+) -> Vec<Alert> {
+    let Some(limit) = thresholds.high_value_conversion else {
+        return Vec::new();
+    };
+    conversions
+        .iter()
+        .filter(|c| c.value.is_finite() && c.value >= limit)
+        .map(|c| {
+            let amount = match c.currency.as_deref() {
+                Some(cur) => format!("{:.2} {cur}", c.value),
+                None => format!("{:.2}", c.value),
+            };
+            Alert {
+                kind: AlertKind::HighValueConversion,
+                platform: None,
+                account_id: String::new(),
+                campaign_id: None,
+                campaign_name: None,
+                value: Some(c.value),
+                threshold: Some(limit),
+                message: format!(
+                    "{} worth {amount} (event {}; alert at {limit:.2} or more)",
+                    c.event_name, c.event_id
+                ),
+                event_id: Some(c.event_id.clone()),
+            }
+        })
+        .collect()
+}
+
+/// An ad account the platform reports as not active (see `accounts::AccountStatus`).
+pub fn account_status_alert(
+    platform: AdsPlatform,
+    account_id: &str,
+    account_name: &str,
+    status: &str,
+    detail: &str,
+) -> Alert {
+    Alert {
+        kind: AlertKind::AccountStatus,
+        platform: Some(platform),
+        account_id: account_id.to_string(),
+        campaign_id: None,
+        campaign_name: None,
+        value: None,
+        threshold: None,
+        message: format!(
+            "The ad account {account_name} ({account_id}) is {status} at the platform ({detail}): its ads may not be running."
+        ),
+        event_id: None,
+    }
 }
 
 /// Drops alerts whose key was sent within the cooldown; `last_sent` maps [`Alert::key`] to the
@@ -365,10 +646,11 @@ pub fn sync_failure_alert(effect: &JobEffect, platform: Option<AdsPlatform>) -> 
             "{} failed {consecutive_errors} time(s) in a row; the account is marked in error. Last error: {last_error}",
             kind.as_str()
         ),
+        event_id: None,
     })
 }
 
-/// Slack mrkdwn escaping: only `&`, `<` and `>` are control characters.
+/// The platform's name as a person reads it.
 fn platform_label(p: Option<AdsPlatform>) -> &'static str {
     match p {
         Some(AdsPlatform::Meta) => "Meta",
@@ -385,9 +667,10 @@ pub fn slack_payload(tenant_name: &str, alerts: &[Alert]) -> Value {
         vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})];
     let room = MAX_SLACK_BLOCKS - 2;
     for alert in alerts.iter().take(room) {
-        let subject = match &alert.campaign_name {
-            Some(name) => format!("{} · {name}", platform_label(alert.platform)),
-            None => format!(
+        let subject = match (&alert.campaign_name, alert.account_id.is_empty()) {
+            (Some(name), _) => format!("{} · {name}", platform_label(alert.platform)),
+            (None, true) => "Conversions".to_string(),
+            (None, false) => format!(
                 "{} · account {}",
                 platform_label(alert.platform),
                 alert.account_id
@@ -429,6 +712,9 @@ mod tests {
             daily_budget_micros: daily.map(units_to_micros),
             lifetime_budget_micros: None,
             budget_remaining_micros: remaining.map(units_to_micros),
+            objective: None,
+            start_date: None,
+            end_date: None,
         }
     }
 
@@ -549,7 +835,12 @@ mod tests {
 
     #[test]
     fn performance_drop_reports_the_larger_fall() {
-        let t = AlertThresholds::default();
+        // The conversion rate and ROI rules are tested on their own below.
+        let t = AlertThresholds {
+            low_conversion_rate_percent: None,
+            min_roas: None,
+            ..AlertThresholds::default()
+        };
         // Conversions 40 → 28 (−30 %), ROAS 4.0 → 2.0 (−50 %).
         let dropped = perf(
             m(50_000, 1_500, 1_000.0, 28.0, 2_000.0),
@@ -587,6 +878,8 @@ mod tests {
             currency: "EUR".into(),
             date: Date::parse(date).unwrap(),
             metrics: m(1_000, 10, 10.0, conversions, 0.0),
+            reach: None,
+            frequency: None,
         };
         let rows = vec![
             row("2026-01-14", 5.0),   // current (yesterday)
@@ -681,5 +974,194 @@ mod tests {
         let long_name = "x".repeat(300);
         let header = &slack_payload(&long_name, &alerts)["blocks"][0]["text"]["text"];
         assert_eq!(header.as_str().unwrap().chars().count(), 150);
+    }
+
+    #[test]
+    fn low_conversion_rate_needs_100_clicks() {
+        let t = AlertThresholds::default();
+        // 400 clicks, 6 conversions: 1.5 % < 2.5 %. CTR 2 %, CPC 0.75, ROAS 3: nothing else.
+        let low = perf(m(20_000, 400, 300.0, 6.0, 900.0), Metrics::default());
+        let alerts = evaluate(&t, &[], &[low]);
+        assert_eq!(kinds(&alerts), [AlertKind::LowConversionRate]);
+        assert_eq!(alerts[0].value, Some(1.5));
+        assert_eq!(
+            alerts[0].message,
+            "Conversion rate 1.50 % over the last 7 days: 6 conversions from 400 clicks (alert below 2.50 %)"
+        );
+        assert_eq!(
+            alerts[0].key(),
+            "low_conversion_rate:google:9876543210:2001"
+        );
+        // The same rate on 99 clicks is not judged; exactly 2.5 % is not below.
+        let thin = perf(m(5_000, 99, 70.0, 1.0, 300.0), Metrics::default());
+        let at_limit = perf(m(20_000, 400, 300.0, 10.0, 900.0), Metrics::default());
+        assert!(evaluate(&t, &[], &[thin, at_limit]).is_empty());
+    }
+
+    #[test]
+    fn roi_below_zero_for_campaigns_that_report_value() {
+        let t = AlertThresholds::default();
+        // 250.00 spent for 150.00 of value: ROAS 0.6 < 1.
+        let losing = perf(m(10_000, 300, 250.0, 12.0, 150.0), Metrics::default());
+        let alerts = evaluate(&t, &[], &[losing]);
+        assert_eq!(kinds(&alerts), [AlertKind::NegativeRoi]);
+        assert_eq!(alerts[0].value, Some(0.6));
+        assert_eq!(
+            alerts[0].message,
+            "ROAS 0.60 over the last 7 days: 250.00 EUR spent for 150.00 EUR of conversion value (alert below 1.00)"
+        );
+        // No value this week but some the week before: still a value campaign, ROAS 0 (and its
+        // ROAS fell 100 % from 3.6, which the drop rule reports too).
+        let dried = perf(
+            m(10_000, 300, 250.0, 12.0, 0.0),
+            m(10_000, 300, 250.0, 12.0, 900.0),
+        );
+        assert_eq!(
+            kinds(&evaluate(&t, &[], &[dried])),
+            [AlertKind::NegativeRoi, AlertKind::PerformanceDrop]
+        );
+        // A lead campaign that never reports a value, and a small spend, are not judged.
+        let leads = perf(m(10_000, 300, 250.0, 12.0, 0.0), Metrics::default());
+        let small = perf(m(10_000, 300, 19.99, 12.0, 5.0), Metrics::default());
+        assert!(evaluate(&t, &[], &[leads, small]).is_empty());
+    }
+
+    #[test]
+    fn budget_utilization_of_daily_and_lifetime_budgets() {
+        let t = AlertThresholds::default();
+        // 20.00 a day: 140.00 over 7 days, 126.00 spent = 90 %.
+        let daily = campaign(Some(20.0), None, CampaignStatus::Active);
+        let used = BudgetUse::from_campaign(&daily, "EUR", units_to_micros(126.0)).unwrap();
+        let alerts = evaluate_utilization(&t, &[used]);
+        assert_eq!(kinds(&alerts), [AlertKind::BudgetUtilization]);
+        assert_eq!(alerts[0].value, Some(0.9));
+        assert_eq!(
+            alerts[0].message,
+            "90 % of the daily budget over the last 7 days used (126.00 of 140.00 EUR; alert above 85 %)"
+        );
+        // A lifetime budget of 1,000.00 with 100.00 left: 90 % used.
+        let mut lifetime = campaign(None, Some(100.0), CampaignStatus::Active);
+        lifetime.lifetime_budget_micros = Some(units_to_micros(1_000.0));
+        let used = BudgetUse::from_campaign(&lifetime, "EUR", 0).unwrap();
+        assert!(used.lifetime);
+        assert_eq!(
+            evaluate_utilization(&t, &[used])[0].message,
+            "90 % of the lifetime budget used (900.00 of 1000.00 EUR; alert above 85 %)"
+        );
+        // Exactly 85 %, a paused campaign, a campaign without budget: nothing.
+        let at_limit = BudgetUse::from_campaign(&daily, "EUR", units_to_micros(119.0)).unwrap();
+        assert!(evaluate_utilization(&t, &[at_limit]).is_empty());
+        let paused = campaign(Some(20.0), None, CampaignStatus::Paused);
+        assert_eq!(BudgetUse::from_campaign(&paused, "EUR", 1), None);
+        assert_eq!(
+            BudgetUse::from_campaign(&campaign(None, None, CampaignStatus::Active), "EUR", 1),
+            None
+        );
+        let off = AlertThresholds {
+            budget_utilization_fraction: None,
+            ..t
+        };
+        let used = BudgetUse::from_campaign(&daily, "EUR", units_to_micros(140.0)).unwrap();
+        assert!(evaluate_utilization(&off, &[used]).is_empty());
+    }
+
+    #[test]
+    fn a_high_value_conversion_is_told_once() {
+        let conversions = [
+            Conversion {
+                event_id: "ord-1001".into(),
+                event_name: "purchase".into(),
+                value: 1_250.0,
+                currency: Some("EUR".into()),
+            },
+            Conversion {
+                event_id: "ord-1002".into(),
+                event_name: "purchase".into(),
+                value: 499.99,
+                currency: Some("EUR".into()),
+            },
+        ];
+        assert!(
+            evaluate_conversions(&AlertThresholds::default(), &conversions).is_empty(),
+            "off until the tenant sets a threshold"
+        );
+        let t = AlertThresholds {
+            high_value_conversion: Some(500.0),
+            ..AlertThresholds::default()
+        };
+        let alerts = evaluate_conversions(&t, &conversions);
+        assert_eq!(kinds(&alerts), [AlertKind::HighValueConversion]);
+        assert_eq!(
+            alerts[0].message,
+            "purchase worth 1250.00 EUR (event ord-1001; alert at 500.00 or more)"
+        );
+        assert_eq!(alerts[0].key(), "high_value_conversion:event:ord-1001");
+        let mut sent = BTreeMap::new();
+        sent.insert(alerts[0].key(), NOW);
+        assert!(throttle(alerts.clone(), &sent, NOW + 3600).is_empty());
+        let payload = slack_payload("Acme", &alerts);
+        assert_eq!(
+            payload["blocks"][1]["text"]["text"],
+            "*High-value conversion* — Conversions\npurchase worth 1250.00 EUR (event ord-1001; alert at 500.00 or more)"
+        );
+    }
+
+    #[test]
+    fn tracked_outcomes_with_a_value_are_conversions() {
+        let event = |name: &str, custom: Value| {
+            let mut e: Event = serde_json::from_value(json!({
+                "event_id": "ev-1", "event_name": "custom", "event_time": NOW, "click_ids": {}, "client": {}
+            }))
+            .unwrap();
+            e.event_name = EventName::parse(name);
+            if e.event_name == EventName::Custom {
+                e.custom_name = Some(name.into());
+            }
+            e.custom_data = custom.as_object().cloned().unwrap_or_default();
+            e
+        };
+        let c = Conversion::of_event(&event(
+            "purchase",
+            json!({"value": 1250.0, "currency": "EUR"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                c.event_id.as_str(),
+                c.event_name.as_str(),
+                c.value,
+                c.currency.as_deref()
+            ),
+            ("ev-1", "purchase", 1250.0, Some("EUR"))
+        );
+        assert_eq!(
+            Conversion::of_event(&event("deal_won", json!({"value": 9000}))).map(|c| c.event_name),
+            Some("deal_won".to_string())
+        );
+        assert_eq!(
+            Conversion::of_event(&event("add_to_cart", json!({"value": 1250.0}))),
+            None
+        );
+        assert_eq!(Conversion::of_event(&event("purchase", json!({}))), None);
+        assert_eq!(
+            Conversion::of_event(&event("lead", json!({"value": 0}))),
+            None
+        );
+    }
+
+    #[test]
+    fn account_status_alert_once_a_day_per_account() {
+        let a = account_status_alert(
+            AdsPlatform::Meta,
+            "1234567890",
+            "Tienda",
+            "disabled",
+            "account_status 2",
+        );
+        assert_eq!(a.key(), "account_status:meta:1234567890:-");
+        assert_eq!(
+            a.message,
+            "The ad account Tienda (1234567890) is disabled at the platform (account_status 2): its ads may not be running."
+        );
     }
 }

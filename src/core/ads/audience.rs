@@ -29,7 +29,19 @@
 //!   then `POST {job}:addOperations` — `removeAll` must be the first operation of the job, then
 //!   `create` operations with `userIdentifiers` `hashedEmail` / `hashedPhoneNumber`, at most
 //!   100,000 identifiers per request, `enablePartialFailure` so one bad row does not sink the
-//!   request — then `POST {job}:run`;
+//!   request (its answer's `partialFailureError` lists the refused operations, counted as upload
+//!   errors) — then `POST {job}:run`. The job runs asynchronously at Google (minutes to a day):
+//!   its outcome is read back with GAQL through searchStream, `offline_user_data_job.status`
+//!   (PENDING, RUNNING, SUCCESS, FAILED), `failure_reason` and
+//!   `operation_metadata.match_rate_range` (MATCH_RANGE_LESS_THAN_20 … MATCH_RANGE_91_TO_100),
+//!   with the list's `user_list.size_for_search` (an attributed resource of the job), until the
+//!   job ends;
+//! - Meta audience size: `GET {graph}/{version}/{audience_id}?fields=
+//!   approximate_count_lower_bound,approximate_count_upper_bound` (Meta reports ranges only);
+//! - member changes (`PUT`/`PATCH …/members`): additions are hashed like an upload; a contact
+//!   already in the list (any identifier hash in common) is not added twice; a removal names a
+//!   contact by email and/or phone and removes every member sharing one of its hashes;
+//!   removals are applied after additions, so a contact both added and removed ends up removed;
 //! - tokens travel in the Authorization header, never in URLs or bodies.
 
 use std::collections::BTreeSet;
@@ -37,10 +49,12 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::accounts::stream_rows;
 use super::google_ads::{
     customer_path, post as google_post, read_google_response, GoogleAdsCredentials,
 };
 use super::meta_insights::{ad_account_node, read_meta_response};
+pub use super::settings::CustomerMatchConsent;
 use super::{bearer, AdsConfig, ApiFailure};
 use crate::core::hash::hash_normalized;
 use crate::core::normalize::{
@@ -166,6 +180,56 @@ pub fn intake(records: &[CustomerRecord], default_country: Option<&str>) -> Inta
         }
     }
     out
+}
+
+impl HashedContact {
+    /// Every identifier hash the contact has (both platforms' normalizations).
+    pub fn hashes(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.email_meta,
+            &self.email_google,
+            &self.phone_meta,
+            &self.phone_google,
+        ]
+        .into_iter()
+        .filter_map(|h| h.as_deref())
+    }
+
+    /// The same person: at least one identifier hash in common.
+    pub fn matches(&self, other: &HashedContact) -> bool {
+        self.hashes().any(|h| other.hashes().any(|o| o == h))
+    }
+}
+
+/// A `PATCH …/members` body, hashed: who to add and who to remove.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MemberChanges {
+    pub add: Intake,
+    pub remove: Intake,
+}
+
+impl MemberChanges {
+    /// Additions that are not also removed (removals win).
+    pub fn effective_additions(&self) -> Vec<HashedContact> {
+        self.add
+            .contacts
+            .iter()
+            .filter(|c| !self.remove.contacts.iter().any(|r| r.matches(c)))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Hashes the rows of a `PATCH`: `add` and `remove`, each a list of `{email?, phone?}`.
+pub fn member_changes(
+    add: &[CustomerRecord],
+    remove: &[CustomerRecord],
+    default_country: Option<&str>,
+) -> MemberChanges {
+    MemberChanges {
+        add: intake(add, default_country),
+        remove: intake(remove, default_country),
+    }
 }
 
 fn meta_post(cfg: &AdsConfig, token: &str, path: &str, body: &Value) -> OutboundRequest {
@@ -295,13 +359,6 @@ pub fn plan_meta_lookalike(
         &format!("{}/customaudiences", ad_account_node(ad_account_id)),
         &body,
     ))
-}
-
-/// EU user consent the tenant asserts for the uploaded list (Google requires it for EEA users).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerMatchConsent {
-    pub ad_user_data: bool,
-    pub ad_personalization: bool,
 }
 
 fn consent_status(granted: bool) -> &'static str {
@@ -486,9 +543,171 @@ impl AudienceSyncStatus {
     }
 }
 
-/// Any Customer Match answer whose body we do not need (addOperations, run).
+/// Any Customer Match answer whose body we do not need (run).
 pub fn read_google_step(r: &InboundResponse) -> Result<(), ApiFailure> {
     read_google_response(r).map(|_| ())
+}
+
+/// An `addOperations` answer: how many operations Google refused (partial failure).
+pub fn read_add_operations(r: &InboundResponse) -> Result<u64, ApiFailure> {
+    let body = read_google_response(r)?;
+    let Some(partial) = body.get("partialFailureError").filter(|p| !p.is_null()) else {
+        return Ok(0);
+    };
+    let listed: usize = partial
+        .get("details")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("errors").and_then(Value::as_array))
+        .map(Vec::len)
+        .sum();
+    // A partial failure always refused at least one operation, even if it lists none.
+    Ok(listed.max(1) as u64)
+}
+
+/// The GAQL query of a Customer Match job's outcome and its list's size.
+pub fn customer_match_status_query(job_resource_name: &str) -> Result<String, String> {
+    if !is_resource_name(job_resource_name, "offlineUserDataJobs") {
+        return Err(format!("not an offline user data job: {job_resource_name}"));
+    }
+    Ok(format!(
+        "SELECT offline_user_data_job.resource_name, offline_user_data_job.status, \
+         offline_user_data_job.failure_reason, \
+         offline_user_data_job.operation_metadata.match_rate_range, user_list.size_for_search, \
+         user_list.size_for_display FROM offline_user_data_job \
+         WHERE offline_user_data_job.resource_name = '{job_resource_name}'"
+    ))
+}
+
+pub fn plan_customer_match_status(
+    cfg: &AdsConfig,
+    creds: &GoogleAdsCredentials,
+    customer_id: &str,
+    job_resource_name: &str,
+) -> Result<OutboundRequest, String> {
+    let query = customer_match_status_query(job_resource_name)?;
+    Ok(google_post(
+        cfg,
+        creds,
+        &format!("{}/googleAds:searchStream", customer_path(customer_id)),
+        &json!({ "query": query }),
+    ))
+}
+
+/// Where a Customer Match job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Pending,
+    Running,
+    Success,
+    Failed,
+}
+
+impl JobState {
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Success | JobState::Failed)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Success => "success",
+            JobState::Failed => "failed",
+        }
+    }
+}
+
+/// A Customer Match job's outcome as polled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobOutcome {
+    pub state: JobState,
+    pub failure_reason: Option<String>,
+    /// "20-30 %", "less than 20 %", "91-100 %": Google gives a range, never a number.
+    pub match_rate: Option<String>,
+    pub list_size: Option<u64>,
+}
+
+/// `MATCH_RANGE_20_TO_30` → "20-30 %".
+fn match_rate_label(range: &str) -> Option<String> {
+    let rest = range.strip_prefix("MATCH_RANGE_")?;
+    if rest == "LESS_THAN_20" {
+        return Some("less than 20 %".into());
+    }
+    let (low, high) = rest.split_once("_TO_")?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(low) && digits(high)).then(|| format!("{low}-{high} %"))
+}
+
+pub fn read_customer_match_status(r: &InboundResponse) -> Result<JobOutcome, ApiFailure> {
+    let body = read_google_response(r)?;
+    let row = stream_rows(&body)
+        .next()
+        .ok_or_else(|| ApiFailure::Permanent {
+            reason: "Google Ads knows no such Customer Match job".into(),
+        })?;
+    let job = row.get("offlineUserDataJob").unwrap_or(&Value::Null);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let state = match job.get("status").and_then(Value::as_str) {
+        Some("SUCCESS") => JobState::Success,
+        Some("FAILED") => JobState::Failed,
+        Some("RUNNING") => JobState::Running,
+        _ => JobState::Pending,
+    };
+    let size = |k: &str| {
+        row.pointer(&format!("/userList/{k}"))
+            .and_then(|v| match v {
+                Value::String(s) => s.parse::<u64>().ok(),
+                Value::Number(n) => n.as_u64(),
+                _ => None,
+            })
+    };
+    Ok(JobOutcome {
+        state,
+        failure_reason: text(job.get("failureReason"))
+            .filter(|f| !matches!(f.as_str(), "UNSPECIFIED" | "UNKNOWN")),
+        match_rate: job
+            .pointer("/operationMetadata/matchRateRange")
+            .and_then(Value::as_str)
+            .and_then(match_rate_label),
+        list_size: size("sizeForSearch").or_else(|| size("sizeForDisplay")),
+    })
+}
+
+/// A Meta custom audience's size estimate.
+pub fn plan_meta_audience_size(cfg: &AdsConfig, token: &str, audience_id: &str) -> OutboundRequest {
+    let url = format!(
+        "{}?fields=approximate_count_lower_bound,approximate_count_upper_bound",
+        cfg.meta_url(audience_id)
+    );
+    bearer(
+        OutboundRequest {
+            method: crate::core::outbound::Method::Get,
+            url,
+            headers: Vec::new(),
+            body: None,
+        },
+        token,
+    )
+}
+
+/// The lower and upper bounds of Meta's estimate (−1 when Meta has none yet: None).
+pub fn read_meta_audience_size(
+    r: &InboundResponse,
+) -> Result<(Option<u64>, Option<u64>), ApiFailure> {
+    let body = read_meta_response(r)?;
+    let bound = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_i64)
+            .filter(|n| *n >= 0)
+            .map(|n| n as u64)
+    };
+    Ok((
+        bound("approximate_count_lower_bound"),
+        bound("approximate_count_upper_bound"),
+    ))
 }
 
 #[cfg(test)]
@@ -851,5 +1070,129 @@ mod tests {
             &contacts
         )
         .is_err());
+    }
+
+    #[test]
+    fn member_changes_match_by_any_identifier_and_removals_win() {
+        let changes = member_changes(
+            &[
+                record(Some("new@example.com"), None),
+                record(Some("both@example.com"), Some("+34 600 000 009")),
+                record(Some("not an email"), None),
+            ],
+            &[
+                record(None, Some("600000009")),
+                record(Some("gone@example.com"), None),
+            ],
+            Some("ES"),
+        );
+        assert_eq!(changes.add.contacts.len(), 2);
+        assert_eq!(changes.add.issues.len(), 1, "the bad row is reported");
+        // The phone removal matches the second addition (the same E.164 number): it is not added.
+        let added = changes.effective_additions();
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0].email_meta, Some(sha256_hex("new@example.com")));
+        let gone = &changes.remove.contacts[1];
+        let member = HashedContact {
+            email_meta: Some(sha256_hex("gone@example.com")),
+            email_google: Some(sha256_hex("gone@example.com")),
+            phone_meta: Some(sha256_hex("34611111111")),
+            phone_google: Some(sha256_hex("+34611111111")),
+        };
+        assert!(
+            gone.matches(&member),
+            "an email removes the member that also has a phone"
+        );
+        assert!(!changes.remove.contacts[0].matches(&member));
+        assert_eq!(member.hashes().count(), 4);
+    }
+
+    #[test]
+    fn customer_match_outcome_is_polled_with_gaql() {
+        let req =
+            plan_customer_match_status(&AdsConfig::default(), &creds(), "9876543210", JOB).unwrap();
+        assert_eq!(
+            req.url,
+            "https://googleads.googleapis.com/v22/customers/9876543210/googleAds:searchStream"
+        );
+        let q = body(&req)["query"].as_str().unwrap().to_string();
+        assert!(q.contains("offline_user_data_job.operation_metadata.match_rate_range"));
+        assert!(q.ends_with(&format!(
+            "WHERE offline_user_data_job.resource_name = '{JOB}'"
+        )));
+        assert!(customer_match_status_query("customers/1/userLists/2' OR 1=1 --").is_err());
+
+        let ok = |b: Value| InboundResponse {
+            status: 200,
+            retry_after: None,
+            body: b.to_string(),
+        };
+        let done = read_customer_match_status(&ok(json!([{"results": [{
+            "offlineUserDataJob": {"resourceName": JOB, "status": "SUCCESS", "failureReason": "UNSPECIFIED",
+                                   "operationMetadata": {"matchRateRange": "MATCH_RANGE_41_TO_50"}},
+            "userList": {"resourceName": "customers/9876543210/userLists/4411", "sizeForSearch": "12000", "sizeForDisplay": "9000"}
+        }]}]))).unwrap();
+        assert_eq!(
+            done,
+            JobOutcome {
+                state: JobState::Success,
+                failure_reason: None,
+                match_rate: Some("41-50 %".into()),
+                list_size: Some(12_000)
+            }
+        );
+        assert!(done.state.is_final());
+        let running = read_customer_match_status(&ok(
+            json!([{"results": [{"offlineUserDataJob": {"status": "RUNNING",
+            "operationMetadata": {"matchRateRange": "MATCH_RANGE_LESS_THAN_20"}}}]}]),
+        ))
+        .unwrap();
+        assert_eq!(
+            (
+                running.state,
+                running.match_rate.as_deref(),
+                running.list_size
+            ),
+            (JobState::Running, Some("less than 20 %"), None)
+        );
+        assert!(!running.state.is_final());
+        let failed = read_customer_match_status(&ok(json!([{"results": [{"offlineUserDataJob": {"status": "FAILED", "failureReason": "INSUFFICIENT_MATCHED_TRANSACTIONS"}}]}]))).unwrap();
+        assert_eq!(
+            (failed.state, failed.failure_reason.as_deref()),
+            (JobState::Failed, Some("INSUFFICIENT_MATCHED_TRANSACTIONS"))
+        );
+        assert!(read_customer_match_status(&ok(json!([{"results": []}]))).is_err());
+    }
+
+    #[test]
+    fn partial_failures_and_meta_sizes() {
+        let ok = |b: Value| InboundResponse {
+            status: 200,
+            retry_after: None,
+            body: b.to_string(),
+        };
+        assert_eq!(read_add_operations(&ok(json!({}))).unwrap(), 0);
+        let partial = json!({"partialFailureError": {"code": 3, "message": "Multiple errors", "details": [{
+            "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
+            "errors": [{"errorCode": {"offlineUserDataJobError": "INVALID_SHA256_FORMAT"}}, {"errorCode": {"offlineUserDataJobError": "INVALID_SHA256_FORMAT"}}]}]}});
+        assert_eq!(read_add_operations(&ok(partial)).unwrap(), 2);
+
+        let req = plan_meta_audience_size(&AdsConfig::default(), "EAA", "23842971650123");
+        assert_eq!(
+            req.url,
+            "https://graph.facebook.com/v24.0/23842971650123?fields=approximate_count_lower_bound,approximate_count_upper_bound"
+        );
+        assert!(!req.url.contains("EAA"));
+        assert_eq!(
+            read_meta_audience_size(&ok(json!({"approximate_count_lower_bound": 19800, "approximate_count_upper_bound": 23300, "id": "1"}))).unwrap(),
+            (Some(19_800), Some(23_300))
+        );
+        assert_eq!(
+            read_meta_audience_size(&ok(
+                json!({"approximate_count_lower_bound": -1, "approximate_count_upper_bound": -1})
+            ))
+            .unwrap(),
+            (None, None)
+        );
     }
 }

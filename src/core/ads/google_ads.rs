@@ -6,10 +6,13 @@
 //!   `{"query": GAQL}`; the customer id is the 10 digits without dashes;
 //! - headers: `developer-token` (ours), `login-customer-id` (the manager account, digits only,
 //!   when access goes through one) and `Authorization: Bearer {access token}`;
-//! - the query selects campaign id, name, status, `campaign_budget.amount_micros` (the daily
-//!   budget) and the metrics impressions, clicks, cost_micros, conversions, conversions_value,
-//!   segmented by `segments.date`, over `BETWEEN 'from' AND 'to'` (inclusive); GAQL returns no
-//!   row for a campaign-day without activity;
+//! - the query selects campaign id, name, status, `advertising_channel_type` (shown as the
+//!   campaign's objective), `start_date`, `end_date` (v22 names, `YYYY-MM-DD`; an end date of
+//!   2037-12-30 means "runs indefinitely"), `campaign_budget.amount_micros` (the daily budget),
+//!   `campaign_budget.total_amount_micros` (a budget for the campaign's whole run) and the
+//!   metrics impressions, clicks, cost_micros, conversions, conversions_value, segmented by
+//!   `segments.date`, over `BETWEEN 'from' AND 'to'` (inclusive); GAQL returns no row for a
+//!   campaign-day without activity. Google reports no daily reach for campaigns: rows carry none;
 //! - searchStream answers one JSON array of batches `{results:[GoogleAdsRow], fieldMask,
 //!   requestId}`, with no pagination; rows use lowerCamelCase JSON names; int64 values (ids,
 //!   impressions, clicks, cost_micros, amount_micros) arrive as strings, doubles
@@ -82,12 +85,16 @@ pub(crate) fn post(
     bearer(request, &creds.access_token)
 }
 
+/// The end date Google gives a campaign without one.
+const RUNS_INDEFINITELY: &str = "2037-12-30";
+
 pub fn metrics_query(range: DateRange) -> String {
     format!(
-        "SELECT campaign.id, campaign.name, campaign.status, campaign_budget.amount_micros, \
-         metrics.impressions, metrics.clicks, metrics.cost_micros, metrics.conversions, \
-         metrics.conversions_value, segments.date FROM campaign \
-         WHERE segments.date BETWEEN '{}' AND '{}'",
+        "SELECT campaign.id, campaign.name, campaign.status, campaign.advertising_channel_type, \
+         campaign.start_date, campaign.end_date, campaign_budget.amount_micros, \
+         campaign_budget.total_amount_micros, metrics.impressions, metrics.clicks, \
+         metrics.cost_micros, metrics.conversions, metrics.conversions_value, segments.date \
+         FROM campaign WHERE segments.date BETWEEN '{}' AND '{}'",
         range.from, range.to
     )
 }
@@ -199,19 +206,33 @@ pub fn read_search_stream(
                     reason: "searchStream row without a valid segments.date".into(),
                 })?;
             let budget = int64(result.pointer("/campaignBudget/amountMicros"));
-            campaigns.insert(
-                campaign_id.clone(),
-                Campaign {
+            let total = int64(result.pointer("/campaignBudget/totalAmountMicros"));
+            let date_of = |key: &str| {
+                campaign
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .filter(|d| *d != RUNS_INDEFINITELY)
+                    .and_then(Date::parse)
+            };
+            // Every row of a campaign carries the same attributes: the first one is kept.
+            campaigns
+                .entry(campaign_id.clone())
+                .or_insert_with(|| Campaign {
                     platform: account.platform,
                     account_id: account.account_id.clone(),
                     campaign_id: campaign_id.clone(),
                     name: name.clone(),
                     status: campaign_status(campaign.get("status").and_then(Value::as_str)),
-                    daily_budget_micros: (budget > 0).then_some(budget),
-                    lifetime_budget_micros: None,
+                    daily_budget_micros: (budget > 0 && total <= 0).then_some(budget),
+                    lifetime_budget_micros: (total > 0).then_some(total),
                     budget_remaining_micros: None,
-                },
-            );
+                    objective: campaign
+                        .get("advertisingChannelType")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    start_date: date_of("startDate"),
+                    end_date: date_of("endDate"),
+                });
             rows.push(DailyMetrics {
                 platform: account.platform,
                 account_id: account.account_id.clone(),
@@ -228,6 +249,8 @@ pub fn read_search_stream(
                         metrics.get("conversionsValue"),
                     )),
                 },
+                reach: None,
+                frequency: None,
             });
         }
     }
@@ -390,10 +413,11 @@ mod tests {
         let body: Value = serde_json::from_str(req.body.as_ref().unwrap()).unwrap();
         assert_eq!(
             body["query"],
-            "SELECT campaign.id, campaign.name, campaign.status, campaign_budget.amount_micros, \
-             metrics.impressions, metrics.clicks, metrics.cost_micros, metrics.conversions, \
-             metrics.conversions_value, segments.date FROM campaign \
-             WHERE segments.date BETWEEN '2026-01-12' AND '2026-01-14'"
+            "SELECT campaign.id, campaign.name, campaign.status, campaign.advertising_channel_type, \
+             campaign.start_date, campaign.end_date, campaign_budget.amount_micros, \
+             campaign_budget.total_amount_micros, metrics.impressions, metrics.clicks, \
+             metrics.cost_micros, metrics.conversions, metrics.conversions_value, segments.date \
+             FROM campaign WHERE segments.date BETWEEN '2026-01-12' AND '2026-01-14'"
         );
         let direct = plan_search_stream(&AdsConfig::default(), &creds(None), "9876543210", range());
         assert!(direct.headers.iter().all(|(k, _)| k != "login-customer-id"));
@@ -417,14 +441,16 @@ mod tests {
             {
                 "results": [
                     {
-                        "campaign": {"resourceName": "customers/9876543210/campaigns/2001", "id": "2001", "name": "Search - Marca", "status": "ENABLED"},
+                        "campaign": {"resourceName": "customers/9876543210/campaigns/2001", "id": "2001", "name": "Search - Marca", "status": "ENABLED",
+                                     "advertisingChannelType": "SEARCH", "startDate": "2025-11-03", "endDate": "2037-12-30"},
                         "campaignBudget": {"resourceName": "customers/9876543210/campaignBudgets/77", "amountMicros": "50000000"},
                         "metrics": {"impressions": "5000", "clicks": "400", "costMicros": "310000000", "conversions": 12.5, "conversionsValue": 1250.0},
                         "segments": {"date": "2026-01-14"}
                     },
                     {
-                        "campaign": {"resourceName": "customers/9876543210/campaigns/2002", "id": "2002", "name": "PMax", "status": "PAUSED"},
-                        "campaignBudget": {"resourceName": "customers/9876543210/campaignBudgets/78", "amountMicros": "20000000"},
+                        "campaign": {"resourceName": "customers/9876543210/campaigns/2002", "id": "2002", "name": "PMax", "status": "PAUSED",
+                                     "advertisingChannelType": "PERFORMANCE_MAX", "startDate": "2026-01-01", "endDate": "2026-02-28"},
+                        "campaignBudget": {"resourceName": "customers/9876543210/campaignBudgets/78", "amountMicros": "20000000", "totalAmountMicros": "600000000"},
                         "metrics": {"impressions": "120"},
                         "segments": {"date": "2026-01-12"}
                     }
@@ -474,6 +500,23 @@ mod tests {
             ("2001", CampaignStatus::Active, Some(50_000_000))
         );
         assert_eq!(sync.campaigns[1].status, CampaignStatus::Paused);
+        assert_eq!(
+            (
+                sync.campaigns[0].objective.as_deref(),
+                sync.campaigns[0].start_date.map(|d| d.to_string()),
+                sync.campaigns[0].end_date
+            ),
+            (Some("SEARCH"), Some("2025-11-03".to_string()), None),
+            "2037-12-30 is Google's 'no end date'"
+        );
+        assert_eq!(
+            (
+                sync.campaigns[1].daily_budget_micros,
+                sync.campaigns[1].lifetime_budget_micros,
+                sync.campaigns[1].end_date.map(|d| d.to_string())
+            ),
+            (None, Some(600_000_000), Some("2026-02-28".to_string()))
+        );
         // An empty account answers an empty array.
         assert_eq!(
             read_search_stream(&resp(200, json!([])), &account())

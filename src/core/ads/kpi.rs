@@ -16,75 +16,24 @@
 //! - month-to-date spend runs from the 1st of the current UTC month to today inclusive; its
 //!   blended cost per lead is the blended CPA (`blended_cpa`), since leads count as conversions.
 //! - KPIs are rounded to 4 decimals for presentation; money totals are exact micros converted to
-//!   units.
+//!   units;
+//! - every summary (total, platform, account, campaign) carries the efficiency score and grade of
+//!   [`super::score`] against the tenant's targets;
+//! - reach and frequency are kept per campaign-day where the platform gives them (Meta): reach is
+//!   a count of unique people and cannot be summed across days or campaigns, so no summary shows
+//!   one;
+//! - the daily series has one point per day of the range, zeros included, so a chart's axis is
+//!   continuous.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::metrics::round4;
+pub use super::metrics::{Kpis, Metrics};
+use super::score::{score, Score, ScoreTargets};
 use super::{micros_to_units, AdsPlatform};
 use crate::core::calendar::{Date, DateRange};
-
-/// The raw counters of one campaign-day, or of any sum of them.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Metrics {
-    pub impressions: u64,
-    pub clicks: u64,
-    pub spend_micros: i64,
-    pub conversions: f64,
-    pub conversion_value_micros: i64,
-}
-
-impl Metrics {
-    pub fn add(&mut self, other: &Metrics) {
-        self.impressions += other.impressions;
-        self.clicks += other.clicks;
-        self.spend_micros += other.spend_micros;
-        self.conversions += other.conversions;
-        self.conversion_value_micros += other.conversion_value_micros;
-    }
-
-    pub fn sum<'a>(items: impl IntoIterator<Item = &'a Metrics>) -> Metrics {
-        let mut total = Metrics::default();
-        for m in items {
-            total.add(m);
-        }
-        total
-    }
-
-    pub fn kpis(&self) -> Kpis {
-        let spend = micros_to_units(self.spend_micros);
-        let impressions = self.impressions as f64;
-        let clicks = self.clicks as f64;
-        Kpis {
-            ctr_percent: ratio(clicks * 100.0, impressions),
-            cpc: ratio(spend, clicks),
-            cpm: ratio(spend * 1000.0, impressions),
-            conversion_rate_percent: ratio(self.conversions * 100.0, clicks),
-            cpa: ratio(spend, self.conversions),
-            roas: ratio(micros_to_units(self.conversion_value_micros), spend),
-        }
-    }
-}
-
-/// Derived KPIs; `None` where the denominator is zero.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Kpis {
-    pub ctr_percent: Option<f64>,
-    pub cpc: Option<f64>,
-    pub cpm: Option<f64>,
-    pub conversion_rate_percent: Option<f64>,
-    pub cpa: Option<f64>,
-    pub roas: Option<f64>,
-}
-
-fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
-    (denominator > 0.0).then(|| round4(numerator / denominator))
-}
-
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
-}
 
 /// One campaign on one day: a row of the daily metrics table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +45,12 @@ pub struct DailyMetrics {
     pub currency: String,
     pub date: Date,
     pub metrics: Metrics,
+    /// Unique people reached that day, where the platform reports it.
+    #[serde(default)]
+    pub reach: Option<u64>,
+    /// Average impressions per person reached that day, where the platform reports it.
+    #[serde(default)]
+    pub frequency: Option<f64>,
 }
 
 impl DailyMetrics {
@@ -130,10 +85,12 @@ pub struct Summary {
     pub conversion_value: f64,
     #[serde(flatten)]
     pub kpis: Kpis,
+    #[serde(flatten)]
+    pub score: Option<Score>,
 }
 
-impl From<&Metrics> for Summary {
-    fn from(m: &Metrics) -> Self {
+impl Summary {
+    pub fn scored(m: &Metrics, targets: &ScoreTargets) -> Summary {
         Summary {
             impressions: m.impressions,
             clicks: m.clicks,
@@ -141,8 +98,37 @@ impl From<&Metrics> for Summary {
             conversions: round4(m.conversions),
             conversion_value: micros_to_units(m.conversion_value_micros),
             kpis: m.kpis(),
+            score: score(m, targets),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    pub platform: AdsPlatform,
+    pub account_id: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// One day of the series: the day's totals and each platform's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayPoint {
+    pub date: Date,
+    pub impressions: u64,
+    pub clicks: u64,
+    pub spend: f64,
+    pub conversions: f64,
+    pub conversion_value: f64,
+    pub platforms: BTreeMap<AdsPlatform, DayCounters>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DayCounters {
+    pub spend: f64,
+    pub clicks: u64,
+    pub conversions: f64,
+    pub conversion_value: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,8 +154,11 @@ pub struct CurrencyReport {
     pub currency: String,
     pub totals: Summary,
     pub platforms: Vec<PlatformSummary>,
+    pub accounts: Vec<AccountSummary>,
     /// Highest spend first.
     pub campaigns: Vec<CampaignSummary>,
+    /// Every day of the range, oldest first.
+    pub daily: Vec<DayPoint>,
 }
 
 /// `GET /api/v1/ads/metrics?from&to&platform`.
@@ -186,13 +175,14 @@ pub fn build_report(
     rows: &[DailyMetrics],
     range: DateRange,
     platform: Option<AdsPlatform>,
+    targets: &ScoreTargets,
 ) -> MetricsReport {
     let selected = latest_per_key(rows)
         .into_iter()
         .filter(|r| range.contains(r.date) && platform.is_none_or(|p| r.platform == p));
     let currencies = by_currency(selected)
         .into_iter()
-        .map(|(currency, rows)| currency_report(currency, &rows))
+        .map(|(currency, rows)| currency_report(currency, &rows, range, targets))
         .collect();
     MetricsReport {
         from: range.from,
@@ -223,13 +213,26 @@ fn sum_by<'a, K: Ord>(
     sums
 }
 
-fn currency_report(currency: String, rows: &[&DailyMetrics]) -> CurrencyReport {
+fn currency_report(
+    currency: String,
+    rows: &[&DailyMetrics],
+    range: DateRange,
+    targets: &ScoreTargets,
+) -> CurrencyReport {
     let totals = Metrics::sum(rows.iter().map(|r| &r.metrics));
     let platforms = sum_by(rows, |r| r.platform)
         .into_iter()
         .map(|(platform, m)| PlatformSummary {
             platform,
-            summary: Summary::from(&m),
+            summary: Summary::scored(&m, targets),
+        })
+        .collect();
+    let accounts = sum_by(rows, |r| (r.platform, r.account_id.as_str()))
+        .into_iter()
+        .map(|((platform, account_id), m)| AccountSummary {
+            platform,
+            account_id: account_id.to_string(),
+            summary: Summary::scored(&m, targets),
         })
         .collect();
     // The latest name wins: campaigns get renamed, their id does not change.
@@ -251,16 +254,52 @@ fn currency_report(currency: String, rows: &[&DailyMetrics]) -> CurrencyReport {
         account_id: key.1.to_string(),
         campaign_id: key.2.to_string(),
         campaign_name: names.get(&key).map(|n| n.1).unwrap_or_default().to_string(),
-        summary: Summary::from(&m),
+        summary: Summary::scored(&m, targets),
     })
     .collect();
     campaigns.sort_by(|a, b| b.summary.spend.total_cmp(&a.summary.spend));
     CurrencyReport {
         currency,
-        totals: Summary::from(&totals),
+        totals: Summary::scored(&totals, targets),
         platforms,
+        accounts,
         campaigns,
+        daily: daily_series(rows, range),
     }
+}
+
+fn daily_series(rows: &[&DailyMetrics], range: DateRange) -> Vec<DayPoint> {
+    let by_day = sum_by(rows, |r| r.date);
+    let by_day_platform = sum_by(rows, |r| (r.date, r.platform));
+    (0..range.len_days())
+        .map(|i| {
+            let date = range.from.add_days(i);
+            let m = by_day.get(&date).copied().unwrap_or_default();
+            let platforms = by_day_platform
+                .range((date, AdsPlatform::Meta)..=(date, AdsPlatform::Google))
+                .map(|((_, p), m)| {
+                    (
+                        *p,
+                        DayCounters {
+                            spend: micros_to_units(m.spend_micros),
+                            clicks: m.clicks,
+                            conversions: round4(m.conversions),
+                            conversion_value: micros_to_units(m.conversion_value_micros),
+                        },
+                    )
+                })
+                .collect();
+            DayPoint {
+                date,
+                impressions: m.impressions,
+                clicks: m.clicks,
+                spend: micros_to_units(m.spend_micros),
+                conversions: round4(m.conversions),
+                conversion_value: micros_to_units(m.conversion_value_micros),
+                platforms,
+            }
+        })
+        .collect()
 }
 
 /// Month-to-date spend in one currency: the total and per platform, conversions, and the
@@ -291,7 +330,7 @@ pub fn month_to_date_spend(rows: &[DailyMetrics], today: Date) -> SpendReport {
         from: today.first_of_month(),
         to: today,
     };
-    let currencies = build_report(rows, range, None)
+    let currencies = build_report(rows, range, None, &ScoreTargets::default())
         .currencies
         .into_iter()
         .map(|c| CurrencySpend {
@@ -358,6 +397,8 @@ mod tests {
             currency: "EUR".into(),
             date: d(date),
             metrics,
+            reach: None,
+            frequency: None,
         }
     }
 
@@ -436,7 +477,7 @@ mod tests {
             ),
         ];
         let range = DateRange::new(d("2026-01-13"), d("2026-01-14")).unwrap();
-        let report = build_report(&rows, range, None);
+        let report = build_report(&rows, range, None, &ScoreTargets::default());
         assert_eq!(report.currencies.len(), 1);
         let eur = &report.currencies[0];
         assert_eq!(eur.currency, "EUR");
@@ -504,7 +545,12 @@ mod tests {
             ),
         ];
         let range = DateRange::new(d("2026-01-01"), d("2026-01-31")).unwrap();
-        let report = build_report(&rows, range, Some(AdsPlatform::Meta));
+        let report = build_report(
+            &rows,
+            range,
+            Some(AdsPlatform::Meta),
+            &ScoreTargets::default(),
+        );
         let eur = &report.currencies[0];
         assert_eq!(eur.platforms.len(), 1);
         assert_eq!(eur.campaigns.len(), 1);
@@ -528,7 +574,7 @@ mod tests {
             m(14_000, 260, 150.0, 6.0, 420.0),
         );
         let range = DateRange::single(d("2026-01-14"));
-        let report = build_report(&[first, later], range, None);
+        let report = build_report(&[first, later], range, None, &ScoreTargets::default());
         let totals = &report.currencies[0].totals;
         assert_eq!(
             (totals.impressions, totals.spend, totals.conversions),
@@ -555,7 +601,12 @@ mod tests {
             ),
             usd,
         ];
-        let report = build_report(&rows, DateRange::single(d("2026-01-14")), None);
+        let report = build_report(
+            &rows,
+            DateRange::single(d("2026-01-14")),
+            None,
+            &ScoreTargets::default(),
+        );
         let totals: Vec<(&str, f64)> = report
             .currencies
             .iter()
@@ -616,6 +667,58 @@ mod tests {
         assert_eq!(
             json["currencies"][0]["spend_by_platform"],
             json!({"meta": 3200.0, "google": 2220.5})
+        );
+    }
+
+    #[test]
+    fn accounts_scores_and_a_continuous_daily_series() {
+        let rows = vec![
+            row(
+                AdsPlatform::Meta,
+                "m1",
+                "2026-01-13",
+                m(10_000, 200, 100.0, 10.0, 400.0),
+            ),
+            row(
+                AdsPlatform::Google,
+                "g1",
+                "2026-01-15",
+                m(5_000, 100, 50.0, 2.0, 100.0),
+            ),
+        ];
+        let range = DateRange::new(d("2026-01-13"), d("2026-01-15")).unwrap();
+        let eur = &build_report(&rows, range, None, &ScoreTargets::default()).currencies[0];
+        let accounts: Vec<(&str, f64)> = eur
+            .accounts
+            .iter()
+            .map(|a| (a.account_id.as_str(), a.summary.spend))
+            .collect();
+        assert_eq!(accounts, [("1234567890", 100.0), ("9876543210", 50.0)]);
+        // Meta: CTR 2 % → 1, CR 5 % → 1, ROAS 4 → 1: 100 (A).
+        let meta = eur.platforms[0].summary.score.unwrap();
+        assert_eq!((meta.efficiency_score, meta.grade), (100, 'A'));
+        // Google: CTR 2 % → 1, CR 2 % → 0.4, ROAS 2 → 0.5: (20 + 8 + 15) / 70 → 61 (C).
+        let google = eur.platforms[1].summary.score.unwrap();
+        assert_eq!((google.efficiency_score, google.grade), (61, 'C'));
+        let dates: Vec<String> = eur.daily.iter().map(|p| p.date.to_string()).collect();
+        assert_eq!(dates, ["2026-01-13", "2026-01-14", "2026-01-15"]);
+        assert_eq!(
+            eur.daily[1].spend, 0.0,
+            "a day without rows is a zero point"
+        );
+        assert_eq!(eur.daily[0].platforms[&AdsPlatform::Meta].spend, 100.0);
+        assert!(!eur.daily[0].platforms.contains_key(&AdsPlatform::Google));
+        assert_eq!(
+            eur.daily[2].platforms[&AdsPlatform::Google].conversions,
+            2.0
+        );
+        let json = serde_json::to_value(eur).unwrap();
+        // Totals: CTR 2 % → 1, CR 4 % → 0.8, ROAS 3.333 → 0.833: (20 + 16 + 25) / 70 → 87 (A).
+        assert_eq!(json["totals"]["efficiency_score"], 87);
+        assert_eq!(json["totals"]["grade"], "A");
+        assert_eq!(
+            json["daily"][2]["platforms"]["google"]["spend"],
+            json!(50.0)
         );
     }
 }

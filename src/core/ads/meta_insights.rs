@@ -2,12 +2,15 @@
 //!
 //! Rules followed (Marketing API "Insights", "Ad Campaign" reference, Graph API "Paginated
 //! Results", "Currency Codes", rate limiting):
-//! - `GET {graph}/{version}/act_{account}/campaigns?fields=id,name,status,daily_budget,
-//!   lifetime_budget,budget_remaining&limit=N`;
+//! - `GET {graph}/{version}/act_{account}/campaigns?fields=id,name,status,objective,start_time,
+//!   stop_time,daily_budget,lifetime_budget,budget_remaining&limit=N`; `start_time`/`stop_time`
+//!   are ISO 8601 date-times in the account's time zone (the calendar day is kept), `stop_time`
+//!   absent for a campaign that runs until stopped;
 //! - `GET {graph}/{version}/act_{account}/insights?level=campaign&time_increment=1&time_range=
 //!   {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"}&fields=campaign_id,campaign_name,impressions,
-//!   clicks,spend,actions,action_values&limit=N`: one row per campaign and day, the day in
-//!   `date_start`;
+//!   clicks,spend,reach,frequency,actions,action_values&limit=N`: one row per campaign and day,
+//!   the day in `date_start`; `reach` (unique people) and `frequency` (impressions per person)
+//!   are that day's;
 //! - the access token travels in the `Authorization: Bearer` header, never in the URL (URLs end
 //!   up in logs), so `paging.next` URLs carry no token either;
 //! - cursor pagination: a page is the last one when `paging.next` is absent (even if
@@ -21,9 +24,10 @@
 //!   a budget of "0" means no budget at that level (ad set budgets);
 //! - conversions: `actions` / `action_values` list overlapping action types (`purchase` is an
 //!   aggregate that already includes `offsite_conversion.fb_pixel_purchase`; `lead` includes
-//!   pixel and on-Facebook leads). [`ConversionRule`]: each family (purchases, leads) is counted
-//!   once, through the first of its action types present, never by summing an aggregate with
-//!   its parts; the conversion value uses the same rule on `action_values`;
+//!   pixel and on-Facebook leads). [`ConversionRule`]: each family (purchases, leads, or the
+//!   action types the tenant chose, `settings::meta_action_family`) is counted once, through the
+//!   first of its action types present, never by summing an aggregate with its parts; the
+//!   conversion value uses the same rule on `action_values`;
 //! - campaign status: ACTIVE → active, PAUSED → paused, ARCHIVED / DELETED → archived (anything
 //!   else is shown as paused);
 //! - errors `{"error":{code, error_subcode, is_transient, message}}` are classified like the
@@ -40,6 +44,7 @@ use serde_json::{json, Value};
 use url::form_urlencoded;
 
 use super::kpi::{DailyMetrics, Metrics};
+use super::settings::{meta_action_family, AdsSettings};
 use super::{
     bearer, parse_decimal_micros, AccountRef, AdsConfig, ApiFailure, Campaign, CampaignStatus, Page,
 };
@@ -50,9 +55,10 @@ use crate::core::outbound::{InboundResponse, Method, OutboundRequest};
 use crate::core::retry::Outcome;
 
 pub const PAGE_LIMIT: u32 = 500;
-pub const CAMPAIGN_FIELDS: &str = "id,name,status,daily_budget,lifetime_budget,budget_remaining";
+pub const CAMPAIGN_FIELDS: &str =
+    "id,name,status,objective,start_time,stop_time,daily_budget,lifetime_budget,budget_remaining";
 pub const INSIGHTS_FIELDS: &str =
-    "campaign_id,campaign_name,impressions,clicks,spend,actions,action_values";
+    "campaign_id,campaign_name,impressions,clicks,spend,reach,frequency,actions,action_values";
 
 /// Currencies whose minor unit is the unit itself in Meta's budget fields.
 const OFFSET_ONE_CURRENCIES: [&str; 11] = [
@@ -190,6 +196,14 @@ fn count(v: Option<&Value>) -> u64 {
     number(v).max(0.0) as u64
 }
 
+/// The calendar day of a Meta date-time ("2025-01-10T10:00:00+0100").
+fn day_of(row: &Value, key: &str) -> Option<Date> {
+    row.get(key)
+        .and_then(Value::as_str)
+        .and_then(|t| t.get(..10))
+        .and_then(Date::parse)
+}
+
 fn text(row: &Value, key: &str) -> String {
     row.get(key)
         .and_then(Value::as_str)
@@ -246,6 +260,13 @@ pub fn read_campaigns(
                 budget_remaining_micros: (daily.is_some() || lifetime.is_some())
                     .then(|| minor_units_to_micros(row.get("budget_remaining"), &account.currency))
                     .flatten(),
+                objective: row
+                    .get("objective")
+                    .and_then(Value::as_str)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_string),
+                start_date: day_of(row, "start_time"),
+                end_date: day_of(row, "stop_time"),
             }
         })
         .collect();
@@ -264,25 +285,18 @@ pub struct ConversionRule {
 
 impl Default for ConversionRule {
     fn default() -> Self {
-        let family = |types: &[&str]| types.iter().map(|t| t.to_string()).collect();
-        ConversionRule {
-            families: vec![
-                family(&[
-                    "purchase",
-                    "omni_purchase",
-                    "offsite_conversion.fb_pixel_purchase",
-                ]),
-                family(&[
-                    "lead",
-                    "offsite_conversion.fb_pixel_lead",
-                    "onsite_conversion.lead_grouped",
-                ]),
-            ],
-        }
+        ConversionRule::from_actions(&AdsSettings::default().meta_conversion_actions)
     }
 }
 
 impl ConversionRule {
+    /// The tenant's chosen actions (`settings::AdsSettings::meta_conversion_actions`).
+    pub fn from_actions(actions: &[String]) -> ConversionRule {
+        ConversionRule {
+            families: actions.iter().map(|a| meta_action_family(a)).collect(),
+        }
+    }
+
     /// Sum over families of the first present action type's value.
     fn total(&self, actions: Option<&Value>) -> f64 {
         let Some(actions) = actions.and_then(Value::as_array) else {
@@ -332,6 +346,11 @@ pub fn read_insights(
                 conversions: rule.total(row.get("actions")),
                 conversion_value_micros: super::units_to_micros(value),
             },
+            reach: row.get("reach").map(|v| count(Some(v))),
+            frequency: row
+                .get("frequency")
+                .map(|v| number(Some(v)))
+                .filter(|f| *f > 0.0),
         });
     }
     Ok(Page {
@@ -477,7 +496,7 @@ mod tests {
         let req = plan_campaigns(&cfg(), "EAAx", "1234567890", None);
         assert_eq!(
             req.url,
-            "https://graph.facebook.com/v24.0/act_1234567890/campaigns?fields=id%2Cname%2Cstatus%2Cdaily_budget%2Clifetime_budget%2Cbudget_remaining&limit=500"
+            "https://graph.facebook.com/v24.0/act_1234567890/campaigns?fields=id%2Cname%2Cstatus%2Cobjective%2Cstart_time%2Cstop_time%2Cdaily_budget%2Clifetime_budget%2Cbudget_remaining&limit=500"
         );
     }
 
@@ -488,6 +507,7 @@ mod tests {
                 {
                     "campaign_id": "120210000000001", "campaign_name": "Rebajas enero",
                     "impressions": "12500", "clicks": "310", "spend": "245.80",
+                    "reach": "9100", "frequency": "1.373626",
                     "actions": [
                         {"action_type": "link_click", "value": "290"},
                         {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "14"},
@@ -530,12 +550,59 @@ mod tests {
                 conversion_value_micros: 1_023_400_000,
             }
         );
+        assert_eq!(
+            (first.reach, first.frequency),
+            (Some(9_100), Some(1.373626))
+        );
         let second = &page.items[1].metrics;
         assert_eq!(
             (second.clicks, second.spend_micros, second.conversions),
             (0, 3_100_000, 2.0)
         );
         assert_eq!(second.conversion_value_micros, 0);
+        assert_eq!((page.items[1].reach, page.items[1].frequency), (None, None));
+    }
+
+    #[test]
+    fn the_tenant_chooses_which_actions_are_conversions() {
+        let row = json!({"data": [{
+            "campaign_id": "1", "campaign_name": "Mixed", "impressions": "1000", "clicks": "40", "spend": "50.00",
+            "actions": [
+                {"action_type": "purchase", "value": "4"}, {"action_type": "offsite_conversion.fb_pixel_purchase", "value": "4"},
+                {"action_type": "lead", "value": "9"},
+                {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "5"},
+                {"action_type": "onsite_conversion.messaging_conversation_started_7d", "value": "11"}
+            ],
+            "action_values": [{"action_type": "purchase", "value": "200.00"}, {"action_type": "offsite_conversion.fb_pixel_complete_registration", "value": "25.00"}],
+            "date_start": "2026-01-12"
+        }]});
+        let read = |actions: &[&str]| {
+            let actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+            let page = read_insights(
+                &ok(row.clone()),
+                &account("EUR"),
+                &ConversionRule::from_actions(&actions),
+            )
+            .unwrap();
+            let m = page.items[0].metrics;
+            (m.conversions, m.conversion_value_micros)
+        };
+        // Default: purchases and leads.
+        assert_eq!(read(&["purchase", "lead"]), (13.0, 200_000_000));
+        assert_eq!(
+            ConversionRule::default(),
+            ConversionRule::from_actions(&["purchase".into(), "lead".into()])
+        );
+        // Purchases only.
+        assert_eq!(read(&["purchase"]), (4.0, 200_000_000));
+        // Registrations (read through the pixel type of the family) and a raw action type.
+        assert_eq!(
+            read(&[
+                "complete_registration",
+                "onsite_conversion.messaging_conversation_started_7d"
+            ]),
+            (16.0, 25_000_000)
+        );
     }
 
     #[test]
@@ -560,8 +627,10 @@ mod tests {
     #[test]
     fn campaigns_parse_budgets_in_minor_units_per_currency() {
         let body = json!({"data": [
-            {"id": "1201", "name": "CBO diario", "status": "ACTIVE", "daily_budget": "5000", "budget_remaining": "850"},
-            {"id": "1202", "name": "Lifetime", "status": "PAUSED", "lifetime_budget": "150000", "daily_budget": "0", "budget_remaining": "42000"},
+            {"id": "1201", "name": "CBO diario", "status": "ACTIVE", "daily_budget": "5000", "budget_remaining": "850",
+             "objective": "OUTCOME_SALES", "start_time": "2026-01-05T09:00:00+0100"},
+            {"id": "1202", "name": "Lifetime", "status": "PAUSED", "lifetime_budget": "150000", "daily_budget": "0", "budget_remaining": "42000",
+             "objective": "OUTCOME_LEADS", "start_time": "2026-01-01T00:00:00-0800", "stop_time": "2026-01-31T23:59:59-0800"},
             {"id": "1203", "name": "ABO", "status": "ARCHIVED", "budget_remaining": "0"}
         ]});
         let page = read_campaigns(&ok(body.clone()), &account("EUR")).unwrap();
@@ -590,6 +659,25 @@ mod tests {
             ),
             (CampaignStatus::Archived, None, None)
         );
+        assert_eq!(
+            (
+                c[0].objective.as_deref(),
+                c[0].start_date.map(|d| d.to_string()),
+                c[0].end_date
+            ),
+            (Some("OUTCOME_SALES"), Some("2026-01-05".to_string()), None)
+        );
+        assert_eq!(
+            (
+                c[1].start_date.map(|d| d.to_string()),
+                c[1].end_date.map(|d| d.to_string())
+            ),
+            (
+                Some("2026-01-01".to_string()),
+                Some("2026-01-31".to_string())
+            )
+        );
+        assert_eq!((c[2].objective.as_deref(), c[2].start_date), (None, None));
         assert_eq!(page.next_cursor, None);
         // Yen has no minor unit: 5000 is ¥5,000.
         let yen = read_campaigns(&ok(body), &account("JPY")).unwrap();

@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::calendar::Date;
 use super::destinations::PlatformConfig;
 use super::outbound::OutboundRequest;
 use super::retry::parse_retry_after;
@@ -24,12 +25,16 @@ use super::retry::parse_retry_after;
 pub mod accounts;
 pub mod alerts;
 pub mod audience;
+pub mod campaigns;
 pub mod google_ads;
 pub mod kpi;
 pub mod meta_insights;
+pub mod metrics;
 pub mod oauth;
 pub mod oauth_pages;
 pub mod schedule;
+pub mod score;
+pub mod settings;
 
 /// The ads platforms an account can be connected to: Meta and Google.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -86,6 +91,14 @@ pub struct Campaign {
     pub lifetime_budget_micros: Option<i64>,
     /// What the platform says is left of the budget, when it says so (Meta only).
     pub budget_remaining_micros: Option<i64>,
+    /// Meta's objective (OUTCOME_SALES, ...) or Google's advertising channel type (SEARCH, ...).
+    #[serde(default)]
+    pub objective: Option<String>,
+    #[serde(default)]
+    pub start_date: Option<Date>,
+    /// None: runs until stopped.
+    #[serde(default)]
+    pub end_date: Option<Date>,
 }
 
 /// Why a platform call failed, in the classes the scheduler acts on.
@@ -175,7 +188,7 @@ impl AdsConfig {
         }
     }
 
-    fn meta_url(&self, path: &str) -> String {
+    pub(crate) fn meta_url(&self, path: &str) -> String {
         format!(
             "{}/{}/{}",
             self.meta_graph_base.trim_end_matches('/'),

@@ -49,7 +49,10 @@ use crate::core::secrets::constant_time_eq;
 
 pub const STATE_TTL_SECS: i64 = 600;
 pub const ACCESS_TOKEN_MARGIN_SECS: i64 = 300;
-pub const META_SCOPES: &str = "ads_read,ads_management";
+/// Ads reads and writes; with the pages' lead permissions, so the Meta Lead Ads webhook can read
+/// a connected page's token and its leads and subscribe the page to the app's webhook.
+pub const META_SCOPES: &str =
+    "ads_read,ads_management,pages_show_list,pages_read_engagement,pages_manage_metadata,leads_retrieval";
 pub const GOOGLE_ADS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";
 
 /// Our app's registration with a platform. The secret never reaches a log through `{:?}`.
@@ -529,7 +532,7 @@ mod tests {
         let meta = authorize_url(&cfg, AdsPlatform::Meta, &client(), "st.ate");
         assert_eq!(
             meta,
-            "https://www.facebook.com/v24.0/dialog/oauth?client_id=1122334455&redirect_uri=https%3A%2F%2Fgw.example.com%2Fapi%2Fv1%2Fads%2Foauth%2Fmeta%2Fcallback&state=st.ate&response_type=code&scope=ads_read%2Cads_management"
+            "https://www.facebook.com/v24.0/dialog/oauth?client_id=1122334455&redirect_uri=https%3A%2F%2Fgw.example.com%2Fapi%2Fv1%2Fads%2Foauth%2Fmeta%2Fcallback&state=st.ate&response_type=code&scope=ads_read%2Cads_management%2Cpages_show_list%2Cpages_read_engagement%2Cpages_manage_metadata%2Cleads_retrieval"
         );
         let google = authorize_url(&cfg, AdsPlatform::Google, &client(), "st.ate");
         let parsed = url::Url::parse(&google).unwrap();

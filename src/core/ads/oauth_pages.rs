@@ -65,7 +65,23 @@ pub fn connected_page(platform: AdsPlatform, tenant_name: &str, accounts: &[Stri
     page(
         &format!("{p} connected to {t}"),
         &format!(
-            "<h1>{p} connected to <q>{t}</q></h1>\n<ul>{items}</ul>\n<p>You can close this page.</p>\n"
+            "<h1>{p} connected to <q>{t}</q></h1>\n<ul>{items}</ul>\n<p>You can close this page, or go back \
+             to the <a href=\"/admin/#ads-accounts\">dashboard</a>.</p>\n"
+        ),
+    )
+}
+
+/// After the confirmation of a grant that reaches several accounts: where to pick them.
+pub fn choose_page(platform: AdsPlatform, tenant_name: &str, accounts: usize) -> String {
+    let p = platform_name(platform);
+    let t = escape_html(tenant_name);
+    page(
+        &format!("Choose the {p} accounts to connect to {t}"),
+        &format!(
+            "<h1>Choose the {p} accounts to connect to <q>{t}</q></h1>\n\
+             <p>This login reaches {accounts} ad accounts. Pick the ones to connect in the \
+             <a href=\"/admin/#ads-accounts\">dashboard</a>, within the hour; nothing is synced \
+             until you do.</p>\n<p>You can close this page.</p>\n"
         ),
     )
 }
@@ -96,5 +112,13 @@ mod tests {
         let html = connected_page(AdsPlatform::Google, "Shop", &["Main <EUR> (123)".into()]);
         assert!(html.contains("<li>Main &lt;EUR&gt; (123)</li>"));
         assert!(html.contains("Google Ads connected to <q>Shop</q>"));
+    }
+
+    #[test]
+    fn the_pick_page_sends_the_person_to_the_dashboard() {
+        let html = choose_page(AdsPlatform::Meta, "Shop <1>", 3);
+        assert!(html.contains("reaches 3 ad accounts"));
+        assert!(html.contains("<a href=\"/admin/#ads-accounts\">dashboard</a>"));
+        assert!(html.contains("<q>Shop &lt;1&gt;</q>"));
     }
 }

@@ -248,14 +248,11 @@ impl Ga4 {
         }
     }
 
-    fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
-        if ev.event.event_time < now - MAX_EVENT_AGE_SECS {
-            return Some(
-                "event_time is older than 72 hours; GA4 Measurement Protocol accepts events backdated at most 72 hours"
-                    .into(),
-            );
-        }
-        self.event_name(ev).err()
+    fn too_old(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        (ev.event.event_time < now - MAX_EVENT_AGE_SECS).then(|| {
+            "event_time is older than 72 hours; GA4 Measurement Protocol accepts events backdated at most 72 hours"
+                .into()
+        })
     }
 
     /// Our parameters, in priority order: valid, distinct names, fewer than GA4's limit.
@@ -489,7 +486,11 @@ impl Destination for Ga4 {
         };
         let mut plan = Plan::default();
         let mut groups: Vec<(RequestKey, Vec<usize>)> = Vec::new();
-        for i in plan.screen(events, |ev| self.reject_reason(ev, now)) {
+        for i in plan.screen_window(
+            events,
+            |ev| self.too_old(ev, now),
+            |ev| self.event_name(ev).err(),
+        ) {
             let ev = &events[i];
             let key = RequestKey {
                 client_id: client_id(ev),
@@ -610,6 +611,7 @@ mod tests {
             access_token: None,
             api_secret: Some("sec/ret+1".into()),
             test_event_code: None,
+            settings: Default::default(),
         }
     }
 
@@ -803,7 +805,7 @@ mod tests {
     }
 
     #[test]
-    fn events_older_than_72_hours_are_rejected() {
+    fn events_older_than_72_hours_are_skipped() {
         let mut old = purchase();
         old["event_time"] = json!(NOW - 73 * 3600);
         let mut recent = purchase();
@@ -814,12 +816,13 @@ mod tests {
             &[full(old), full(recent)],
             NOW,
         );
-        assert_eq!(plan.rejected.len(), 1);
-        assert_eq!(plan.rejected[0].0, 0);
+        assert!(plan.rejected.is_empty());
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].0, 0);
         assert!(
-            plan.rejected[0].1.contains("72 hours"),
+            plan.skipped[0].1.contains("72 hours"),
             "{}",
-            plan.rejected[0].1
+            plan.skipped[0].1
         );
         assert_eq!(plan.requests.len(), 1);
         assert_eq!(plan.requests[0].events, vec![1]);

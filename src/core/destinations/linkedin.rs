@@ -87,10 +87,11 @@ impl Linkedin {
         });
     }
 
-    fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
-        if ev.event.event_time < now - MAX_EVENT_AGE_SECS {
-            return Some("event_time is older than 90 days; LinkedIn only accepts conversions from the last 90 days".into());
-        }
+    fn too_old(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        (ev.event.event_time < now - MAX_EVENT_AGE_SECS).then(|| "event_time is older than 90 days; LinkedIn only accepts conversions from the last 90 days".into())
+    }
+
+    fn reject_reason(&self, ev: &DeliveryEvent) -> Option<String> {
         if ev.mode == DeliveryMode::Limited {
             return Some(
                 "LinkedIn requires a user identifier; limited-data mode sends none".into(),
@@ -203,7 +204,11 @@ impl Destination for Linkedin {
             return Plan::reject_all(events.len(), NO_TOKEN);
         };
         let mut plan = Plan::default();
-        let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
+        let sendable = plan.screen_window(
+            events,
+            |ev| self.too_old(ev, now),
+            |ev| self.reject_reason(ev),
+        );
         // concat, not format!: one exact allocation each without the fmt machinery.
         let url = [self.base(cfg), "/rest/conversionEvents"].concat();
         let conversion = ["urn:lla:llaPartnerConversion:", &creds.pixel_id].concat();
@@ -325,6 +330,7 @@ mod tests {
             access_token: Some("AQVtoken".into()),
             api_secret: None,
             test_event_code: None,
+            settings: Default::default(),
         }
     }
 
@@ -479,9 +485,12 @@ mod tests {
             later,
         );
         assert_eq!(
+            plan.skipped,
+            vec![(0, "event_time is older than 90 days; LinkedIn only accepts conversions from the last 90 days".to_string())]
+        );
+        assert_eq!(
             plan.rejected,
             vec![
-                (0, "event_time is older than 90 days; LinkedIn only accepts conversions from the last 90 days".to_string()),
                 (
                     1,
                     "LinkedIn requires a user identifier: the event has neither an email nor a li_fat_id click id"

@@ -4,8 +4,14 @@
 //! errors"):
 //! - `data` holds at most 1000 events per request.
 //! - `event_time` may be at most 7 days old and not in the future; Meta refuses the whole request
-//!   otherwise, so such events are rejected here, with the reason, and never sent.
-//! - website events need `event_source_url` and `client_user_agent`.
+//!   otherwise, so such events are rejected here, with the reason, and never sent. The one
+//!   exception is `physical_store`: store transactions may be uploaded within 62 days.
+//! - `action_source` says where the event happened: `website` for the site's events (which need
+//!   `event_source_url` and `client_user_agent`); for offline and CRM conversions
+//!   (`core::conversion`) `physical_store`, `phone_call`, `other`, and `system_generated` for CRM
+//!   stages, which (Conversion Leads integration) carry `custom_data.event_source: "crm"`,
+//!   `custom_data.lead_event_source` (the CRM's name) and the Lead Ads `user_data.lead_id` when
+//!   the lead came from Meta; their `event_name` is the CRM's own stage name.
 //! - customer information is SHA-256 of normalized values, sent as arrays; `client_ip_address`,
 //!   `client_user_agent`, `fbc` and `fbp` are sent unhashed.
 //! - the access token travels in the body, never in the URL (URLs end up in logs).
@@ -18,6 +24,7 @@ use super::{
     snippet, Credentials, DeliveryEvent, Destination, Plan, PlannedRequest, PlatformConfig,
 };
 use crate::core::consent::DeliveryMode;
+use crate::core::event::{ConversionSource, Event};
 use crate::core::outbound::{InboundResponse, JsonObject, Method, OutboundRequest};
 use crate::core::platform::Platform;
 use crate::core::retry::{classify_status, parse_retry_after, Outcome};
@@ -26,6 +33,9 @@ pub struct Meta;
 
 pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
 pub const MAX_EVENT_AGE_SECS: i64 = 7 * 24 * 3600;
+pub const MAX_STORE_EVENT_AGE_SECS: i64 = 62 * 24 * 3600;
+/// `lead_event_source` when a CRM conversion does not name its CRM.
+pub const DEFAULT_CRM_NAME: &str = "pixelgate";
 /// Meta allows no future event times; a minute of slack absorbs clock differences.
 const FUTURE_SLACK_SECS: i64 = 60;
 
@@ -37,10 +47,11 @@ impl Meta {
             .for_platform(Platform::Meta)
             .or(e.custom_name.as_deref())
             .unwrap_or("Custom");
+        let conversion = e.conversion.as_deref();
         o.string("event_name", name)
             .int("event_time", e.event_time)
             .string("event_id", &e.event_id)
-            .string("action_source", "website")
+            .string("action_source", action_source(e))
             .opt_string("event_source_url", ev.page_url())
             .opt_string("referrer_url", ev.referrer_url());
         o.object_always("user_data", |user| {
@@ -58,12 +69,25 @@ impl Meta {
                     .hash_in_array("external_id", u.external_id.as_ref())
                     .opt_string("fbc", c.fbc.as_deref())
                     .opt_string("fbp", c.fbp.as_deref());
+                // Meta's lead ids are numbers (int64), sent as such.
+                if let Some(lead) = conversion.and_then(|c| c.meta_lead_id.as_deref()) {
+                    user.raw("lead_id", lead);
+                }
             }
             user.opt_string("client_ip_address", ev.client_ip())
                 .opt_string("client_user_agent", ev.user_agent());
         });
-        if !e.custom_data.is_empty() {
-            o.object_always("custom_data", |c| write_custom_data(c, &e.custom_data));
+        let crm = conversion.filter(|c| c.source == ConversionSource::Crm);
+        if !e.custom_data.is_empty() || crm.is_some() {
+            o.object_always("custom_data", |c| {
+                write_custom_data(c, &e.custom_data);
+                if let Some(crm) = crm {
+                    c.string("event_source", "crm").string(
+                        "lead_event_source",
+                        crm.crm_name.as_deref().unwrap_or(DEFAULT_CRM_NAME),
+                    );
+                }
+            });
         }
         if ev.mode == DeliveryMode::Limited {
             // Limited Data Use with geolocation left to Meta (country/state 0).
@@ -73,16 +97,27 @@ impl Meta {
         }
     }
 
+    /// Outside the window of the event's `action_source`.
+    fn too_old(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        let e = &ev.event;
+        let source = action_source(e);
+        if source == "physical_store" {
+            (e.event_time < now - MAX_STORE_EVENT_AGE_SECS).then(|| "event_time is older than 62 days; Meta only accepts physical_store events from the last 62 days".into())
+        } else {
+            (e.event_time < now - MAX_EVENT_AGE_SECS).then(|| {
+                format!("event_time is older than 7 days; Meta only accepts {source} events from the last 7 days")
+            })
+        }
+    }
+
     fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
         let e = &ev.event;
-        if e.event_time < now - MAX_EVENT_AGE_SECS {
-            return Some(
-                "event_time is older than 7 days; Meta only accepts events from the last 7 days"
-                    .into(),
-            );
-        }
+        let source = action_source(e);
         if e.event_time > now + FUTURE_SLACK_SECS {
             return Some("event_time is in the future; Meta refuses future events".into());
+        }
+        if source != "website" {
+            return None;
         }
         if ev.mode == DeliveryMode::Limited {
             return Some(
@@ -130,6 +165,17 @@ impl Meta {
     }
 }
 
+/// Meta's `action_source` for an event: the website's, or where a conversion happened.
+fn action_source(e: &Event) -> &'static str {
+    match e.conversion.as_deref().map(|c| c.source) {
+        None => "website",
+        Some(ConversionSource::Crm) => "system_generated",
+        Some(ConversionSource::PhysicalStore) => "physical_store",
+        Some(ConversionSource::PhoneCall) => "phone_call",
+        Some(ConversionSource::Other) => "other",
+    }
+}
+
 /// Known keys go through with Meta's names; other scalars are custom properties Meta accepts.
 fn write_custom_data(o: &mut JsonObject, c: &Map<String, Value>) {
     for (k, v) in c {
@@ -166,7 +212,11 @@ impl Destination for Meta {
             return Plan::reject_all(events.len(), "the Meta pixel has no access_token");
         };
         let mut plan = Plan::default();
-        let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
+        let sendable = plan.screen_window(
+            events,
+            |ev| self.too_old(ev, now),
+            |ev| self.reject_reason(ev, now),
+        );
         for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
             plan.requests.push(PlannedRequest {
                 request: OutboundRequest::post_json(
@@ -328,6 +378,7 @@ mod tests {
             access_token: Some("EAAtoken".into()),
             api_secret: None,
             test_event_code: Some("TEST123".into()),
+            settings: Default::default(),
         }
     }
 
@@ -425,9 +476,66 @@ mod tests {
         );
         assert_eq!(plan.requests.len(), 1);
         assert_eq!(plan.requests[0].events, vec![1]);
-        assert_eq!(plan.rejected.len(), 2);
-        assert!(plan.rejected[0].1.contains("7 days"));
-        assert!(plan.rejected[1].1.contains("event_source_url"));
+        assert_eq!(plan.skipped.len(), 1);
+        assert!(plan.skipped[0].1.contains("7 days"));
+        assert_eq!(plan.rejected.len(), 1);
+        assert!(plan.rejected[0].1.contains("event_source_url"));
+    }
+
+    #[test]
+    fn offline_and_crm_conversions_get_their_action_source_and_window() {
+        use crate::core::conversion::testing::conversion;
+        let crm = |source: &str, days: i64| {
+            conversion(
+                json!({"conversion_id": format!("c-{source}-{days}"), "name": "qualified_lead",
+                       "happened_at": NOW - days * 86_400, "source": source, "crm_name": "HubSpot",
+                       "user_data": {"email": "ana@example.com", "meta_lead_id": "1234567890123456"}}),
+                DeliveryMode::Full,
+            )
+        };
+        let events = [
+            crm("crm", 2),
+            crm("physical_store", 30),
+            crm("phone_call", 1),
+            crm("other", 1),
+            crm("phone_call", 8),
+            crm("physical_store", 63),
+        ];
+        let plan = Meta.plan(&PlatformConfig::default(), &creds(), &events, NOW);
+        assert_eq!(plan.requests[0].events, vec![0, 1, 2, 3]);
+        let body: Value =
+            serde_json::from_str(plan.requests[0].request.body.as_ref().unwrap()).unwrap();
+        let data = body["data"].as_array().unwrap();
+        assert_eq!(
+            data[0],
+            json!({
+                "event_name": "qualified_lead",
+                "event_time": NOW - 2 * 86_400,
+                "event_id": "c-crm-2",
+                "action_source": "system_generated",
+                "user_data": {"em": [sha256_hex("ana@example.com")], "lead_id": 1234567890123456u64},
+                "custom_data": {"event_source": "crm", "lead_event_source": "HubSpot"}
+            }),
+            "no URL or user agent is needed off the website"
+        );
+        let sources: Vec<&str> = data
+            .iter()
+            .map(|d| d["action_source"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            sources,
+            ["system_generated", "physical_store", "phone_call", "other"]
+        );
+        assert!(data[1].get("custom_data").is_none());
+        assert!(
+            plan.rejected.is_empty(),
+            "outside the window is skipped, not failed"
+        );
+        assert_eq!(plan.skipped.len(), 2);
+        assert!(plan.skipped[0]
+            .1
+            .contains("phone_call events from the last 7 days"));
+        assert!(plan.skipped[1].1.contains("62 days"));
     }
 
     #[test]

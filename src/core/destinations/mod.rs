@@ -1,6 +1,8 @@
 //! One file per platform, one trait. A destination turns canonical events into the platform's
 //! exact request(s) and reads the platform's answer back into an `Outcome`. No I/O here.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::consent::DeliveryMode;
@@ -11,6 +13,7 @@ use super::retry::Outcome;
 use super::text::truncate_bytes;
 
 pub mod ga4;
+pub mod google_ads;
 pub mod linkedin;
 pub mod meta;
 pub mod tiktok;
@@ -25,6 +28,7 @@ pub struct PlatformConfig {
     pub linkedin_version: String,
     pub tiktok_api_base: String,
     pub google_ads_api_base: String,
+    pub google_ads_api_version: String,
 }
 
 impl Default for PlatformConfig {
@@ -37,17 +41,45 @@ impl Default for PlatformConfig {
             linkedin_version: "202510".into(),
             tiktok_api_base: "https://business-api.tiktok.com".into(),
             google_ads_api_base: "https://googleads.googleapis.com".into(),
+            google_ads_api_version: "v22".into(),
         }
     }
 }
 
 /// A pixel's platform id and decrypted secrets, alive only while a request is planned.
+/// `access_token` is the platform's API token (for Google Ads, the connected account's OAuth
+/// access token); `api_secret` is GA4's Measurement Protocol secret, or for Google Ads the
+/// operator's developer token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub pixel_id: String,
     pub access_token: Option<String>,
     pub api_secret: Option<String>,
     pub test_event_code: Option<String>,
+    pub settings: PixelSettings,
+}
+
+/// A pixel's settings beyond its id, by platform (stored with the pixel; nothing secret).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PixelSettings {
+    /// Google Ads: the conversion action (its id) each conversion name is uploaded to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conversion_actions: BTreeMap<String, String>,
+    /// Google Ads: the account's time zone, which `conversionDateTime` is written in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Google Ads: the manager account the upload goes through (`login-customer-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_customer_id: Option<String>,
+    /// TikTok: the offline event set offline and CRM conversions go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_event_set_id: Option<String>,
+}
+
+impl PixelSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == PixelSettings::default()
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -58,6 +90,7 @@ impl std::fmt::Debug for Credentials {
             .field("access_token", &self.access_token.as_ref().map(|_| "<set>"))
             .field("api_secret", &self.api_secret.as_ref().map(|_| "<set>"))
             .field("test_event_code", &self.test_event_code)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -126,15 +159,39 @@ pub struct Plan {
     pub requests: Vec<PlannedRequest>,
     /// Events the platform would refuse, with the rule they break; never sent.
     pub rejected: Vec<(usize, String)>,
+    /// Events outside the platform's time window (too old for it), with the window: no attempt
+    /// could ever deliver them, so they are skipped, not failed.
+    pub skipped: Vec<(usize, String)>,
 }
 
 impl Plan {
     /// Every event refused for one reason (the pixel lacks its credential).
     pub fn reject_all(count: usize, reason: &str) -> Plan {
         Plan {
-            requests: Vec::new(),
             rejected: (0..count).map(|i| (i, reason.to_string())).collect(),
+            ..Plan::default()
         }
+    }
+
+    /// Records the events outside the platform's window (`outside`, skipped) and those a rule
+    /// refuses (`refuse`), and returns the indices of the others.
+    pub fn screen_window(
+        &mut self,
+        events: &[DeliveryEvent],
+        outside: impl Fn(&DeliveryEvent) -> Option<String>,
+        refuse: impl Fn(&DeliveryEvent) -> Option<String>,
+    ) -> Vec<usize> {
+        let mut sendable = Vec::with_capacity(events.len());
+        for (i, ev) in events.iter().enumerate() {
+            if let Some(window) = outside(ev) {
+                self.skipped.push((i, window));
+            } else if let Some(reason) = refuse(ev) {
+                self.rejected.push((i, reason));
+            } else {
+                sendable.push(i);
+            }
+        }
+        sendable
     }
 
     /// Records the events a platform rule refuses and returns the indices of the others.
@@ -166,6 +223,12 @@ pub trait Destination: Sync {
         now: i64,
     ) -> Plan;
     fn classify(&self, response: &InboundResponse) -> Outcome;
+    /// One outcome per event when the platform answered each event of a request on its own
+    /// (Google Ads' partial failures name the failed rows): each event is then settled by its
+    /// own outcome, not the request's. None (the default) when one outcome covers the request.
+    fn classify_rows(&self, _response: &InboundResponse, _rows: usize) -> Option<Vec<Outcome>> {
+        None
+    }
     /// Problems the platform reported in a successful verify answer (GA4's debug endpoint answers
     /// 200 with `validationMessages`). Empty means nothing to report.
     fn verify_findings(&self, _response: &InboundResponse) -> Vec<String> {
@@ -187,6 +250,7 @@ pub fn destination(platform: Platform) -> Option<&'static dyn Destination> {
         Platform::Google => Some(&ga4::Ga4),
         Platform::Linkedin => Some(&linkedin::Linkedin),
         Platform::Tiktok => Some(&tiktok::Tiktok),
+        Platform::GoogleAds => Some(&google_ads::GoogleAds),
     }
 }
 

@@ -24,7 +24,13 @@
 //!   the event's `limited_data_use` flag set.
 //! - events older than 7 days are rejected here, with the reason. (The 7-day window is the one the
 //!   gateway applies to web events for TikTok as for Meta; TikTok's own documentation of the window
-//!   could not be confirmed.)
+//!   could not be confirmed, so offline conversions keep it too.)
+//! - offline and CRM conversions (`core::conversion`) go in requests of their own with
+//!   `event_source:"offline"` and `event_source_id` the pixel's offline event set
+//!   (`settings.offline_event_set_id`): TikTok takes offline events only into an offline event
+//!   set, never a web pixel; a conversion for a pixel without one is rejected with the reason.
+//!   TikTok's `crm` event source is for its own Instant Form leads (a TikTok lead id), which a
+//!   conversion does not carry.
 //! - TikTok answers HTTP 200 for errors too: `{"code":0,"message":"OK","request_id":…}` is success,
 //!   any other code is an error. 40100 is the rate limit (QPS/QPM/QPD exceeded); 40001 (no
 //!   permission), 40104 and 40105 (access token missing, invalid or revoked) refuse the pixel
@@ -52,6 +58,7 @@ pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
 pub const MAX_EVENT_AGE_SECS: i64 = 7 * 24 * 3600;
 pub const RATE_LIMIT_CODE: i64 = 40100;
 const NO_TOKEN: &str = "the TikTok pixel has no access_token";
+const NO_OFFLINE_SET: &str = "TikTok takes offline and CRM conversions only into an offline event set: set the pixel's settings.offline_event_set_id";
 
 /// TikTok's event code for a canonical event.
 pub fn event_code(ev: &DeliveryEvent) -> &str {
@@ -89,22 +96,34 @@ impl Tiktok {
         }
     }
 
-    fn reject_reason(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
-        if ev.event.event_time < now - MAX_EVENT_AGE_SECS {
-            return Some(
-                "event_time is older than 7 days; TikTok web events are sent within 7 days".into(),
-            );
+    fn too_old(&self, ev: &DeliveryEvent, now: i64) -> Option<String> {
+        (ev.event.event_time < now - MAX_EVENT_AGE_SECS)
+            .then(|| "event_time is older than 7 days; TikTok events are sent within 7 days".into())
+    }
+
+    fn reject_reason(&self, ev: &DeliveryEvent, creds: &Credentials) -> Option<String> {
+        if ev.event.conversion.is_some() && creds.settings.offline_event_set_id.is_none() {
+            return Some(NO_OFFLINE_SET.into());
         }
         None
     }
 
     /// `{event_source, event_source_id, test_event_code?, data}` with `data` written by
-    /// `write_data`.
-    fn body(&self, creds: &Credentials, write_data: impl FnOnce(&mut JsonObject)) -> String {
+    /// `write_data`: the web pixel, or (`offline`) the pixel's offline event set.
+    fn body(
+        &self,
+        creds: &Credentials,
+        offline: bool,
+        write_data: impl FnOnce(&mut JsonObject),
+    ) -> String {
         let mut body = String::with_capacity(1024);
         let mut o = JsonObject::new(&mut body);
-        o.string("event_source", "web")
-            .string("event_source_id", &creds.pixel_id)
+        let (source, source_id) = match (offline, &creds.settings.offline_event_set_id) {
+            (true, Some(set)) => ("offline", set.as_str()),
+            _ => ("web", creds.pixel_id.as_str()),
+        };
+        o.string("event_source", source)
+            .string("event_source_id", source_id)
             .opt_string("test_event_code", creds.test_event_code.as_deref());
         write_data(&mut o);
         o.end();
@@ -213,15 +232,25 @@ impl Destination for Tiktok {
             return Plan::reject_all(events.len(), NO_TOKEN);
         };
         let mut plan = Plan::default();
-        let sendable = plan.screen(events, |ev| self.reject_reason(ev, now));
-        for chunk in sendable.chunks(MAX_EVENTS_PER_REQUEST) {
-            let body = self.body(creds, |o| {
-                o.objects("data", chunk, |item, &i| self.write_event(item, &events[i]));
-            });
-            plan.requests.push(PlannedRequest {
-                request: self.request(cfg, body, token),
-                events: chunk.to_vec(),
-            });
+        let sendable = plan.screen_window(
+            events,
+            |ev| self.too_old(ev, now),
+            |ev| self.reject_reason(ev, creds),
+        );
+        // Web events and offline conversions go to different event sources: separate requests.
+        let (offline, web): (Vec<usize>, Vec<usize>) = sendable
+            .into_iter()
+            .partition(|&i| events[i].event.conversion.is_some());
+        for (group, is_offline) in [(web, false), (offline, true)] {
+            for chunk in group.chunks(MAX_EVENTS_PER_REQUEST) {
+                let body = self.body(creds, is_offline, |o| {
+                    o.objects("data", chunk, |item, &i| self.write_event(item, &events[i]));
+                });
+                plan.requests.push(PlannedRequest {
+                    request: self.request(cfg, body, token),
+                    events: chunk.to_vec(),
+                });
+            }
         }
         plan
     }
@@ -305,7 +334,7 @@ impl Destination for Tiktok {
             "user": {"user_agent": "pixelgate-verify/1.0"},
             "page": {"url": "https://pixelgate.invalid/verify"},
         })];
-        let body = self.body(creds, |o| {
+        let body = self.body(creds, false, |o| {
             o.value("data", &Value::Array(data));
         });
         Ok(self.request(cfg, body, token))
@@ -331,6 +360,7 @@ mod tests {
             access_token: Some("tt-token".into()),
             api_secret: None,
             test_event_code: Some("TEST42".into()),
+            settings: Default::default(),
         }
     }
 
@@ -348,6 +378,41 @@ mod tests {
                             "contents": [{"id": "sku-1", "quantity": 2, "item_price": 49.95, "title": "Mug"}]},
             "click_ids": {"ttclid": "E.C.P.abc123", "ttp": "2F7h37YkS1j57AYSKTI7IHhJPYH"}
         })
+    }
+
+    #[test]
+    fn offline_conversions_go_to_the_offline_event_set() {
+        use crate::core::conversion::testing::conversion;
+        let sale = conversion(
+            json!({"conversion_id": "store-1", "name": "purchase", "happened_at": NOW - 3 * DAY,
+                   "value": 20, "currency": "EUR", "source": "physical_store",
+                   "user_data": {"phone": "+34 612 34 56 78"}, "click_ids": {"ttclid": "E.C.P.x"}}),
+            DeliveryMode::Full,
+        );
+        let web = full(purchase());
+        let mut c = creds();
+        let plan = Tiktok.plan(
+            &PlatformConfig::default(),
+            &c,
+            &[web.clone(), sale.clone()],
+            NOW,
+        );
+        assert_eq!(plan.requests.len(), 1);
+        assert_eq!(plan.rejected, vec![(1, NO_OFFLINE_SET.to_string())]);
+        c.settings.offline_event_set_id = Some("7301234567890".into());
+        let plan = Tiktok.plan(&PlatformConfig::default(), &c, &[web, sale], NOW);
+        assert_eq!(plan.requests.len(), 2, "one request per event source");
+        assert_eq!(body(&plan, 0)["event_source"], "web");
+        let offline = body(&plan, 1);
+        assert_eq!(offline["event_source"], "offline");
+        assert_eq!(offline["event_source_id"], "7301234567890");
+        assert_eq!(plan.requests[1].events, vec![1]);
+        let ev = &offline["data"][0];
+        assert_eq!(ev["event"], "PlaceAnOrder");
+        assert_eq!(ev["event_id"], "store-1");
+        assert_eq!(ev["user"]["phone"], sha256_hex("+34612345678"));
+        assert_eq!(ev["user"]["ttclid"], "E.C.P.x");
+        assert_eq!(ev["properties"], json!({"value": 20.0, "currency": "EUR"}));
     }
 
     #[test]
@@ -534,11 +599,10 @@ mod tests {
         let sizes: Vec<usize> = plan.requests.iter().map(|r| r.events.len()).collect();
         assert_eq!(sizes, vec![1000, 1000, 501]);
         assert_eq!(
-            plan.rejected,
+            plan.skipped,
             vec![(
                 3,
-                "event_time is older than 7 days; TikTok web events are sent within 7 days"
-                    .to_string()
+                "event_time is older than 7 days; TikTok events are sent within 7 days".to_string()
             )]
         );
         assert!(!plan.requests[0].events.contains(&3));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use worker::{D1Database, Env, Request};
 
-use crate::core::ads::alerts::{self, Alert, AlertThresholds, BudgetStatus};
+use crate::core::ads::alerts::{self, Alert, AlertThresholds, BudgetStatus, BudgetUse};
 use crate::core::calendar::{Date, DateRange};
 use crate::core::health::validate_webhook_url;
 use crate::core::outbound::OutboundRequest;
@@ -15,17 +15,6 @@ use crate::edge::auth::tenant_of_api_key;
 use crate::edge::request::{read_json, MAX_JSON_BYTES};
 use crate::edge::store::ads::{self as store, AccountRow};
 use crate::edge::{bindings, config, fetch, json_response, now_secs, ApiError, ApiResult};
-
-/// The thresholds `PUT /alerts/thresholds` takes (besides `notification_webhook_url`).
-const KNOWN_THRESHOLDS: [&str; 7] = [
-    "budget_remaining_fraction",
-    "low_ctr_percent",
-    "high_cpc",
-    "performance_drop_fraction",
-    "min_impressions_for_ctr",
-    "min_clicks_for_cpc",
-    "min_conversions_for_drop",
-];
 
 /// The stored thresholds over the defaults (unreadable ones: the defaults).
 fn thresholds_of(raw: &Value) -> AlertThresholds {
@@ -75,7 +64,7 @@ pub(super) async fn put_thresholds(mut req: Request, env: &Env) -> ApiResult {
             };
             continue;
         }
-        if !KNOWN_THRESHOLDS.contains(&k.as_str()) {
+        if !AlertThresholds::NAMES.contains(&k.as_str()) {
             return Err(ApiError::field(k, "is not a known threshold"));
         }
         if !(v.is_null() || v.as_f64().is_some_and(|x| x >= 0.0)) {
@@ -133,15 +122,65 @@ pub(super) async fn evaluate_alerts(
         })
         .collect();
     let performance = alerts::performance_windows(&rows, today);
-    let found = alerts::evaluate(&thresholds, &budgets, &performance);
+    let spent_7d: BTreeMap<&str, i64> = performance
+        .iter()
+        .map(|p| (p.campaign_id.as_str(), p.current.spend_micros))
+        .collect();
+    let uses: Vec<BudgetUse> = campaigns
+        .iter()
+        .filter_map(|c| {
+            BudgetUse::from_campaign(
+                c,
+                &account.currency,
+                spent_7d.get(c.campaign_id.as_str()).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let mut found = alerts::evaluate(&thresholds, &budgets, &performance);
+    found.extend(alerts::evaluate_utilization(&thresholds, &uses));
+    send_throttled(env, db, tenant, found, now).await
+}
+
+/// Sends what the 24 h throttle lets through; how many were sent.
+async fn send_throttled(
+    env: &Env,
+    db: &D1Database,
+    tenant_id: &str,
+    found: Vec<Alert>,
+    now: i64,
+) -> Result<usize, ApiError> {
     if found.is_empty() {
         return Ok(0);
     }
-    let last_sent = store::alerts_sent_since(db, tenant, now - alerts::ALERT_COOLDOWN_SECS).await?;
+    let last_sent =
+        store::alerts_sent_since(db, tenant_id, now - alerts::ALERT_COOLDOWN_SECS).await?;
     let to_send = alerts::throttle(found, &last_sent, now);
     let count = to_send.len();
-    deliver_alerts(env, db, tenant, &to_send, now).await?;
+    deliver_alerts(env, db, tenant_id, &to_send, now).await?;
     Ok(count)
+}
+
+/// An ad account its platform reports as not active: the tenant hears of it once a day while it
+/// lasts. Returns how many alerts were sent (0 or 1).
+pub(super) async fn notify_account_status(
+    env: &Env,
+    db: &D1Database,
+    account: &AccountRow,
+    status: crate::core::ads::accounts::AccountStatus,
+    detail: &str,
+    now: i64,
+) -> Result<usize, ApiError> {
+    if !status.needs_attention() {
+        return Ok(0);
+    }
+    let alert = alerts::account_status_alert(
+        account.platform(),
+        &account.account_id,
+        &account.name,
+        status.as_str(),
+        detail,
+    );
+    send_throttled(env, db, &account.tenant_id, vec![alert], now).await
 }
 
 /// Stores the alerts (visible through the API) and posts them to the tenant's webhook.

@@ -6,12 +6,13 @@
 use serde_json::{json, Value};
 use worker::{D1Database, Env};
 
-use super::alerts::{deliver_alerts, evaluate_alerts};
-use super::audiences::sync_account_audiences;
+use super::alerts::{deliver_alerts, evaluate_alerts, notify_account_status};
+use super::audiences::{poll_customer_match_jobs, sync_account_audiences};
 use super::client::{
     access_token, google_creds, internal_failure, meta_call, oauth_client, open_token,
     seal_access_token, send, timeout_ms,
 };
+use super::settings::load_settings;
 use crate::core::ads::kpi::DailyMetrics;
 use crate::core::ads::meta_insights::{self, CallBudget, ConversionRule};
 use crate::core::ads::schedule::{JobEffect, JobKind, SchedulerRequest};
@@ -124,7 +125,10 @@ async fn sync_metrics(
                     break;
                 }
             }
-            let rule = ConversionRule::default();
+            let settings = load_settings(db, &account.tenant_id)
+                .await
+                .map_err(internal_failure)?;
+            let rule = ConversionRule::from_actions(&settings.meta_conversion_actions);
             let mut after: Option<String> = None;
             for _ in 0..MAX_PAGES {
                 let req = meta_insights::plan_insights(
@@ -168,10 +172,16 @@ async fn sync_metrics(
             0
         }
     };
+    // Customer Match jobs run for minutes to hours at Google: each sync reads how they ended.
+    let polled = match account.platform() {
+        AdsPlatform::Google => poll_customer_match_jobs(env, db, account).await,
+        AdsPlatform::Meta => 0,
+    };
     Ok(json!({
         "platform": account.platform, "account_id": account.account_id, "range": range,
         "campaigns": campaigns.len(), "rows": stored, "calls": calls,
         "fetch_ms": fetched_ms, "total_ms": now_ms() - started, "alerts_sent": alerts_sent,
+        "customer_match_jobs_polled": polled,
     }))
 }
 
@@ -204,7 +214,9 @@ async fn refresh_meta_token(
     ))
 }
 
-/// Reads the account from its platform: the token still works and the account still exists.
+/// Reads the account from its platform: the token still works, the account still exists, and
+/// its status (disabled, unsettled, closed, ...), which is stored and, when the account's ads
+/// cannot run, notified once a day.
 async fn health_check(
     env: &Env,
     db: &D1Database,
@@ -235,7 +247,21 @@ async fn health_check(
             )?
         }
     };
-    Ok(json!({"healthy": true, "name": info.name, "currency": info.currency}))
+    let now = now_secs();
+    store::set_account_status(db, &account.id, info.status, &info.status_detail, now)
+        .await
+        .map_err(internal_failure)?;
+    let notified = notify_account_status(env, db, account, info.status, &info.status_detail, now)
+        .await
+        .unwrap_or_else(|e| {
+            worker::console_error!("account status alert for {}: {}", account.id, e.message);
+            0
+        });
+    Ok(
+        json!({"healthy": !info.status.needs_attention(), "name": info.name, "currency": info.currency,
+              "account_status": info.status, "account_status_detail": info.status_detail,
+              "alerts_sent": notified}),
+    )
 }
 
 /// Notify / mark the account, as the scheduler's bookkeeping decided.

@@ -8,9 +8,12 @@
 //! - `oauth`: connecting accounts (start, callback page, confirmation, discovery of the granted
 //!   ad accounts);
 //! - `accounts`: the accounts API and the sync endpoint;
-//! - `reports`: metrics and month-to-date spend;
+//! - `reports`: metrics, campaigns (one campaign's days) and month-to-date spend;
+//! - `settings`: the tenant's report settings (default currency, Meta conversion actions, score
+//!   targets, Customer Match consent);
 //! - `alerts`: thresholds, the alerts API, the rules run after each sync and the webhook delivery;
-//! - `audiences`: the audiences API and the replace-mode sync of a customer list;
+//! - `audiences`: the audiences API (members added, removed, replaced) and the replace-mode sync
+//!   of a customer list, with the platform's outcome;
 //! - `jobs`: what the per-tenant Scheduler Durable Object runs, and the hourly wake of the
 //!   schedulers. The Scheduler calls into `jobs`; nothing here names the Scheduler's code, only
 //!   its binding (`bindings::scheduler`).
@@ -32,6 +35,52 @@ mod client;
 pub mod jobs;
 mod oauth;
 mod reports;
+mod settings;
+
+/// The access token (Google's refreshed when due) and manager account of the tenant's connected
+/// `platform` account `account_id`, else of its first connected account of that platform (a
+/// Google manager account reaches its clients), for the conversion destinations and the Meta
+/// Lead Ads webhook. `Ok(Err(why))` when none is usable (none connected, the grant revoked);
+/// `Err` when our storage or the platform's token endpoint failed for now.
+pub async fn connected_token(
+    env: &Env,
+    tenant_id: &str,
+    platform: AdsPlatform,
+    account_id: Option<&str>,
+) -> Result<Result<(String, Option<String>), String>, ApiError> {
+    let db = crate::edge::bindings::db(env)?;
+    let exact = match account_id {
+        Some(id) => crate::edge::store::ads::account_by_id(&db, tenant_id, id)
+            .await?
+            .filter(|a| a.platform() == platform),
+        None => None,
+    };
+    let account = match exact {
+        Some(a) => Some(a),
+        None => crate::edge::store::ads::list_accounts(&db, tenant_id)
+            .await?
+            .into_iter()
+            .find(|a| a.platform() == platform),
+    };
+    let Some(account) = account else {
+        return Ok(Err(format!(
+            "no {} ads account is connected",
+            platform.as_str()
+        )));
+    };
+    match client::access_token(env, &db, &account).await {
+        Ok(token) => Ok(Ok((token, account.login_customer_id.clone()))),
+        Err(client::RunError::Failed(
+            f @ (ApiFailure::Retryable { .. } | ApiFailure::RateLimited { .. }),
+        )) => Err(ApiError::new(
+            503,
+            "unavailable",
+            &format!("{} token: {}", platform.as_str(), f.reason()),
+        )),
+        Err(client::RunError::Failed(f)) => Ok(Err(f.reason().to_string())),
+        Err(client::RunError::Deferred(_)) => Ok(Err("the account's calls are deferred".into())),
+    }
+}
 
 /// `/api/v1/ads/...`: `rest` is what follows `ads`.
 pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
@@ -42,16 +91,26 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> ApiResult {
             oauth::oauth_callback(req, env, platform_param(p)?).await
         }
         (Post, ["oauth", p, "confirm"]) => oauth::oauth_confirm(req, env, platform_param(p)?).await,
+        (Get, ["oauth", "grants"]) => oauth::list_grants(req, env).await,
+        (Post, ["oauth", "grants", id]) => oauth::pick_grant(req, env, id).await,
+        (Delete, ["oauth", "grants", id]) => oauth::discard_grant(req, env, id).await,
         (Get, ["accounts"]) => accounts::list_accounts(req, env).await,
         (Get, ["accounts", id]) => accounts::get_account(req, env, id).await,
         (Delete, ["accounts", id]) => accounts::delete_account(req, env, id).await,
         (Post, ["sync", id]) => accounts::sync_account(req, env, id).await,
         (Get, ["metrics"]) => reports::metrics(req, env).await,
+        (Get, ["campaigns"]) => reports::list_campaigns(req, env).await,
+        (Get, ["campaigns", id, "metrics"]) => reports::campaign_metrics(req, env, id).await,
         (Get, ["spend"]) => reports::spend(req, env).await,
+        (Get, ["settings"]) => settings::get_settings(req, env).await,
+        (Put, ["settings"]) => settings::put_settings(req, env).await,
         (Get, ["alerts"]) => alerts::list_alerts(req, env).await,
         (Put, ["alerts", "thresholds"]) => alerts::put_thresholds(req, env).await,
         (Post, ["audiences"]) => audiences::create_audience(req, env).await,
         (Get, ["audiences"]) => audiences::list_audiences(req, env).await,
+        (Get, ["audiences", id]) => audiences::get_audience(req, env, id).await,
+        (Put, ["audiences", id, "members"]) => audiences::replace_members(req, env, id).await,
+        (Patch, ["audiences", id, "members"]) => audiences::change_members(req, env, id).await,
         (Post, ["audiences", id, "sync"]) => audiences::sync_audience_now(req, env, id).await,
         (Post, ["audiences", id, "lookalike"]) => audiences::lookalike(req, env, id).await,
         _ => Err(ApiError::new(404, "not_found", "no such endpoint")),

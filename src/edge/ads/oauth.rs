@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
-use worker::{Env, Headers, Request, Response};
+use serde_json::{json, Value};
+use worker::{D1Database, Env, Headers, Request, Response};
 
 use super::accounts::register_jobs;
 use super::client::{google_creds, oauth_client, send, timeout_ms};
+use super::settings::load_settings;
 use super::upstream_error;
 use crate::core::ads::accounts::{self, AdAccountInfo};
 use crate::core::ads::google_ads;
@@ -18,10 +19,15 @@ use crate::core::ads::oauth::{self, OAuthState, TokenGrant};
 use crate::core::ads::oauth_pages;
 use crate::core::ads::{AdsPlatform, ApiFailure};
 use crate::core::cookies::{clear_cookie, set_cookie, CookieScope};
+use crate::core::secrets::SealedField;
 use crate::edge::auth::tenant_of_api_key;
 use crate::edge::cookies::{request_cookies, with_cookies};
-use crate::edge::request::{header, query_map, read_bytes, MAX_SETTINGS_BYTES};
-use crate::edge::store::ads::{self as store, AccountGrant, NewOAuthState};
+use crate::edge::request::{
+    header, query_map, read_bytes, read_json, MAX_JSON_BYTES, MAX_SETTINGS_BYTES,
+};
+use crate::edge::store::ads::{
+    self as store, AccountGrant, AccountRow, NewOAuthState, PendingGrantRow, SealedGrant,
+};
 use crate::edge::store::d1;
 use crate::edge::{
     bindings, config, json_response, now_secs, random_bytes, secrets, uuid_v4, ApiError, ApiResult,
@@ -30,11 +36,7 @@ use crate::edge::{
 /// Where the platform sends the user back: under PUBLIC_BASE_URL when set, else this request's
 /// origin.
 fn redirect_uri(req: &Request, env: &Env, platform: AdsPlatform) -> String {
-    let base = config::public_base_url(env).unwrap_or_else(|| {
-        req.url()
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default()
-    });
+    let base = config::public_origin(env, req);
     format!(
         "{}/api/v1/ads/oauth/{}/callback",
         base.trim_end_matches('/'),
@@ -280,43 +282,43 @@ pub(super) async fn oauth_confirm(mut req: Request, env: &Env, platform: AdsPlat
             "the granted user can reach no ad account",
         ));
     }
-    let mut connected = Vec::new();
-    for info in &infos {
-        // Sealed for each account's own row: one account's ciphertext opens nowhere else.
-        let at = |field| secrets::AdsField {
-            tenant_id: &row.tenant_id,
-            platform: platform.as_str(),
-            account_id: &info.account_id,
-            field,
-        };
-        let access_enc = at("access_token").seal(env, &grant.access_token)?;
-        let refresh_enc = match &grant.refresh_token {
-            Some(r) => Some(at("refresh_token").seal(env, r)?),
-            None => None,
-        };
-        let account = store::connect_account(
-            &db,
-            &uuid_v4(),
-            &AccountGrant {
-                tenant_id: &row.tenant_id,
-                platform,
-                info,
-                login_customer_id: row.login_customer_id.as_deref(),
-                access_token_enc: &access_enc,
-                refresh_token_enc: refresh_enc.as_deref(),
-                token_expires_at: grant.expires_at,
-            },
-            now,
-        )
-        .await?;
-        register_jobs(env, &account).await?;
-        connected.push(account);
-    }
     let (name, scope) = binding_cookie(&req, env, platform);
     let clear = [clear_cookie(&name, &scope)];
     let wants_html = header(&req, "accept").is_some_and(|a| a.contains("text/html"));
+    let tenant = tenant_name(&db, &row.tenant_id).await?;
+    // More than one account and none named at the start: the person picks in the dashboard.
+    if row.account_id.is_none() && infos.len() > 1 {
+        let id = uuid_v4();
+        let expires_at = now + PENDING_GRANT_TTL_SECS;
+        let sealed = seal_grant(env, &grant, &row.tenant_id, &pending_row(&id))?;
+        store::save_pending_grant(
+            &db,
+            &id,
+            &sealed.grant(&row.tenant_id, platform, grant.expires_at),
+            row.login_customer_id.as_deref(),
+            &infos,
+            expires_at,
+            now,
+        )
+        .await?;
+        if wants_html {
+            let page = oauth_pages::choose_page(platform, &tenant, infos.len());
+            return Ok(with_cookies(html_page(page)?, &clear));
+        }
+        let body = json!({"pending_grant": {"id": id, "platform": platform, "accounts": infos, "expires_at": expires_at}});
+        return Ok(with_cookies(json_response(200, &body), &clear));
+    }
+    let connected = connect_accounts(
+        env,
+        &db,
+        (&row.tenant_id, platform),
+        &grant,
+        &infos,
+        row.login_customer_id.as_deref(),
+        now,
+    )
+    .await?;
     if wants_html {
-        let tenant = tenant_name(&db, &row.tenant_id).await?;
         let names: Vec<String> = connected
             .iter()
             .map(|a| format!("{} ({})", a.name, a.account_id))
@@ -329,6 +331,211 @@ pub(super) async fn oauth_confirm(mut req: Request, env: &Env, platform: AdsPlat
         json_response(200, &json!({"connected": connected})),
         &clear,
     ))
+}
+
+/// How long a grant waits for the person to pick its accounts.
+const PENDING_GRANT_TTL_SECS: i64 = 3600;
+
+/// A grant's tokens, sealed for one row.
+struct SealedTokens {
+    access: String,
+    refresh: Option<String>,
+}
+
+impl SealedTokens {
+    fn grant<'a>(
+        &'a self,
+        tenant_id: &'a str,
+        platform: AdsPlatform,
+        expires_at: Option<i64>,
+    ) -> SealedGrant<'a> {
+        SealedGrant {
+            tenant_id,
+            platform,
+            access_token_enc: &self.access,
+            refresh_token_enc: self.refresh.as_deref(),
+            token_expires_at: expires_at,
+        }
+    }
+}
+
+/// The row a pending grant's tokens are sealed for, until the person picks its accounts.
+fn pending_row(id: &str) -> String {
+    format!("ads_grant:{id}")
+}
+
+/// The grant's tokens sealed for `row` of the tenant (an account's `secrets::ads_row`, or a
+/// pending grant's): a ciphertext opens in its own row only.
+fn seal_grant(
+    env: &Env,
+    grant: &TokenGrant,
+    tenant_id: &str,
+    row: &str,
+) -> Result<SealedTokens, ApiError> {
+    let at = |field| SealedField {
+        tenant_id,
+        row,
+        field,
+    };
+    Ok(SealedTokens {
+        access: secrets::seal(env, &grant.access_token, &at("access_token"))?,
+        refresh: match &grant.refresh_token {
+            Some(r) => Some(secrets::seal(env, r, &at("refresh_token"))?),
+            None => None,
+        },
+    })
+}
+
+/// A pending grant's tokens, opened to connect the accounts picked.
+fn open_pending(env: &Env, row: &PendingGrantRow) -> Result<TokenGrant, ApiError> {
+    let place = pending_row(&row.id);
+    let open = |sealed: &str, field| {
+        let at = SealedField {
+            tenant_id: &row.tenant_id,
+            row: &place,
+            field,
+        };
+        secrets::open(env, sealed, &at)
+    };
+    Ok(TokenGrant {
+        access_token: open(&row.access_token_enc, "access_token")?,
+        refresh_token: row
+            .refresh_token_enc
+            .as_deref()
+            .map(|r| open(r, "refresh_token"))
+            .transpose()?,
+        expires_at: row.token_expires_at,
+    })
+}
+
+/// Stores the accounts with the grant's tokens, sealed for each account's own row (one account's
+/// ciphertext opens nowhere else), and registers their jobs. An account reached through a Google
+/// manager account is connected through it; an account whose platform names no currency is shown
+/// in the tenant's default one, never a guessed one.
+async fn connect_accounts(
+    env: &Env,
+    db: &D1Database,
+    (tenant_id, platform): (&str, AdsPlatform),
+    grant: &TokenGrant,
+    infos: &[AdAccountInfo],
+    login_customer_id: Option<&str>,
+    now: i64,
+) -> Result<Vec<AccountRow>, ApiError> {
+    let default_currency = load_settings(db, tenant_id).await?.default_currency;
+    let mut connected = Vec::new();
+    for info in infos {
+        let login = match (&info.parent, platform) {
+            (Some(manager), AdsPlatform::Google) => Some(manager.id.as_str()),
+            _ => login_customer_id,
+        };
+        let account_row = secrets::ads_row(platform.as_str(), &info.account_id);
+        let tokens = seal_grant(env, grant, tenant_id, &account_row)?;
+        let sealed = tokens.grant(tenant_id, platform, grant.expires_at);
+        let account = store::connect_account(
+            db,
+            &uuid_v4(),
+            &AccountGrant {
+                grant: &sealed,
+                info,
+                currency: info.currency.as_deref().unwrap_or(&default_currency),
+                login_customer_id: login,
+            },
+            now,
+        )
+        .await?;
+        register_jobs(env, &account).await?;
+        connected.push(account);
+    }
+    Ok(connected)
+}
+
+/// `GET /oauth/grants`: completed connections waiting for the person to pick their accounts.
+pub(super) async fn list_grants(req: Request, env: &Env) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let rows = store::pending_grants(&bindings::db(env)?, &tenant_id, now_secs()).await?;
+    Ok(json_response(
+        200,
+        &json!({"grants": rows.iter().map(|g| g.to_json()).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `POST /oauth/grants/{id} {account_ids:[…]}`: connects the picked accounts of a pending grant
+/// (single use: the grant is gone after).
+pub(super) async fn pick_grant(mut req: Request, env: &Env, id: &str) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    let body = read_json(&mut req, MAX_JSON_BYTES).await?;
+    let picked: Vec<String> = match body.get("account_ids") {
+        Some(Value::Array(ids)) if !ids.is_empty() => ids
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    ApiError::field(&format!("account_ids[{i}]"), "must be an account id")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(ApiError::field(
+                "account_ids",
+                "must list the ad accounts to connect",
+            ))
+        }
+    };
+    let db = bindings::db(env)?;
+    let now = now_secs();
+    let Some(row) = store::pending_grants(&db, &tenant_id, now)
+        .await?
+        .into_iter()
+        .find(|g| g.id == id)
+    else {
+        return Err(ApiError::not_found("pending connection"));
+    };
+    let offered = row.accounts();
+    let mut chosen = Vec::new();
+    for (i, account_id) in picked.iter().enumerate() {
+        let found = offered
+            .iter()
+            .find(|a| &a.account_id == account_id)
+            .ok_or_else(|| {
+                ApiError::field(
+                    &format!("account_ids[{i}]"),
+                    "is not an ad account this connection reaches",
+                )
+            })?;
+        if !chosen.contains(&found) {
+            chosen.push(found);
+        }
+    }
+    let row = store::claim_pending_grant(&db, &tenant_id, id, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("pending connection"))?;
+    let platform = AdsPlatform::parse(&row.platform)
+        .ok_or_else(|| ApiError::internal("pending grant", "unknown platform"))?;
+    let grant = open_pending(env, &row)?;
+    let chosen: Vec<AdAccountInfo> = chosen.into_iter().cloned().collect();
+    let connected = connect_accounts(
+        env,
+        &db,
+        (&row.tenant_id, platform),
+        &grant,
+        &chosen,
+        row.login_customer_id.as_deref(),
+        now,
+    )
+    .await?;
+    Ok(json_response(
+        200,
+        &json!({"connected": connected.iter().map(|a| a.to_json()).collect::<Vec<_>>()}),
+    ))
+}
+
+/// `DELETE /oauth/grants/{id}`: the person connects none of them; the tokens are dropped.
+pub(super) async fn discard_grant(req: Request, env: &Env, id: &str) -> ApiResult {
+    let tenant_id = tenant_of_api_key(&req, env).await?;
+    store::claim_pending_grant(&bindings::db(env)?, &tenant_id, id, now_secs())
+        .await?
+        .ok_or_else(|| ApiError::not_found("pending connection"))?;
+    Ok(json_response(200, &json!({"discarded": true, "id": id})))
 }
 
 /// The ad accounts the grant reaches: the one asked for at the start, else every one.
@@ -366,7 +573,23 @@ async fn discover_accounts(
             let mut out = Vec::new();
             for id in ids {
                 let r = send(&accounts::plan_google_customer(&cfg, &creds, &id), timeout).await;
-                out.push(accounts::read_google_customer(&r, &id)?);
+                let info = accounts::read_google_customer(&r, &id)?;
+                if !info.manager || account_id.is_some() {
+                    out.push(info);
+                    continue;
+                }
+                // A manager account has no campaigns: the accounts it manages are offered.
+                let under = google_creds(env, Some(&info.account_id), token);
+                let r = send(
+                    &accounts::plan_google_customer_clients(&cfg, &under, &info.account_id),
+                    timeout,
+                )
+                .await;
+                out.extend(
+                    accounts::read_google_customer_clients(&r, &info)?
+                        .into_iter()
+                        .filter(|c| !c.manager),
+                );
             }
             Ok(out)
         }

@@ -40,12 +40,21 @@ pub struct EventShard {
 
 /// What this instance did, for `scripts/bench`'s cost report: SQLite rows written (as billed),
 /// calls, alarms.
-#[derive(Default, Serialize, Clone, Copy)]
+#[derive(Default, Serialize, Deserialize, Clone, Copy)]
 struct Meter {
     rows_written: u64,
     requests: u64,
     alarms: u64,
     parcels_sent: u64,
+}
+
+/// What `meta` keeps under "counts".
+#[derive(Default, Deserialize)]
+struct SavedCounts {
+    #[serde(default)]
+    counts: CountList,
+    #[serde(default)]
+    meter: Meter,
 }
 
 #[derive(Default)]
@@ -387,14 +396,15 @@ impl EventShard {
             )?);
         }
         unsent.sort_by(|a, b| a.parcel.total_cmp(&b.parcel));
-        let counts: Counts = self
+        let counts: SavedCounts = self
             .meta("counts")
-            .and_then(|c| serde_json::from_str::<CountList>(&c).ok())
-            .map(|v| v.into_iter().collect())
+            .and_then(|c| serde_json::from_str::<SavedCounts>(&c).ok())
             .unwrap_or_default();
+        let (counts, meter): (Counts, Meter) = (counts.counts.into_iter().collect(), counts.meter);
         let mut inner = self.inner.borrow_mut();
         inner.tables = tables;
         inner.last_id = last_sent;
+        inner.meter = meter;
         for row in unsent {
             let id = row.parcel as i64;
             inner.last_id = inner.last_id.max(id);
@@ -615,9 +625,12 @@ impl EventShard {
     /// any time it is idle).
     fn save_counts(&self, counts: &Counts) -> Result<()> {
         let list: Vec<(&(i64, String, String), &i64)> = counts.iter().collect();
+        // The meter rides in the same row (one row written either way): it outlives instances.
+        let mut meter = self.inner.borrow().meter;
+        meter.rows_written += 1;
         self.run(
             "INSERT INTO meta (k, v) VALUES ('counts', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-            vec![json_text(&list)],
+            vec![json_text(&json!({"counts": list, "meter": meter}))],
         )?;
         self.inner.borrow_mut().counts_dirty = false;
         Ok(())
@@ -1357,7 +1370,9 @@ impl EventShard {
 
     fn meter(&self) -> Result<Response> {
         let m = self.inner.borrow().meter;
-        Response::from_json(&m)
+        let mut v = serde_json::to_value(m).map_err(|e| internal("meter", e))?;
+        v["database_bytes"] = (self.sql.database_size() as u64).into();
+        Response::from_json(&v)
     }
 }
 

@@ -11,9 +11,10 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 use super::d1::{all, batch, first, n, opt, run, s, stmt};
-use crate::core::ads::accounts::AdAccountInfo;
+use crate::core::ads::accounts::{AccountStatus, AdAccountInfo};
 use crate::core::ads::alerts::Alert;
-use crate::core::ads::audience::HashedContact;
+use crate::core::ads::audience::{HashedContact, JobOutcome};
+use crate::core::ads::campaigns::CampaignRecord;
 use crate::core::ads::kpi::{self, DailyMetrics, Metrics};
 use crate::core::ads::{AccountRef, AdsPlatform, Campaign, CampaignStatus};
 use crate::core::calendar::{Date, DateRange};
@@ -91,6 +92,9 @@ pub struct AccountRow {
     pub last_error: Option<String>,
     pub last_sync_at: Option<i64>,
     pub created_at: i64,
+    pub account_status: Option<String>,
+    pub account_status_detail: Option<String>,
+    pub account_checked_at: Option<i64>,
 }
 
 impl AccountRow {
@@ -122,12 +126,13 @@ impl AccountRow {
             "name": self.name, "currency": self.currency, "status": self.status,
             "last_error": self.last_error, "last_sync_at": self.last_sync_at,
             "token_expires_at": self.token_expires_at, "login_customer_id": self.login_customer_id,
-            "created_at": self.created_at,
+            "created_at": self.created_at, "account_status": self.account_status,
+            "account_status_detail": self.account_status_detail, "account_checked_at": self.account_checked_at,
         })
     }
 }
 
-const ACCOUNT_COLS: &str = "id, tenant_id, platform, account_id, name, currency, login_customer_id, access_token_enc, refresh_token_enc, token_expires_at, status, last_error, last_sync_at, created_at";
+const ACCOUNT_COLS: &str = "id, tenant_id, platform, account_id, name, currency, login_customer_id, access_token_enc, refresh_token_enc, token_expires_at, status, last_error, last_sync_at, created_at, account_status, account_status_detail, account_checked_at";
 
 /// The tenant's account by our id or by the platform's account id (our id wins).
 pub async fn account_by_id(
@@ -147,22 +152,29 @@ pub async fn list_accounts(db: &D1Database, tenant_id: &str) -> Result<Vec<Accou
     all(
         db,
         &format!(
-            "SELECT {ACCOUNT_COLS} FROM ads_accounts WHERE tenant_id = ?1 ORDER BY created_at, id"
+            "SELECT {ACCOUNT_COLS} FROM ads_accounts WHERE tenant_id = ?1 ORDER BY created_at, name, id"
         ),
         &[s(tenant_id)],
     )
     .await
 }
 
-/// An ad account a completed OAuth grant reaches, its tokens sealed.
-pub struct AccountGrant<'a> {
+/// A completed OAuth grant: whose it is and its sealed tokens.
+pub struct SealedGrant<'a> {
     pub tenant_id: &'a str,
     pub platform: AdsPlatform,
-    pub info: &'a AdAccountInfo,
-    pub login_customer_id: Option<&'a str>,
     pub access_token_enc: &'a str,
     pub refresh_token_enc: Option<&'a str>,
     pub token_expires_at: Option<i64>,
+}
+
+/// An ad account a completed OAuth grant reaches.
+pub struct AccountGrant<'a> {
+    pub grant: &'a SealedGrant<'a>,
+    pub info: &'a AdAccountInfo,
+    /// The account's currency: the platform's, else the tenant's default.
+    pub currency: &'a str,
+    pub login_customer_id: Option<&'a str>,
 }
 
 /// Connects the account (id `new_id` when it is new) or reconnects it: new tokens, active, no
@@ -173,17 +185,25 @@ pub async fn connect_account(
     grant: &AccountGrant<'_>,
     now: i64,
 ) -> Result<AccountRow, ApiError> {
-    let (tenant_id, platform, info) = (grant.tenant_id, grant.platform.as_str(), grant.info);
+    let (tenant_id, platform, info) = (
+        grant.grant.tenant_id,
+        grant.grant.platform.as_str(),
+        grant.info,
+    );
+    let tokens = grant.grant;
     run(
         db,
-        "INSERT INTO ads_accounts (id, tenant_id, platform, account_id, name, currency, login_customer_id, access_token_enc, refresh_token_enc, token_expires_at, status, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11, ?11)
+        "INSERT INTO ads_accounts (id, tenant_id, platform, account_id, name, currency, login_customer_id, access_token_enc, refresh_token_enc, token_expires_at, status, created_at, updated_at, account_status, account_status_detail, account_checked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11, ?11, ?12, ?13, ?11)
          ON CONFLICT(tenant_id, platform, account_id) DO UPDATE SET name = excluded.name, currency = excluded.currency,
            login_customer_id = excluded.login_customer_id, access_token_enc = excluded.access_token_enc,
            refresh_token_enc = COALESCE(excluded.refresh_token_enc, ads_accounts.refresh_token_enc),
-           token_expires_at = excluded.token_expires_at, status = 'active', last_error = NULL, updated_at = excluded.updated_at",
-        &[s(new_id), s(tenant_id), s(platform), s(&info.account_id), s(&info.name), s(&info.currency),
-          opt(grant.login_customer_id), s(grant.access_token_enc), opt(grant.refresh_token_enc), optn(grant.token_expires_at), n(now)],
+           token_expires_at = excluded.token_expires_at, status = 'active', last_error = NULL, updated_at = excluded.updated_at,
+           account_status = excluded.account_status, account_status_detail = excluded.account_status_detail,
+           account_checked_at = excluded.account_checked_at",
+        &[s(new_id), s(tenant_id), s(platform), s(&info.account_id), s(&info.name), s(grant.currency),
+          opt(grant.login_customer_id), s(tokens.access_token_enc), opt(tokens.refresh_token_enc), optn(tokens.token_expires_at), n(now),
+          s(info.status.as_str()), s(&info.status_detail)],
     )
     .await?;
     first(
@@ -257,6 +277,23 @@ pub async fn mark_account_active(
         db,
         "UPDATE ads_accounts SET status = 'active', last_error = NULL, updated_at = ?1 WHERE tenant_id = ?2 AND id = ?3",
         &[n(now), s(tenant_id), s(account_id)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// What the daily account check read of the account's status at its platform.
+pub async fn set_account_status(
+    db: &D1Database,
+    account_id: &str,
+    status: AccountStatus,
+    detail: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE ads_accounts SET account_status = ?1, account_status_detail = ?2, account_checked_at = ?3, updated_at = ?3 WHERE id = ?4",
+        &[s(status.as_str()), s(detail), n(now), s(account_id)],
     )
     .await
     .map(|_| ())
@@ -362,6 +399,92 @@ pub async fn claim_oauth_state(
     .await
 }
 
+// ---------------------------------------------------------------- pending grants
+
+/// A grant waiting for the person to pick its accounts, as stored.
+#[derive(Deserialize)]
+pub struct PendingGrantRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub platform: String,
+    pub access_token_enc: String,
+    pub refresh_token_enc: Option<String>,
+    pub token_expires_at: Option<i64>,
+    pub login_customer_id: Option<String>,
+    pub accounts: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+impl PendingGrantRow {
+    pub fn accounts(&self) -> Vec<AdAccountInfo> {
+        serde_json::from_str(&self.accounts).unwrap_or_default()
+    }
+
+    /// As the API shows it: the accounts to pick from, never the tokens.
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id, "platform": self.platform, "accounts": self.accounts(),
+               "expires_at": self.expires_at, "created_at": self.created_at})
+    }
+}
+
+/// A grant to pick accounts from.
+pub async fn save_pending_grant(
+    db: &D1Database,
+    id: &str,
+    grant: &SealedGrant<'_>,
+    login_customer_id: Option<&str>,
+    accounts: &[AdAccountInfo],
+    expires_at: i64,
+    now: i64,
+) -> Result<(), ApiError> {
+    batch(
+        db,
+        vec![
+            stmt(db, "DELETE FROM ads_pending_grants WHERE expires_at < ?1", &[n(now)])?,
+            stmt(
+                db,
+                "INSERT INTO ads_pending_grants (id, tenant_id, platform, access_token_enc, refresh_token_enc, token_expires_at, login_customer_id, accounts, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                &[s(id), s(grant.tenant_id), s(grant.platform.as_str()), s(grant.access_token_enc), opt(grant.refresh_token_enc),
+                  optn(grant.token_expires_at), opt(login_customer_id), s(&json!(accounts).to_string()), n(expires_at), n(now)],
+            )?,
+        ],
+    )
+    .await
+}
+
+const GRANT_COLS: &str = "id, tenant_id, platform, access_token_enc, refresh_token_enc, token_expires_at, login_customer_id, accounts, expires_at, created_at";
+
+/// The tenant's grants still waiting for a pick, newest first.
+pub async fn pending_grants(
+    db: &D1Database,
+    tenant_id: &str,
+    now: i64,
+) -> Result<Vec<PendingGrantRow>, ApiError> {
+    all(
+        db,
+        &format!("SELECT {GRANT_COLS} FROM ads_pending_grants WHERE tenant_id = ?1 AND expires_at >= ?2 ORDER BY created_at DESC"),
+        &[s(tenant_id), n(now)],
+    )
+    .await
+}
+
+/// Claims a grant (single use: the delete that returns it is the claim).
+pub async fn claim_pending_grant(
+    db: &D1Database,
+    tenant_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<PendingGrantRow>, ApiError> {
+    first(
+        db,
+        &format!("DELETE FROM ads_pending_grants WHERE tenant_id = ?1 AND id = ?2 AND expires_at >= ?3 RETURNING {GRANT_COLS}"),
+        &[s(tenant_id), s(id), n(now)],
+    )
+    .await
+}
+
 // ---------------------------------------------------------------- campaigns and daily metrics
 
 fn status_str(s: CampaignStatus) -> &'static str {
@@ -385,6 +508,8 @@ struct MetricRow {
     spend_micros: f64,
     conversions: f64,
     conversion_value_micros: f64,
+    reach: Option<f64>,
+    frequency: Option<f64>,
 }
 
 impl MetricRow {
@@ -403,6 +528,8 @@ impl MetricRow {
                 conversions: self.conversions,
                 conversion_value_micros: self.conversion_value_micros as i64,
             },
+            reach: self.reach.map(|r| r as u64),
+            frequency: self.frequency,
         })
     }
 }
@@ -417,7 +544,7 @@ pub async fn daily_metrics(
     account: Option<(&str, &str)>,
 ) -> Result<Vec<DailyMetrics>, ApiError> {
     let mut sql = String::from(
-        "SELECT platform, account_id, campaign_id, date, campaign_name, currency, impressions, clicks, spend_micros, conversions, conversion_value_micros FROM ads_daily_metrics WHERE tenant_id = ?1 AND date >= ?2 AND date <= ?3",
+        "SELECT platform, account_id, campaign_id, date, campaign_name, currency, impressions, clicks, spend_micros, conversions, conversion_value_micros, reach, frequency FROM ads_daily_metrics WHERE tenant_id = ?1 AND date >= ?2 AND date <= ?3",
     );
     let mut args = vec![
         s(tenant_id),
@@ -466,16 +593,20 @@ pub async fn save_sync(
                 optn(c.daily_budget_micros),
                 optn(c.lifetime_budget_micros),
                 optn(c.budget_remaining_micros),
+                opt(c.objective.as_deref()),
+                opt(c.start_date.map(|d| d.to_string()).as_deref()),
+                opt(c.end_date.map(|d| d.to_string()).as_deref()),
                 n(now),
             ]
         })
         .collect();
     let mut statements = multi_insert(
         db,
-        "INSERT INTO ads_campaigns (tenant_id, platform, account_id, campaign_id, name, status, currency, daily_budget_micros, lifetime_budget_micros, budget_remaining_micros, updated_at)",
+        "INSERT INTO ads_campaigns (tenant_id, platform, account_id, campaign_id, name, status, currency, daily_budget_micros, lifetime_budget_micros, budget_remaining_micros, objective, start_date, end_date, updated_at)",
         "ON CONFLICT(tenant_id, platform, account_id, campaign_id) DO UPDATE SET name = excluded.name, status = excluded.status, currency = excluded.currency,
          daily_budget_micros = excluded.daily_budget_micros, lifetime_budget_micros = excluded.lifetime_budget_micros,
-         budget_remaining_micros = excluded.budget_remaining_micros, updated_at = excluded.updated_at",
+         budget_remaining_micros = excluded.budget_remaining_micros, objective = excluded.objective,
+         start_date = excluded.start_date, end_date = excluded.end_date, updated_at = excluded.updated_at",
         campaign_rows,
     )?;
     // Keep the last row of a key the platform sent twice (one statement cannot upsert a key twice).
@@ -496,6 +627,8 @@ pub async fn save_sync(
                 n(r.metrics.spend_micros),
                 f(r.metrics.conversions),
                 n(r.metrics.conversion_value_micros),
+                optn(r.reach.map(|x| x as i64)),
+                optf(r.frequency),
                 s(run_key),
                 n(now),
             ]
@@ -503,11 +636,11 @@ pub async fn save_sync(
         .collect();
     statements.extend(multi_insert(
         db,
-        "INSERT INTO ads_daily_metrics (tenant_id, platform, account_id, campaign_id, date, campaign_name, currency, impressions, clicks, spend_micros, conversions, conversion_value_micros, run_key, synced_at)",
+        "INSERT INTO ads_daily_metrics (tenant_id, platform, account_id, campaign_id, date, campaign_name, currency, impressions, clicks, spend_micros, conversions, conversion_value_micros, reach, frequency, run_key, synced_at)",
         "ON CONFLICT(tenant_id, platform, account_id, campaign_id, date) DO UPDATE SET campaign_name = excluded.campaign_name,
          currency = excluded.currency, impressions = excluded.impressions, clicks = excluded.clicks, spend_micros = excluded.spend_micros,
-         conversions = excluded.conversions, conversion_value_micros = excluded.conversion_value_micros, run_key = excluded.run_key,
-         synced_at = excluded.synced_at",
+         conversions = excluded.conversions, conversion_value_micros = excluded.conversion_value_micros, reach = excluded.reach,
+         frequency = excluded.frequency, run_key = excluded.run_key, synced_at = excluded.synced_at",
         metric_values,
     )?);
     statements.push(stmt(
@@ -526,25 +659,38 @@ struct CampaignRow {
     campaign_id: String,
     name: String,
     status: String,
+    currency: String,
     daily_budget_micros: Option<f64>,
     lifetime_budget_micros: Option<f64>,
     budget_remaining_micros: Option<f64>,
+    objective: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
 }
 
 impl CampaignRow {
-    fn into_campaign(self) -> Option<Campaign> {
-        Some(Campaign {
-            platform: AdsPlatform::parse(&self.platform)?,
-            account_id: self.account_id,
-            campaign_id: self.campaign_id,
-            name: self.name,
-            status: serde_json::from_value(json!(self.status)).ok()?,
-            daily_budget_micros: self.daily_budget_micros.map(|x| x as i64),
-            lifetime_budget_micros: self.lifetime_budget_micros.map(|x| x as i64),
-            budget_remaining_micros: self.budget_remaining_micros.map(|x| x as i64),
+    fn into_record(self) -> Option<CampaignRecord> {
+        let date = |d: Option<String>| d.as_deref().and_then(Date::parse);
+        Some(CampaignRecord {
+            campaign: Campaign {
+                platform: AdsPlatform::parse(&self.platform)?,
+                account_id: self.account_id,
+                campaign_id: self.campaign_id,
+                name: self.name,
+                status: serde_json::from_value(json!(self.status)).ok()?,
+                daily_budget_micros: self.daily_budget_micros.map(|x| x as i64),
+                lifetime_budget_micros: self.lifetime_budget_micros.map(|x| x as i64),
+                budget_remaining_micros: self.budget_remaining_micros.map(|x| x as i64),
+                objective: self.objective,
+                start_date: date(self.start_date),
+                end_date: date(self.end_date),
+            },
+            currency: self.currency,
         })
     }
 }
+
+const CAMPAIGN_COLS: &str = "platform, account_id, campaign_id, name, status, currency, daily_budget_micros, lifetime_budget_micros, budget_remaining_micros, objective, start_date, end_date";
 
 /// The synced campaigns of one account (`platform`, the platform's `account_id`).
 pub async fn campaigns(
@@ -553,15 +699,38 @@ pub async fn campaigns(
     platform: &str,
     account_id: &str,
 ) -> Result<Vec<Campaign>, ApiError> {
-    let rows: Vec<CampaignRow> = all(
-        db,
-        "SELECT platform, account_id, campaign_id, name, status, daily_budget_micros, lifetime_budget_micros, budget_remaining_micros FROM ads_campaigns WHERE tenant_id = ?1 AND platform = ?2 AND account_id = ?3",
-        &[s(tenant_id), s(platform), s(account_id)],
+    Ok(
+        campaign_records(db, tenant_id, Some((platform, account_id)), None)
+            .await?
+            .into_iter()
+            .map(|r| r.campaign)
+            .collect(),
     )
-    .await?;
+}
+
+/// The tenant's synced campaigns, optionally of one (platform, account id), or only the one
+/// with the platform's `campaign_id`.
+pub async fn campaign_records(
+    db: &D1Database,
+    tenant_id: &str,
+    account: Option<(&str, &str)>,
+    campaign_id: Option<&str>,
+) -> Result<Vec<CampaignRecord>, ApiError> {
+    let mut sql = format!("SELECT {CAMPAIGN_COLS} FROM ads_campaigns WHERE tenant_id = ?1");
+    let mut args = vec![s(tenant_id)];
+    if let Some((platform, account_id)) = account {
+        sql.push_str(" AND platform = ?2 AND account_id = ?3");
+        args.push(s(platform));
+        args.push(s(account_id));
+    }
+    if let Some(id) = campaign_id {
+        sql.push_str(&format!(" AND campaign_id = ?{}", args.len() + 1));
+        args.push(s(id));
+    }
+    let rows: Vec<CampaignRow> = all(db, &sql, &args).await?;
     Ok(rows
         .into_iter()
-        .filter_map(CampaignRow::into_campaign)
+        .filter_map(CampaignRow::into_record)
         .collect())
 }
 
@@ -606,6 +775,39 @@ pub async fn save_alert_settings(
         "INSERT INTO ads_settings (tenant_id, alert_thresholds, notification_webhook_url, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(tenant_id) DO UPDATE SET alert_thresholds = excluded.alert_thresholds, notification_webhook_url = excluded.notification_webhook_url, updated_at = excluded.updated_at",
         &[s(tenant_id), s(&thresholds.to_string()), opt(webhook), n(now)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The tenant's stored report settings (a JSON object, `{}` when unset or unreadable).
+pub async fn report_settings(db: &D1Database, tenant_id: &str) -> Result<Value, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        report_settings: String,
+    }
+    let row: Option<Row> = first(
+        db,
+        "SELECT report_settings FROM ads_settings WHERE tenant_id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?;
+    Ok(row
+        .and_then(|r| serde_json::from_str(&r.report_settings).ok())
+        .unwrap_or(json!({})))
+}
+
+pub async fn save_report_settings(
+    db: &D1Database,
+    tenant_id: &str,
+    settings: &Value,
+    now: i64,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "INSERT INTO ads_settings (tenant_id, report_settings, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(tenant_id) DO UPDATE SET report_settings = excluded.report_settings, updated_at = excluded.updated_at",
+        &[s(tenant_id), s(&settings.to_string()), n(now)],
     )
     .await
     .map(|_| ())
@@ -753,6 +955,12 @@ pub struct AudienceRow {
     pub last_sync_result: Option<String>,
     pub last_error: Option<String>,
     pub created_at: i64,
+    pub platform_size: Option<i64>,
+    pub match_rate: Option<String>,
+    pub platform_job: Option<String>,
+    pub platform_job_status: Option<String>,
+    pub upload_errors: Option<i64>,
+    pub members_changed_at: Option<i64>,
 }
 
 impl AudienceRow {
@@ -765,11 +973,14 @@ impl AudienceRow {
             "last_sync_at": self.last_sync_at,
             "last_sync_result": self.last_sync_result.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()),
             "last_error": self.last_error, "created_at": self.created_at,
+            "platform_size": self.platform_size, "match_rate": self.match_rate,
+            "platform_job": self.platform_job, "platform_job_status": self.platform_job_status,
+            "upload_errors": self.upload_errors, "members_changed_at": self.members_changed_at,
         })
     }
 }
 
-const AUDIENCE_COLS: &str = "id, ads_account_id, kind, name, platform_audience_id, origin_audience_id, lookalike_spec, member_count, sync_status, last_sync_at, last_sync_result, last_error, created_at";
+const AUDIENCE_COLS: &str = "id, ads_account_id, kind, name, platform_audience_id, origin_audience_id, lookalike_spec, member_count, sync_status, last_sync_at, last_sync_result, last_error, created_at, platform_size, match_rate, platform_job, platform_job_status, upload_errors, members_changed_at";
 
 pub async fn audience_by_id(
     db: &D1Database,
@@ -812,13 +1023,24 @@ pub async fn create_customer_list(
         "INSERT INTO ads_audiences (id, tenant_id, ads_account_id, kind, name, member_count, sync_status, created_at, updated_at) VALUES (?1, ?2, ?3, 'customer_list', ?4, ?5, 'pending', ?6, ?6)",
         &[s(id), s(tenant_id), s(ads_account_id), s(name), n(contacts.len() as i64), n(now)],
     )?];
+    statements.extend(member_inserts(db, id, contacts, 0)?);
+    batch(db, statements).await
+}
+
+/// Multi-row inserts of `contacts` as members `first_seq`, `first_seq + 1`, …
+fn member_inserts(
+    db: &D1Database,
+    audience_id: &str,
+    contacts: &[HashedContact],
+    first_seq: i64,
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
     let rows: Vec<Vec<JsValue>> = contacts
         .iter()
         .enumerate()
         .map(|(i, c)| {
             vec![
-                s(id),
-                n(i as i64),
+                s(audience_id),
+                n(first_seq + i as i64),
                 opt(c.email_meta.as_deref()),
                 opt(c.email_google.as_deref()),
                 opt(c.phone_meta.as_deref()),
@@ -826,13 +1048,204 @@ pub async fn create_customer_list(
             ]
         })
         .collect();
-    statements.extend(multi_insert(
+    multi_insert(
         db,
         "INSERT INTO ads_audience_members (audience_id, seq, email_meta, email_google, phone_meta, phone_google)",
         "",
         rows,
-    )?);
+    )
+}
+
+/// The member count after a change, the audience pending its next sync.
+fn members_changed(
+    db: &D1Database,
+    audience_id: &str,
+    now: i64,
+) -> Result<D1PreparedStatement, ApiError> {
+    stmt(
+        db,
+        "UPDATE ads_audiences SET member_count = (SELECT count(*) FROM ads_audience_members WHERE audience_id = ?1),
+           members_changed_at = ?2, sync_status = 'pending', updated_at = ?2 WHERE id = ?1",
+        &[s(audience_id), n(now)],
+    )
+}
+
+/// Replaces every member of the audience, in one transaction per 100 statements.
+pub async fn replace_members(
+    db: &D1Database,
+    audience_id: &str,
+    contacts: &[HashedContact],
+    now: i64,
+) -> Result<(), ApiError> {
+    let mut statements = vec![stmt(
+        db,
+        "DELETE FROM ads_audience_members WHERE audience_id = ?1",
+        &[s(audience_id)],
+    )?];
+    statements.extend(member_inserts(db, audience_id, contacts, 0)?);
+    statements.push(members_changed(db, audience_id, now)?);
     batch(db, statements).await
+}
+
+/// The four identifier hashes of a contact as statement arguments (NULL where it has none:
+/// `column = NULL` never matches).
+fn hash_args(c: &HashedContact) -> [JsValue; 4] {
+    [
+        opt(c.email_meta.as_deref()),
+        opt(c.email_google.as_deref()),
+        opt(c.phone_meta.as_deref()),
+        opt(c.phone_google.as_deref()),
+    ]
+}
+
+const SAME_PERSON: &str = "(email_meta IN (?2, ?3) OR email_google IN (?2, ?3) OR phone_meta IN (?4, ?5) OR phone_google IN (?4, ?5))";
+
+/// Member counts around a change: before, after the additions, after the removals.
+pub struct MemberCounts {
+    pub before: i64,
+    pub after_additions: i64,
+    pub after: i64,
+}
+
+/// Adds contacts not already members (one sharing a hash with a member is skipped), then removes
+/// every member sharing a hash with a removed contact. Each step is idempotent, so a change
+/// interrupted between them is completed by sending it again.
+pub async fn change_members(
+    db: &D1Database,
+    audience_id: &str,
+    add: &[HashedContact],
+    remove: &[HashedContact],
+    now: i64,
+) -> Result<MemberCounts, ApiError> {
+    let before = member_count(db, audience_id).await?;
+    let mut statements = Vec::new();
+    for c in add {
+        let [em, emg, ph, phg] = hash_args(c);
+        statements.push(stmt(
+            db,
+            &format!(
+                "INSERT INTO ads_audience_members (audience_id, seq, email_meta, email_google, phone_meta, phone_google)
+                 SELECT ?1, (SELECT COALESCE(MAX(seq), -1) + 1 FROM ads_audience_members WHERE audience_id = ?1), ?2, ?3, ?4, ?5
+                 WHERE NOT EXISTS (SELECT 1 FROM ads_audience_members WHERE audience_id = ?1 AND {SAME_PERSON})"
+            ),
+            &[s(audience_id), em, emg, ph, phg],
+        )?);
+    }
+    batch(db, statements).await?;
+    let after_additions = member_count(db, audience_id).await?;
+    let mut statements = Vec::new();
+    for c in remove {
+        let [em, emg, ph, phg] = hash_args(c);
+        statements.push(stmt(
+            db,
+            &format!("DELETE FROM ads_audience_members WHERE audience_id = ?1 AND {SAME_PERSON}"),
+            &[s(audience_id), em, emg, ph, phg],
+        )?);
+    }
+    statements.push(members_changed(db, audience_id, now)?);
+    batch(db, statements).await?;
+    Ok(MemberCounts {
+        before,
+        after_additions,
+        after: member_count(db, audience_id).await?,
+    })
+}
+
+async fn member_count(db: &D1Database, audience_id: &str) -> Result<i64, ApiError> {
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    Ok(first::<Count>(
+        db,
+        "SELECT count(*) AS n FROM ads_audience_members WHERE audience_id = ?1",
+        &[s(audience_id)],
+    )
+    .await?
+    .map_or(0, |c| c.n))
+}
+
+/// Meta's size estimate of the audience after an upload (None: Meta has none yet).
+pub async fn record_platform_size(
+    db: &D1Database,
+    audience_id: &str,
+    size: Option<u64>,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE ads_audiences SET platform_size = ?1 WHERE id = ?2",
+        &[optn(size.map(|x| x as i64)), s(audience_id)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// A Customer Match job Google is now processing, and the operations it refused on upload.
+pub async fn record_customer_match_job(
+    db: &D1Database,
+    audience_id: &str,
+    job: &str,
+    upload_errors: u64,
+) -> Result<(), ApiError> {
+    run(
+        db,
+        "UPDATE ads_audiences SET platform_job = ?1, platform_job_status = 'pending', upload_errors = ?2 WHERE id = ?3",
+        &[s(job), n(upload_errors as i64), s(audience_id)],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// A polled Customer Match job: its state, match rate and the list's size; a failed job is the
+/// audience's error.
+pub async fn record_customer_match_outcome(
+    db: &D1Database,
+    audience_id: &str,
+    outcome: &JobOutcome,
+    now: i64,
+) -> Result<(), ApiError> {
+    let failed = outcome.state == crate::core::ads::audience::JobState::Failed;
+    let error = failed.then(|| {
+        format!(
+            "Google could not process the upload: {}",
+            outcome
+                .failure_reason
+                .as_deref()
+                .unwrap_or("no reason given")
+        )
+    });
+    run(
+        db,
+        "UPDATE ads_audiences SET platform_job_status = ?1, match_rate = COALESCE(?2, match_rate),
+           platform_size = COALESCE(?3, platform_size),
+           sync_status = CASE WHEN ?4 THEN 'error' ELSE sync_status END,
+           last_error = CASE WHEN ?4 THEN ?5 ELSE last_error END, updated_at = ?6 WHERE id = ?7",
+        &[
+            s(outcome.state.as_str()),
+            opt(outcome.match_rate.as_deref()),
+            optn(outcome.list_size.map(|x| x as i64)),
+            JsValue::from_bool(failed),
+            opt(error.as_deref()),
+            n(now),
+            s(audience_id),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The account's audiences whose Customer Match job has not ended yet.
+pub async fn audiences_with_running_jobs(
+    db: &D1Database,
+    tenant_id: &str,
+    ads_account_id: &str,
+) -> Result<Vec<AudienceRow>, ApiError> {
+    all(
+        db,
+        &format!("SELECT {AUDIENCE_COLS} FROM ads_audiences WHERE tenant_id = ?1 AND ads_account_id = ?2 AND platform_job_status IN ('pending', 'running')"),
+        &[s(tenant_id), s(ads_account_id)],
+    )
+    .await
 }
 
 /// A lookalike the platform has just created from a synced audience.

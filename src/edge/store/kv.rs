@@ -61,6 +61,7 @@ pub async fn config_by_site_key(
         }
     }
     let key = site_key_entry(site_key);
+    crate::edge::meter::add(crate::edge::meter::Op::KvRead, 1);
     let cached: Option<TenantConfig> = kv(env)?
         .get(&key)
         .json()
@@ -110,6 +111,7 @@ async fn put_cached(env: &Env, key: &str, value: &impl serde::Serialize, what: &
 
 async fn put_raw(env: &Env, key: &str, body: String, what: &str) {
     let Ok(store) = kv(env) else { return };
+    crate::edge::meter::add(crate::edge::meter::Op::KvWrite, 1);
     if let Ok(put) = store.put_bytes(key, body.as_bytes()) {
         let put = put.expiration_ttl(CACHE_TTL_SECS);
         if let Err(e) = put.execute().await {
@@ -204,6 +206,7 @@ async fn consent_uncached(
     visitor_id: &str,
     key: &str,
 ) -> Result<Option<ConsentState>, ApiError> {
+    crate::edge::meter::add(crate::edge::meter::Op::KvRead, 1);
     let cached: Option<ConsentState> = kv(env)?
         .get(key)
         .json()
@@ -226,6 +229,7 @@ fn auth_failures_entry(bucket: &str) -> String {
 /// A failed-authentication bucket's count as another isolate last wrote it. Unreadable counts as
 /// none: the limiter must never fail a request because KV did.
 pub async fn auth_failures(env: &Env, bucket: &str) -> Option<Count> {
+    crate::edge::meter::add(crate::edge::meter::Op::KvRead, 1);
     let text = kv(env)
         .ok()?
         .get(&auth_failures_entry(bucket))

@@ -10,6 +10,9 @@ use crate::edge::ApiError;
 
 mod auth;
 mod consent;
+// Conversions, integrations, webhooks, leads and attribution (jobs Worker).
+#[cfg(feature = "jobs")]
+pub mod conversions;
 // The hourly rollups the event shards add to, and the retention job.
 #[cfg(feature = "jobs")]
 mod events;
@@ -87,7 +90,18 @@ pub(crate) async fn run(db: &D1Database, sql: &str, args: &[JsValue]) -> Result<
         .run()
         .await
         .map_err(|e| ApiError::internal("D1 write", e))?;
-    Ok(r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64)
+    let meta = r.meta().ok().flatten();
+    written(meta.as_ref());
+    Ok(meta.and_then(|m| m.changes).unwrap_or(0) as u64)
+}
+
+/// Counts the rows a statement wrote, as D1 reports (and bills) them.
+fn written(meta: Option<&worker::D1ResultMeta>) {
+    let rows = meta.and_then(|m| m.rows_written).unwrap_or(0);
+    crate::edge::meter::add(crate::edge::meter::Op::D1RowsWritten, rows as u64);
+    if let Some(size) = meta.and_then(|m| m.size_after) {
+        crate::edge::meter::d1_size(size as u64);
+    }
 }
 
 /// Runs statements in D1 batches of at most 100 (each batch is one transaction and one round trip).
@@ -95,9 +109,13 @@ pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Res
     let mut rest = statements;
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(100));
-        db.batch(rest)
+        for r in db
+            .batch(rest)
             .await
-            .map_err(|e| ApiError::internal("D1 batch", e))?;
+            .map_err(|e| ApiError::internal("D1 batch", e))?
+        {
+            written(r.meta().ok().flatten().as_ref());
+        }
         rest = tail;
     }
     Ok(())

@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 use worker::D1Database;
 
 use super::{all, first, n, opt, run, s};
+use crate::core::browser_tags::BrowserPixel;
+use crate::core::destinations::PixelSettings;
 use crate::core::fanout::PixelRoute;
 use crate::core::platform::Platform;
 use crate::edge::ApiError;
@@ -30,6 +32,10 @@ pub struct PixelRow {
     /// Set while the platform refuses the pixel (its deliveries wait, paused, in the tenant's event shards).
     pub paused_reason: Option<String>,
     pub paused_at: Option<i64>,
+    /// JSON `PixelSettings`: the platform's settings beyond the id.
+    pub settings: String,
+    pub browser_enabled: i64,
+    pub browser_id: Option<String>,
 }
 
 impl PixelRow {
@@ -43,6 +49,10 @@ impl PixelRow {
 
     pub fn event_names(&self) -> Vec<String> {
         serde_json::from_str(&self.event_names).unwrap_or_default()
+    }
+
+    pub fn settings(&self) -> PixelSettings {
+        serde_json::from_str(&self.settings).unwrap_or_default()
     }
 
     /// What routing knows of the pixel (None for a platform this version does not know).
@@ -68,6 +78,7 @@ impl PixelRow {
             "test_event_code": self.test_event_code,
             "domains": self.domains(),
             "event_names": self.event_names(),
+            "settings": self.settings(),
             "has_access_token": self.access_token_enc.is_some(),
             "has_api_secret": self.api_secret_enc.is_some(),
             "last_verified_at": self.last_verified_at,
@@ -75,11 +86,13 @@ impl PixelRow {
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "paused": self.paused_at.map(|at| json!({"since": at, "reason": self.paused_reason})),
+            "browser_enabled": self.browser_enabled != 0,
+            "browser_id": self.browser_id,
         })
     }
 }
 
-const PIXEL_COLUMNS: &str = "id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at, paused_reason, paused_at";
+const PIXEL_COLUMNS: &str = "id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, last_verified_at, last_verify_result, created_at, updated_at, paused_reason, paused_at, settings, browser_enabled, browser_id";
 
 pub async fn list_pixels(db: &D1Database, tenant_id: &str) -> Result<Vec<PixelRow>, ApiError> {
     all(
@@ -114,6 +127,9 @@ pub struct PixelWrite<'a> {
     pub test_event_code: Option<&'a str>,
     pub domains: &'a [String],
     pub event_names: &'a [String],
+    pub settings: &'a PixelSettings,
+    pub browser_enabled: bool,
+    pub browser_id: Option<&'a str>,
 }
 
 pub async fn upsert_pixel(
@@ -124,12 +140,14 @@ pub async fn upsert_pixel(
 ) -> Result<(), ApiError> {
     run(
         db,
-        "INSERT INTO pixels (id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?11, ?11)
+        "INSERT INTO pixels (id, tenant_id, platform, pixel_id, access_token_enc, api_secret_enc, is_active, server_side_enabled, test_event_code, domains, event_names, created_at, updated_at, settings, browser_enabled, browser_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?11, ?11, ?13, ?14, ?15)
          ON CONFLICT(id) DO UPDATE SET pixel_id = excluded.pixel_id, access_token_enc = excluded.access_token_enc,
            api_secret_enc = excluded.api_secret_enc, is_active = excluded.is_active,
            server_side_enabled = excluded.server_side_enabled, test_event_code = excluded.test_event_code,
-           domains = excluded.domains, event_names = excluded.event_names, updated_at = excluded.updated_at
+           domains = excluded.domains, event_names = excluded.event_names, settings = excluded.settings,
+           updated_at = excluded.updated_at, browser_enabled = excluded.browser_enabled,
+           browser_id = excluded.browser_id
          WHERE pixels.tenant_id = excluded.tenant_id",
         &[
             s(p.id),
@@ -144,6 +162,9 @@ pub async fn upsert_pixel(
             s(&json!(p.domains).to_string()),
             n(now),
             s(&json!(p.event_names).to_string()),
+            s(&json!(p.settings).to_string()),
+            n(p.browser_enabled as i64),
+            opt(p.browser_id),
         ],
     )
     .await
@@ -242,6 +263,7 @@ pub struct HealthCandidateRow {
     pub id: String,
     pub platform: String,
     pub pixel_id: String,
+    pub test_event_code: Option<String>,
     pub created_at: i64,
     pub health_checked_at: Option<i64>,
     pub health_result: Option<String>,
@@ -255,7 +277,7 @@ pub async fn health_candidates(
 ) -> Result<Vec<HealthCandidateRow>, ApiError> {
     all(
         db,
-        "SELECT * FROM (SELECT tenant_id, id, platform, pixel_id, created_at, health_checked_at, health_result,
+        "SELECT * FROM (SELECT tenant_id, id, platform, pixel_id, test_event_code, created_at, health_checked_at, health_result,
                (SELECT max(c.last_at) FROM delivery_counters c WHERE c.pixel_id = pixels.id AND c.status = 'delivered') AS last_delivered_at
              FROM pixels WHERE is_active = 1 AND server_side_enabled = 1)
          WHERE coalesce(last_delivered_at, created_at) < ?1 ORDER BY tenant_id, created_at",
@@ -278,4 +300,35 @@ pub async fn record_health(
     )
     .await
     .map(|_| ())
+}
+
+/// The tenant's active pixels whose browser tag the tag loads.
+pub async fn browser_pixels(
+    db: &D1Database,
+    tenant_id: &str,
+) -> Result<Vec<BrowserPixel>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        platform: String,
+        pixel_id: String,
+        browser_id: Option<String>,
+        event_names: String,
+    }
+    let rows: Vec<Row> = all(
+        db,
+        "SELECT platform, pixel_id, browser_id, event_names FROM pixels WHERE tenant_id = ?1 AND is_active = 1 AND browser_enabled = 1 ORDER BY created_at, id",
+        &[s(tenant_id)],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(BrowserPixel {
+                platform: Platform::parse(&r.platform)?,
+                pixel_id: r.pixel_id,
+                browser_id: r.browser_id,
+                event_names: serde_json::from_str(&r.event_names).unwrap_or_default(),
+            })
+        })
+        .collect())
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use worker::D1Database;
 
 use super::{all, first, n, s};
+use crate::core::consent::ERASED_VERSION;
 use crate::edge::ApiError;
 
 #[derive(Deserialize, Default)]
@@ -32,7 +33,7 @@ pub struct CountRow {
 pub struct StatsRows {
     pub counters: CounterTotals,
     /// Visitors whose latest choice was made in the window, and those of them with marketing
-    /// consent.
+    /// consent. An erased visitor made no choice: its erasure record is not counted.
     pub visitors: i64,
     pub marketing_visitors: i64,
     pub per_platform: Vec<PlatformStatusRow>,
@@ -50,9 +51,9 @@ pub async fn stats(db: &D1Database, tenant_id: &str, since: i64) -> Result<Stats
     let visitors: CountRow = first(
         db,
         "SELECT count(*) AS n, sum(c.marketing) AS m FROM consent_records c
-         WHERE c.tenant_id = ?1 AND c.created_at >= ?2
+         WHERE c.tenant_id = ?1 AND c.created_at >= ?2 AND c.version != ?3
            AND c.id = (SELECT max(id) FROM consent_records WHERE tenant_id = ?1 AND visitor_id = c.visitor_id)",
-        &[s(tenant_id), n(since)],
+        &[s(tenant_id), n(since), s(ERASED_VERSION)],
     )
     .await?
     .unwrap_or(CountRow { n: 0, m: None });

@@ -404,3 +404,40 @@ pub async fn retention_targets(db: &D1Database) -> Result<Vec<RetentionTarget>, 
     )
     .await
 }
+
+/// Stores a tenant's new event shard layout.
+pub async fn set_shard_layout(
+    db: &D1Database,
+    tenant_id: &str,
+    layout: &crate::core::shard::ShardLayout,
+) -> Result<bool, ApiError> {
+    Ok(run(
+        db,
+        "UPDATE tenants SET shards = ?2, shards_previous = ?3, shards_changed_at = ?4 WHERE id = ?1",
+        &[
+            s(tenant_id),
+            n(layout.shards as i64),
+            n(layout.previous as i64),
+            n(layout.changed_at),
+        ],
+    )
+    .await?
+        == 1)
+}
+
+#[derive(Deserialize)]
+pub struct WebhookTenant {
+    pub id: String,
+    pub name: String,
+    pub notify_webhook_url: String,
+}
+
+/// Every tenant with a notification webhook (the weekly pixel health report goes to them).
+pub async fn tenants_with_webhook(db: &D1Database) -> Result<Vec<WebhookTenant>, ApiError> {
+    super::all(
+        db,
+        "SELECT id, name, notify_webhook_url FROM tenants WHERE notify_webhook_url IS NOT NULL AND notify_webhook_url != '' ORDER BY id",
+        &[],
+    )
+    .await
+}
