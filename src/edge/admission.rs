@@ -15,6 +15,7 @@ use super::{now_secs, ApiError};
 use crate::core::admission::{
     self, network_key, tenant_key, Action, Flush, Limit, Usage, REFUSAL_FLUSH_SECS,
 };
+use crate::core::tenant::TenantConfig;
 
 /// Tenants whose usage an isolate keeps (a list: an isolate serves few); past this it starts over
 /// (counts not yet flushed are lost, which undercounts: never refuses wrongly).
@@ -112,20 +113,16 @@ pub async fn check(
     Err(Refused { limit, quota })
 }
 
-/// Counts `writes` admitted for the tenant (events accepted, a consent choice recorded).
-pub fn admitted(env: &Env, ctx: &Context, caller: &TrackingCaller, writes: u64) {
+/// Counts `writes` admitted for the tenant (events and conversions accepted, a consent choice
+/// recorded).
+pub fn admitted(env: &Env, ctx: &Context, config: &TenantConfig, writes: u64) {
     if writes == 0 {
         return;
     }
-    let tenant_id = caller.config.tenant_id.as_str();
+    let tenant_id = config.tenant_id.as_str();
     let rolled = with_usage(tenant_id, |u, _| u.record_writes(writes, now_secs()));
     spawn(env, ctx, tenant_id, rolled, false);
-    maintain(
-        env,
-        ctx,
-        tenant_id,
-        admission::quota(caller.config.daily_quota),
-    );
+    maintain(env, ctx, tenant_id, admission::quota(config.daily_quota));
 }
 
 /// FNV-1a of a limiter key.

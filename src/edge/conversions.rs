@@ -15,7 +15,7 @@
 //! token is the connected Google Ads account's, its developer token the operator's.
 
 use serde_json::{json, Value};
-use worker::{Env, Request};
+use worker::{Context, Env, Request};
 
 use super::auth::{has_bearer, tenant_of_api_key, tracking_caller};
 use super::request::{query_map, read_json};
@@ -23,7 +23,9 @@ use super::store::d1::conversions::{self as store, ConversionRow};
 use super::store::d1::{self, PixelRow};
 use super::store::kv;
 use super::tracking::{accept, Admission};
-use super::{ads, audit, bindings, config, json_response, now_secs, secrets, ApiError, ApiResult};
+use super::{
+    admission, ads, audit, bindings, config, json_response, now_secs, secrets, ApiError, ApiResult,
+};
 use crate::core::access::Scope;
 use crate::core::ads::AdsPlatform;
 use crate::core::conversion::{
@@ -75,9 +77,11 @@ pub async fn tenant_config(env: &Env, tenant_id: &str) -> Result<TenantConfig, A
 
 /// Accepts validated conversions of one tenant: the ones recorded before are duplicates, the
 /// others go through `tracking::accept` (100 at a time, the event batch size), and every one
-/// accepted is recorded. `rejected` counts the request's invalid conversions (intake counters).
+/// accepted is recorded and counted in the tenant's daily quota of writes (`admission`).
+/// `rejected` counts the request's invalid conversions (intake counters).
 pub async fn accept_conversions(
     env: &Env,
+    ctx: &Context,
     config: &TenantConfig,
     conversions: &[Conversion],
     origin: Origin,
@@ -135,6 +139,8 @@ pub async fn accept_conversions(
         }
     }
     store::insert_conversions(&db, tenant_id, &rows).await?;
+    let accepted = fates.iter().filter(|f| **f == Some(Fate::Accepted)).count();
+    admission::admitted(env, ctx, config, accepted as u64);
     Ok(fates
         .into_iter()
         .map(|f| f.unwrap_or(Fate::Duplicate))
@@ -215,8 +221,9 @@ fn intake_answer(
     }))
 }
 
-/// `POST /api/v1/conversions` and `/conversions/batch`.
-pub async fn post(mut req: Request, env: &Env, batch: bool) -> ApiResult {
+/// `POST /api/v1/conversions` and `/conversions/batch`: the tenant's server (api key), admitted
+/// like any write (`admission`: the tenant's rate limit and daily quota).
+pub async fn post(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> ApiResult {
     if !has_bearer(&req) {
         return Err(ApiError::new(
             401,
@@ -225,6 +232,9 @@ pub async fn post(mut req: Request, env: &Env, batch: bool) -> ApiResult {
         ));
     }
     let caller = tracking_caller(&req, env, None, Scope::Admin).await?;
+    if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
+        return Ok(refused.response());
+    }
     let body = read_json(&mut req, MAX_BODY_BYTES).await?;
     let now = now_secs();
     let (conversions, rejected) = if batch {
@@ -242,6 +252,7 @@ pub async fn post(mut req: Request, env: &Env, batch: bool) -> ApiResult {
     };
     let fates = accept_conversions(
         env,
+        ctx,
         &caller.config,
         &conversions,
         Origin::Api,

@@ -99,7 +99,13 @@ fn jobs_route(method: &Method, segments: &[&str]) -> Option<JobsRoute> {
 }
 
 #[cfg(feature = "jobs")]
-async fn serve_jobs(route: JobsRoute, req: Request, env: &Env, segments: &[&str]) -> ApiResult {
+async fn serve_jobs(
+    route: JobsRoute,
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    segments: &[&str],
+) -> ApiResult {
     match route {
         JobsRoute::VerifyPixel => tenants::verify_pixel(req, env, segments[4]).await,
         JobsRoute::TestNotification => super::health::test_notification(req, env).await,
@@ -109,19 +115,21 @@ async fn serve_jobs(route: JobsRoute, req: Request, env: &Env, segments: &[&str]
         JobsRoute::Ads => super::ads::route(req, env, &segments[3..]).await,
         JobsRoute::Cron => super::scheduled::internal_cron(req, env).await,
         JobsRoute::Manage => manage(req, env, segments).await,
-        JobsRoute::Conversions => conversions(req, env, segments).await,
+        JobsRoute::Conversions => conversions(req, env, ctx, segments).await,
     }
 }
 
 /// Conversions beyond the browser (jobs Worker): the conversions API, integrations, the Stripe
 /// and Meta Lead Ads webhooks, attribution.
 #[cfg(feature = "jobs")]
-async fn conversions(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
+async fn conversions(req: Request, env: &Env, ctx: &Context, segments: &[&str]) -> ApiResult {
     use super::{attribution, conversions, integrations, webhooks};
     use Method::{Get, Post, Put};
     match (req.method(), segments) {
-        (Post, ["api", "v1", "conversions"]) => conversions::post(req, env, false).await,
-        (Post, ["api", "v1", "conversions", "batch"]) => conversions::post(req, env, true).await,
+        (Post, ["api", "v1", "conversions"]) => conversions::post(req, env, ctx, false).await,
+        (Post, ["api", "v1", "conversions", "batch"]) => {
+            conversions::post(req, env, ctx, true).await
+        }
         (Get, ["api", "v1", "conversions"]) => conversions::list(req, env).await,
         (Get, ["api", "v1", "integrations"]) => integrations::list(req, env).await,
         (Get, ["api", "v1", "integrations", "stripe"]) => {
@@ -135,13 +143,13 @@ async fn conversions(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
             integrations::put_meta_leads(req, env).await
         }
         (Post, ["api", "v1", "webhooks", "stripe", tenant_id]) => {
-            webhooks::stripe(req, env, tenant_id).await
+            webhooks::stripe(req, env, ctx, tenant_id).await
         }
         (Get, ["api", "v1", "webhooks", "meta", "leadgen"]) => {
             webhooks::meta_handshake_answer(req, env).await
         }
         (Post, ["api", "v1", "webhooks", "meta", "leadgen"]) => {
-            webhooks::meta_leadgen(req, env).await
+            webhooks::meta_leadgen(req, env, ctx).await
         }
         (Get, ["api", "v1", "attribution"]) => attribution::get(req, env).await,
         (Get, ["api", "v1", "attribution", "settings"]) => {
@@ -155,7 +163,13 @@ async fn conversions(req: Request, env: &Env, segments: &[&str]) -> ApiResult {
 }
 
 #[cfg(not(feature = "jobs"))]
-async fn serve_jobs(route: JobsRoute, req: Request, env: &Env, _: &[&str]) -> ApiResult {
+async fn serve_jobs(
+    route: JobsRoute,
+    req: Request,
+    env: &Env,
+    _: &Context,
+    _: &[&str],
+) -> ApiResult {
     if route == JobsRoute::Cron {
         return Err(not_found());
     }
@@ -177,7 +191,7 @@ async fn route(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult 
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
     if let Some(r) = jobs_route(&method, &segments) {
-        return serve_jobs(r, req, env, &segments).await;
+        return serve_jobs(r, req, env, ctx, &segments).await;
     }
     match (method, segments.as_slice()) {
         (Get, ["healthz"]) => Ok(healthy()),

@@ -239,7 +239,7 @@ pub async fn events(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> 
         Err(refused) => return Ok(refused),
     };
     let s = intake(&req, env, &caller, &body, batch).await?;
-    admission::admitted(env, ctx, &caller, s.accepted.len() as u64);
+    admission::admitted(env, ctx, &caller.config, s.accepted.len() as u64);
     Ok(json_response(
         202,
         &json!({
@@ -291,7 +291,7 @@ pub async fn pixel_gif(req: Request, env: &Env, ctx: &Context) -> Response {
         ev.insert("custom_data".into(), Value::Object(custom));
         ev.insert("click_ids".into(), Value::Object(click));
         let s = intake(&req, env, &caller, &Value::Object(ev), false).await?;
-        admission::admitted(env, ctx, &caller, s.accepted.len() as u64);
+        admission::admitted(env, ctx, &caller.config, s.accepted.len() as u64);
         Ok(s)
     }
     .await;
@@ -343,7 +343,7 @@ pub async fn post_consent(mut req: Request, env: &Env, ctx: &Context) -> ApiResu
     )
     .await?;
     kv::put_consent(env, tenant_id, &visitor_id, &state).await;
-    admission::admitted(env, ctx, &caller, 1);
+    admission::admitted(env, ctx, &caller.config, 1);
     let resp = json_response(201, &json!({"visitor_id": visitor_id, "consent": state}));
     Ok(tag::consent_cookies(
         resp,

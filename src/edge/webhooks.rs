@@ -13,17 +13,21 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
+use super::auth::TrackingCaller;
 use super::conversions::{accept_conversions, tenant_config, Fate, Origin};
 use super::integrations::{graph, lead_settings, page_token, META_LEADS, STRIPE};
 use super::request::{header, query_param, read_bytes};
 use super::store::d1::conversions::{self as store, NewLead, Refund};
-use super::{bindings, config, fetch, json_response, now_secs, secrets, ApiError, ApiResult};
+use super::{
+    admission, bindings, config, fetch, json_response, now_secs, secrets, ApiError, ApiResult,
+};
 use crate::core::conversion::{parse_conversion, Conversion};
 use crate::core::event::valid_id;
 use crate::core::leadgen::{self, LeadChange};
 use crate::core::stripe::{self, StripeAction};
+use crate::core::tenant::TenantConfig;
 use crate::core::webhooks::{meta_handshake, verify_meta, verify_stripe, SignatureError};
 
 /// Stripe's events are a few KB; Meta's notifications smaller still.
@@ -61,7 +65,7 @@ fn webhook_conversion(mut c: Value, now: i64) -> Result<Conversion, ApiError> {
 }
 
 /// `POST /api/v1/webhooks/stripe/{tenant_id}`.
-pub async fn stripe(mut req: Request, env: &Env, tenant_id: &str) -> ApiResult {
+pub async fn stripe(mut req: Request, env: &Env, ctx: &Context, tenant_id: &str) -> ApiResult {
     let db = bindings::db(env)?;
     let sealed = if valid_id(tenant_id) {
         store::integration(&db, tenant_id, STRIPE)
@@ -89,13 +93,22 @@ pub async fn stripe(mut req: Request, env: &Env, tenant_id: &str) -> ApiResult {
     .map_err(|e| bad_signature("Stripe-Signature", e))?;
     drop(secret);
     let event = stripe::parse_event(&body).map_err(|m| ApiError::field("body", m))?;
+    // A write like the tenant's others: its rate limit and daily quota (`admission`); Stripe
+    // sends a refused event again later.
+    let caller = TrackingCaller {
+        config: tenant_config(env, tenant_id).await?,
+        trusted: true,
+    };
+    if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
+        return Ok(refused.response());
+    }
     if !store::claim_receipt(&db, tenant_id, STRIPE, &event.id, now).await? {
         return Ok(json_response(
             200,
             &json!({"received": true, "duplicate": true, "event_id": event.id}),
         ));
     }
-    match stripe_event(env, tenant_id, &event, now).await {
+    match stripe_event(env, ctx, &caller.config, &event, now).await {
         Ok(answer) => Ok(json_response(200, &answer)),
         Err(e) => {
             // Not processed: Stripe's retry must find the event id free.
@@ -111,10 +124,12 @@ pub async fn stripe(mut req: Request, env: &Env, tenant_id: &str) -> ApiResult {
 
 async fn stripe_event(
     env: &Env,
-    tenant_id: &str,
+    ctx: &Context,
+    config: &TenantConfig,
     event: &stripe::StripeEvent,
     now: i64,
 ) -> Result<Value, ApiError> {
+    let tenant_id = config.tenant_id.as_str();
     match stripe::action(event) {
         StripeAction::Purchase(c) => {
             // A payment the conversion rules refuse (one older than 90 days, resent from the
@@ -128,10 +143,10 @@ async fn stripe_event(
                 }
                 Err(e) => return Err(e),
             };
-            let config = tenant_config(env, tenant_id).await?;
             let fate = accept_conversions(
                 env,
-                &config,
+                ctx,
+                config,
                 std::slice::from_ref(&conversion),
                 Origin::Stripe,
                 0,
@@ -202,7 +217,7 @@ enum LeadFate {
 }
 
 /// `POST /api/v1/webhooks/meta/leadgen`.
-pub async fn meta_leadgen(mut req: Request, env: &Env) -> ApiResult {
+pub async fn meta_leadgen(mut req: Request, env: &Env, ctx: &Context) -> ApiResult {
     let body = read_bytes(&mut req, MAX_WEBHOOK_BYTES).await?;
     let app_secret = config::meta_app_secret(env)
         .ok_or_else(|| ApiError::new(500, "misconfigured", "META_APP_SECRET is not set"))?;
@@ -216,7 +231,7 @@ pub async fn meta_leadgen(mut req: Request, env: &Env) -> ApiResult {
     let mut results = Vec::new();
     let mut retry = false;
     for change in &changes {
-        let outcome = match lead(env, change).await {
+        let outcome = match lead(env, ctx, change).await {
             Ok(LeadFate::Done(what)) => json!({"leadgen_id": change.leadgen_id, "result": what}),
             Ok(LeadFate::Retry(why)) => {
                 retry = true;
@@ -238,7 +253,7 @@ pub async fn meta_leadgen(mut req: Request, env: &Env) -> ApiResult {
 }
 
 /// Fetches, counts, records and forwards one lead (idempotent by leadgen id).
-async fn lead(env: &Env, change: &LeadChange) -> Result<LeadFate, ApiError> {
+async fn lead(env: &Env, ctx: &Context, change: &LeadChange) -> Result<LeadFate, ApiError> {
     let db = bindings::db(env)?;
     let Some(tenant_id) = store::tenant_of_page(&db, &change.page_id).await? else {
         return Ok(LeadFate::Done("page_not_connected"));
@@ -281,6 +296,7 @@ async fn lead(env: &Env, change: &LeadChange) -> Result<LeadFate, ApiError> {
         let config = tenant_config(env, &tenant_id).await?;
         accept_conversions(
             env,
+            ctx,
             &config,
             std::slice::from_ref(&conversion),
             Origin::MetaLead,
