@@ -1,6 +1,6 @@
 //! What each tenant key may do. The api key (`sk_…`) is the tenant's admin key: everything of its
 //! own tenant. The ingest key (`ik_…`) is for servers that only send data: events (one or a
-//! batch) and consent choices; it reads nothing and changes no configuration, so a leak of it
+//! batch), conversions and consent choices; it reads nothing and changes no configuration, so a leak of it
 //! (it sits on more machines: web servers, job runners) cannot touch credentials, settings,
 //! visitors' records or the dashboard. The public site key is judged by its origin instead.
 
@@ -9,7 +9,7 @@
 pub enum Scope {
     /// The api key: every endpoint of its tenant.
     Admin,
-    /// The ingest key: events and consent choices only.
+    /// The ingest key: events, conversions and consent choices only.
     Ingest,
 }
 
@@ -29,8 +29,8 @@ impl Scope {
     /// Why a key of this scope is refused what needs `needed` (403).
     pub fn refusal(self, needed: Scope) -> String {
         format!(
-            "this key has the {} scope, which may only send events and consent choices; this \
-             endpoint needs the {} scope: the tenant's api key",
+            "this key has the {} scope, which may only send events, conversions and consent \
+             choices; this endpoint needs the {} scope: the tenant's api key",
             self.as_str(),
             needed.as_str()
         )

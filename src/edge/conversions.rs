@@ -221,8 +221,8 @@ fn intake_answer(
     }))
 }
 
-/// `POST /api/v1/conversions` and `/conversions/batch`: the tenant's server (api key), admitted
-/// like any write (`admission`: the tenant's rate limit and daily quota).
+/// `POST /api/v1/conversions` and `/conversions/batch`: the tenant's server (api or ingest key),
+/// admitted like any write (`admission`: the tenant's rate limit and daily quota).
 pub async fn post(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> ApiResult {
     if !has_bearer(&req) {
         return Err(ApiError::new(
@@ -231,7 +231,7 @@ pub async fn post(mut req: Request, env: &Env, ctx: &Context, batch: bool) -> Ap
             "api key required (Authorization: Bearer <api_key>): conversions come from the tenant's server",
         ));
     }
-    let caller = tracking_caller(&req, env, None, Scope::Admin).await?;
+    let caller = tracking_caller(&req, env, None, Scope::Ingest).await?;
     if let Err(refused) = admission::check(&req, env, ctx, &caller).await {
         return Ok(refused.response());
     }

@@ -14,7 +14,7 @@ after(async () => { await gw?.stop(); });
 
 const sql = (query) => gw.sql(query);
 
-test("an ingest key sends events and consent choices, and nothing else (403 naming its scope)", async () => {
+test("an ingest key sends events, conversions and consent choices, and nothing else (403 naming its scope)", async () => {
   const t = await gw.tenant(["ingest.example"]);
   assert.match(t.ingest_key, /^ik_[A-Za-z0-9_-]{43}$/);
   assert.match(t.api_key, /^sk_/);
@@ -25,6 +25,9 @@ test("an ingest key sends events and consent choices, and nothing else (403 nami
   assert.equal(batch.status, 202, batch.text);
   const consent = await gw.req("POST", "/api/v1/tracking/consent", { token: ik, body: { visitor_id: "v-ik", version: "1", analytics: true, marketing: false } });
   assert.equal(consent.status, 201, consent.text);
+  const conversion = await gw.req("POST", "/api/v1/conversions", { token: ik, body: { conversion_id: "deal-ik", name: "purchase", happened_at: Math.floor(Date.now() / 1000) - 60 } });
+  assert.equal(conversion.status, 202, conversion.text);
+  assert.equal(conversion.json.accepted, 1);
 
   for (const [method, path, body] of [
     ["POST", "/api/v1/tracking/pixels", { platform: "meta", pixel_id: "123456789", access_token: "x" }],
@@ -41,6 +44,10 @@ test("an ingest key sends events and consent choices, and nothing else (403 nami
     ["POST", "/api/v1/tenants/keys/ingest", {}],
     ["POST", "/api/v1/tracking/settings/site-key/rotate", {}],
     ["GET", "/api/v1/ads/oauth/meta/start"],
+    ["GET", "/api/v1/conversions"],
+    ["GET", "/api/v1/integrations"],
+    ["PUT", "/api/v1/integrations/stripe", { webhook_secret: "whsec_x" }],
+    ["GET", "/api/v1/attribution/settings"],
   ]) {
     const r = await gw.req(method, path, { token: ik, body });
     assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
