@@ -7,11 +7,16 @@
 //!   asks a controller to be able to show the consent it relies on (art. 7(1)) for as long as it
 //!   processes on it and claims about it can be brought (3 years is the common limitation
 //!   period); an erasure record goes the same way. The erasure audit is kept as long;
-//! - operational logs: ads alerts (the notification log) 90 days, OAuth flows when expired, usage
-//!   counters 90 days, ads metrics and campaigns not updated 25 months, audience members of
-//!   removed audiences at once.
+//! - operational logs: ads alerts (the notification log) 90 days, OAuth flows and pending ads
+//!   grants when expired, usage counters 90 days, ads metrics and campaigns not updated 25
+//!   months, audience members of removed audiences at once;
+//! - conversions beyond the browser: the conversions, Stripe refunds, Meta leads (hashed
+//!   identifiers), and attribution's touchpoints and conversion facts (pseudonymous visitor ids)
+//!   for what the longest attribution report can read: a year of report and its 90-day lookback.
+//!   A conversion id then stays a duplicate far longer than a conversion may be late (90 days);
+//!   Stripe's webhook receipts (replay protection) 30 days, ten times Stripe's retries.
 //!
-//! Tenants, pixels, ads accounts, audiences and settings are kept while they exist.
+//! Tenants, pixels, ads accounts, audiences, integrations and settings are kept while they exist.
 
 use super::calendar::SECS_PER_DAY;
 
@@ -27,6 +32,10 @@ pub const NOTIFICATION_LOG_DAYS: i64 = 90;
 pub const USAGE_DAYS: i64 = 90;
 /// Two years and a month: year-over-year reports of the last full year.
 pub const ADS_METRICS_DAYS: i64 = 25 * 31;
+/// The longest attribution report and its longest lookback.
+pub const CONVERSION_DAYS: i64 =
+    super::attribution::MAX_REPORT_DAYS + super::attribution::MAX_LOOKBACK_DAYS as i64;
+pub const WEBHOOK_RECEIPT_DAYS: i64 = 30;
 
 /// The consent retention in days: `configured` (CONSENT_RETENTION_DAYS) when it is a number of at
 /// least the minimum, else the default.
@@ -50,8 +59,11 @@ pub struct Cutoffs {
     pub ads_metrics_date: String,
     /// Campaigns not updated since go.
     pub ads_campaigns: i64,
-    /// OAuth flows that expired before go.
+    /// OAuth flows and pending ads grants that expired before go.
     pub oauth_states: i64,
+    /// Conversions, refunds, leads, touchpoints and conversion facts older go.
+    pub conversions: i64,
+    pub webhook_receipts: i64,
 }
 
 impl Cutoffs {
@@ -65,6 +77,8 @@ impl Cutoffs {
             ads_metrics_date: super::calendar::Date::from_unix(ads).to_string(),
             ads_campaigns: ads,
             oauth_states: now,
+            conversions: now - CONVERSION_DAYS * DAY,
+            webhook_receipts: now - WEBHOOK_RECEIPT_DAYS * DAY,
         }
     }
 }
@@ -98,6 +112,8 @@ mod tests {
         assert_eq!(now - c.usage, 90 * DAY);
         assert_eq!(c.ads_metrics_date, "2024-12-01");
         assert_eq!(c.oauth_states, now);
+        assert_eq!(now - c.conversions, 456 * DAY);
+        assert_eq!(now - c.webhook_receipts, 30 * DAY);
         assert_eq!(consent_retention_days(Some("730")), 730);
         assert_eq!(consent_retention_days(Some(" 2000 ")), 2000);
         for bad in ["30", "-1", "x", ""] {

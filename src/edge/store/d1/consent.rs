@@ -124,10 +124,11 @@ pub async fn consent_history(
         .collect())
 }
 
-/// GDPR erasure of what D1 holds of one visitor (their consent history; their events and
-/// deliveries live in the event shards, erased there), in one transaction that leaves the
-/// erasure record (every purpose denied, `ConsentState::erasure`):
-/// deliveries still in flight for the visitor see it and stop. The same transaction writes the
+/// GDPR erasure of what D1 holds of one visitor (their consent history, attribution's
+/// touchpoints; their conversions and conversion facts stay, no longer linked to the visitor;
+/// their events and deliveries live in the event shards, erased there), in one transaction that
+/// leaves the erasure record (every purpose denied, `ConsentState::erasure`): deliveries still in
+/// flight for the visitor see it and stop. The same transaction writes the
 /// audit row: the visitor id's SHA-256, who asked (`actor`: "api_key" or "visitor"), when.
 pub async fn erase_visitor(
     db: &D1Database,
@@ -140,6 +141,9 @@ pub async fn erase_visitor(
         db,
         vec![
             stmt(db, "DELETE FROM consent_records WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
+            stmt(db, "DELETE FROM touchpoints WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
+            stmt(db, "UPDATE conversion_facts SET visitor_id = NULL, touch = NULL WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
+            stmt(db, "UPDATE conversions SET visitor_id = NULL WHERE tenant_id = ?1 AND visitor_id = ?2", &[s(tenant_id), s(visitor_id)])?,
             stmt(
                 db,
                 "INSERT INTO consent_records (tenant_id, visitor_id, analytics, marketing, functional, version, created_at)

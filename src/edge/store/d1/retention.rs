@@ -1,6 +1,7 @@
 //! The retention rules of the tables beyond events and their deliveries (`core::retention` has
-//! the periods and why): consent evidence, the erasure audit, OAuth flows, the ads tables, the
-//! notification log and the usage counters. Large deletes go in slices, so no statement holds the
+//! the periods and why): consent evidence, the erasure audit, OAuth flows and pending grants, the
+//! ads tables, the notification log, the usage counters, and the conversions' tables
+//! (conversions, refunds, leads, webhook receipts, touchpoints, conversion facts). Large deletes go in slices, so no statement holds the
 //! database long.
 
 use wasm_bindgen::JsValue;
@@ -16,7 +17,7 @@ const SLICE: i64 = 5_000;
 const MAX_SLICES: usize = 40;
 
 /// Each table's rule: its name, and a delete of at most `?2` rows older than the cutoff `?1`.
-const RULES: [(&str, &str); 8] = [
+const RULES: [(&str, &str); 15] = [
     // Every record of a visitor whose latest choice is older than the consent retention.
     (
         "consent_records",
@@ -57,10 +58,40 @@ const RULES: [(&str, &str); 8] = [
         "tenant_usage",
         "DELETE FROM tenant_usage WHERE (tenant_id, day) IN (SELECT tenant_id, day FROM tenant_usage WHERE day < ?1 LIMIT ?2)",
     ),
+    (
+        "ads_pending_grants",
+        "DELETE FROM ads_pending_grants WHERE id IN (SELECT id FROM ads_pending_grants WHERE expires_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "conversions",
+        "DELETE FROM conversions WHERE rowid IN (SELECT rowid FROM conversions WHERE received_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "refunds",
+        "DELETE FROM refunds WHERE (tenant_id, refund_id) IN (SELECT tenant_id, refund_id FROM refunds WHERE refunded_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "leads",
+        "DELETE FROM leads WHERE (tenant_id, leadgen_id) IN (SELECT tenant_id, leadgen_id FROM leads WHERE received_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "touchpoints",
+        "DELETE FROM touchpoints WHERE (tenant_id, visitor_id, day, channel, source, medium, campaign) IN (
+           SELECT tenant_id, visitor_id, day, channel, source, medium, campaign FROM touchpoints WHERE at < ?1 LIMIT ?2)",
+    ),
+    (
+        "conversion_facts",
+        "DELETE FROM conversion_facts WHERE rowid IN (SELECT rowid FROM conversion_facts WHERE at < ?1 LIMIT ?2)",
+    ),
+    (
+        "webhook_receipts",
+        "DELETE FROM webhook_receipts WHERE (tenant_id, provider, event_id) IN (
+           SELECT tenant_id, provider, event_id FROM webhook_receipts WHERE received_at < ?1 LIMIT ?2)",
+    ),
 ];
 
 /// The cutoff of each rule, in `RULES`' order.
-fn cutoffs(c: &Cutoffs) -> [JsValue; 8] {
+fn cutoffs(c: &Cutoffs) -> [JsValue; 15] {
     [
         n(c.consent),
         n(c.erasure_audit),
@@ -70,6 +101,13 @@ fn cutoffs(c: &Cutoffs) -> [JsValue; 8] {
         n(c.ads_campaigns),
         n(0),
         n(c.usage),
+        n(c.oauth_states),
+        n(c.conversions),
+        n(c.conversions),
+        n(c.conversions),
+        n(c.conversions),
+        n(c.conversions),
+        n(c.webhook_receipts),
     ]
 }
 
