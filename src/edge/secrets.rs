@@ -175,6 +175,9 @@ pub struct Reencrypted {
     pub pixels: u64,
     /// Sealed fields moved to the current key (ads accounts' access and refresh tokens).
     pub ads_accounts: u64,
+    /// Sealed fields moved to the current key (integrations' secrets: Stripe's signing secret,
+    /// the Lead Ads CRM forward's).
+    pub integrations: u64,
     /// Fields no configured key opens (sealed under a key that was removed, or corrupt): left as
     /// they are; the pixel or account needs its credentials again.
     pub unreadable: u64,
@@ -195,7 +198,11 @@ pub async fn reencrypt(env: &Env) -> Result<Reencrypted, ApiError> {
         current_key: ring.current_id().to_string(),
         ..Default::default()
     };
-    for table in [SealedTable::Pixels, SealedTable::AdsAccounts] {
+    for table in [
+        SealedTable::Pixels,
+        SealedTable::AdsAccounts,
+        SealedTable::Integrations,
+    ] {
         let mut after = String::new();
         loop {
             let rows = stale_sealed(&db, table, &prefix, &after, PAGE).await?;
@@ -206,6 +213,7 @@ pub async fn reencrypt(env: &Env) -> Result<Reencrypted, ApiError> {
                 let row = match table {
                     SealedTable::Pixels => r.id.clone(),
                     SealedTable::AdsAccounts => ads_row(&r.platform, &r.account_id),
+                    SealedTable::Integrations => integration_row(&r.kind),
                 };
                 let fields = table.fields();
                 for (which, sealed) in [&r.first, &r.second].into_iter().enumerate() {
@@ -236,6 +244,7 @@ pub async fn reencrypt(env: &Env) -> Result<Reencrypted, ApiError> {
             match table {
                 SealedTable::Pixels => out.pixels += moved,
                 SealedTable::AdsAccounts => out.ads_accounts += moved,
+                SealedTable::Integrations => out.integrations += moved,
             }
             if (rows.len() as i64) < PAGE {
                 break;

@@ -8,7 +8,8 @@ use super::{all, n, s, stmt};
 use crate::edge::ApiError;
 
 /// A row with sealed fields. For pixels `row` is the pixel id; for ads accounts
-/// `ads:<platform>:<account_id>` (`secrets::ads_row`), which is what they are sealed for.
+/// `ads:<platform>:<account_id>` (`secrets::ads_row`), for integrations `integration:<kind>`
+/// (`secrets::integration_row`), which is what they are sealed for.
 #[derive(Deserialize)]
 pub struct SealedRow {
     pub id: String,
@@ -17,6 +18,8 @@ pub struct SealedRow {
     pub platform: String,
     #[serde(default)]
     pub account_id: String,
+    #[serde(default)]
+    pub kind: String,
     pub first: Option<String>,
     pub second: Option<String>,
 }
@@ -26,18 +29,36 @@ pub struct SealedRow {
 pub enum SealedTable {
     Pixels,
     AdsAccounts,
+    Integrations,
 }
 
 impl SealedTable {
-    /// (table, first column, second column, extra columns selected)
-    fn shape(self) -> (&'static str, &'static str, &'static str, &'static str) {
+    /// (table, its id, first column, second column, extra columns selected)
+    fn shape(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ) {
         match self {
-            SealedTable::Pixels => ("pixels", "access_token_enc", "api_secret_enc", ""),
+            SealedTable::Pixels => ("pixels", "id", "access_token_enc", "api_secret_enc", ""),
             SealedTable::AdsAccounts => (
                 "ads_accounts",
+                "id",
                 "access_token_enc",
                 "refresh_token_enc",
                 ", platform, account_id",
+            ),
+            // One sealed column; its key is (tenant, kind).
+            SealedTable::Integrations => (
+                "integrations",
+                "(tenant_id || '/' || kind)",
+                "secret_enc",
+                "NULL",
+                ", kind",
             ),
         }
     }
@@ -47,6 +68,7 @@ impl SealedTable {
         match self {
             SealedTable::Pixels => ["access_token", "api_secret"],
             SealedTable::AdsAccounts => ["access_token", "refresh_token"],
+            SealedTable::Integrations => ["secret", ""],
         }
     }
 }
@@ -60,12 +82,12 @@ pub async fn stale_sealed(
     after: &str,
     limit: i64,
 ) -> Result<Vec<SealedRow>, ApiError> {
-    let (t, a, b, extra) = table.shape();
+    let (t, id, a, b, extra) = table.shape();
     let sql = format!(
-        "SELECT id, tenant_id, {a} AS first, {b} AS second{extra} FROM {t}
-         WHERE id > ?1 AND (({a} IS NOT NULL AND substr({a}, 1, ?3) != ?2)
+        "SELECT {id} AS id, tenant_id, {a} AS first, {b} AS second{extra} FROM {t}
+         WHERE {id} > ?1 AND (({a} IS NOT NULL AND substr({a}, 1, ?3) != ?2)
                          OR ({b} IS NOT NULL AND substr({b}, 1, ?3) != ?2))
-         ORDER BY id LIMIT ?4"
+         ORDER BY {id} LIMIT ?4"
     );
     all(
         db,
@@ -90,11 +112,11 @@ pub fn reseal_statement(
     old: &str,
     new: &str,
 ) -> Result<D1PreparedStatement, ApiError> {
-    let (t, a, b, _) = table.shape();
+    let (t, key, a, b, _) = table.shape();
     let column = if which == 0 { a } else { b };
     stmt(
         db,
-        &format!("UPDATE {t} SET {column} = ?3 WHERE id = ?1 AND {column} = ?2"),
+        &format!("UPDATE {t} SET {column} = ?3 WHERE {key} = ?1 AND {column} = ?2"),
         &[s(id), s(old), s(new)],
     )
 }
