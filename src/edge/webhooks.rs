@@ -348,7 +348,11 @@ async fn lead(env: &Env, ctx: &Context, change: &LeadChange) -> Result<LeadFate,
     if !leadgen::crm_took(&answer) && (answer.status == 0 || answer.status >= 500) {
         // One quick second try for a CRM that blinked; Meta's resend covers longer outages.
         worker::Delay::from(Duration::from_millis(500)).await;
-        answer = fetch::send(&forward, CRM_TIMEOUT_MS).await;
+        // Checked again as for the first try: its host is resolved before each call.
+        answer = match config::callable_webhook(env, &url) {
+            Some(_) => fetch::send(&forward, CRM_TIMEOUT_MS).await,
+            None => answer,
+        };
     }
     if leadgen::crm_took(&answer) {
         store::set_lead_forward(
