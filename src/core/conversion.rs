@@ -511,6 +511,26 @@ mod tests {
     }
 
     #[test]
+    fn personal_data_outside_user_data_is_scrubbed_as_for_events() {
+        // Conversions come in through the event intake: the scrub (`core::scrub`) applies.
+        let mut deal = won_deal();
+        deal["custom_data"] = json!({"plan": "pro", "customer_email": "ana@example.com",
+                                     "note": "call +1 415 555 2671"});
+        let c = parse(deal).unwrap();
+        let e = &c.parsed.event;
+        assert_eq!(e.custom_data.get("plan"), Some(&json!("pro")));
+        assert!(e.custom_data.get("customer_email").is_none());
+        assert!(e.custom_data.get("note").is_none());
+        let fields: Vec<&str> = c.parsed.warnings.iter().map(|w| w.field.as_str()).collect();
+        assert_eq!(fields, ["custom_data.customer_email", "custom_data.note"]);
+        let stored = serde_json::to_string(e).unwrap();
+        assert!(
+            !stored.contains("ana@") && !stored.contains("555"),
+            "{stored}"
+        );
+    }
+
+    #[test]
     fn a_crm_conversion_becomes_an_event_with_its_context() {
         let c = parse(won_deal()).unwrap();
         let e = &c.parsed.event;
