@@ -98,7 +98,11 @@ pub async fn put_stripe(mut req: Request, env: &Env) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
     let body = read_json(&mut req, MAX_SETTINGS_BYTES).await?;
     let secret = crate::core::stripe::parse_settings(&body)?;
-    let sealed = secrets::seal_integration(env, &tenant_id, STRIPE, &secret)?;
+    let sealed = secrets::IntegrationSecret {
+        tenant_id: &tenant_id,
+        kind: STRIPE,
+    }
+    .seal(env, &secret)?;
     let db = bindings::db(env)?;
     store::put_integration(&db, &tenant_id, STRIPE, "{}", Some(&sealed), now_secs()).await?;
     let row = store::integration(&db, &tenant_id, STRIPE).await?;
@@ -137,7 +141,13 @@ pub async fn put_meta_leads(mut req: Request, env: &Env) -> ApiResult {
         .then(|| format_key("lsig", &random_bytes::<32>()));
     let sealed = new_secret
         .as_deref()
-        .map(|s| secrets::seal_integration(env, &tenant_id, META_LEADS, s))
+        .map(|s| {
+            secrets::IntegrationSecret {
+                tenant_id: &tenant_id,
+                kind: META_LEADS,
+            }
+            .seal(env, s)
+        })
         .transpose()?;
     let text = serde_json::to_string(&settings).map_err(|e| ApiError::internal("encode", e))?;
     store::put_lead_pages(

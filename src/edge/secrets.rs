@@ -80,36 +80,29 @@ pub fn integration_row(kind: &str) -> String {
     format!("integration:{kind}")
 }
 
-/// Seals the secret of the tenant's integration `kind`, for its row.
+/// The secret of the tenant's integration `kind`, sealed for its row.
 #[cfg(feature = "jobs")]
-pub fn seal_integration(
-    env: &Env,
-    tenant_id: &str,
-    kind: &str,
-    plain: &str,
-) -> Result<String, ApiError> {
-    let row = integration_row(kind);
-    seal(env, plain, &integration_field(tenant_id, &row))
-}
-
-/// Opens the secret of the tenant's integration `kind`.
-#[cfg(feature = "jobs")]
-pub fn open_integration(
-    env: &Env,
-    tenant_id: &str,
-    kind: &str,
-    sealed: &str,
-) -> Result<String, ApiError> {
-    let row = integration_row(kind);
-    open(env, sealed, &integration_field(tenant_id, &row))
+pub struct IntegrationSecret<'a> {
+    pub tenant_id: &'a str,
+    pub kind: &'a str,
 }
 
 #[cfg(feature = "jobs")]
-fn integration_field<'a>(tenant_id: &'a str, row: &'a str) -> SealedField<'a> {
-    SealedField {
-        tenant_id,
-        row,
-        field: "secret",
+impl IntegrationSecret<'_> {
+    pub fn seal(&self, env: &Env, plain: &str) -> Result<String, ApiError> {
+        seal(env, plain, &self.at(&integration_row(self.kind)))
+    }
+
+    pub fn open(&self, env: &Env, sealed: &str) -> Result<String, ApiError> {
+        open(env, sealed, &self.at(&integration_row(self.kind)))
+    }
+
+    fn at<'a>(&'a self, row: &'a str) -> SealedField<'a> {
+        SealedField {
+            tenant_id: self.tenant_id,
+            row,
+            field: "secret",
+        }
     }
 }
 

@@ -82,7 +82,11 @@ pub async fn stripe(mut req: Request, env: &Env, ctx: &Context, tenant_id: &str)
         ));
     };
     let body = read_bytes(&mut req, MAX_WEBHOOK_BYTES).await?;
-    let secret = secrets::open_integration(env, tenant_id, STRIPE, &sealed)?;
+    let secret = secrets::IntegrationSecret {
+        tenant_id,
+        kind: STRIPE,
+    }
+    .open(env, &sealed)?;
     let now = now_secs();
     verify_stripe(
         header(&req, "stripe-signature").as_deref(),
@@ -338,7 +342,11 @@ async fn lead(env: &Env, ctx: &Context, change: &LeadChange) -> Result<LeadFate,
         return Ok(LeadFate::Done("recorded"));
     };
     let secret = match integration.as_ref().and_then(|r| r.secret_enc.as_deref()) {
-        Some(sealed) => secrets::open_integration(env, &tenant_id, META_LEADS, sealed)?,
+        Some(sealed) => secrets::IntegrationSecret {
+            tenant_id: &tenant_id,
+            kind: META_LEADS,
+        }
+        .open(env, sealed)?,
         None => return Ok(LeadFate::Done("recorded")),
     };
     let attempts = known.map_or(0, |k| k.forward_attempts) + 1;
