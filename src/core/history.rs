@@ -8,7 +8,7 @@
 //! deletes a day by its prefix and a lookup reads newest days first; the shard in the name, so a
 //! shard rewrites (erase) only its own files and a lookup reads only the shards the id maps to.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -159,21 +159,26 @@ pub fn find(text: &str, event_id: &str) -> Option<ArchivedEvent> {
         .find(|a| a.event.event_id == event_id)
 }
 
-/// A part's text without the events of `visitors`, and how many lines went; None when none did.
-pub fn without_visitors(text: &str, visitors: &HashSet<String>) -> Option<(String, usize)> {
+/// A part's text without the events of erased visitors (visitor id → when erased) received
+/// before their erase (a visitor who comes back after an erase is a new story), and how many
+/// lines went; None when none did.
+pub fn without_visitors(text: &str, erased_at: &HashMap<String, i64>) -> Option<(String, usize)> {
     #[derive(Deserialize)]
     struct Visitor {
         visitor_id: Option<String>,
     }
     #[derive(Deserialize)]
     struct Line {
+        received_at: i64,
         event: Visitor,
     }
     let erased = |l: &str| {
-        serde_json::from_str::<Line>(l)
-            .ok()
-            .and_then(|l| l.event.visitor_id)
-            .is_some_and(|v| visitors.contains(&v))
+        serde_json::from_str::<Line>(l).ok().is_some_and(|l| {
+            l.event
+                .visitor_id
+                .and_then(|v| erased_at.get(&v))
+                .is_some_and(|at| l.received_at <= *at)
+        })
     };
     let mut out = String::with_capacity(text.len());
     let mut gone = 0;
@@ -186,6 +191,41 @@ pub fn without_visitors(text: &str, visitors: &HashSet<String>) -> Option<(Strin
         }
     }
     (gone > 0).then_some((out, gone))
+}
+
+/// The shards an event id may have been in under any layout up to `shards` (counts only grow):
+/// the shards whose history files a lookup reads.
+pub fn candidate_shards(event_id: &str, shards: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = (1..=shards.max(1))
+        .map(|n| super::shard::shard_of(event_id, n))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// An archived event's destinations with what its shard still holds for it: an exception row
+/// (a failed delivery replayed since, say) is newer than the export and wins.
+pub fn merge_destinations(
+    archived: Vec<DestinationRow>,
+    live: &[DestinationRow],
+) -> Vec<DestinationRow> {
+    let mut out: Vec<DestinationRow> = archived
+        .into_iter()
+        .map(|a| match live.iter().find(|l| l.pixel == a.pixel) {
+            Some(l) => DestinationRow {
+                event_name: l.event_name.clone().or(a.event_name),
+                ..l.clone()
+            },
+            None => a,
+        })
+        .collect();
+    for l in live {
+        if !out.iter().any(|o| o.pixel == l.pixel) {
+            out.push(l.clone());
+        }
+    }
+    out
 }
 
 /// Whether every event of `day` is past the tenant's retention at `now` (its history goes).
@@ -372,12 +412,44 @@ mod tests {
             find(&text, "v1").is_none(),
             "a visitor id is not an event id"
         );
-        let v1: HashSet<String> = ["v1".to_string()].into();
+        let v1: HashMap<String, i64> = [("v1".to_string(), 1)].into();
         let (left, gone) = without_visitors(&text, &v1).unwrap();
         assert_eq!(gone, 2);
         assert!(find(&left, "e1").is_none() && find(&left, "e3").is_none());
         assert!(find(&left, "e2").is_some());
         assert_eq!(without_visitors(&left, &v1), None);
+        // Events after the erase stay.
+        let before: HashMap<String, i64> = [("v1".to_string(), 0)].into();
+        assert_eq!(without_visitors(&text, &before), None);
+    }
+
+    #[test]
+    fn live_exception_rows_win_over_the_archived_trail() {
+        let mut failed = row("e1");
+        failed.status = "failed".into();
+        failed.event_name = None;
+        let mut other = row("e1");
+        other.pixel = "px2".into();
+        let mut replayed = failed.clone();
+        replayed.status = "retrying".into();
+        let merged = merge_destinations(vec![failed, other.clone()], &[replayed.clone()]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].status, "retrying");
+        assert_eq!(merged[0].event_name, None);
+        assert_eq!(merged[1], other);
+        let mut third = row("e1");
+        third.pixel = "px3".into();
+        assert_eq!(merge_destinations(vec![], &[third.clone()]), vec![third]);
+    }
+
+    #[test]
+    fn candidate_shards_cover_every_layout() {
+        assert_eq!(candidate_shards("e1", 1), vec![0]);
+        let c = candidate_shards("some-event", 8);
+        for n in 1..=8 {
+            assert!(c.contains(&crate::core::shard::shard_of("some-event", n)));
+        }
+        assert!(c.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
