@@ -234,7 +234,8 @@ impl DurableObject for EventShard {
              replayed_at INTEGER, PRIMARY KEY (event_id, pixel)) WITHOUT ROWID",
             // Visitors erased since the shard's history files were last rewritten without them
             // (the audit API hides their archived events meanwhile; see `history_retention`).
-            "CREATE TABLE IF NOT EXISTS erased (visitor TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID",
+            // `seq` orders the erasures: a rewrite pass clears those recorded before it began.
+            "CREATE TABLE IF NOT EXISTS erased (visitor TEXT PRIMARY KEY, at INTEGER NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID",
         ] {
             sql.exec(ddl, None).expect("create event shard tables");
         }
@@ -1004,8 +1005,8 @@ impl EventShard {
         self.inner.borrow_mut().exporting = true;
         for day in days {
             match self.export_day(day).await {
-                Ok((parts, events, bytes)) => worker::console_log!(
-                    "event shard: day {} in the history: {events} events, {parts} parts, {bytes} bytes",
+                Ok((parts, events, bytes, raw)) => worker::console_log!(
+                    "event shard: day {} in the history: {events} events, {parts} parts, {bytes} bytes ({raw} before gzip)",
                     history::date(day)
                 ),
                 Err(e) => {
@@ -1040,10 +1041,11 @@ impl EventShard {
 
     /// Writes a day's events to the history: NDJSON parts of bounded size, each line an event
     /// (no client address) with its destinations as the trail shows them now. Rows are read a
-    /// page at a time, so memory holds one part at most. Returns (parts, events, bytes written).
+    /// page at a time, so memory holds one part at most. Returns (parts, events, bytes written,
+    /// bytes before gzip).
     /// A retry writes the same keys again (a day's table only loses rows, to erases, whose
     /// visitors the erase pass removes from any part left over from the failed attempt).
-    async fn export_day(&self, day: i64) -> std::result::Result<(u32, u64, u64), ApiError> {
+    async fn export_day(&self, day: i64) -> std::result::Result<(u32, u64, u64, u64), ApiError> {
         const PAGE: i64 = 500;
         let (tenant_id, shard) = {
             let inner = self.inner.borrow();
@@ -1056,7 +1058,7 @@ impl EventShard {
         let bucket = bindings::history(&self.env)?;
         let sql = |e: worker::Error| ApiError::internal("history export", e);
         let mut parts = Parts::new();
-        let (mut written, mut events, mut bytes) = (0u32, 0u64, 0u64);
+        let (mut written, mut events, mut bytes, mut raw) = (0u32, 0u64, 0u64, 0u64);
         let mut after = String::new();
         loop {
             #[derive(Deserialize)]
@@ -1088,6 +1090,7 @@ impl EventShard {
                 }
             }
             for part in closed {
+                raw += part.len() as u64;
                 let key = history::part_key(&tenant_id, day, shard, written);
                 bytes += r2::put_part(&bucket, &key, &part).await? as u64;
                 written += 1;
@@ -1097,6 +1100,7 @@ impl EventShard {
             }
         }
         if let Some(part) = parts.finish() {
+            raw += part.len() as u64;
             let key = history::part_key(&tenant_id, day, shard, written);
             bytes += r2::put_part(&bucket, &key, &part).await? as u64;
             written += 1;
@@ -1105,7 +1109,7 @@ impl EventShard {
         inner.meter.history_parts += u64::from(written);
         inner.meter.history_events += events;
         inner.meter.history_bytes += bytes;
-        Ok((written, events, bytes))
+        Ok((written, events, bytes, raw))
     }
 
     /// The shard's own history files at the daily retention run: the days past the tenant's
@@ -1152,11 +1156,15 @@ impl EventShard {
         if erased.is_empty() {
             return Ok((old.len(), 0, 0));
         }
-        // A pass covers every part once, in key order, for the erasures recorded before it began.
-        let started = self
-            .meta("erase_pass_started")
+        // A pass covers every part once, in key order, for the erasures recorded before it began
+        // (those recorded since apply to the parts it has yet to read, and to the next pass).
+        let pass = match self
+            .meta("erase_pass_seq")
             .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(now_ms() / 1000);
+        {
+            Some(seq) => seq,
+            None => self.number("SELECT max(seq) AS x FROM erased").unwrap_or(0),
+        };
         let cursor = self.meta("erase_pass_after").unwrap_or_default();
         let latest_day = erased.values().map(|at| day_of(*at)).max().unwrap_or(0);
         let todo: Vec<&String> = keep
@@ -1167,16 +1175,16 @@ impl EventShard {
         let mut gone = 0;
         for key in todo.iter().take(ERASE_PARTS_PER_RUN) {
             gone += r2::erase_in_part(&bucket, key, &erased).await?;
-            self.set_meta("erase_pass_after", key).map_err(sql)?;
-            self.set_meta("erase_pass_started", &started.to_string())
+            self.set_meta("erase_pass_after", key)
+                .and_then(|_| self.set_meta("erase_pass_seq", &pass.to_string()))
                 .map_err(sql)?;
         }
         if todo.len() <= ERASE_PARTS_PER_RUN {
-            // Done: the erasures older than the pass are in no part any more.
-            self.run("DELETE FROM erased WHERE at < ?", vec![num(started)])
+            // Done: the erasures the pass began with are in no part any more.
+            self.run("DELETE FROM erased WHERE seq <= ?", vec![num(pass)])
                 .and_then(|_| {
                     self.run(
-                        "DELETE FROM meta WHERE k IN ('erase_pass_started', 'erase_pass_after')",
+                        "DELETE FROM meta WHERE k IN ('erase_pass_seq', 'erase_pass_after')",
                         vec![],
                     )
                 })
@@ -1548,7 +1556,8 @@ impl EventShard {
         // The history files still hold the visitor's older events: the next retention run
         // rewrites them without (the audit API hides them meanwhile).
         self.run(
-            "INSERT INTO erased (visitor, at) VALUES (?1, ?2) ON CONFLICT(visitor) DO UPDATE SET at = excluded.at",
+            "INSERT INTO erased (visitor, at, seq) VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM erased)) \
+             ON CONFLICT(visitor) DO UPDATE SET at = excluded.at, seq = excluded.seq",
             vec![text(&ask.visitor_id), num(now_ms() / 1000)],
         )?;
         Response::from_json(&json!({"events": events, "jobs": jobs}))
