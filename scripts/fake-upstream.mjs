@@ -262,6 +262,10 @@ export function startFakeUpstream(port = 0) {
       entry.acked = !answer.hang_ms && isSuccess(url.pathname, answer);
       const finish = () => {
         if (res.destroyed) return;
+        // A hang the client waited out (a slow, loaded gateway can) still ends in an answer the
+        // platform acted on.
+        if (answer.hang_ms) entry.acked = isSuccess(url.pathname, answer);
+
         res.writeHead(answer.status, { "content-type": "application/json", ...(answer.headers || {}) });
         res.end(typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body ?? {}));
       };

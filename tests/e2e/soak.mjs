@@ -25,16 +25,16 @@ function eventIds(r) {
  * Runs one soak and returns its counts. `events`: how many distinct events; `faultRate`: the
  * share of platform requests answered with a fault; `log`: progress lines.
  */
-export async function soak({ events = 300, faultRate = 0.3, seed = 7, concurrency = 8, settleMs = 90_000, log = () => {} } = {}) {
+export async function soak({ events = 300, faultRate = 0.3, seed = 7, concurrency = 8, settleMs = 90_000, hangMs = 3000, log = () => {} } = {}) {
   const gw = await startGateway();
   try {
-    return await run(gw, { events, faultRate, seed, concurrency, settleMs, log });
+    return await run(gw, { events, faultRate, seed, concurrency, settleMs, hangMs, log });
   } finally {
     await gw.stop();
   }
 }
 
-async function run(gw, { events, faultRate, seed, concurrency, settleMs, log }) {
+async function run(gw, { events, faultRate, seed, concurrency, settleMs, hangMs, log }) {
   const random = mulberry32(seed);
   const domain = "soak.example", origin = `https://${domain}`;
   const t = await gw.tenant([domain]);
@@ -57,7 +57,7 @@ async function run(gw, { events, faultRate, seed, concurrency, settleMs, log }) 
   }
   const allowed = (v) => (v.kind === "all" ? PLATFORMS : v.kind === "analytics" ? ["google"] : []);
 
-  await fetch(`http://127.0.0.1:${gw.fake.port}/__faults`, { method: "POST", body: JSON.stringify({ rate: faultRate, seed, hang_ms: 3000 }) });
+  await fetch(`http://127.0.0.1:${gw.fake.port}/__faults`, { method: "POST", body: JSON.stringify({ rate: faultRate, seed, hang_ms: hangMs }) });
   log(`faults at ${Math.round(faultRate * 100)} % of platform requests; sending ${events} events`);
 
   // The events, in sends of one (single endpoint) or up to 10 (batch); about one send in ten
@@ -159,12 +159,22 @@ async function run(gw, { events, faultRate, seed, concurrency, settleMs, log }) 
     const l = await gw.req("GET", `/api/v1/tracking/deliveries?status=${status}&limit=200`, { token: t.api_key });
     if (l.status === 200) unsettled[status] = l.json.deliveries.length;
   }
+  // What the gateway says of each missing pair: its status and the platform's reason.
+  const trails = [];
+  for (const k of result.missing.slice(0, 5)) {
+    const [id, platform] = k.split(" ");
+    const d = await gw.req("GET", `/api/v1/tracking/events/${id}`, { token: t.api_key });
+    const dest = d.json?.destinations?.find((x) => x.platform === platform);
+    trails.push(`${k}: ${d.status} ${JSON.stringify(dest ?? d.json)}`);
+  }
   const faults = {};
+
   for (const q of await gw.upstream("")) if (q.fault) faults[q.fault] = (faults[q.fault] ?? 0) + 1;
   return {
     events, ...counts, faults, settled, unsettled,
     expected_pairs: result.expected, delivered_pairs: result.delivered, failed_then_replayed: replayed,
     lost: result.missing.length, delivered_twice: result.twice.length, leaked_to_denied: result.leaked.length,
-    examples: { missing: result.missing.slice(0, 5), twice: result.twice.slice(0, 5), leaked: result.leaked.slice(0, 5) },
+    examples: { missing: trails, twice: result.twice.slice(0, 5), leaked: result.leaked.slice(0, 5) },
+
   };
 }
