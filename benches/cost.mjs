@@ -16,6 +16,8 @@ const CONCURRENCY = 16;
 const PRICE = {
   invocations: 0.30e-6, cpu_ms: 0.02e-6, do_requests: 0.15e-6, do_rows_written: 1.0e-6,
   d1_rows_written: 1.0e-6, queue_operations: 0.40e-6, kv_reads: 0.50e-6, kv_writes: 5.0e-6,
+  // R2: class A (writes, lists: history parts written), class B (reads: archived event lookups).
+  r2_class_a: 4.50e-6, r2_class_b: 0.36e-6,
 };
 
 function workerdCpuMs(pgid) {
@@ -137,6 +139,10 @@ async function run(gw, pixels) {
     do_rows_written: (d.shard_rows_written || 0) / n,
     queue_messages: d.queue_messages / n,
     queue_operations: (3 * d.queue_units) / n,
+    // Each shard writes a day's history once, when the day leaves the 48 h window (never within
+    // this run, so 0 here): one PUT per part (≤ 16 MB, ≤ 50,000 events), so ≤ 1 per 1,000s of events.
+    r2_class_a: (d.r2_class_a || 0) / n,
+    r2_class_b: (d.r2_class_b || 0) / n,
   });
   events.cpu_ms = c2 - c1;
   consent.cpu_ms = c1 - c0;

@@ -15,6 +15,7 @@ pub mod event;
 pub mod fanout;
 pub mod hash;
 pub mod health;
+pub mod history;
 pub mod jsonmap;
 pub mod leadgen;
 pub mod normalize;

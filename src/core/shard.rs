@@ -636,7 +636,13 @@ pub struct AlarmInputs {
     pub unsettled_parcels: bool,
     pub counts_since_ms: Option<i64>,
     pub tables_left: bool,
+    /// A day's history export failed: when to try again (ms).
+    pub export_retry_ms: Option<i64>,
 }
+
+/// How long a shard waits before exporting a day to the history again after a failure (R2 down):
+/// the day's table stays meanwhile, and the retry is one alarm, not a loop.
+pub const EXPORT_RETRY_MS: i64 = 10 * 60_000;
 
 pub fn next_alarm(a: &AlarmInputs) -> Option<i64> {
     let mut at: Vec<i64> = Vec::new();
@@ -655,6 +661,9 @@ pub fn next_alarm(a: &AlarmInputs) -> Option<i64> {
     }
     if let Some(since) = a.counts_since_ms {
         at.push(since + COUNTERS_EVERY_MS);
+    }
+    if let Some(t) = a.export_retry_ms {
+        at.push(t);
     }
     if at.is_empty() && a.tables_left {
         // Wake up when the oldest day may be dropped; a day is the granularity.
@@ -923,6 +932,7 @@ mod tests {
             unsettled_parcels: false,
             counts_since_ms: None,
             tables_left: false,
+            export_retry_ms: None,
         };
         assert_eq!(next_alarm(&base), None);
         assert_eq!(
@@ -953,6 +963,14 @@ mod tests {
                 ..base
             }),
             Some(1_000 + DAY_SECS * 1000)
+        );
+        assert_eq!(
+            next_alarm(&AlarmInputs {
+                tables_left: true,
+                export_retry_ms: Some(1_000 + EXPORT_RETRY_MS),
+                ..base
+            }),
+            Some(1_000 + EXPORT_RETRY_MS)
         );
     }
 }

@@ -18,12 +18,15 @@ use super::auth::tenant_of_api_key;
 use super::durable::shard_calls::each_shard;
 use super::request::{query_map, read_json, MAX_REPLAY_BYTES};
 use super::store::d1::{self, PixelRow};
-use super::{bindings, json_response, ApiError, ApiResult};
+use super::{bindings, history, json_response, ApiError, ApiResult};
 use crate::core::audit::{
     encode_cursor, not_routed_reason, parse_list_query, parse_replay_selector, path_id,
     plan_replay, Candidate, ReplaySelector, StoredEvent, MAX_REPLAY,
 };
+use crate::core::calendar::Date;
+use crate::core::event::{AssertedConsent, Event};
 use crate::core::fanout::{PixelRoute, QueueMessage};
+use crate::core::history::{candidate_shards, merge_destinations};
 use crate::core::shard::{retry_item, ShardLayout};
 use crate::core::trail::{sort_newest_first, DestinationRow};
 
@@ -124,21 +127,86 @@ pub async fn destinations_of(
     Ok(rows)
 }
 
-/// `GET /api/v1/tracking/events/{event_id}`; 404 unless it is the caller's tenant's.
+/// `GET /api/v1/tracking/events/{event_id}[?date=YYYY-MM-DD]`; 404 unless it is the caller's
+/// tenant's. Within the 48 h window the shard answers; after it, the history files (R2) do, newest
+/// day first within the tenant's retention (`date` narrows the search to that day), with the
+/// shard's exception rows, which are newer, over the archived trail, and `"archived": true`.
 pub async fn event_detail(req: Request, env: &Env, event_id: &str) -> ApiResult {
     let tenant_id = tenant_of_api_key(&req, env).await?;
     let event_id = path_id(event_id).ok_or_else(|| ApiError::not_found("event"))?;
+    let hint = match query_map(&req).get("date") {
+        Some(d) => Some(
+            Date::parse(d)
+                .ok_or_else(|| ApiError::field("date", "must be a date as YYYY-MM-DD"))?
+                .days_since_epoch(),
+        ),
+        None => None,
+    };
     let db = bindings::db(env)?;
     let layout = d1::shard_layout(&db, &tenant_id).await?;
     let (_, found) = find_event(env, &tenant_id, &layout, &event_id).await?;
+    let pixels = d1::list_pixels(&db, &tenant_id).await?;
+    if found.found && found.record.is_some() {
+        if let Some(stored) = found.stored() {
+            let received_at = found.received_at.unwrap_or(stored.event.event_time);
+            let answer = detail(
+                &stored.event,
+                stored.consent,
+                received_at,
+                &found.rows,
+                &pixels,
+            );
+            return Ok(json_response(200, &answer));
+        }
+    }
+    // Past the window: the history, unless the visitor was erased since (their files are
+    // rewritten at the next retention run).
+    let retention_days = d1::retention_days(&db, &tenant_id).await?;
+    let shards = candidate_shards(&event_id, layout.count().max(layout.previous));
+    let archived =
+        match history::find(env, &tenant_id, &event_id, &shards, retention_days, hint).await? {
+            Some(a) => match &a.event.visitor_id {
+                Some(v) if d1::erased_since(&db, &tenant_id, v, a.received_at).await? => None,
+                _ => Some(a),
+            },
+            None => None,
+        };
+    if let Some(a) = archived {
+        let rows = merge_destinations(a.destinations, &found.rows);
+        let mut answer = detail(&a.event, a.consent, a.received_at, &rows, &pixels);
+        answer["archived"] = true.into();
+        return Ok(json_response(200, &answer));
+    }
+    // Known only by its exception rows (kept past the window, e.g. failed ones).
     let stored = found
         .stored()
         .filter(|_| found.found)
         .ok_or_else(|| ApiError::not_found("event"))?;
-    let pixels = d1::list_pixels(&db, &tenant_id).await?;
+    let received_at = found.received_at.unwrap_or(stored.event.event_time);
+    Ok(json_response(
+        200,
+        &detail(
+            &stored.event,
+            stored.consent,
+            received_at,
+            &found.rows,
+            &pixels,
+        ),
+    ))
+}
+
+/// The event detail's answer: the event (hashed PII only) and every destination of the tenant,
+/// those that got nothing with the reason from the pixel's settings now. One shape, whichever
+/// store (shard or history) answered.
+fn detail(
+    e: &Event,
+    consent: AssertedConsent,
+    received_at: i64,
+    rows: &[DestinationRow],
+    pixels: &[PixelRow],
+) -> Value {
     let pixel = |id: &str| pixels.iter().find(|p| p.id == id);
-    let mut destinations: Vec<Value> = found
-        .rows
+    let mut destinations: Vec<Value> = rows
         .iter()
         .map(|d| {
             json!({
@@ -159,10 +227,9 @@ pub async fn event_detail(req: Request, env: &Env, event_id: &str) -> ApiResult 
         })
         .collect();
     // The tenant's other pixels never got the event: say why, from their settings now.
-    let received_at = found.received_at.unwrap_or(stored.event.event_time);
-    for p in &pixels {
+    for p in pixels {
         let Some(route) = p.route() else { continue };
-        if found.rows.iter().any(|d| d.pixel == p.id) {
+        if rows.iter().any(|d| d.pixel == p.id) {
             continue;
         }
         destinations.push(json!({
@@ -171,30 +238,26 @@ pub async fn event_detail(req: Request, env: &Env, event_id: &str) -> ApiResult 
             "platform_pixel_id": p.pixel_id,
             "status": "skipped",
             "attempts": 0,
-            "skip_reason": not_routed_reason(&route, p.created_at, &stored.event, received_at),
+            "skip_reason": not_routed_reason(&route, p.created_at, e, received_at),
             "recorded": false,
         }));
     }
-    let e = &stored.event;
     let shown = |v: Value| if v.is_null() { json!({}) } else { v };
-    Ok(json_response(
-        200,
-        &json!({
-            "event_id": e.event_id,
-            "event_name": e.display_name(),
-            "event_time": e.event_time,
-            "received_at": received_at,
-            "visitor_id": e.visitor_id,
-            "url": e.url,
-            "referrer": e.referrer,
-            "consent": stored.consent,
-            "user_data": shown(serde_json::to_value(&e.user).unwrap_or(Value::Null)),
-            "custom_data": e.custom_data,
-            "click_ids": e.click_ids,
-            "utm": e.utm,
-            "destinations": destinations,
-        }),
-    ))
+    json!({
+        "event_id": e.event_id,
+        "event_name": e.display_name(),
+        "event_time": e.event_time,
+        "received_at": received_at,
+        "visitor_id": e.visitor_id,
+        "url": e.url,
+        "referrer": e.referrer,
+        "consent": consent,
+        "user_data": shown(serde_json::to_value(&e.user).unwrap_or(Value::Null)),
+        "custom_data": e.custom_data,
+        "click_ids": e.click_ids,
+        "utm": e.utm,
+        "destinations": destinations,
+    })
 }
 
 #[derive(Deserialize)]

@@ -19,6 +19,10 @@ pub const DEAD_LETTER_QUEUE_NAME: &str = "pixelgate-dlq";
 /// The EventShard Durable Object: each tenant's events, from the claim to their outcomes. Its
 /// class lives in the jobs Worker; the beacon Worker binds it across Workers.
 const EVENT_SHARD: &str = "EVENT_SHARD";
+/// R2: each tenant's per-event history past the 48 h window (`core::history`; jobs Worker only:
+/// the event shards write it, the audit API and retention read it).
+#[cfg(feature = "jobs")]
+const HISTORY: &str = "HISTORY";
 /// The per-tenant Scheduler Durable Object of the ads jobs (jobs Worker only).
 #[cfg(feature = "jobs")]
 const SCHEDULER: &str = "SCHEDULER";
@@ -36,6 +40,12 @@ pub fn db(env: &Env) -> Result<D1Database, ApiError> {
 
 pub fn kv(env: &Env) -> Result<KvStore, ApiError> {
     env.kv(KV).map_err(|e| ApiError::internal("KV binding", e))
+}
+
+#[cfg(feature = "jobs")]
+pub fn history(env: &Env) -> Result<worker::Bucket, ApiError> {
+    env.bucket(HISTORY)
+        .map_err(|e| ApiError::internal("HISTORY binding", e))
 }
 
 pub fn queue(env: &Env, binding: &str) -> Result<worker::Queue, ApiError> {

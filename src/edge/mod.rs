@@ -52,6 +52,8 @@ pub mod fetch;
 #[cfg(feature = "jobs")]
 pub mod health;
 #[cfg(feature = "jobs")]
+pub mod history;
+#[cfg(feature = "jobs")]
 pub mod integrations;
 #[cfg(feature = "jobs")]
 pub mod scheduled;

@@ -599,6 +599,8 @@ async function openEvent(id) {
   $("#ev-facts").replaceChildren(
     ...fact("Event time", fmtTime(d.event_time)),
     ...fact("Received", fmtTime(d.received_at)),
+    // Past the 48 h window the answer comes from the event's history file (R2).
+    ...(d.archived ? fact("Source", "history: past the 48 h window, destinations as they were when it left") : []),
     ...fact("Visitor", h("span", { class: "mono" }, d.visitor_id || "—")),
     ...fact("URL", h("span", { class: "mono" }, d.url || "—")),
     ...fact("Consent", h("span", { class: `chip ${c.analytics ? "on" : "off"}` }, "analytics"), h("span", { class: `chip ${c.marketing ? "on" : "off"}` }, "marketing")));

@@ -280,6 +280,11 @@ test("retention (cron 15 3 * * *): events leave their shard after the 48 h windo
 
   await cron("15 3 * * *", nowS() + 31 * DAY);
   assert.equal((await gw.recent(t.api_key)).length, 0, "past the window its day is dropped whole");
+  // Its history (R2) answers for it until the tenant's retention (90 days): tests/e2e/history.test.mjs.
+  const archived = await gw.req("GET", "/api/v1/tracking/events/ret-ev-1", { token: t.api_key });
+  assert.equal(archived.status, 200, archived.text);
+  assert.equal(archived.json.archived, true);
+  await cron("15 3 * * *", nowS() + 91 * DAY);
   assert.equal((await gw.req("GET", "/api/v1/tracking/events/ret-ev-1", { token: t.api_key })).status, 404);
   const consentIps = sql(`SELECT ip FROM consent_records WHERE tenant_id = '${t.tenant_id}'`);
   assert.ok(consentIps.length > 0 && consentIps.every((r) => r.ip === null), "consent IPs go after 30 days");

@@ -20,15 +20,16 @@ use worker::{
 };
 
 use crate::core::fanout::QueueMessage;
+use crate::core::history::{self, Parts};
 use crate::core::shard::{
     count, day_of, day_table, droppable, fresh_in_order, is_live, lease, live_days, next_alarm,
     pack_retries, parcel_message, retry_item, split_outcomes, sweep, table_day, AlarmInputs,
     ClaimAnswer, ClaimRequest, CountList, Counts, DeliveredMap, LeaseAnswer, Outbox, ParcelState,
-    Settle, SweepAction, COUNTERS_EVERY_MS, LEASE_SECS, MAX_SENDS,
+    Settle, SweepAction, COUNTERS_EVERY_MS, EXPORT_RETRY_MS, LEASE_SECS, MAX_SENDS,
 };
 use crate::core::trail::{sort_newest_first, trail, DestinationRow, JobView, ParcelView};
 use crate::edge::store::d1;
-use crate::edge::{bindings, now_ms, queue};
+use crate::edge::{bindings, history as r2, now_ms, queue, ApiError};
 
 #[durable_object]
 pub struct EventShard {
@@ -39,13 +40,17 @@ pub struct EventShard {
 }
 
 /// What this instance did, for `scripts/bench`'s cost report: SQLite rows written (as billed),
-/// calls, alarms.
+/// calls, alarms, and the history it wrote to R2 (parts written, their events and gzip bytes).
 #[derive(Default, Serialize, Deserialize, Clone, Copy)]
+#[serde(default)]
 struct Meter {
     rows_written: u64,
     requests: u64,
     alarms: u64,
     parcels_sent: u64,
+    history_parts: u64,
+    history_events: u64,
+    history_bytes: u64,
 }
 
 /// What `meta` keeps under "counts".
@@ -79,6 +84,10 @@ struct Inner {
     counts_dirty: bool,
     /// When the armed alarm fires (ms), as far as this instance knows.
     alarm_at: Option<i64>,
+    /// A history export is under way (the alarm and the retention call may overlap).
+    exporting: bool,
+    /// The last export failed: not again before this (ms).
+    export_retry_at: Option<i64>,
 }
 
 fn num(v: i64) -> SqlStorageValue {
@@ -223,6 +232,10 @@ impl DurableObject for EventShard {
              visitor TEXT, status TEXT NOT NULL, attempts INTEGER NOT NULL, due INTEGER, parcel INTEGER, job TEXT, \
              error TEXT, trace TEXT, response TEXT, updated INTEGER NOT NULL, replays INTEGER NOT NULL DEFAULT 0, \
              replayed_at INTEGER, PRIMARY KEY (event_id, pixel)) WITHOUT ROWID",
+            // Visitors erased since the shard's history files were last rewritten without them
+            // (the audit API hides their archived events meanwhile; see `history_retention`).
+            // `seq` orders the erasures: a rewrite pass clears those recorded before it began.
+            "CREATE TABLE IF NOT EXISTS erased (visitor TEXT PRIMARY KEY, at INTEGER NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID",
         ] {
             sql.exec(ddl, None).expect("create event shard tables");
         }
@@ -263,7 +276,7 @@ impl DurableObject for EventShard {
             "/erase" => self.erase(&body),
             "/forget-pixel" => self.forget_pixel(&body),
             "/meter" => self.meter(),
-            "/retention" => self.retention(&body),
+            "/retention" => self.retention(&body).await,
             "/counts" => {
                 let counts: CountList = self
                     .inner
@@ -291,7 +304,7 @@ impl DurableObject for EventShard {
         self.send_due_retries(now).await;
         self.sweep(now).await;
         self.flush_counts(now).await;
-        self.drop_old_days(now / 1000);
+        self.drop_old_days(now / 1000).await;
         self.rearm().await
     }
 }
@@ -337,6 +350,13 @@ impl EventShard {
             .ok()?
             .pop()
             .map(|r| r.v)
+    }
+
+    fn set_meta(&self, k: &str, v: &str) -> Result<()> {
+        self.run(
+            "INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+            vec![text(k), text(v)],
+        )
     }
 
     fn load_identity(&self) {
@@ -965,9 +985,43 @@ impl EventShard {
     }
 
     /// Drops the day tables past the window (no row is deleted one by one) and the settled
-    /// parcels of those days.
-    fn drop_old_days(&self, now: i64) {
-        for day in self.tables().into_iter().filter(|d| droppable(*d, now)) {
+    /// parcels of those days, each once its events are in the history (R2). A day whose export
+    /// fails keeps its table and is tried again after `EXPORT_RETRY_MS`.
+    async fn drop_old_days(&self, now: i64) {
+        {
+            let inner = self.inner.borrow();
+            if inner.exporting || inner.export_retry_at.is_some_and(|t| now_ms() < t) {
+                return;
+            }
+        }
+        let days: Vec<i64> = self
+            .tables()
+            .into_iter()
+            .filter(|d| droppable(*d, now))
+            .collect();
+        if days.is_empty() {
+            return;
+        }
+        self.inner.borrow_mut().exporting = true;
+        for day in days {
+            match self.export_day(day).await {
+                Ok((parts, events, bytes, raw)) => worker::console_log!(
+                    "event shard: day {} in the history: {events} events, {parts} parts, {bytes} bytes ({raw} before gzip)",
+                    history::date(day)
+                ),
+                Err(e) => {
+                    worker::console_error!(
+                        "event shard: day {} not written to the history, its table stays; again in {} min: {}",
+                        history::date(day),
+                        EXPORT_RETRY_MS / 60_000,
+                        e.message
+                    );
+                    let mut inner = self.inner.borrow_mut();
+                    inner.export_retry_at = Some(now_ms() + EXPORT_RETRY_MS);
+                    inner.exporting = false;
+                    return;
+                }
+            }
             if self
                 .run(&format!("DROP TABLE IF EXISTS {}", day_table(day)), vec![])
                 .is_ok()
@@ -980,6 +1034,164 @@ impl EventShard {
                 );
             }
         }
+        let mut inner = self.inner.borrow_mut();
+        inner.exporting = false;
+        inner.export_retry_at = None;
+    }
+
+    /// Writes a day's events to the history: NDJSON parts of bounded size, each line an event
+    /// (no client address) with its destinations as the trail shows them now. Rows are read a
+    /// page at a time, so memory holds one part at most. Returns (parts, events, bytes written,
+    /// bytes before gzip).
+    /// A retry writes the same keys again (a day's table only loses rows, to erases, whose
+    /// visitors the erase pass removes from any part left over from the failed attempt).
+    async fn export_day(&self, day: i64) -> std::result::Result<(u32, u64, u64, u64), ApiError> {
+        const PAGE: i64 = 500;
+        let (tenant_id, shard) = {
+            let inner = self.inner.borrow();
+            let t = inner.tenant_id.clone();
+            (
+                t.ok_or_else(|| ApiError::internal("history", "shard without tenant"))?,
+                inner.shard,
+            )
+        };
+        let bucket = bindings::history(&self.env)?;
+        let sql = |e: worker::Error| ApiError::internal("history export", e);
+        let mut parts = Parts::new();
+        let (mut written, mut events, mut bytes, mut raw) = (0u32, 0u64, 0u64, 0u64);
+        let mut after = String::new();
+        loop {
+            #[derive(Deserialize)]
+            struct Id {
+                id: String,
+            }
+            let ids: Vec<String> = self
+                .rows::<Id>(
+                    &format!(
+                        "SELECT id FROM {} WHERE id > ? ORDER BY id LIMIT ?",
+                        day_table(day)
+                    ),
+                    vec![text(&after), num(PAGE)],
+                )
+                .map_err(sql)?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            let Some(last) = ids.last() else { break };
+            after = last.clone();
+            let mut closed = Vec::new();
+            for (row, rows) in self.trails(&ids, &[]).map_err(sql)? {
+                let Ok(record) = serde_json::from_str::<QueueMessage>(&row.body) else {
+                    continue;
+                };
+                if let Some(line) = history::line(&record, row.ts as i64, rows) {
+                    events += 1;
+                    closed.extend(parts.push(&line));
+                }
+            }
+            for part in closed {
+                raw += part.len() as u64;
+                let key = history::part_key(&tenant_id, day, shard, written);
+                bytes += r2::put_part(&bucket, &key, &part).await? as u64;
+                written += 1;
+            }
+            if (ids.len() as i64) < PAGE {
+                break;
+            }
+        }
+        if let Some(part) = parts.finish() {
+            raw += part.len() as u64;
+            let key = history::part_key(&tenant_id, day, shard, written);
+            bytes += r2::put_part(&bucket, &key, &part).await? as u64;
+            written += 1;
+        }
+        let mut inner = self.inner.borrow_mut();
+        inner.meter.history_parts += u64::from(written);
+        inner.meter.history_events += events;
+        inner.meter.history_bytes += bytes;
+        Ok((written, events, bytes, raw))
+    }
+
+    /// The shard's own history files at the daily retention run: the days past the tenant's
+    /// retention go, and the parts are rewritten without the events of the visitors erased
+    /// since (at most `ERASE_PARTS_PER_RUN` parts a run; a pass over many parts continues at the
+    /// next run from where it stopped). Returns (files deleted, lines erased, erasures pending).
+    async fn history_retention(
+        &self,
+        now: i64,
+        retention_days: i64,
+    ) -> std::result::Result<(usize, usize, usize), ApiError> {
+        const ERASE_PARTS_PER_RUN: usize = 50;
+        const LIST_PAGES: usize = 100;
+        let Some(tenant_id) = self.inner.borrow().tenant_id.clone() else {
+            return Ok((0, 0, 0));
+        };
+        let shard = self.inner.borrow().shard;
+        let sql = |e: worker::Error| ApiError::internal("history retention", e);
+        let bucket = bindings::history(&self.env)?;
+        let mut mine: Vec<(history::PartKey, String)> =
+            r2::list_keys(&bucket, &history::tenant_prefix(&tenant_id), LIST_PAGES)
+                .await?
+                .into_iter()
+                .filter_map(|k| Some((history::parse_key(&tenant_id, &k)?, k)))
+                .filter(|(p, _)| p.shard == shard)
+                .collect();
+        let (old, keep): (Vec<_>, Vec<_>) = mine
+            .drain(..)
+            .partition(|(p, _)| history::expired(p.day, now, retention_days));
+        let old: Vec<String> = old.into_iter().map(|(_, k)| k).collect();
+        r2::delete_keys(&bucket, &old).await?;
+
+        #[derive(Deserialize)]
+        struct Erased {
+            visitor: String,
+            at: f64,
+        }
+        let erased: std::collections::HashMap<String, i64> = self
+            .rows::<Erased>("SELECT visitor, at FROM erased", vec![])
+            .map_err(sql)?
+            .into_iter()
+            .map(|e| (e.visitor, e.at as i64))
+            .collect();
+        if erased.is_empty() {
+            return Ok((old.len(), 0, 0));
+        }
+        // A pass covers every part once, in key order, for the erasures recorded before it began
+        // (those recorded since apply to the parts it has yet to read, and to the next pass).
+        let pass = match self
+            .meta("erase_pass_seq")
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            Some(seq) => seq,
+            None => self.number("SELECT max(seq) AS x FROM erased").unwrap_or(0),
+        };
+        let cursor = self.meta("erase_pass_after").unwrap_or_default();
+        let latest_day = erased.values().map(|at| day_of(*at)).max().unwrap_or(0);
+        let todo: Vec<&String> = keep
+            .iter()
+            .filter(|(p, k)| p.day <= latest_day && k.as_str() > cursor.as_str())
+            .map(|(_, k)| k)
+            .collect();
+        let mut gone = 0;
+        for key in todo.iter().take(ERASE_PARTS_PER_RUN) {
+            gone += r2::erase_in_part(&bucket, key, &erased).await?;
+            self.set_meta("erase_pass_after", key)
+                .and_then(|_| self.set_meta("erase_pass_seq", &pass.to_string()))
+                .map_err(sql)?;
+        }
+        if todo.len() <= ERASE_PARTS_PER_RUN {
+            // Done: the erasures the pass began with are in no part any more.
+            self.run("DELETE FROM erased WHERE seq <= ?", vec![num(pass)])
+                .and_then(|_| {
+                    self.run(
+                        "DELETE FROM meta WHERE k IN ('erase_pass_seq', 'erase_pass_after')",
+                        vec![],
+                    )
+                })
+                .map_err(sql)?;
+        }
+        let pending = self.number("SELECT count(*) AS x FROM erased").unwrap_or(0) as usize;
+        Ok((old.len(), gone, pending))
     }
 
     async fn arm(&self, at_ms: i64) -> Result<()> {
@@ -1018,6 +1230,7 @@ impl EventShard {
                 unsettled_parcels: unsettled,
                 counts_since_ms: inner.counts_since_ms,
                 tables_left: !inner.tables.is_empty(),
+                export_retry_ms: inner.export_retry_at,
             })
         };
         if let Some(at) = at {
@@ -1340,13 +1553,20 @@ impl EventShard {
                 vec![text(&ask.visitor_id)],
             )?
             .len();
+        // The history files still hold the visitor's older events: the next retention run
+        // rewrites them without (the audit API hides them meanwhile).
+        self.run(
+            "INSERT INTO erased (visitor, at, seq) VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM erased)) \
+             ON CONFLICT(visitor) DO UPDATE SET at = excluded.at, seq = excluded.seq",
+            vec![text(&ask.visitor_id), num(now_ms() / 1000)],
+        )?;
         Response::from_json(&json!({"events": events, "jobs": jobs}))
     }
 
     /// The daily retention run at `now` (the cron's scheduled time): day tables past the window
     /// go, exception rows past the tenant's retention go, and those past 30 days lose the
     /// client address their job kept.
-    fn retention(&self, body: &str) -> Result<Response> {
+    async fn retention(&self, body: &str) -> Result<Response> {
         #[derive(Deserialize)]
         struct Ask {
             now: i64,
@@ -1354,8 +1574,23 @@ impl EventShard {
         }
         let ask: Ask = serde_json::from_str(body).map_err(|e| internal("retention", e))?;
         let tables = self.tables().len();
-        self.drop_old_days(ask.now);
+        self.drop_old_days(ask.now).await;
         let dropped = tables - self.tables().len();
+        let history = match self.history_retention(ask.now, ask.retention_days).await {
+            Ok((files, lines, pending)) => {
+                worker::console_log!(
+                    "event shard: history retention: {files} files past retention deleted, {lines} events of erased visitors removed, {pending} erasures pending"
+                );
+                json!({"files_deleted": files, "erased_lines": lines, "erasures_pending": pending})
+            }
+            Err(e) => {
+                worker::console_error!(
+                    "event shard: history retention failed, next run: {}",
+                    e.message
+                );
+                json!({"error": e.message})
+            }
+        };
         let old = self.rows::<Value>(
             "DELETE FROM jobs WHERE updated < ? AND status IN ('delivered', 'failed', 'skipped') RETURNING event_id",
             vec![num(crate::core::retention::event_cutoff(ask.now, ask.retention_days))],
@@ -1365,7 +1600,9 @@ impl EventShard {
              WHERE updated < ? AND json_extract(job, '$.delivery.event.client.ip') IS NOT NULL",
             vec![num(crate::core::retention::ip_cutoff(ask.now))],
         )?;
-        Response::from_json(&json!({"days_dropped": dropped, "rows_deleted": old.len()}))
+        Response::from_json(
+            &json!({"days_dropped": dropped, "rows_deleted": old.len(), "history": history}),
+        )
     }
 
     fn meter(&self) -> Result<Response> {

@@ -21,9 +21,13 @@ pub enum Op {
     QueueMessage,
     /// 64 KB units of queue messages (the Queue bills each write, read and delete per unit).
     QueueUnit,
+    /// R2 writes and lists (history parts written, keys listed).
+    R2ClassA,
+    /// R2 reads (history parts read by the audit API and erase rewrites).
+    R2ClassB,
 }
 
-const OPS: usize = 7;
+const OPS: usize = 9;
 const NAMES: [&str; OPS] = [
     "invocations",
     "kv_reads",
@@ -32,6 +36,8 @@ const NAMES: [&str; OPS] = [
     "do_requests",
     "queue_messages",
     "queue_units",
+    "r2_class_a",
+    "r2_class_b",
 ];
 
 thread_local! {

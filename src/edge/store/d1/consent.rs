@@ -159,3 +159,25 @@ pub async fn erase_visitor(
     )
     .await
 }
+
+/// Whether the visitor was erased at or after `since` (the erasure audit keeps the visitor id's
+/// SHA-256 only): what hides an archived event of theirs until the history files are rewritten.
+pub async fn erased_since(
+    db: &D1Database,
+    tenant_id: &str,
+    visitor_id: &str,
+    since: i64,
+) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Hit {
+        #[allow(dead_code)]
+        x: i64,
+    }
+    Ok(first::<Hit>(
+        db,
+        "SELECT 1 AS x FROM erasure_audit WHERE tenant_id = ?1 AND erased_at >= ?3 AND visitor_hash = ?2 LIMIT 1",
+        &[s(tenant_id), s(&sha256_hex(visitor_id)), n(since)],
+    )
+    .await?
+    .is_some())
+}

@@ -441,3 +441,20 @@ pub async fn tenants_with_webhook(db: &D1Database) -> Result<Vec<WebhookTenant>,
     )
     .await
 }
+
+/// The tenant's retention in days (events, deliveries, history).
+pub async fn retention_days(db: &D1Database, tenant_id: &str) -> Result<i64, ApiError> {
+    #[derive(Deserialize)]
+    struct R {
+        retention_days: i64,
+    }
+    Ok(first::<R>(
+        db,
+        "SELECT retention_days FROM tenants WHERE id = ?1",
+        &[s(tenant_id)],
+    )
+    .await?
+    .map_or(crate::core::retention::DEFAULT_RETENTION_DAYS, |r| {
+        r.retention_days
+    }))
+}
