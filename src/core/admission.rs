@@ -15,7 +15,9 @@
 //! 10 % of its quota. Refusals are counted the same way and reach the stats within
 //! `REFUSAL_FLUSH_SECS`. So the quota is exact to within `FLUSH_WRITES` writes per isolate serving
 //! the tenant, plus what those isolates admit in `NEAR_QUOTA_SYNC_SECS` at the limit; an isolate
-//! that is evicted with unflushed counts loses them (fewer than `FLUSH_WRITES`).
+//! that is evicted with unflushed counts loses them (fewer than `FLUSH_WRITES`). Under
+//! `EAGER_READ_BELOW` an isolate reads the day's total before its first admission of the day, so
+//! a small quota is not overrun by an isolate that has not heard of the others' writes yet.
 
 use super::calendar::SECS_PER_DAY;
 
@@ -30,6 +32,10 @@ pub const FLUSH_WRITES: u64 = 200;
 pub const NEAR_QUOTA_SYNC_SECS: i64 = 10;
 /// Refusals reach the stats within this many seconds (a deferred flush).
 pub const REFUSAL_FLUSH_SECS: i64 = 20;
+/// Below this quota an isolate reads the tenant's total before it admits its first write of the
+/// day: the per-isolate slack (`FLUSH_WRITES`) would otherwise be a large share of the quota, and
+/// a second Worker (the jobs Worker's conversions) would start from nothing.
+pub const EAGER_READ_BELOW: u64 = 20 * FLUSH_WRITES;
 
 /// The two rate limits, as configured on the bindings (wrangler.toml `[[ratelimits]]`); the
 /// messages quote them.
@@ -272,6 +278,24 @@ impl Usage {
         Action::Nothing
     }
 
+    /// Must the isolate read the day's total before admitting (a small quota, and no read yet
+    /// today here)? Marks the read in flight: answer it with `synced` or `failed(None, _)`.
+    pub fn read_first(&mut self, quota: u64, now: i64) -> bool {
+        if quota >= EAGER_READ_BELOW || self.busy {
+            return false;
+        }
+        if self.day != day_of(now) && !self.pending.is_empty() {
+            // Yesterday's counts leave first, through `next`.
+            return false;
+        }
+        let _ = self.roll(now);
+        if self.synced_at.is_some() {
+            return false;
+        }
+        self.busy = true;
+        true
+    }
+
     /// Does a refusal wait for a deferred flush (no request may come to trigger one)?
     pub fn refusals_pending(&self) -> bool {
         self.refused_since.is_some()
@@ -305,6 +329,34 @@ mod tests {
     use serde_json::json;
 
     const NOW: i64 = 1_800_000_000; // 2027-01-15 08:00 UTC
+
+    #[test]
+    fn a_small_quota_reads_the_total_before_the_first_write_of_the_day() {
+        let mut u = Usage::default();
+        assert!(
+            !u.read_first(DEFAULT_DAILY_QUOTA, NOW),
+            "large quotas never wait"
+        );
+        assert!(u.read_first(4, NOW));
+        assert!(!u.read_first(4, NOW), "one read in flight");
+        u.synced(day_of(NOW), 4, NOW);
+        assert!(!u.admits(4, NOW), "the other isolates' writes count");
+        assert!(!u.read_first(4, NOW + 1), "read once a day");
+        // A failed read leaves it to the next request.
+        let mut v = Usage::default();
+        assert!(v.read_first(4, NOW));
+        v.failed(None, NOW);
+        assert!(v.read_first(4, NOW + 1));
+        // The next day reads again; pending counts of the day before leave through `next` first.
+        let tomorrow = NOW + SECS_PER_DAY;
+        assert!(u.read_first(4, tomorrow));
+        let mut w = synced(0);
+        w.record_writes(2, NOW);
+        assert!(!w.read_first(4, tomorrow));
+        assert!(
+            matches!(w.next(4, tomorrow), Action::Flush(f) if f.day == day_of(NOW) && f.counts.writes == 2)
+        );
+    }
 
     fn synced(known: u64) -> Usage {
         let mut u = Usage::default();

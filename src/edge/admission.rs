@@ -74,6 +74,10 @@ pub async fn check(
         },
     )
     .await;
+    if with_usage(tenant_id, |u, _| u.read_first(quota, now)) {
+        // One D1 read per isolate, tenant and day, for small quotas only.
+        settle(env.clone(), tenant_id.to_string(), None).await;
+    }
     let refused = if !network_ok {
         Some(Limit::Network)
     } else if !tenant_ok {

@@ -124,6 +124,16 @@ test("a tenant's daily quota (set by the operator) refuses writes past it with 4
   const s = await waitFor(async () => { const s = await stats(e); return s.over_quota_today >= 2 && s; }, { timeout: 45_000, what: "over_quota in the stats" });
   assert.equal(s.daily_quota, 4);
   assert.equal(s.writes_today, 4);
+  // A CRM conversion is a write of the day too, taken by the other Worker: refused before
+  // anything is stored.
+  const conversion = await gw.req("POST", "/api/v1/conversions", { token: e.api_key,
+    body: { conversion_id: "q-deal", name: "purchase", happened_at: new Date().toISOString(), value: 10, currency: "EUR", source: "crm" } });
+  assert.equal(conversion.status, 429, conversion.text);
+  assert.equal(conversion.json.error.code, "over_quota");
+  const listed = await gw.req("GET", "/api/v1/conversions", { token: e.api_key });
+  assert.equal(listed.status, 200, listed.text);
+  assert.equal(listed.json.conversions.length, 0, listed.text);
+
   // The operator raises it: writes go through again.
   assert.equal((await put(e.tenant_id, { daily_quota: null })).json.daily_quota, 1_000_000);
   assert.equal((await browserEvent(e, "e.example", "192.0.2.51")).status, 202);
