@@ -80,7 +80,7 @@ pub async fn site_keys_of(db: &D1Database, tenant_id: &str) -> Result<SiteKeys, 
         &[s(tenant_id)],
     )
     .await?
-    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))
+    .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
 /// A new site key; the old one stays valid until `prev_until` (or stops now without it).
@@ -150,7 +150,7 @@ pub async fn site_key_of(db: &D1Database, tenant_id: &str) -> Result<String, Api
     )
     .await?
     .map(|r| r.site_key)
-    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))
+    .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
 #[derive(Deserialize)]
@@ -191,7 +191,7 @@ pub async fn load_tenant_config(
         &[s(tenant_id)],
     )
     .await?
-    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))?;
+    .ok_or_else(|| ApiError::not_found("tenant"))?;
     let pixels = list_pixels(db, tenant_id).await?;
     Ok(TenantConfig {
         tenant_id: tenant_id.to_string(),
@@ -341,7 +341,7 @@ pub async fn tenant_profile(db: &D1Database, tenant_id: &str) -> Result<TenantPr
         &[s(tenant_id)],
     )
     .await?
-    .ok_or_else(|| ApiError::new(404, "not_found", "tenant not found"))
+    .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
 pub async fn set_notify_webhook(
